@@ -1,0 +1,152 @@
+// mirrord's configuration: the seed's YAML layout, embedded defaults, and
+// MIRROR_<SECTION>_<KEY> environment overrides. Durations are held in
+// milliseconds, bitrates in bits per second, sizes in bytes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mirror::daemon {
+
+struct ServerConfig {
+  std::string bind_address = "0.0.0.0";
+  uint16_t http3_port = 8443;       // HTTPS/TCP and HTTP/3/UDP
+  uint16_t http_port = 8080;        // plain HTTP/1.1
+  uint16_t admin_port = 9090;       // REST, /metrics, /health, web page
+  std::string admin_bind_address = "0.0.0.0";
+  std::string admin_token;          // empty: mutating calls need no token
+  std::string cert_file;            // empty: self-signed in the state dir
+  std::string key_file;
+  int64_t shutdown_timeout_ms = 10000;
+};
+
+struct SrtConfig {
+  uint16_t port = 6000;
+  int64_t latency_ms = 120;
+  std::string passphrase;           // empty: no encryption; else 10..79 chars
+  int pbkeylen = 16;                // 16, 24 or 32 (AES-128/192/256)
+  std::vector<std::string> allow_list;  // empty: any stream id
+  int max_connections = 64;
+  int payload_size = 1316;
+  int flow_control_window = 25600;  // packets
+  int64_t peer_idle_timeout_ms = 5000;
+  int64_t input_bandwidth = 0;      // bytes/s, 0 = estimate
+};
+
+struct RtpConfig {
+  uint16_t port = 5004;             // RTCP on port + 1
+  std::map<int, std::string> payload_types = {{96, "H265"}, {97, "H264"}, {98, "AAC"}};
+  std::map<std::string, std::string> stream_ids;  // "ssrc" or "source" -> stream id
+  int64_t session_timeout_ms = 10000;
+};
+
+struct BufferConfig {
+  uint64_t ring_size = 4 * 1024 * 1024;
+};
+
+struct IngestionConfig {
+  SrtConfig srt;
+  RtpConfig rtp;
+  BufferConfig buffer;
+  int64_t reconnect_window_ms = 5000;
+  int max_streams = 64;
+  // Stream id glob -> pipeline description name in pipelines/ (first match wins).
+  std::vector<std::pair<std::string, std::string>> routes = {{"*", "default"}};
+  std::string pipelines_dir;        // empty: the descriptions built into mirrord
+};
+
+struct TranscodingConfig {
+  bool enabled = true;
+  std::string hardware = "auto";    // auto | nvidia | cpu
+  int output_width = 640;
+  int output_height = 360;
+  int64_t output_bitrate = 400000;  // bits/s, >= 100000
+  int64_t audio_bitrate = 64000;    // bits/s
+  std::string renditions;           // ladder, e.g. "360p:640x360@400k,source"
+  std::string x264_preset = "veryfast";
+  std::string x264_tune = "zerolatency";
+  int max_sessions = 25;
+};
+
+struct PackagingConfig {
+  int64_t segment_duration_ms = 500;
+  int64_t part_duration_ms = 100;
+  int64_t playlist_length_ms = 10000;
+};
+
+struct S3Config {
+  bool enabled = false;
+  std::string bucket;
+  std::string region;
+  std::string endpoint;
+};
+
+struct LocalStorageConfig {
+  std::string cache_dir;            // empty: /var/lib/mirror as root, else $XDG_STATE_HOME/mirror
+};
+
+struct StorageConfig {
+  LocalStorageConfig local;
+  S3Config s3;
+};
+
+struct RedisConfig {
+  std::string addr;                 // empty: in-process memory registry; "host:port"
+  int db = 0;
+  std::string password;
+  std::string key_prefix = "mirror:";
+  bool allow_degraded = false;      // start even when Redis is unreachable
+  int64_t connect_timeout_ms = 2000;
+};
+
+struct RegistryConfig {
+  std::string node_id;              // empty: "<hostname>:<admin_port>"
+  int64_t heartbeat_timeout_ms = 15000;
+  int64_t heartbeat_interval_ms = 2000;
+};
+
+struct MonitoringConfig {
+  std::string log_level = "info";   // debug | info | warn | error
+  bool metrics_enabled = true;
+  int64_t stats_interval_ms = 1000;
+  std::string dbus = "session";     // session | system | off
+  std::string dbus_name = "io.mirror.Mirror1";
+};
+
+struct Config {
+  ServerConfig server;
+  IngestionConfig ingestion;
+  TranscodingConfig transcoding;
+  PackagingConfig packaging;
+  StorageConfig storage;
+  RedisConfig redis;
+  RegistryConfig registry;
+  MonitoringConfig monitoring;
+};
+
+// One line a user can act on: "config: <key>: <value> <problem> (allowed: <what>)".
+struct ConfigError {
+  std::string key;      // dotted, e.g. "server.admin_port"; "" for a file-level error
+  std::string value;
+  std::string allowed;
+  std::string source;   // file path, "MIRROR_SERVER_ADMIN_PORT", or "" for defaults
+  std::string to_string () const;
+};
+
+// Loads the embedded defaults, then the YAML file (when path is non-empty),
+// then every MIRROR_<SECTION>_<KEY> variable in env, and validates the result.
+// env is a NULL-terminated array like environ.
+struct ConfigResult {
+  std::optional<Config> config;
+  std::optional<ConfigError> error;
+  std::vector<std::string> warnings;   // e.g. MIRROR_* variables naming no key
+};
+ConfigResult load_config (const std::string &path, const char *const *env);
+
+// The effective configuration as YAML (for `mirrord config` and debugging).
+std::string dump_config (const Config &config);
+
+}  // namespace mirror::daemon

@@ -1,0 +1,89 @@
+// The stream manager: one GStreamer pipeline per stream, built from a
+// description in pipelines/, with the shared contexts set on it. It lives on
+// mirrord's main context: every method must be called there, and every
+// callback runs there.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gst/gst.h>
+
+#include "registry/stream_registry.h"
+#include "streams/api_error.h"
+
+namespace mirror::daemon {
+
+struct Config;
+class PipelineLibrary;
+class Metrics;
+
+// What the APIs show of one stream.
+struct StreamView {
+  StreamEntry entry;              // registry view (cluster-wide fields)
+  bool local = false;             // owned by this mirrord
+  std::string pipeline;           // description name, local streams only
+  std::string pipeline_state;     // "PLAYING", "PAUSED", ... local streams only
+  int64_t uptime_ms = 0;          // local streams only
+};
+
+struct StreamRequest {
+  std::string id;
+  std::string pipeline;           // description name; empty: chosen by routing
+  std::string source;             // ingest URI (for ${uri}); may be empty
+  std::map<std::string, std::string> variables;  // extra ${name} values
+};
+
+class StreamManager {
+ public:
+  using DoneFn = std::function<void (const ApiError &)>;       // ok() on success
+  using ViewFn = std::function<void (const ApiError &, const StreamView &)>;
+  using ListFn = std::function<void (const ApiError &, const std::vector<StreamView> &)>;
+
+  struct Listener {
+    std::function<void (const StreamView &)> added;
+    std::function<void (const std::string &id)> removed;
+    std::function<void (const StreamView &)> state_changed;
+  };
+
+  StreamManager (const Config &config, std::shared_ptr<StreamRegistry> registry,
+      std::shared_ptr<PipelineLibrary> pipelines, Metrics *metrics);
+  ~StreamManager ();
+  StreamManager (const StreamManager &) = delete;
+  StreamManager &operator= (const StreamManager &) = delete;
+
+  // Registers the id cluster-wide, builds and starts the pipeline.
+  // ALREADY_EXISTS, CAPACITY_FULL, INVALID_INPUT (bad id, unknown pipeline,
+  // pipeline that does not parse), SERVICE_UNAVAILABLE (registry down).
+  void create (const StreamRequest &request, DoneFn done);
+
+  // Local streams only; NOT_FOUND for ids this node does not own.
+  ApiError pause (const std::string &id);
+  ApiError resume (const std::string &id);
+  // Sends EOS, waits for it (bounded), tears the pipeline down, unregisters.
+  void stop (const std::string &id, DoneFn done);
+
+  void get (const std::string &id, ViewFn done) const;
+  void list (ListFn done) const;
+  std::vector<StreamView> local_streams () const;
+  std::optional<StreamView> local_stream (const std::string &id) const;
+  size_t local_count () const;
+  size_t error_count () const;    // local streams whose pipeline failed
+
+  unsigned add_listener (Listener listener);
+  void remove_listener (unsigned listener_id);
+
+  // Graceful shutdown: EOS to every pipeline, wait up to timeout_ms, then
+  // tear down and unregister everything. done runs once.
+  void shutdown (int64_t timeout_ms, std::function<void ()> done);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mirror::daemon

@@ -1,0 +1,124 @@
+// The stream registry: which streams exist in the cluster, who owns each one,
+// and their latest state and statistics.
+//
+// Threading contract (shared by every backend):
+//  - every method may be called from any thread and never blocks on I/O;
+//  - completion callbacks and watch callbacks always run on the registry's own
+//    worker thread (a private GMainContext), never synchronously inside the
+//    call; they must not block. Callers that live on another main context
+//    marshal the result themselves (g_main_context_invoke).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mirror {
+
+enum class StreamState { kStarting, kLive, kPaused, kStalled, kError, kStopping };
+
+const char *to_string (StreamState state);
+std::optional<StreamState> stream_state_from_string (std::string_view text);
+
+struct StreamStats {
+  uint64_t bytes = 0;
+  uint64_t packets = 0;
+  uint64_t packets_lost = 0;
+  double bitrate_bps = 0;
+  std::string codec;            // "h265", "h264", ...
+  int width = 0;
+  int height = 0;
+  double frame_rate = 0;
+};
+
+struct StreamEntry {
+  std::string id;
+  std::string node_id;          // the mirrord (or process) that owns it
+  StreamState state = StreamState::kStarting;
+  std::string source;           // ingest URI or peer address
+  std::string message;          // last error or state detail, may be empty
+  StreamStats stats;
+  int64_t created_unix_ms = 0;  // set by the registry on register
+  int64_t updated_unix_ms = 0;  // set by the registry on every change
+};
+
+// JSON form, used by the Redis backend and by the APIs.
+std::string to_json (const StreamEntry &entry);
+std::optional<StreamEntry> stream_entry_from_json (std::string_view json);
+
+enum class RegistryErrc {
+  kOk,
+  kAlreadyExists,   // the id is registered anywhere in the cluster
+  kNotFound,
+  kNotOwner,        // the id exists but belongs to another node
+  kUnavailable,     // backend unreachable and the operation needs it
+  kInvalid,         // bad id or argument
+  kInternal,
+};
+
+struct RegistryStatus {
+  RegistryErrc code = RegistryErrc::kOk;
+  std::string message;
+  bool ok () const { return code == RegistryErrc::kOk; }
+};
+
+struct RegistryEvent {
+  enum class Kind { kAdded, kRemoved, kStateChanged, kExpired };
+  Kind kind;
+  StreamEntry entry;
+};
+
+class StreamRegistry {
+ public:
+  using DoneFn = std::function<void (const RegistryStatus &)>;
+  using GetFn = std::function<void (const RegistryStatus &, const std::optional<StreamEntry> &)>;
+  using ListFn = std::function<void (const RegistryStatus &, const std::vector<StreamEntry> &)>;
+  using EventFn = std::function<void (const RegistryEvent &)>;
+
+  virtual ~StreamRegistry () = default;
+
+  // Atomically claims entry.id for this node. kAlreadyExists if any node
+  // (this one included) holds it. entry.node_id is overwritten with node_id().
+  virtual void register_stream (StreamEntry entry, DoneFn done) = 0;
+  // Only the owner may unregister. done may be empty.
+  virtual void unregister_stream (const std::string &id, DoneFn done) = 0;
+  virtual void get_stream (const std::string &id, GetFn done) = 0;
+  // Every stream in the cluster, sorted by id.
+  virtual void list_streams (ListFn done) = 0;
+
+  // Fire and forget; only act on streams this node owns.
+  // heartbeat refreshes the entry's TTL (registry heartbeat_timeout).
+  virtual void heartbeat (const std::string &id) = 0;
+  virtual void update_state (const std::string &id, StreamState state, const std::string &message) = 0;
+  virtual void update_stats (const std::string &id, const StreamStats &stats) = 0;
+
+  // Events about streams this node owns (added, removed, state changed) and
+  // about entries that expired because their heartbeat lapsed.
+  virtual unsigned add_watch (EventFn fn) = 0;
+  virtual void remove_watch (unsigned watch_id) = 0;
+
+  // Whether the backend is reachable now (always true for memory).
+  virtual bool is_connected () const = 0;
+  // Blocks the calling thread until connected or timeout; for start-up only.
+  virtual bool wait_connected (int64_t timeout_ms) = 0;
+  // "memory://" or "redis://host:port/db" (no password).
+  virtual std::string describe () const = 0;
+  virtual const std::string &node_id () const = 0;
+};
+
+struct RegistryOptions {
+  std::string uri = "memory://";   // memory:// or redis://[:password@]host[:port][/db]
+  std::string node_id;             // empty: "<hostname>-<pid>"
+  std::string password;            // overrides one in the URI
+  std::string key_prefix = "mirror:";
+  int64_t heartbeat_timeout_ms = 15000;
+};
+
+// Returns nullptr and sets *error (naming the URI and what is wrong) on a bad URI.
+std::shared_ptr<StreamRegistry> make_registry (const RegistryOptions &options, std::string *error);
+
+}  // namespace mirror
