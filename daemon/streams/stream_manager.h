@@ -16,11 +16,15 @@
 #include "registry/stream_registry.h"
 #include "streams/api_error.h"
 
+namespace mirror {
+class Metrics;
+}
+
 namespace mirror::daemon {
 
 struct Config;
 class PipelineLibrary;
-class Metrics;
+
 
 // What the APIs show of one stream.
 struct StreamView {

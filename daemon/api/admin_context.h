@@ -1,0 +1,45 @@
+// What the admin API's handlers reach: everything mirrord owns that outlives
+// one request.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace mirror {
+class Metrics;
+class StreamRegistry;
+}  // namespace mirror
+
+namespace mirror::daemon {
+
+struct Config;
+class StreamManager;
+
+// Health of the parts that are not streams (listeners, buses), as reported
+// by whoever runs them.
+class HealthBoard {
+ public:
+  struct Component {
+    bool healthy = true;
+    std::string detail;
+  };
+  void set (const std::string &name, bool healthy, const std::string &detail);
+  std::map<std::string, Component> snapshot () const;
+
+ private:
+  mutable std::mutex lock_;
+  std::map<std::string, Component> components_;
+};
+
+struct AdminContext {
+  const Config &config;
+  StreamManager &streams;
+  std::shared_ptr<StreamRegistry> registry;
+  Metrics &metrics;
+  HealthBoard &health;
+  int64_t started_monotonic_ms;
+};
+
+}  // namespace mirror::daemon

@@ -1,0 +1,39 @@
+// The admin HTTP server (libsoup 3): REST API v1, /health, /metrics, the
+// OpenAPI document and the operator's web page, on server.admin_port.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/admin_context.h"
+#include "api/router.h"
+
+typedef struct _SoupServer SoupServer;
+
+namespace mirror::daemon {
+
+class RestServer {
+ public:
+  explicit RestServer (AdminContext context);
+  ~RestServer ();
+  RestServer (const RestServer &) = delete;
+  RestServer &operator= (const RestServer &) = delete;
+
+  bool listen (const std::string &address, uint16_t port, std::string *error);
+  void close ();
+
+ private:
+  void handle (SoupServerMessage *msg, const char *path);
+  bool authorized (SoupServerMessage *msg) const;
+
+  AdminContext context_;
+  Router router_;
+  SoupServer *server_ = nullptr;
+};
+
+// Route tables, one per URL subtree (api/v1/*.cpp, api/health.cpp).
+void add_stream_routes (Router &router, AdminContext &context);
+void add_stats_routes (Router &router, AdminContext &context);
+void add_health_routes (Router &router, AdminContext &context);
+
+}  // namespace mirror::daemon

@@ -1,0 +1,108 @@
+// The service endpoints around the API: /health, /metrics, the OpenAPI
+// document and the operator's page.
+#include <gio/gio.h>
+
+#include "api/rest_server.h"
+#include "config/config.h"
+#include "metrics/metrics.h"
+#include "registry/stream_registry.h"
+#include "streams/stream_manager.h"
+#include "util/main_context.h"
+
+namespace mirror::daemon {
+
+namespace {
+
+// Serves a file built into mirrord (daemon/mirrord.gresource.xml).
+void
+send_resource (Exchange ex, const char *path, const char *content_type)
+{
+  GBytes *bytes = g_resources_lookup_data (path, G_RESOURCE_LOOKUP_FLAGS_NONE, nullptr);
+  if (!bytes) {
+    ex->send_error (500, ApiErrc::kInternal, std::string ("built-in resource missing: ") + path);
+    return;
+  }
+  gsize size = 0;
+  const char *data = static_cast<const char *> (g_bytes_get_data (bytes, &size));
+  ex->send_text (200, content_type, std::string (data, size));
+  g_bytes_unref (bytes);
+}
+
+void
+add_component (JsonBuilder *b, const char *name, bool healthy, const std::string &detail)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_string_value (b, healthy ? "ok" : "unhealthy");
+  json_builder_set_member_name (b, "detail");
+  json_builder_add_string_value (b, detail.c_str ());
+  json_builder_end_object (b);
+}
+
+}  // namespace
+
+void
+add_health_routes (Router &router, AdminContext &ctx)
+{
+  // 503 when the node cannot do its job: registry unreachable or a listener
+  // down. A failed stream is that stream's problem and shows as a count.
+  router.add ("GET", "/health", [&ctx] (Exchange ex) {
+    bool healthy = true;
+    JsonBuilder *b = json_builder_new ();
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "components");
+    json_builder_begin_object (b);
+
+    const bool registry_ok = ctx.registry->is_connected ();
+    healthy &= registry_ok;
+    add_component (b, "registry", registry_ok,
+        ctx.registry->describe () + (registry_ok ? " reachable" : " unreachable"));
+
+    json_builder_set_member_name (b, "listeners");
+    json_builder_begin_object (b);
+    for (const auto &[name, component] : ctx.health.snapshot ()) {
+      healthy &= component.healthy;
+      add_component (b, name.c_str (), component.healthy, component.detail);
+    }
+    json_builder_end_object (b);
+
+    const size_t total = ctx.streams.local_count ();
+    const size_t failed = ctx.streams.error_count ();
+    json_builder_set_member_name (b, "pipelines");
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "status");
+    json_builder_add_string_value (b, failed ? "degraded" : "ok");
+    json_builder_set_member_name (b, "running");
+    json_builder_add_int_value (b, (gint64) (total - failed));
+    json_builder_set_member_name (b, "failed");
+    json_builder_add_int_value (b, (gint64) failed);
+    json_builder_end_object (b);
+
+    json_builder_end_object (b);
+    json_builder_set_member_name (b, "status");
+    json_builder_add_string_value (b, !healthy ? "unhealthy" : failed ? "degraded" : "ok");
+    json_builder_set_member_name (b, "node_id");
+    json_builder_add_string_value (b, ctx.registry->node_id ().c_str ());
+    json_builder_end_object (b);
+    ex->send_json (healthy ? 200 : 503, json_to_string (json_builder_get_root (b)));
+    g_object_unref (b);
+  });
+
+  router.add ("GET", "/metrics", [&ctx] (Exchange ex) {
+    ctx.metrics.uptime_seconds.Add ({}).Set ((monotonic_ms () - ctx.started_monotonic_ms) / 1000.0);
+    ctx.metrics.registry_connected.Add ({{"backend", ctx.registry->describe ()}})
+        .Set (ctx.registry->is_connected () ? 1 : 0);
+    ex->send_text (200, "text/plain; version=0.0.4; charset=utf-8", ctx.metrics.render ());
+  });
+
+  router.add ("GET", "/api/v1/openapi.json", [] (Exchange ex) {
+    send_resource (ex, "/io/mirror/api/openapi.json", "application/json");
+  });
+
+  router.add ("GET", "/", [] (Exchange ex) {
+    send_resource (ex, "/io/mirror/web/admin.html", "text/html; charset=utf-8");
+  });
+}
+
+}  // namespace mirror::daemon

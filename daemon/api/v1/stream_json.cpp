@@ -1,0 +1,74 @@
+#include "api/v1/stream_json.h"
+
+namespace mirror::daemon {
+
+std::string
+rfc3339_ms (int64_t unix_ms)
+{
+  if (unix_ms <= 0)
+    return "";
+  GDateTime *t = g_date_time_new_from_unix_utc (unix_ms / 1000);
+  char *text = g_date_time_format (t, "%Y-%m-%dT%H:%M:%S");
+  char out[64];
+  g_snprintf (out, sizeof out, "%s.%03dZ", text, (int) (unix_ms % 1000));
+  g_free (text);
+  g_date_time_unref (t);
+  return out;
+}
+
+void
+add_stats_members (JsonBuilder *b, const StreamStats &stats)
+{
+  json_builder_set_member_name (b, "bytes");
+  json_builder_add_int_value (b, (gint64) stats.bytes);
+  json_builder_set_member_name (b, "packets");
+  json_builder_add_int_value (b, (gint64) stats.packets);
+  json_builder_set_member_name (b, "packets_lost");
+  json_builder_add_int_value (b, (gint64) stats.packets_lost);
+  json_builder_set_member_name (b, "bitrate_bps");
+  json_builder_add_double_value (b, stats.bitrate_bps);
+  json_builder_set_member_name (b, "codec");
+  json_builder_add_string_value (b, stats.codec.c_str ());
+  json_builder_set_member_name (b, "width");
+  json_builder_add_int_value (b, stats.width);
+  json_builder_set_member_name (b, "height");
+  json_builder_add_int_value (b, stats.height);
+  json_builder_set_member_name (b, "frame_rate");
+  json_builder_add_double_value (b, stats.frame_rate);
+}
+
+void
+add_stream_members (JsonBuilder *b, const StreamView &view)
+{
+  const StreamEntry &e = view.entry;
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, e.id.c_str ());
+  json_builder_set_member_name (b, "node_id");
+  json_builder_add_string_value (b, e.node_id.c_str ());
+  json_builder_set_member_name (b, "state");
+  json_builder_add_string_value (b, to_string (e.state));
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, e.message.c_str ());
+  json_builder_set_member_name (b, "source");
+  json_builder_add_string_value (b, e.source.c_str ());
+  json_builder_set_member_name (b, "local");
+  json_builder_add_boolean_value (b, view.local);
+  json_builder_set_member_name (b, "created_at");
+  json_builder_add_string_value (b, rfc3339_ms (e.created_unix_ms).c_str ());
+  json_builder_set_member_name (b, "updated_at");
+  json_builder_add_string_value (b, rfc3339_ms (e.updated_unix_ms).c_str ());
+  if (view.local) {
+    json_builder_set_member_name (b, "pipeline");
+    json_builder_add_string_value (b, view.pipeline.c_str ());
+    json_builder_set_member_name (b, "pipeline_state");
+    json_builder_add_string_value (b, view.pipeline_state.c_str ());
+    json_builder_set_member_name (b, "uptime_ms");
+    json_builder_add_int_value (b, view.uptime_ms);
+  }
+  json_builder_set_member_name (b, "stats");
+  json_builder_begin_object (b);
+  add_stats_members (b, e.stats);
+  json_builder_end_object (b);
+}
+
+}  // namespace mirror::daemon

@@ -1,0 +1,176 @@
+// /api/v1/streams and /api/v1/streams/{id}[/stats|/pause|/resume]
+#include "api/rest_server.h"
+#include "api/v1/stream_json.h"
+#include "streams/stream_manager.h"
+
+namespace mirror::daemon {
+
+namespace {
+
+std::string
+stream_document (const StreamView &view)
+{
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  add_stream_members (b, view);
+  json_builder_end_object (b);
+  std::string out = json_to_string (json_builder_get_root (b));
+  g_object_unref (b);
+  return out;
+}
+
+// Reads an optional string member; false (and a 400 sent) when it is not a string.
+bool
+optional_string (Exchange ex, JsonObject *obj, const char *name, std::string *out)
+{
+  if (!json_object_has_member (obj, name))
+    return true;
+  JsonNode *node = json_object_get_member (obj, name);
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING) {
+    ex->send_error (400, ApiErrc::kInvalidInput,
+        std::string ("\"") + name + "\" must be a string");
+    return false;
+  }
+  *out = json_node_get_string (node);
+  return true;
+}
+
+void
+create_stream (AdminContext &ctx, Exchange ex)
+{
+  JsonObject *obj = ex->json_body ();
+  if (!obj)
+    return;
+  StreamRequest request;
+  if (!json_object_has_member (obj, "id")) {
+    ex->send_error (400, ApiErrc::kInvalidInput, "\"id\" is required");
+    return;
+  }
+  if (!optional_string (ex, obj, "id", &request.id) ||
+      !optional_string (ex, obj, "pipeline", &request.pipeline) ||
+      !optional_string (ex, obj, "uri", &request.source))
+    return;
+  if (json_object_has_member (obj, "variables")) {
+    JsonNode *node = json_object_get_member (obj, "variables");
+    if (!JSON_NODE_HOLDS_OBJECT (node)) {
+      ex->send_error (400, ApiErrc::kInvalidInput, "\"variables\" must be an object of strings");
+      return;
+    }
+    JsonObject *vars = json_node_get_object (node);
+    GList *names = json_object_get_members (vars);
+    for (GList *l = names; l; l = l->next) {
+      const char *name = static_cast<const char *> (l->data);
+      std::string value;
+      if (!optional_string (ex, vars, name, &value)) {
+        g_list_free (names);
+        return;
+      }
+      request.variables[name] = value;
+    }
+    g_list_free (names);
+  }
+  StreamManager &streams = ctx.streams;
+  streams.create (request, [ex, &streams, id = request.id] (const ApiError &error) {
+    if (!error.ok ()) {
+      ex->send_error (error);
+      return;
+    }
+    auto view = streams.local_stream (id);
+    if (!view) {
+      ex->send_error ({ApiErrc::kInternal, "stream \"" + id + "\" ended as it started"});
+      return;
+    }
+    ex->set_header ("Location", "/api/v1/streams/" + id);
+    ex->send_json (201, stream_document (*view));
+  });
+}
+
+}  // namespace
+
+void
+add_stream_routes (Router &router, AdminContext &ctx)
+{
+  router.add ("GET", "/api/v1/streams", [&ctx] (Exchange ex) {
+    ctx.streams.list ([ex] (const ApiError &error, const std::vector<StreamView> &views) {
+      if (!error.ok ()) {
+        ex->send_error (error);
+        return;
+      }
+      JsonBuilder *b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "streams");
+      json_builder_begin_array (b);
+      for (const auto &view : views) {
+        json_builder_begin_object (b);
+        add_stream_members (b, view);
+        json_builder_end_object (b);
+      }
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "count");
+      json_builder_add_int_value (b, (gint64) views.size ());
+      json_builder_end_object (b);
+      ex->send_json (200, json_to_string (json_builder_get_root (b)));
+      g_object_unref (b);
+    });
+  });
+
+  router.add ("POST", "/api/v1/streams", [&ctx] (Exchange ex) { create_stream (ctx, ex); }, true);
+
+  router.add ("GET", "/api/v1/streams/{id}", [&ctx] (Exchange ex) {
+    ctx.streams.get (ex->param (0), [ex] (const ApiError &error, const StreamView &view) {
+      if (!error.ok ())
+        ex->send_error (error);
+      else
+        ex->send_json (200, stream_document (view));
+    });
+  });
+
+  router.add ("GET", "/api/v1/streams/{id}/stats", [&ctx] (Exchange ex) {
+    ctx.streams.get (ex->param (0), [ex] (const ApiError &error, const StreamView &view) {
+      if (!error.ok ()) {
+        ex->send_error (error);
+        return;
+      }
+      JsonBuilder *b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "id");
+      json_builder_add_string_value (b, view.entry.id.c_str ());
+      json_builder_set_member_name (b, "state");
+      json_builder_add_string_value (b, to_string (view.entry.state));
+      add_stats_members (b, view.entry.stats);
+      json_builder_set_member_name (b, "updated_at");
+      json_builder_add_string_value (b, rfc3339_ms (view.entry.updated_unix_ms).c_str ());
+      json_builder_end_object (b);
+      ex->send_json (200, json_to_string (json_builder_get_root (b)));
+      g_object_unref (b);
+    });
+  });
+
+  auto answer_with_stream = [&ctx] (Exchange ex, const ApiError &error) {
+    if (!error.ok ()) {
+      ex->send_error (error);
+      return;
+    }
+    auto view = ctx.streams.local_stream (ex->param (0));
+    ex->send_json (200, stream_document (*view));
+  };
+
+  router.add ("POST", "/api/v1/streams/{id}/pause", [&ctx, answer_with_stream] (Exchange ex) {
+    answer_with_stream (ex, ctx.streams.pause (ex->param (0)));
+  }, true);
+
+  router.add ("POST", "/api/v1/streams/{id}/resume", [&ctx, answer_with_stream] (Exchange ex) {
+    answer_with_stream (ex, ctx.streams.resume (ex->param (0)));
+  }, true);
+
+  router.add ("DELETE", "/api/v1/streams/{id}", [&ctx] (Exchange ex) {
+    ctx.streams.stop (ex->param (0), [ex] (const ApiError &error) {
+      if (!error.ok ())
+        ex->send_error (error);
+      else
+        ex->send_text (204, "application/json", "");
+    });
+  }, true);
+}
+
+}  // namespace mirror::daemon

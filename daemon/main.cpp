@@ -1,0 +1,322 @@
+// mirrord: builds one pipeline per stream and owns what outlives them.
+// Start-up: config, registry, (origin, hubs: later stages), stream manager,
+// APIs. Shutdown on SIGINT/SIGTERM runs the same list in reverse; a second
+// signal exits at once.
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <gst/gst.h>
+#include <unistd.h>
+
+#include "api/rest_server.h"
+#include "config/config.h"
+#include "dbus/dbus_service.h"
+#include "log.h"
+#include "metrics/metrics.h"
+#include "registry/stream_registry.h"
+#include "streams/pipeline_library.h"
+#include "streams/stream_manager.h"
+#include "util/main_context.h"
+#include "version.h"
+
+extern char **environ;
+
+namespace mirror::daemon {
+
+namespace {
+
+constexpr int kExitConfig = 2;
+constexpr int kExitRuntime = 1;
+
+void
+print_usage (FILE *out)
+{
+  fprintf (out,
+      "Usage: mirrord [--config FILE] [--log-level debug|info|warn|error]\n"
+      "       mirrord version\n"
+      "       mirrord check-config [--config FILE]   validate and print the effective config\n"
+      "\n"
+      "Every config key can be overridden by MIRROR_<SECTION>_<KEY> (e.g. MIRROR_REDIS_ADDR).\n");
+}
+
+struct Options {
+  std::string command = "run";
+  std::string config_path;
+  std::string log_level;
+};
+
+// Returns false (after printing why) on a usage error.
+bool
+parse_args (int argc, char **argv, Options *options)
+{
+  for (int i = 1; i < argc; i++) {
+    std::string arg = argv[i];
+    auto value = [&] (const char *name) -> const char * {
+      size_t len = strlen (name);
+      if (arg.size () > len && arg.compare (0, len, name) == 0 && arg[len] == '=')
+        return argv[i] + len + 1;
+      if (arg == name && i + 1 < argc)
+        return argv[++i];
+      return nullptr;
+    };
+    if (arg == "-h" || arg == "--help" || arg == "help") {
+      options->command = "help";
+    } else if (arg == "version" || arg == "--version") {
+      options->command = "version";
+    } else if (arg == "check-config") {
+      options->command = "check-config";
+    } else if (arg.rfind ("--config", 0) == 0 || arg == "-c") {
+      const char *v = arg == "-c" ? (i + 1 < argc ? argv[++i] : nullptr) : value ("--config");
+      if (!v) {
+        fprintf (stderr, "mirrord: --config needs a file name\n");
+        return false;
+      }
+      options->config_path = v;
+    } else if (arg.rfind ("--log-level", 0) == 0) {
+      const char *v = value ("--log-level");
+      if (!v || !log_level_from_string (v)) {
+        fprintf (stderr, "mirrord: --log-level: \"%s\" is not a level (allowed: debug, info, "
+                         "warn, error)\n", v ? v : "");
+        return false;
+      }
+      options->log_level = v;
+    } else {
+      fprintf (stderr, "mirrord: unknown argument \"%s\"\n", arg.c_str ());
+      print_usage (stderr);
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string
+default_state_dir ()
+{
+  if (geteuid () == 0)
+    return "/var/lib/mirror";
+  return std::string (g_get_user_state_dir ()) + "/mirror";
+}
+
+std::string
+default_node_id (const Config &config)
+{
+  // Stable across restarts, so a restarted node reclaims its own entries.
+  return std::string (g_get_host_name ()) + ":" + std::to_string (config.server.admin_port);
+}
+
+class Daemon {
+ public:
+  explicit Daemon (Config config) : config_ (std::move (config)) {}
+
+  int run ();
+
+ private:
+  bool start (std::string *error, int *exit_code);
+  void begin_shutdown (const char *why);
+  void finish_shutdown ();
+
+  Config config_;
+  GMainLoop *loop_ = nullptr;
+  Metrics metrics_;
+  HealthBoard health_;
+  std::shared_ptr<StreamRegistry> registry_;
+  std::unique_ptr<StreamManager> streams_;
+  std::unique_ptr<RestServer> rest_;
+  std::unique_ptr<DbusService> dbus_;
+  int signals_seen_ = 0;
+  int exit_code_ = 0;
+  int64_t started_ms_ = monotonic_ms ();
+};
+
+bool
+Daemon::start (std::string *error, int *exit_code)
+{
+  *exit_code = kExitRuntime;
+
+  if (config_.storage.local.cache_dir.empty ())
+    config_.storage.local.cache_dir = default_state_dir ();
+  if (g_mkdir_with_parents (config_.storage.local.cache_dir.c_str (), 0700) != 0) {
+    *error = "storage.local.cache_dir: cannot create " + config_.storage.local.cache_dir + ": " +
+             g_strerror (errno);
+    return false;
+  }
+  if (config_.registry.node_id.empty ())
+    config_.registry.node_id = default_node_id (config_);
+
+  // Registry.
+  RegistryOptions options;
+  if (!config_.redis.addr.empty ())
+    options.uri = "redis://" + config_.redis.addr + "/" + std::to_string (config_.redis.db);
+  options.password = config_.redis.password;
+  options.key_prefix = config_.redis.key_prefix;
+  options.node_id = config_.registry.node_id;
+  options.heartbeat_timeout_ms = config_.registry.heartbeat_timeout_ms;
+  registry_ = make_registry (options, error);
+  if (!registry_) {
+    *error = "redis.addr: " + *error;
+    *exit_code = kExitConfig;
+    return false;
+  }
+  if (!registry_->wait_connected (config_.redis.connect_timeout_ms)) {
+    if (!config_.redis.allow_degraded) {
+      *error = "registry: cannot reach Redis at " + config_.redis.addr + " within " +
+               std::to_string (config_.redis.connect_timeout_ms) +
+               " ms (start it, fix redis.addr, or set redis.allow_degraded: true to start "
+               "without it)";
+      *exit_code = kExitConfig;
+      return false;
+    }
+    log_warn ("registry: Redis at %s unreachable; starting degraded, reconnecting in the "
+              "background", config_.redis.addr.c_str ());
+  }
+  log_info ("registry: %s, node %s", registry_->describe ().c_str (),
+      registry_->node_id ().c_str ());
+  metrics_.build_info.Add ({{"version", mirror::version ()}, {"commit", mirror::git_commit ()}})
+      .Set (1);
+
+  // Stream manager.
+  auto pipelines = PipelineLibrary::load (config_.ingestion.pipelines_dir, error);
+  if (!pipelines) {
+    *exit_code = kExitConfig;
+    return false;
+  }
+  for (const auto &[glob, name] : config_.ingestion.routes) {
+    if (!pipelines->contains (name)) {
+      *error = "ingestion.routes: pipeline \"" + name + "\" (for \"" + glob +
+               "\") does not exist (allowed: " + [&] {
+                 std::string all;
+                 for (const auto &n : pipelines->names ())
+                   all += (all.empty () ? "" : ", ") + n;
+                 return all;
+               }() + ")";
+      *exit_code = kExitConfig;
+      return false;
+    }
+  }
+  streams_ = std::make_unique<StreamManager> (config_, registry_,
+      std::make_shared<PipelineLibrary> (std::move (*pipelines)), &metrics_);
+
+  // APIs.
+  rest_ = std::make_unique<RestServer> (AdminContext{config_, *streams_, registry_, metrics_,
+      health_, started_ms_});
+  if (!rest_->listen (config_.server.admin_bind_address, config_.server.admin_port, error))
+    return false;
+  health_.set ("admin", true,
+      config_.server.admin_bind_address + ":" + std::to_string (config_.server.admin_port));
+  log_info ("admin API on http://%s:%u/ (REST /api/v1, /health, /metrics)",
+      config_.server.admin_bind_address.c_str (), config_.server.admin_port);
+
+  dbus_ = std::make_unique<DbusService> (config_.monitoring.dbus, config_.monitoring.dbus_name,
+      *streams_);
+  dbus_->start ();
+  return true;
+}
+
+void
+Daemon::begin_shutdown (const char *why)
+{
+  if (++signals_seen_ > 1) {
+    log_warn ("second %s: exiting now", why);
+    _exit (kExitRuntime);
+  }
+  log_info ("%s: shutting down (up to %lld ms; again to exit at once)", why,
+      (long long) config_.server.shutdown_timeout_ms);
+  // Stop taking new work, then drain the streams.
+  streams_->shutdown (config_.server.shutdown_timeout_ms, [this] () { finish_shutdown (); });
+}
+
+void
+Daemon::finish_shutdown ()
+{
+  if (dbus_)
+    dbus_->stop ();
+  if (rest_)
+    rest_->close ();
+  log_info ("shutdown complete");
+  g_main_loop_quit (loop_);
+}
+
+int
+Daemon::run ()
+{
+  std::string error;
+  int exit_code = 0;
+  loop_ = g_main_loop_new (nullptr, FALSE);
+  if (!start (&error, &exit_code)) {
+    log_error ("%s", error.c_str ());
+    g_main_loop_unref (loop_);
+    return exit_code;
+  }
+  auto on_signal = [] (gpointer self) -> gboolean {
+    static_cast<Daemon *> (self)->begin_shutdown ("signal");
+    return G_SOURCE_CONTINUE;
+  };
+  guint sigint = g_unix_signal_add (SIGINT, on_signal, this);
+  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, this);
+  log_info ("mirrord %s (%s) ready", mirror::version (), mirror::git_commit ());
+
+  g_main_loop_run (loop_);
+
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  // Reverse of start-up.
+  dbus_.reset ();
+  rest_.reset ();
+  streams_.reset ();
+  registry_.reset ();
+  g_main_loop_unref (loop_);
+  return exit_code_;
+}
+
+}  // namespace
+
+int
+main_entry (int argc, char **argv)
+{
+  Options options;
+  if (!parse_args (argc, argv, &options))
+    return kExitConfig;
+  if (options.command == "help") {
+    print_usage (stdout);
+    return 0;
+  }
+  if (options.command == "version") {
+    gst_init (nullptr, nullptr);
+    printf ("mirrord %s\ngit commit: %s\nbuilt: %s\nGStreamer: %s\n", mirror::version (),
+        mirror::git_commit (), mirror::build_time (), gst_version_string ());
+    return 0;
+  }
+
+  ConfigResult loaded = load_config (options.config_path, environ);
+  if (loaded.error) {
+    fprintf (stderr, "mirrord: %s\n", loaded.error->to_string ().c_str ());
+    return kExitConfig;
+  }
+  Config config = std::move (*loaded.config);
+  if (!options.log_level.empty ())
+    config.monitoring.log_level = options.log_level;
+  install_log_writer (*log_level_from_string (config.monitoring.log_level));
+  for (const auto &warning : loaded.warnings)
+    log_warn ("config: %s", warning.c_str ());
+
+  if (options.command == "check-config") {
+    fputs (dump_config (config).c_str (), stdout);
+    return 0;
+  }
+
+  gst_init (nullptr, nullptr);
+  Daemon daemon (std::move (config));
+  return daemon.run ();
+}
+
+}  // namespace mirror::daemon
+
+int
+main (int argc, char **argv)
+{
+  return mirror::daemon::main_entry (argc, argv);
+}

@@ -1,0 +1,36 @@
+// The pipeline descriptions of pipelines/: gst-launch text with ${variables}.
+// mirrord carries them built in (GResource) and can read a directory instead
+// (ingestion.pipelines_dir), so a description can be edited without a rebuild.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mirror::daemon {
+
+class PipelineLibrary {
+ public:
+  // Built-in descriptions, or every *.pipeline in dir when dir is non-empty.
+  // Returns nullopt and sets *error when dir cannot be read.
+  static std::optional<PipelineLibrary> load (const std::string &dir, std::string *error);
+
+  std::vector<std::string> names () const;
+  bool contains (const std::string &name) const { return descriptions_.count (name) != 0; }
+
+  // The description with every ${name} replaced by variables[name], escaped
+  // for a double-quoted gst-launch value. Sets *error naming the pipeline and
+  // the variable when one has no value.
+  std::optional<std::string> render (const std::string &name,
+      const std::map<std::string, std::string> &variables, std::string *error) const;
+
+  // Exposed for tests and for tools/mirror-launch.
+  static std::optional<std::string> render_text (const std::string &text,
+      const std::map<std::string, std::string> &variables, std::string *missing);
+
+ private:
+  std::map<std::string, std::string> descriptions_;
+};
+
+}  // namespace mirror::daemon

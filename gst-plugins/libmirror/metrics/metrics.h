@@ -1,0 +1,57 @@
+// Prometheus metric families for one mirrord (or one gst-launch process).
+// Everything is named mirror_*; mirrord serves Metrics::render() on /metrics.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace mirror {
+
+class Metrics {
+  // First member: the families below are references into it.
+  std::shared_ptr<prometheus::Registry> registry_;
+
+ public:
+  Metrics ();
+  Metrics (const Metrics &) = delete;
+  Metrics &operator= (const Metrics &) = delete;
+
+  // Prometheus text exposition format 0.0.4.
+  std::string render () const;
+  prometheus::Registry &registry () { return *registry_; }
+
+  // Process and build.
+  prometheus::Family<prometheus::Gauge> &build_info;
+  prometheus::Family<prometheus::Gauge> &uptime_seconds;
+
+  // Streams on this node, by state; lifecycle counters.
+  prometheus::Family<prometheus::Gauge> &streams;
+  prometheus::Family<prometheus::Counter> &streams_created_total;
+  prometheus::Family<prometheus::Counter> &stream_errors_total;
+
+  // Registry.
+  prometheus::Family<prometheus::Gauge> &registry_connected;
+
+  // Control plane.
+  prometheus::Family<prometheus::Counter> &api_requests_total;
+  prometheus::Family<prometheus::Histogram> &api_request_duration_seconds;
+
+  // Ingestion (the seed's families; filled by the ingest stage).
+  prometheus::Family<prometheus::Gauge> &stream_ingestion_active;
+  prometheus::Family<prometheus::Counter> &stream_ingestion_bytes_total;
+  prometheus::Family<prometheus::Counter> &stream_ingestion_packets_total;
+  prometheus::Family<prometheus::Counter> &stream_ingestion_errors_total;
+  prometheus::Family<prometheus::Gauge> &stream_ingestion_bitrate_bps;
+  prometheus::Family<prometheus::Gauge> &buffer_usage_bytes;
+  prometheus::Family<prometheus::Counter> &buffer_drops_total;
+  prometheus::Family<prometheus::Histogram> &connection_duration_seconds;
+  prometheus::Family<prometheus::Counter> &connection_reconnects_total;
+};
+
+}  // namespace mirror

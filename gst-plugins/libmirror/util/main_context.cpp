@@ -1,0 +1,30 @@
+#include "util/main_context.h"
+
+namespace mirror {
+
+void
+invoke_on (GMainContext *context, std::function<void ()> fn)
+{
+  auto *heap = new std::function<void ()> (std::move (fn));
+  g_main_context_invoke_full (
+      context, G_PRIORITY_DEFAULT,
+      [] (gpointer data) -> gboolean {
+        (*static_cast<std::function<void ()> *> (data)) ();
+        return G_SOURCE_REMOVE;
+      },
+      heap, [] (gpointer data) { delete static_cast<std::function<void ()> *> (data); });
+}
+
+int64_t
+monotonic_ms ()
+{
+  return g_get_monotonic_time () / 1000;
+}
+
+int64_t
+unix_ms ()
+{
+  return g_get_real_time () / 1000;
+}
+
+}  // namespace mirror

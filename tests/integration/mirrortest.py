@@ -1,0 +1,219 @@
+"""Shared pieces of the integration tests: free ports, a real mirrord and a
+real redis-server started by the test and stopped by PID, a small HTTP client.
+
+Standard library only. Paths come from MIRROR_BUILD_ROOT / MIRROR_SOURCE_ROOT,
+which meson's test environment sets.
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BUILD_ROOT = os.environ.get("MIRROR_BUILD_ROOT", os.path.join(os.path.dirname(__file__), "../../build"))
+SOURCE_ROOT = os.environ.get("MIRROR_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "../.."))
+MIRRORD = os.path.join(BUILD_ROOT, "daemon", "mirrord")
+
+# CI's two cores are busy: deadlines are generous, polls are short.
+DEADLINE_S = 30.0
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A loopback port free for TCP (or UDP with kind=SOCK_DGRAM) right now."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_port_pair():
+    """A port free for both TCP and UDP (the HTTPS/HTTP3 port)."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no port free for both TCP and UDP")
+
+
+def wait_for(predicate, what, deadline_s=DEADLINE_S, interval_s=0.05):
+    """Polls predicate until it returns a truthy value; fails naming what."""
+    end = time.monotonic() + deadline_s
+    last = None
+    while time.monotonic() < end:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except (OSError, http.client.HTTPException) as e:
+            last = e
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {deadline_s}s waiting for {what} (last: {last!r})")
+
+
+def http(port, method, path, body=None, token=None, headers=None, raw_body=None, timeout=20):
+    """One request to 127.0.0.1:port. Returns (status, headers, parsed JSON or text)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    hdrs = dict(headers or {})
+    data = None
+    if raw_body is not None:
+        data = raw_body.encode() if isinstance(raw_body, str) else raw_body
+        hdrs.setdefault("Content-Type", "application/json")
+    elif body is not None:
+        data = json.dumps(body).encode()
+        hdrs["Content-Type"] = "application/json"
+    if token:
+        hdrs["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        payload = resp.read().decode()
+        ctype = resp.getheader("Content-Type") or ""
+        parsed = payload
+        if "json" in ctype and payload.strip():
+            parsed = json.loads(payload)
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, parsed
+    finally:
+        conn.close()
+
+
+class Process:
+    """A child process we started; stopped by its PID, never by name."""
+
+    def __init__(self, argv, env=None, log_name="process"):
+        self.log = tempfile.NamedTemporaryFile(prefix=f"mirror-{log_name}-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def output(self):
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.running():
+            os.kill(self.proc.pid, sig)
+
+    def wait(self, timeout=DEADLINE_S):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, sig=signal.SIGTERM, timeout=DEADLINE_S):
+        """Signals the process and waits; SIGKILL if it does not end in time."""
+        if self.running():
+            os.kill(self.proc.pid, sig)
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise AssertionError(f"pid {self.proc.pid} ignored {sig} for {timeout}s")
+        return self.proc.returncode
+
+
+class Redis(Process):
+    """A real redis-server on a free loopback port, in its own temp dir."""
+
+    def __init__(self, port=None, password=None):
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="mirror-redis-")
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", self.dir]
+        if password:
+            argv += ["--requirepass", password]
+        super().__init__(argv, log_name="redis")
+        self.password = password
+        wait_for(self.ping, f"redis-server on port {self.port}")
+
+    def ping(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+            if self.password:
+                s.sendall(f"AUTH {self.password}\r\n".encode())
+                s.recv(64)
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+
+    def command(self, *args):
+        """One command through redis-cli; returns its output lines."""
+        argv = ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port)]
+        if self.password:
+            argv += ["--no-auth-warning", "-a", self.password]
+        r = subprocess.run(argv + [str(a) for a in args], capture_output=True, text=True, timeout=10)
+        return [line for line in r.stdout.splitlines() if line]
+
+
+class Mirrord(Process):
+    """A real mirrord on free ports, with its own state dir, config by env."""
+
+    def __init__(self, env=None, config=None, args=None, wait_ready=True):
+        self.admin_port = free_port()
+        self.state_dir = tempfile.mkdtemp(prefix="mirror-state-")
+        full_env = dict(os.environ)
+        # No D-Bus unless a test brings its own bus.
+        full_env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        full_env.update({
+            "MIRROR_SERVER_ADMIN_PORT": str(self.admin_port),
+            "MIRROR_SERVER_ADMIN_BIND_ADDRESS": "127.0.0.1",
+            "MIRROR_SERVER_BIND_ADDRESS": "127.0.0.1",
+            "MIRROR_SERVER_HTTP_PORT": str(free_port()),
+            "MIRROR_SERVER_HTTP3_PORT": str(free_port_pair()),
+            "MIRROR_INGESTION_SRT_PORT": str(free_port(socket.SOCK_DGRAM)),
+            "MIRROR_INGESTION_RTP_PORT": str(free_port(socket.SOCK_DGRAM)),
+            "MIRROR_STORAGE_LOCAL_CACHE_DIR": self.state_dir,
+        })
+        full_env.update(env or {})
+        self.env = full_env
+        argv = [MIRRORD]
+        if config is not None:
+            path = os.path.join(self.state_dir, "mirror.yaml")
+            with open(path, "w") as f:
+                f.write(config)
+            argv += ["--config", path]
+        argv += list(args or [])
+        super().__init__(argv, env=full_env, log_name="mirrord")
+        if wait_ready:
+            self.wait_ready()
+
+    def wait_ready(self):
+        def ready():
+            if not self.running():
+                raise AssertionError(f"mirrord exited with {self.proc.returncode}:\n{self.output()}")
+            status, _, _ = self.http("GET", "/health", timeout=2)
+            return status in (200, 503)
+        wait_for(ready, f"mirrord admin API on port {self.admin_port}")
+
+    def http(self, method, path, body=None, **kw):
+        return http(self.admin_port, method, path, body=body, **kw)
+
+    def stream_state(self, stream_id):
+        status, _, doc = self.http("GET", f"/api/v1/streams/{stream_id}")
+        return doc.get("state") if status == 200 else None
+
+    def create_testsrc(self, stream_id, token=None):
+        status, _, doc = self.http("POST", "/api/v1/streams",
+                                   {"id": stream_id, "pipeline": "testsrc"}, token=token)
+        assert status == 201, (status, doc)
+        wait_for(lambda: self.stream_state(stream_id) == "live", f"stream {stream_id} live")
+        return doc
+
+
+def run_mirrord_once(args, env=None, timeout=30):
+    """Runs mirrord to completion (bad configs, `version`); returns (code, output)."""
+    full_env = dict(os.environ)
+    full_env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    full_env["MIRROR_STORAGE_LOCAL_CACHE_DIR"] = tempfile.mkdtemp(prefix="mirror-state-")
+    full_env.update(env or {})
+    r = subprocess.run([MIRRORD] + list(args), env=full_env, capture_output=True, text=True,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    return r.returncode, r.stdout + r.stderr
