@@ -127,12 +127,17 @@ struct Config {
   MonitoringConfig monitoring;
 };
 
-// One line a user can act on: "config: <key>: <value> <problem> (allowed: <what>)".
+// One line a user can act on:
+// "config: <source>: <key>: <value> <problem> (allowed: <what>)".
 struct ConfigError {
   std::string key;      // dotted, e.g. "server.admin_port"; "" for a file-level error
   std::string value;
   std::string allowed;
   std::string source;   // file path, "MIRROR_SERVER_ADMIN_PORT", or "" for defaults
+  std::string problem;  // what is wrong: "is out of range", "unknown key"
+  // value is printed (quoted unless it is a number) when non-empty or when
+  // has_value says an empty value was really given ("" where a port belongs).
+  bool has_value = false;
   std::string to_string () const;
 };
 

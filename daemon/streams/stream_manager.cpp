@@ -235,10 +235,8 @@ struct StreamManager::Impl {
     stream.state = StreamState::kStopping;
     registry->update_state (id, StreamState::kStopping, "");
 
-    GstState current = GST_STATE_NULL;
-    if (stream.pipeline)
-      gst_element_get_state (stream.pipeline, &current, nullptr, 0);
-    if (current != GST_STATE_PLAYING) {
+    // A pipeline still on its way to PLAYING counts as playing: EOS will flow.
+    if (!stream.pipeline || GST_STATE_TARGET (stream.pipeline) != GST_STATE_PLAYING) {
       // Nothing flows, so no EOS would ever come out.
       finish_stop (id);
       return;

@@ -5,7 +5,8 @@ Standard library only. Paths come from MIRROR_BUILD_ROOT / MIRROR_SOURCE_ROOT,
 which meson's test environment sets.
 """
 
-import http.client
+import atexit
+import http.client as httplib
 import json
 import os
 import signal
@@ -51,7 +52,7 @@ def wait_for(predicate, what, deadline_s=DEADLINE_S, interval_s=0.05):
             last = predicate()
             if last:
                 return last
-        except (OSError, http.client.HTTPException) as e:
+        except (OSError, httplib.HTTPException) as e:
             last = e
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {deadline_s}s waiting for {what} (last: {last!r})")
@@ -59,7 +60,7 @@ def wait_for(predicate, what, deadline_s=DEADLINE_S, interval_s=0.05):
 
 def http(port, method, path, body=None, token=None, headers=None, raw_body=None, timeout=20):
     """One request to 127.0.0.1:port. Returns (status, headers, parsed JSON or text)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn = httplib.HTTPConnection("127.0.0.1", port, timeout=timeout)
     hdrs = dict(headers or {})
     data = None
     if raw_body is not None:
@@ -83,6 +84,18 @@ def http(port, method, path, body=None, token=None, headers=None, raw_body=None,
         conn.close()
 
 
+_started = []
+
+
+@atexit.register
+def _stop_leftovers():
+    """Whatever a failed test left running is killed by its PID on exit."""
+    for proc in _started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 class Process:
     """A child process we started; stopped by its PID, never by name."""
 
@@ -90,6 +103,7 @@ class Process:
         self.log = tempfile.NamedTemporaryFile(prefix=f"mirror-{log_name}-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
+        _started.append(self.proc)
 
     @property
     def pid(self):
@@ -102,7 +116,7 @@ class Process:
     def running(self):
         return self.proc.poll() is None
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         if self.running():
             os.kill(self.proc.pid, sig)
 

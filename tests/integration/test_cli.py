@@ -157,10 +157,10 @@ class Signals(unittest.TestCase):
         try:
             status, _, doc = m.http("POST", "/api/v1/streams", {"id": "slow", "pipeline": "slow"})
             self.assertEqual(status, 201, doc)
-            m.signal(signal.SIGTERM)
+            m.send_signal(signal.SIGTERM)
             wait_for(lambda: "shutting down" in m.output(), "shutdown to begin")
             self.assertTrue(m.running())
-            m.signal(signal.SIGTERM)
+            m.send_signal(signal.SIGTERM)
             self.assertEqual(m.wait(), 1, m.output())
             self.assertIn("exiting now", m.output())
         finally:

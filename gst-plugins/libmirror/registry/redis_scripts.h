@@ -1,0 +1,57 @@
+// Lua run by Redis (EVAL), so that each check-and-write is one atomic step
+// for the whole cluster. Replies are {code, other_node}.
+#pragma once
+
+namespace mirror::redis_scripts {
+
+// Claim or refresh a stream: write it unless another node holds it.
+// KEYS[1] = "<prefix>stream:<id>", KEYS[2] = "<prefix>streams"
+// ARGV[1] = our node id, ARGV[2] = entry JSON, ARGV[3] = TTL in ms, ARGV[4] = id
+// -> {1, ""} written; {0, holder} held by another node.
+// A key holding ours (an earlier run of this node, or our own last write) is
+// overwritten: that is how a restarted node takes its streams back, and how a
+// heartbeat refreshes the TTL. A missing key is simply (re)created.
+inline constexpr const char *kClaim = R"lua(
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, entry = pcall(cjson.decode, current)
+  if ok and type(entry) == 'table' and entry.node_id ~= ARGV[1] then
+    return {0, tostring(entry.node_id)}
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+return {1, ''}
+)lua";
+
+// Remove a stream if it is ours.
+// KEYS as kClaim; ARGV[1] = our node id, ARGV[2] = id
+// -> {1, ""} removed; {0, ""} not there; {-1, holder} held by another node.
+inline constexpr const char *kRelease = R"lua(
+local current = redis.call('GET', KEYS[1])
+if not current then
+  redis.call('SREM', KEYS[2], ARGV[2])
+  return {0, ''}
+end
+local ok, entry = pcall(cjson.decode, current)
+if ok and type(entry) == 'table' and entry.node_id ~= ARGV[1] then
+  return {-1, tostring(entry.node_id)}
+end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return {1, ''}
+)lua";
+
+// Drop index members whose key has expired, unless re-created meanwhile.
+// KEYS[1] = index, KEYS[1 + i] = key of ARGV[i] -> how many were removed.
+inline constexpr const char *kPrune = R"lua(
+local removed = 0
+for i = 1, #ARGV do
+  if redis.call('EXISTS', KEYS[i + 1]) == 0 then
+    removed = removed + redis.call('SREM', KEYS[1], ARGV[i])
+  end
+end
+return removed
+)lua";
+
+}  // namespace mirror::redis_scripts

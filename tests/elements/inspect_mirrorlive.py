@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""gst-inspect-1.0 finds the mirrorlive plugin, its version and all its elements."""
+import subprocess
+import sys
+
+ELEMENTS = ["mirroringestbin", "mirrorheartbeat", "mirrortranscodebin", "mirrorcmafmux", "mirrorh3sink"]
+
+
+def inspect(gst_inspect, *args):
+    run = subprocess.run([gst_inspect, *args], capture_output=True, text=True, timeout=30)
+    if run.returncode != 0:
+        sys.exit(f"gst-inspect-1.0 {' '.join(args)} failed ({run.returncode}):\n{run.stdout}{run.stderr}")
+    return run.stdout
+
+
+def main():
+    gst_inspect, version = sys.argv[1], sys.argv[2]
+    out = inspect(gst_inspect, "mirrorlive")
+    missing = [e for e in ELEMENTS if e not in out]
+    if missing:
+        sys.exit(f"mirrorlive lacks {missing}:\n{out}")
+    for needle in ("Name                     mirrorlive", f"Version                  {version}", "LGPL", f"{len(ELEMENTS)} features"):
+        if needle not in out:
+            sys.exit(f"'{needle}' not in gst-inspect-1.0 mirrorlive:\n{out}")
+
+    out = inspect(gst_inspect, "mirrorheartbeat")
+    for needle in ("stream-id", "registry", "interval", "timeout", "nanoseconds", "Generic"):
+        if needle not in out:
+            sys.exit(f"'{needle}' not in gst-inspect-1.0 mirrorheartbeat:\n{out}")
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
