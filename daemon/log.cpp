@@ -24,14 +24,14 @@ const char *
 level_name (LogLevel level)
 {
   switch (level) {
-    case LogLevel::kDebug:
-      return "DEBUG";
-    case LogLevel::kInfo:
-      return "INFO";
-    case LogLevel::kWarn:
-      return "WARN";
-    case LogLevel::kError:
-      return "ERROR";
+  case LogLevel::kDebug:
+    return "DEBUG";
+  case LogLevel::kInfo:
+    return "INFO";
+  case LogLevel::kWarn:
+    return "WARN";
+  case LogLevel::kError:
+    return "ERROR";
   }
   return "?";
 }
@@ -63,7 +63,7 @@ write_line (GLogLevelFlags flags, const GLogField *fields, gsize n_fields, gpoin
   return G_LOG_WRITER_HANDLED;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<LogLevel>
 log_level_from_string (const std::string &text)
@@ -86,4 +86,4 @@ install_log_writer (LogLevel level)
   g_log_set_writer_func (write_line, nullptr, nullptr);
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

@@ -19,4 +19,4 @@ void install_log_writer (LogLevel threshold);
 #define log_warn(...) g_log ("mirrord", G_LOG_LEVEL_WARNING, __VA_ARGS__)
 #define log_error(...) g_log ("mirrord", G_LOG_LEVEL_CRITICAL, __VA_ARGS__)
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

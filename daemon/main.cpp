@@ -2,14 +2,17 @@
 // Start-up: config, registry, (origin, hubs: later stages), stream manager,
 // APIs. Shutdown on SIGINT/SIGTERM runs the same list in reverse; a second
 // signal exits at once.
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "api/rest_server.h"
@@ -35,7 +38,8 @@ constexpr int kExitRuntime = 1;
 void
 print_usage (FILE *out)
 {
-  fprintf (out,
+  fprintf (
+      out,
       "Usage: mirrord [--config FILE] [--log-level debug|info|warn|error]\n"
       "       mirrord version\n"
       "       mirrord check-config [--config FILE]   validate and print the effective config\n"
@@ -79,8 +83,10 @@ parse_args (int argc, char **argv, Options *options)
     } else if (arg.rfind ("--log-level", 0) == 0) {
       const char *v = value ("--log-level");
       if (!v || !log_level_from_string (v)) {
-        fprintf (stderr, "mirrord: --log-level: \"%s\" is not a level (allowed: debug, info, "
-                         "warn, error)\n", v ? v : "");
+        fprintf (stderr,
+                 "mirrord: --log-level: \"%s\" is not a level (allowed: debug, info, "
+                 "warn, error)\n",
+                 v ? v : "");
         return false;
       }
       options->log_level = v;
@@ -127,7 +133,7 @@ class Daemon {
   std::unique_ptr<StreamManager> streams_;
   std::unique_ptr<RestServer> rest_;
   std::unique_ptr<DbusService> dbus_;
-  int signals_seen_ = 0;
+  guint signal_watch_ = 0;
   int exit_code_ = 0;
   int64_t started_ms_ = monotonic_ms ();
 };
@@ -140,8 +146,8 @@ Daemon::start (std::string *error, int *exit_code)
   if (config_.storage.local.cache_dir.empty ())
     config_.storage.local.cache_dir = default_state_dir ();
   if (g_mkdir_with_parents (config_.storage.local.cache_dir.c_str (), 0700) != 0) {
-    *error = "storage.local.cache_dir: cannot create " + config_.storage.local.cache_dir + ": " +
-             g_strerror (errno);
+    *error = "storage.local.cache_dir: cannot create " + config_.storage.local.cache_dir + ": "
+             + g_strerror (errno);
     return false;
   }
   if (config_.registry.node_id.empty ())
@@ -163,19 +169,21 @@ Daemon::start (std::string *error, int *exit_code)
   }
   if (!registry_->wait_connected (config_.redis.connect_timeout_ms)) {
     if (!config_.redis.allow_degraded) {
-      *error = "registry: cannot reach Redis at " + config_.redis.addr + " within " +
-               std::to_string (config_.redis.connect_timeout_ms) +
-               " ms (start it, fix redis.addr, or set redis.allow_degraded: true to start "
-               "without it)";
+      *error = "registry: cannot reach Redis at " + config_.redis.addr + " within "
+               + std::to_string (config_.redis.connect_timeout_ms)
+               + " ms (start it, fix redis.addr, or set redis.allow_degraded: true to start "
+                 "without it)";
       *exit_code = kExitConfig;
       return false;
     }
     log_warn ("registry: Redis at %s unreachable; starting degraded, reconnecting in the "
-              "background", config_.redis.addr.c_str ());
+              "background",
+              config_.redis.addr.c_str ());
   }
   log_info ("registry: %s, node %s", registry_->describe ().c_str (),
-      registry_->node_id ().c_str ());
-  metrics_.build_info.Add ({{"version", mirror::version ()}, {"commit", mirror::git_commit ()}})
+            registry_->node_id ().c_str ());
+  metrics_.build_info
+      .Add ({ { "version", mirror::version () }, { "commit", mirror::git_commit () } })
       .Set (1);
 
   // Stream manager.
@@ -186,45 +194,64 @@ Daemon::start (std::string *error, int *exit_code)
   }
   for (const auto &[glob, name] : config_.ingestion.routes) {
     if (!pipelines->contains (name)) {
-      *error = "ingestion.routes: pipeline \"" + name + "\" (for \"" + glob +
-               "\") does not exist (allowed: " + [&] {
+      *error = "ingestion.routes: pipeline \"" + name + "\" (for \"" + glob
+               + "\") does not exist (allowed: " +
+               [&] {
                  std::string all;
                  for (const auto &n : pipelines->names ())
                    all += (all.empty () ? "" : ", ") + n;
                  return all;
-               }() + ")";
+               }()
+               + ")";
       *exit_code = kExitConfig;
       return false;
     }
   }
-  streams_ = std::make_unique<StreamManager> (config_, registry_,
-      std::make_shared<PipelineLibrary> (std::move (*pipelines)), &metrics_);
+  streams_ = std::make_unique<StreamManager> (
+      config_, registry_, std::make_shared<PipelineLibrary> (std::move (*pipelines)), &metrics_);
 
   // APIs.
-  rest_ = std::make_unique<RestServer> (AdminContext{config_, *streams_, registry_, metrics_,
-      health_, started_ms_});
+  rest_ = std::make_unique<RestServer> (
+      AdminContext{ config_, *streams_, registry_, metrics_, health_, started_ms_ });
   if (!rest_->listen (config_.server.admin_bind_address, config_.server.admin_port, error))
     return false;
   health_.set ("admin", true,
-      config_.server.admin_bind_address + ":" + std::to_string (config_.server.admin_port));
+               config_.server.admin_bind_address + ":"
+                   + std::to_string (config_.server.admin_port));
   log_info ("admin API on http://%s:%u/ (REST /api/v1, /health, /metrics)",
-      config_.server.admin_bind_address.c_str (), config_.server.admin_port);
+            config_.server.admin_bind_address.c_str (), config_.server.admin_port);
 
   dbus_ = std::make_unique<DbusService> (config_.monitoring.dbus, config_.monitoring.dbus_name,
-      *streams_);
+                                         *streams_);
   dbus_->start ();
   return true;
+}
+
+// SIGINT/SIGTERM: the first one wakes the main loop through a pipe to begin a
+// graceful shutdown; the second exits at once, even if the main loop is stuck.
+// Only async-signal-safe calls in here.
+int signal_pipe[2] = { -1, -1 };
+std::atomic<int> signals_seen{0};   // lock-free, so safe in a handler
+
+void
+on_termination_signal (int)
+{
+  if (signals_seen.fetch_add (1) > 0) {
+    static const char line[] = "mirrord: second signal: exiting now\n";
+    ssize_t ignored = write (STDERR_FILENO, line, sizeof line - 1);
+    (void)ignored;
+    _exit (kExitRuntime);
+  }
+  char byte = 1;
+  ssize_t ignored = write (signal_pipe[1], &byte, 1);
+  (void)ignored;
 }
 
 void
 Daemon::begin_shutdown (const char *why)
 {
-  if (++signals_seen_ > 1) {
-    log_warn ("second %s: exiting now", why);
-    _exit (kExitRuntime);
-  }
   log_info ("%s: shutting down (up to %lld ms; again to exit at once)", why,
-      (long long) config_.server.shutdown_timeout_ms);
+            (long long)config_.server.shutdown_timeout_ms);
   // Stop taking new work, then drain the streams.
   streams_->shutdown (config_.server.shutdown_timeout_ms, [this] () { finish_shutdown (); });
 }
@@ -251,18 +278,33 @@ Daemon::run ()
     g_main_loop_unref (loop_);
     return exit_code;
   }
-  auto on_signal = [] (gpointer self) -> gboolean {
-    static_cast<Daemon *> (self)->begin_shutdown ("signal");
-    return G_SOURCE_CONTINUE;
-  };
-  guint sigint = g_unix_signal_add (SIGINT, on_signal, this);
-  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, this);
+  if (!g_unix_open_pipe (signal_pipe, FD_CLOEXEC, nullptr)
+      || !g_unix_set_fd_nonblocking (signal_pipe[0], TRUE, nullptr)
+      || !g_unix_set_fd_nonblocking (signal_pipe[1], TRUE, nullptr)) {
+    log_error ("cannot create the signal pipe: %s", g_strerror (errno));
+    return kExitRuntime;
+  }
+  signal_watch_ = g_unix_fd_add (
+      signal_pipe[0], G_IO_IN,
+      [] (gint fd, GIOCondition, gpointer self) -> gboolean {
+        char byte;
+        while (read (fd, &byte, 1) > 0) {
+        }
+        static_cast<Daemon *> (self)->begin_shutdown ("signal");
+        return G_SOURCE_REMOVE;
+      },
+      this);
+  struct sigaction action = {};
+  action.sa_handler = on_termination_signal;
+  sigemptyset (&action.sa_mask);
+  sigaction (SIGINT, &action, nullptr);
+  sigaction (SIGTERM, &action, nullptr);
   log_info ("mirrord %s (%s) ready", mirror::version (), mirror::git_commit ());
 
   g_main_loop_run (loop_);
 
-  g_source_remove (sigint);
-  g_source_remove (sigterm);
+  if (signal_watch_)
+    g_source_remove (signal_watch_);
   // Reverse of start-up.
   dbus_.reset ();
   rest_.reset ();
@@ -272,7 +314,7 @@ Daemon::run ()
   return exit_code_;
 }
 
-}  // namespace
+} // namespace
 
 int
 main_entry (int argc, char **argv)
@@ -287,7 +329,7 @@ main_entry (int argc, char **argv)
   if (options.command == "version") {
     gst_init (nullptr, nullptr);
     printf ("mirrord %s\ngit commit: %s\nbuilt: %s\nGStreamer: %s\n", mirror::version (),
-        mirror::git_commit (), mirror::build_time (), gst_version_string ());
+            mirror::git_commit (), mirror::build_time (), gst_version_string ());
     return 0;
   }
 
@@ -313,7 +355,7 @@ main_entry (int argc, char **argv)
   return daemon.run ();
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon
 
 int
 main (int argc, char **argv)

@@ -10,7 +10,7 @@
 namespace mirror {
 class Metrics;
 class StreamRegistry;
-}  // namespace mirror
+} // namespace mirror
 
 namespace mirror::daemon {
 
@@ -42,4 +42,4 @@ struct AdminContext {
   int64_t started_monotonic_ms;
 };
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

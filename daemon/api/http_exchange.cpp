@@ -3,15 +3,15 @@
 namespace mirror::daemon {
 
 HttpExchange::HttpExchange (SoupServerMessage *msg, std::vector<std::string> params)
-    : msg_ (SOUP_SERVER_MESSAGE (g_object_ref (msg))), method_ (soup_server_message_get_method (msg)),
-      params_ (std::move (params))
+    : msg_ (SOUP_SERVER_MESSAGE (g_object_ref (msg))),
+      method_ (soup_server_message_get_method (msg)), params_ (std::move (params))
 {
   // A client that goes away while its answer is pending must not be answered.
   disconnected_id_ = g_signal_connect (msg_, "disconnected",
-      G_CALLBACK (+[] (SoupServerMessage *, gpointer self) {
-        static_cast<HttpExchange *> (self)->disconnected_ = true;
-      }),
-      this);
+                                       G_CALLBACK (+[] (SoupServerMessage *, gpointer self) {
+                                         static_cast<HttpExchange *> (self)->disconnected_ = true;
+                                       }),
+                                       this);
 }
 
 HttpExchange::~HttpExchange ()
@@ -57,7 +57,7 @@ HttpExchange::json_body ()
   }
   parser_ = json_parser_new ();
   GError *err = nullptr;
-  if (!json_parser_load_from_data (parser_, text.data (), (gssize) text.size (), &err)) {
+  if (!json_parser_load_from_data (parser_, text.data (), (gssize)text.size (), &err)) {
     send_error (400, ApiErrc::kInvalidInput, std::string ("malformed JSON body: ") + err->message);
     g_error_free (err);
     return nullptr;
@@ -74,7 +74,7 @@ void
 HttpExchange::set_header (const char *name, const std::string &value)
 {
   soup_message_headers_replace (soup_server_message_get_response_headers (msg_), name,
-      value.c_str ());
+                                value.c_str ());
 }
 
 void
@@ -88,9 +88,9 @@ HttpExchange::send_text (unsigned status, const char *content_type, const std::s
     return;
   soup_server_message_set_status (msg_, status, nullptr);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg_), "Cache-Control",
-      "no-store");
+                                "no-store");
   soup_server_message_set_response (msg_, content_type, SOUP_MEMORY_COPY, body.data (),
-      body.size ());
+                                    body.size ());
   if (paused_)
     soup_server_message_unpause (msg_);
 }
@@ -145,4 +145,4 @@ json_to_string (JsonNode *node)
   return out;
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

@@ -58,4 +58,4 @@ using Exchange = std::shared_ptr<HttpExchange>;
 // JSON text of a json-glib node (takes ownership of node).
 std::string json_to_string (JsonNode *node);
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

@@ -19,12 +19,12 @@ same_secret (const std::string &a, const std::string &b)
     return false;
   unsigned char diff = 0;
   for (size_t i = 0; i < a.size (); i++)
-    diff |= (unsigned char) (a[i] ^ b[i]);
+    diff |= (unsigned char)(a[i] ^ b[i]);
   return diff == 0;
 }
 
-const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {0.001, 0.005, 0.01, 0.05, 0.1,
-    0.5, 1, 5};
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets
+    = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5 };
 
 struct RequestRecord {
   Metrics *metrics;
@@ -38,20 +38,22 @@ count_request (SoupServerMessage *msg, gpointer data)
 {
   auto *record = static_cast<RequestRecord *> (data);
   record->metrics->api_requests_total
-      .Add ({{"method", record->method}, {"route", record->route},
-          {"code", std::to_string (soup_server_message_get_status (msg))}})
+      .Add ({ { "method", record->method },
+              { "route", record->route },
+              { "code", std::to_string (soup_server_message_get_status (msg)) } })
       .Increment ();
-  record->metrics->api_request_duration_seconds.Add ({{"route", record->route}}, kLatencyBuckets)
+  record->metrics->api_request_duration_seconds
+      .Add ({ { "route", record->route } }, kLatencyBuckets)
       .Observe ((g_get_monotonic_time () - record->start_us) / 1e6);
 }
 
-}  // namespace
+} // namespace
 
 void
 HealthBoard::set (const std::string &name, bool healthy, const std::string &detail)
 {
   std::lock_guard<std::mutex> guard (lock_);
-  components_[name] = {healthy, detail};
+  components_[name] = { healthy, detail };
 }
 
 std::map<std::string, HealthBoard::Component>
@@ -68,7 +70,8 @@ RestServer::RestServer (AdminContext context) : context_ (context)
   add_health_routes (router_, context_);
 
   server_ = soup_server_new ("server-header", "mirrord", nullptr);
-  soup_server_add_handler (server_, nullptr,
+  soup_server_add_handler (
+      server_, nullptr,
       [] (SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *, gpointer self) {
         static_cast<RestServer *> (self)->handle (msg, path);
       },
@@ -90,11 +93,11 @@ RestServer::listen (const std::string &address, uint16_t port, std::string *erro
     *error = "server.admin_bind_address: \"" + address + "\" is not an IP address";
     return false;
   }
-  gboolean ok = soup_server_listen (server_, addr, (SoupServerListenOptions) 0, &err);
+  gboolean ok = soup_server_listen (server_, addr, (SoupServerListenOptions)0, &err);
   g_object_unref (addr);
   if (!ok) {
-    *error = "admin API: cannot listen on " + address + ":" + std::to_string (port) + ": " +
-             err->message;
+    *error = "admin API: cannot listen on " + address + ":" + std::to_string (port) + ": "
+             + err->message;
     g_error_free (err);
     return false;
   }
@@ -114,8 +117,8 @@ RestServer::authorized (SoupServerMessage *msg) const
   const std::string &token = context_.config.server.admin_token;
   if (token.empty ())
     return true;
-  const char *header = soup_message_headers_get_one (
-      soup_server_message_get_request_headers (msg), "Authorization");
+  const char *header = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                     "Authorization");
   if (!header || g_ascii_strncasecmp (header, "Bearer ", 7) != 0)
     return false;
   return same_secret (header + 7, token);
@@ -131,16 +134,17 @@ RestServer::handle (SoupServerMessage *msg, const char *path)
   const std::string route = match.handler ? match.pattern : "unmatched";
 
   // Counted when the answer goes out, which may be after a registry round trip.
-  g_signal_connect_data (msg, "finished", G_CALLBACK (count_request),
-      new RequestRecord{&context_.metrics, method, route, start},
+  g_signal_connect_data (
+      msg, "finished", G_CALLBACK (count_request),
+      new RequestRecord{ &context_.metrics, method, route, start },
       [] (gpointer data, GClosure *) { delete static_cast<RequestRecord *> (data); },
-      (GConnectFlags) 0);
+      (GConnectFlags)0);
 
   exchange->set_header ("Access-Control-Allow-Origin", "*");
   if (!match.handler) {
     if (match.path_known)
       exchange->send_error (405, ApiErrc::kInvalidInput,
-          "method " + method + " is not allowed on " + path);
+                            "method " + method + " is not allowed on " + path);
     else
       exchange->send_error (404, ApiErrc::kNotFound, std::string ("no such resource: ") + path);
     return;
@@ -148,11 +152,11 @@ RestServer::handle (SoupServerMessage *msg, const char *path)
   if (match.mutating && !authorized (msg)) {
     exchange->set_header ("WWW-Authenticate", "Bearer realm=\"mirrord\"");
     exchange->send_error (401, ApiErrc::kUnauthorized,
-        "missing or wrong bearer token (server.admin_token)");
+                          "missing or wrong bearer token (server.admin_token)");
     return;
   }
   (*match.handler) (exchange);
   exchange->pause_if_pending ();
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

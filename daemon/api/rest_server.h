@@ -36,4 +36,4 @@ void add_stream_routes (Router &router, AdminContext &context);
 void add_stats_routes (Router &router, AdminContext &context);
 void add_health_routes (Router &router, AdminContext &context);
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

@@ -22,12 +22,12 @@ split_path (const std::string &path)
   return out;
 }
 
-}  // namespace
+} // namespace
 
 void
 Router::add (const char *method, const char *pattern, Handler handler, bool mutating)
 {
-  routes_.push_back ({method, pattern, split_path (pattern), std::move (handler), mutating});
+  routes_.push_back ({ method, pattern, split_path (pattern), std::move (handler), mutating });
 }
 
 Router::Match
@@ -64,4 +64,4 @@ Router::match (const std::string &method, const std::string &path) const
   return result;
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

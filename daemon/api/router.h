@@ -22,7 +22,7 @@ class Router {
     std::string pattern;
     std::vector<std::string> params;
     bool mutating = false;
-    bool path_known = false;   // some route has this path, maybe not this method
+    bool path_known = false; // some route has this path, maybe not this method
   };
   Match match (const std::string &method, const std::string &path) const;
 
@@ -37,4 +37,4 @@ class Router {
   std::vector<Route> routes_;
 };
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

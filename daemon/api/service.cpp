@@ -40,7 +40,7 @@ add_component (JsonBuilder *b, const char *name, bool healthy, const std::string
   json_builder_end_object (b);
 }
 
-}  // namespace
+} // namespace
 
 void
 add_health_routes (Router &router, AdminContext &ctx)
@@ -57,7 +57,7 @@ add_health_routes (Router &router, AdminContext &ctx)
     const bool registry_ok = ctx.registry->is_connected ();
     healthy &= registry_ok;
     add_component (b, "registry", registry_ok,
-        ctx.registry->describe () + (registry_ok ? " reachable" : " unreachable"));
+                   ctx.registry->describe () + (registry_ok ? " reachable" : " unreachable"));
 
     json_builder_set_member_name (b, "listeners");
     json_builder_begin_object (b);
@@ -74,9 +74,9 @@ add_health_routes (Router &router, AdminContext &ctx)
     json_builder_set_member_name (b, "status");
     json_builder_add_string_value (b, failed ? "degraded" : "ok");
     json_builder_set_member_name (b, "running");
-    json_builder_add_int_value (b, (gint64) (total - failed));
+    json_builder_add_int_value (b, (gint64)(total - failed));
     json_builder_set_member_name (b, "failed");
-    json_builder_add_int_value (b, (gint64) failed);
+    json_builder_add_int_value (b, (gint64)failed);
     json_builder_end_object (b);
 
     json_builder_end_object (b);
@@ -91,7 +91,7 @@ add_health_routes (Router &router, AdminContext &ctx)
 
   router.add ("GET", "/metrics", [&ctx] (Exchange ex) {
     ctx.metrics.uptime_seconds.Add ({}).Set ((monotonic_ms () - ctx.started_monotonic_ms) / 1000.0);
-    ctx.metrics.registry_connected.Add ({{"backend", ctx.registry->describe ()}})
+    ctx.metrics.registry_connected.Add ({ { "backend", ctx.registry->describe () } })
         .Set (ctx.registry->is_connected () ? 1 : 0);
     ex->send_text (200, "text/plain; version=0.0.4; charset=utf-8", ctx.metrics.render ());
   });
@@ -105,4 +105,4 @@ add_health_routes (Router &router, AdminContext &ctx)
   });
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

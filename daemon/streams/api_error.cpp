@@ -6,22 +6,22 @@ const char *
 api_error_code_name (ApiErrc code)
 {
   switch (code) {
-    case ApiErrc::kOk:
-      return "OK";
-    case ApiErrc::kNotFound:
-      return "NOT_FOUND";
-    case ApiErrc::kAlreadyExists:
-      return "ALREADY_EXISTS";
-    case ApiErrc::kCapacityFull:
-      return "CAPACITY_FULL";
-    case ApiErrc::kInvalidInput:
-      return "INVALID_INPUT";
-    case ApiErrc::kUnauthorized:
-      return "UNAUTHORIZED";
-    case ApiErrc::kServiceUnavailable:
-      return "SERVICE_UNAVAILABLE";
-    case ApiErrc::kInternal:
-      return "INTERNAL_ERROR";
+  case ApiErrc::kOk:
+    return "OK";
+  case ApiErrc::kNotFound:
+    return "NOT_FOUND";
+  case ApiErrc::kAlreadyExists:
+    return "ALREADY_EXISTS";
+  case ApiErrc::kCapacityFull:
+    return "CAPACITY_FULL";
+  case ApiErrc::kInvalidInput:
+    return "INVALID_INPUT";
+  case ApiErrc::kUnauthorized:
+    return "UNAUTHORIZED";
+  case ApiErrc::kServiceUnavailable:
+    return "SERVICE_UNAVAILABLE";
+  case ApiErrc::kInternal:
+    return "INTERNAL_ERROR";
   }
   return "INTERNAL_ERROR";
 }
@@ -30,24 +30,24 @@ unsigned
 api_error_http_status (ApiErrc code)
 {
   switch (code) {
-    case ApiErrc::kOk:
-      return 200;
-    case ApiErrc::kNotFound:
-      return 404;
-    case ApiErrc::kAlreadyExists:
-      return 409;
-    case ApiErrc::kCapacityFull:
-      return 429;
-    case ApiErrc::kInvalidInput:
-      return 400;
-    case ApiErrc::kUnauthorized:
-      return 401;
-    case ApiErrc::kServiceUnavailable:
-      return 503;
-    case ApiErrc::kInternal:
-      return 500;
+  case ApiErrc::kOk:
+    return 200;
+  case ApiErrc::kNotFound:
+    return 404;
+  case ApiErrc::kAlreadyExists:
+    return 409;
+  case ApiErrc::kCapacityFull:
+    return 429;
+  case ApiErrc::kInvalidInput:
+    return 400;
+  case ApiErrc::kUnauthorized:
+    return 401;
+  case ApiErrc::kServiceUnavailable:
+    return 503;
+  case ApiErrc::kInternal:
+    return 500;
   }
   return 500;
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

@@ -7,13 +7,13 @@ namespace mirror::daemon {
 
 enum class ApiErrc {
   kOk,
-  kNotFound,            // 404
-  kAlreadyExists,       // 409
-  kCapacityFull,        // 429
-  kInvalidInput,        // 400
-  kUnauthorized,        // 401
-  kServiceUnavailable,  // 503
-  kInternal,            // 500
+  kNotFound,           // 404
+  kAlreadyExists,      // 409
+  kCapacityFull,       // 429
+  kInvalidInput,       // 400
+  kUnauthorized,       // 401
+  kServiceUnavailable, // 503
+  kInternal,           // 500
 };
 
 struct ApiError {
@@ -28,4 +28,4 @@ struct ApiError {
 const char *api_error_code_name (ApiErrc code);
 unsigned api_error_http_status (ApiErrc code);
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

@@ -52,7 +52,7 @@ escape_value (const std::string &value)
   return out;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<PipelineLibrary>
 PipelineLibrary::load (const std::string &dir, std::string *error)
@@ -61,8 +61,8 @@ PipelineLibrary::load (const std::string &dir, std::string *error)
   GError *err = nullptr;
 
   if (dir.empty ()) {
-    char **children = g_resources_enumerate_children (kResourcePath,
-        G_RESOURCE_LOOKUP_FLAGS_NONE, &err);
+    char **children
+        = g_resources_enumerate_children (kResourcePath, G_RESOURCE_LOOKUP_FLAGS_NONE, &err);
     if (!children) {
       *error = std::string ("built-in pipeline descriptions missing: ") + err->message;
       g_error_free (err);
@@ -73,7 +73,8 @@ PipelineLibrary::load (const std::string &dir, std::string *error)
       if (!has_suffix (name))
         continue;
       std::string path = std::string (kResourcePath) + "/" + name;
-      GBytes *bytes = g_resources_lookup_data (path.c_str (), G_RESOURCE_LOOKUP_FLAGS_NONE, nullptr);
+      GBytes *bytes
+          = g_resources_lookup_data (path.c_str (), G_RESOURCE_LOOKUP_FLAGS_NONE, nullptr);
       if (!bytes)
         continue;
       gsize size = 0;
@@ -99,8 +100,7 @@ PipelineLibrary::load (const std::string &dir, std::string *error)
     char *contents = nullptr;
     gsize length = 0;
     if (g_file_get_contents (path, &contents, &length, nullptr)) {
-      library.descriptions_[strip_suffix (name)] =
-          strip_comments (std::string (contents, length));
+      library.descriptions_[strip_suffix (name)] = strip_comments (std::string (contents, length));
       g_free (contents);
     }
     g_free (path);
@@ -120,7 +120,8 @@ PipelineLibrary::names () const
 
 std::optional<std::string>
 PipelineLibrary::render_text (const std::string &text,
-    const std::map<std::string, std::string> &variables, std::string *missing)
+                              const std::map<std::string, std::string> &variables,
+                              std::string *missing)
 {
   std::string out;
   size_t pos = 0;
@@ -150,7 +151,8 @@ PipelineLibrary::render_text (const std::string &text,
 
 std::optional<std::string>
 PipelineLibrary::render (const std::string &name,
-    const std::map<std::string, std::string> &variables, std::string *error) const
+                         const std::map<std::string, std::string> &variables,
+                         std::string *error) const
 {
   auto it = descriptions_.find (name);
   if (it == descriptions_.end ()) {
@@ -167,4 +169,4 @@ PipelineLibrary::render (const std::string &name,
   return text;
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

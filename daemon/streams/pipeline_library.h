@@ -23,14 +23,16 @@ class PipelineLibrary {
   // for a double-quoted gst-launch value. Sets *error naming the pipeline and
   // the variable when one has no value.
   std::optional<std::string> render (const std::string &name,
-      const std::map<std::string, std::string> &variables, std::string *error) const;
+                                     const std::map<std::string, std::string> &variables,
+                                     std::string *error) const;
 
   // Exposed for tests and for tools/mirror-launch.
-  static std::optional<std::string> render_text (const std::string &text,
-      const std::map<std::string, std::string> &variables, std::string *missing);
+  static std::optional<std::string>
+  render_text (const std::string &text, const std::map<std::string, std::string> &variables,
+               std::string *missing);
 
  private:
   std::map<std::string, std::string> descriptions_;
 };
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

@@ -29,22 +29,23 @@ ApiError
 from_registry (const RegistryStatus &status, const std::string &id)
 {
   switch (status.code) {
-    case RegistryErrc::kOk:
-      return {};
-    case RegistryErrc::kAlreadyExists:
-      return {ApiErrc::kAlreadyExists, "stream \"" + id + "\" already exists: " + status.message};
-    case RegistryErrc::kNotFound:
-      return {ApiErrc::kNotFound, "no stream \"" + id + "\""};
-    case RegistryErrc::kNotOwner:
-      return {ApiErrc::kNotFound, "stream \"" + id + "\" is owned by another node: " + status.message};
-    case RegistryErrc::kUnavailable:
-      return {ApiErrc::kServiceUnavailable, "registry unavailable: " + status.message};
-    case RegistryErrc::kInvalid:
-      return {ApiErrc::kInvalidInput, status.message};
-    case RegistryErrc::kInternal:
-      break;
+  case RegistryErrc::kOk:
+    return {};
+  case RegistryErrc::kAlreadyExists:
+    return { ApiErrc::kAlreadyExists, "stream \"" + id + "\" already exists: " + status.message };
+  case RegistryErrc::kNotFound:
+    return { ApiErrc::kNotFound, "no stream \"" + id + "\"" };
+  case RegistryErrc::kNotOwner:
+    return { ApiErrc::kNotFound,
+             "stream \"" + id + "\" is owned by another node: " + status.message };
+  case RegistryErrc::kUnavailable:
+    return { ApiErrc::kServiceUnavailable, "registry unavailable: " + status.message };
+  case RegistryErrc::kInvalid:
+    return { ApiErrc::kInvalidInput, status.message };
+  case RegistryErrc::kInternal:
+    break;
   }
-  return {ApiErrc::kInternal, "registry: " + status.message};
+  return { ApiErrc::kInternal, "registry: " + status.message };
 }
 
 const char *
@@ -55,7 +56,7 @@ gst_state_name (GstElement *pipeline)
   return gst_element_state_get_name (state);
 }
 
-}  // namespace
+} // namespace
 
 struct Stream {
   StreamRequest request;
@@ -79,7 +80,7 @@ struct StreamManager::Impl {
   Metrics *metrics;
   GMainContext *context;
   std::map<std::string, std::unique_ptr<Stream>> streams;
-  std::set<std::string> pending;   // ids being registered
+  std::set<std::string> pending; // ids being registered
   std::map<unsigned, Listener> listeners;
   unsigned next_listener = 1;
   guint heartbeat_timer = 0;
@@ -88,11 +89,10 @@ struct StreamManager::Impl {
   std::shared_ptr<bool> alive = std::make_shared<bool> (true);
 
   Impl (const Config &c, std::shared_ptr<StreamRegistry> r, std::shared_ptr<PipelineLibrary> p,
-      Metrics *m)
+        Metrics *m)
       : config (c), registry (std::move (r)), pipelines (std::move (p)), metrics (m),
         context (g_main_context_ref_thread_default ())
-  {
-  }
+  {}
 
   ~Impl ()
   {
@@ -171,7 +171,8 @@ struct StreamManager::Impl {
         l.removed (id);
   }
 
-  void set_state (const std::string &id, Stream &stream, StreamState state, const std::string &message)
+  void set_state (const std::string &id, Stream &stream, StreamState state,
+                  const std::string &message)
   {
     if (stream.state == state && stream.message == message)
       return;
@@ -224,7 +225,7 @@ struct StreamManager::Impl {
     auto it = streams.find (id);
     if (it == streams.end ()) {
       if (done)
-        done ({ApiErrc::kNotFound, "no stream \"" + id + "\" on this node"});
+        done ({ ApiErrc::kNotFound, "no stream \"" + id + "\" on this node" });
       return;
     }
     Stream &stream = *it->second;
@@ -241,8 +242,16 @@ struct StreamManager::Impl {
       finish_stop (id);
       return;
     }
-    gst_element_send_event (stream.pipeline, gst_event_new_eos ());
-    stream.stop_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) eos_timeout_ms,
+    // Sending EOS can block while a source holds its lock, so never do it on
+    // the main loop.
+    gst_element_call_async (
+        stream.pipeline,
+        [] (GstElement *pipeline, gpointer) {
+          gst_element_send_event (pipeline, gst_event_new_eos ());
+        },
+        nullptr, nullptr);
+    stream.stop_timer = g_timeout_add_full (
+        G_PRIORITY_DEFAULT, (guint)eos_timeout_ms,
         [] (gpointer data) -> gboolean {
           auto *ctx = static_cast<std::pair<Impl *, std::string> *> (data);
           auto it = ctx->first->streams.find (ctx->second);
@@ -265,62 +274,62 @@ struct StreamManager::Impl {
     Stream &stream = *it->second;
 
     switch (GST_MESSAGE_TYPE (msg)) {
-      case GST_MESSAGE_ERROR: {
-        GError *err = nullptr;
-        char *debug = nullptr;
-        gst_message_parse_error (msg, &err, &debug);
-        std::string text = std::string (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg))) + ": " +
-                           (err ? err->message : "unknown error");
-        // The debug string's last line usually names the value at fault.
-        if (debug) {
-          std::string details = g_strstrip (debug);
-          size_t nl = details.rfind ('\n');
-          text += " (" + (nl == std::string::npos ? details : details.substr (nl + 1)) + ")";
-        }
-        g_warning ("stream %s: pipeline error from %s", id.c_str (), text.c_str ());
-        g_clear_error (&err);
-        g_free (debug);
-        if (metrics)
-          metrics->stream_errors_total.Add ({{"stream", id}}).Increment ();
-        if (stream.stopping) {
-          finish_stop (id);
-          return G_SOURCE_REMOVE;
-        }
-        // The failed stream stops alone; it stays listed, in error, until deleted.
-        gst_element_set_state (stream.pipeline, GST_STATE_NULL);
-        set_state (id, stream, StreamState::kError, text);
-        update_gauges ();
-        break;
+    case GST_MESSAGE_ERROR: {
+      GError *err = nullptr;
+      char *debug = nullptr;
+      gst_message_parse_error (msg, &err, &debug);
+      std::string text = std::string (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg))) + ": "
+                         + (err ? err->message : "unknown error");
+      // The debug string's last line usually names the value at fault.
+      if (debug) {
+        std::string details = g_strstrip (debug);
+        size_t nl = details.rfind ('\n');
+        text += " (" + (nl == std::string::npos ? details : details.substr (nl + 1)) + ")";
       }
-      case GST_MESSAGE_EOS:
-        if (!stream.stopping)
-          g_message ("stream %s: input ended", id.c_str ());
+      g_warning ("stream %s: pipeline error from %s", id.c_str (), text.c_str ());
+      g_clear_error (&err);
+      g_free (debug);
+      if (metrics)
+        metrics->stream_errors_total.Add ({ { "stream", id } }).Increment ();
+      if (stream.stopping) {
         finish_stop (id);
         return G_SOURCE_REMOVE;
-      case GST_MESSAGE_STATE_CHANGED: {
-        if (GST_MESSAGE_SRC (msg) != GST_OBJECT (stream.pipeline) || stream.stopping)
-          break;
-        GstState old_state, new_state, pending;
-        gst_message_parse_state_changed (msg, &old_state, &new_state, &pending);
-        if (new_state == GST_STATE_PLAYING && stream.state != StreamState::kStalled)
-          set_state (id, stream, StreamState::kLive, "");
-        else if (new_state == GST_STATE_PAUSED && stream.user_paused)
-          set_state (id, stream, StreamState::kPaused, "");
-        update_gauges ();
-        break;
       }
-      case GST_MESSAGE_ELEMENT: {
-        if (stream.stopping || stream.user_paused)
-          break;
-        const GstStructure *s = gst_message_get_structure (msg);
-        if (gst_structure_has_name (s, "mirror-stalled"))
-          set_state (id, stream, StreamState::kStalled, "no data");
-        else if (gst_structure_has_name (s, "mirror-recovered"))
-          set_state (id, stream, StreamState::kLive, "");
+      // The failed stream stops alone; it stays listed, in error, until deleted.
+      gst_element_set_state (stream.pipeline, GST_STATE_NULL);
+      set_state (id, stream, StreamState::kError, text);
+      update_gauges ();
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      if (!stream.stopping)
+        g_message ("stream %s: input ended", id.c_str ());
+      finish_stop (id);
+      return G_SOURCE_REMOVE;
+    case GST_MESSAGE_STATE_CHANGED: {
+      if (GST_MESSAGE_SRC (msg) != GST_OBJECT (stream.pipeline) || stream.stopping)
         break;
-      }
-      default:
+      GstState old_state, new_state, pending;
+      gst_message_parse_state_changed (msg, &old_state, &new_state, &pending);
+      if (new_state == GST_STATE_PLAYING && stream.state != StreamState::kStalled)
+        set_state (id, stream, StreamState::kLive, "");
+      else if (new_state == GST_STATE_PAUSED && stream.user_paused)
+        set_state (id, stream, StreamState::kPaused, "");
+      update_gauges ();
+      break;
+    }
+    case GST_MESSAGE_ELEMENT: {
+      if (stream.stopping || stream.user_paused)
         break;
+      const GstStructure *s = gst_message_get_structure (msg);
+      if (gst_structure_has_name (s, "mirror-stalled"))
+        set_state (id, stream, StreamState::kStalled, "no data");
+      else if (gst_structure_has_name (s, "mirror-recovered"))
+        set_state (id, stream, StreamState::kLive, "");
+      break;
+    }
+    default:
+      break;
     }
     return G_SOURCE_CONTINUE;
   }
@@ -333,13 +342,14 @@ struct StreamManager::Impl {
     GstContext *context = gst_context_new (MIRROR_REGISTRY_CONTEXT_TYPE, TRUE);
     RegistryHandle *handle = registry_handle_new (registry);
     gst_structure_set (gst_context_writable_structure (context), MIRROR_REGISTRY_CONTEXT_FIELD,
-        MIRROR_TYPE_REGISTRY_HANDLE, handle, nullptr);
+                       MIRROR_TYPE_REGISTRY_HANDLE, handle, nullptr);
     g_boxed_free (MIRROR_TYPE_REGISTRY_HANDLE, handle);
     gst_element_set_context (pipeline, context);
     gst_context_unref (context);
 
     GstBus *bus = gst_element_get_bus (pipeline);
-    stream.bus_watch = gst_bus_add_watch_full (bus, G_PRIORITY_DEFAULT,
+    stream.bus_watch = gst_bus_add_watch_full (
+        bus, G_PRIORITY_DEFAULT,
         [] (GstBus *, GstMessage *msg, gpointer data) -> gboolean {
           auto *ctx = static_cast<std::pair<Impl *, std::string> *> (data);
           return ctx->first->on_bus_message (ctx->second, msg);
@@ -361,23 +371,23 @@ struct StreamManager::Impl {
     if (!metrics)
       return;
     std::map<StreamState, int> counts;
-    for (auto state : {StreamState::kStarting, StreamState::kLive, StreamState::kPaused,
-             StreamState::kStalled, StreamState::kError, StreamState::kStopping})
+    for (auto state : { StreamState::kStarting, StreamState::kLive, StreamState::kPaused,
+                        StreamState::kStalled, StreamState::kError, StreamState::kStopping })
       counts[state] = 0;
     for (const auto &[id, stream] : streams)
       counts[stream->state]++;
     for (const auto &[state, n] : counts)
-      metrics->streams.Add ({{"state", to_string (state)}}).Set (n);
+      metrics->streams.Add ({ { "state", to_string (state) } }).Set (n);
   }
 };
 
 StreamManager::StreamManager (const Config &config, std::shared_ptr<StreamRegistry> registry,
-    std::shared_ptr<PipelineLibrary> pipelines, Metrics *metrics)
+                              std::shared_ptr<PipelineLibrary> pipelines, Metrics *metrics)
     : impl_ (std::make_unique<Impl> (config, std::move (registry), std::move (pipelines), metrics))
 {
   impl_->update_gauges ();
-  impl_->heartbeat_timer = g_timeout_add_full (G_PRIORITY_DEFAULT,
-      (guint) std::max<int64_t> (100, config.registry.heartbeat_interval_ms),
+  impl_->heartbeat_timer = g_timeout_add_full (
+      G_PRIORITY_DEFAULT, (guint)std::max<int64_t> (100, config.registry.heartbeat_interval_ms),
       [] (gpointer data) -> gboolean {
         auto *impl = static_cast<Impl *> (data);
         for (const auto &[id, stream] : impl->streams)
@@ -397,55 +407,56 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
   const std::string &id = request.id;
 
   if (!valid_stream_id (id)) {
-    done ({ApiErrc::kInvalidInput, "stream id \"" + id +
-                                       "\" is not valid (allowed: 1 to 128 letters, digits, "
-                                       "'.', '_' or '-', starting with a letter or digit)"});
+    done ({ ApiErrc::kInvalidInput, "stream id \"" + id
+                                        + "\" is not valid (allowed: 1 to 128 letters, digits, "
+                                          "'.', '_' or '-', starting with a letter or digit)" });
     return;
   }
   if (impl.shutting_down) {
-    done ({ApiErrc::kServiceUnavailable, "mirrord is shutting down"});
+    done ({ ApiErrc::kServiceUnavailable, "mirrord is shutting down" });
     return;
   }
   if (impl.streams.count (id) || impl.pending.count (id)) {
-    done ({ApiErrc::kAlreadyExists, "stream \"" + id + "\" already exists on this node"});
+    done ({ ApiErrc::kAlreadyExists, "stream \"" + id + "\" already exists on this node" });
     return;
   }
   const int max_streams = impl.config.ingestion.max_streams;
-  if ((int) (impl.streams.size () + impl.pending.size ()) >= max_streams) {
+  if ((int)(impl.streams.size () + impl.pending.size ()) >= max_streams) {
     g_warning ("stream %s: refused, %d streams already (ingestion.max_streams)", id.c_str (),
-        max_streams);
-    done ({ApiErrc::kCapacityFull,
-        "stream \"" + id + "\" refused: this node runs its maximum of " +
-            std::to_string (max_streams) + " streams (ingestion.max_streams)"});
+               max_streams);
+    done ({ ApiErrc::kCapacityFull, "stream \"" + id + "\" refused: this node runs its maximum of "
+                                        + std::to_string (max_streams)
+                                        + " streams (ingestion.max_streams)" });
     return;
   }
 
   std::string name = request.pipeline.empty () ? impl.route (id) : request.pipeline;
   std::map<std::string, std::string> vars = {
-      {"stream_id", id},
-      {"uri", request.source},
-      {"ring_size", std::to_string (impl.config.ingestion.buffer.ring_size)},
-      {"segment_duration", std::to_string (impl.config.packaging.segment_duration_ms * GST_MSECOND)},
-      {"part_duration", std::to_string (impl.config.packaging.part_duration_ms * GST_MSECOND)},
+    { "stream_id", id },
+    { "uri", request.source },
+    { "ring_size", std::to_string (impl.config.ingestion.buffer.ring_size) },
+    { "segment_duration",
+      std::to_string (impl.config.packaging.segment_duration_ms * GST_MSECOND) },
+    { "part_duration", std::to_string (impl.config.packaging.part_duration_ms * GST_MSECOND) },
   };
   for (const auto &[k, v] : request.variables)
     vars[k] = v;
   std::string error;
   auto description = impl.pipelines->render (name, vars, &error);
   if (!description) {
-    done ({ApiErrc::kInvalidInput, "stream \"" + id + "\": " + error});
+    done ({ ApiErrc::kInvalidInput, "stream \"" + id + "\": " + error });
     return;
   }
 
   // Parse before claiming the id, so a bad description never half-starts.
   GError *err = nullptr;
-  GstElement *pipeline = gst_parse_launch_full (description->c_str (), nullptr,
-      GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  GstElement *pipeline
+      = gst_parse_launch_full (description->c_str (), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!pipeline) {
-    std::string msg = "stream \"" + id + "\": pipeline \"" + name + "\" does not build: " +
-                      (err ? err->message : "unknown error");
+    std::string msg = "stream \"" + id + "\": pipeline \"" + name
+                      + "\" does not build: " + (err ? err->message : "unknown error");
     g_clear_error (&err);
-    done ({ApiErrc::kInvalidInput, msg});
+    done ({ ApiErrc::kInvalidInput, msg });
     return;
   }
   if (!GST_IS_PIPELINE (pipeline)) {
@@ -460,39 +471,39 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
   entry.id = id;
   entry.state = StreamState::kStarting;
   entry.source = request.source;
-  impl.registry->register_stream (entry, [&impl, request, name, pipeline, done] (
-                                             const RegistryStatus &status) {
-    impl.back_on_main ([&impl, request, name, pipeline, done, status] () {
-      const std::string &id = request.id;
-      impl.pending.erase (id);
-      if (!status.ok ()) {
-        gst_object_unref (pipeline);
-        g_message ("stream %s: not started: %s", id.c_str (), status.message.c_str ());
-        done (from_registry (status, id));
-        return;
-      }
-      if (impl.shutting_down) {
-        gst_object_unref (pipeline);
-        impl.registry->unregister_stream (id, nullptr);
-        done ({ApiErrc::kServiceUnavailable, "mirrord is shutting down"});
-        return;
-      }
-      auto stream = std::make_unique<Stream> ();
-      stream->request = request;
-      stream->pipeline_name = name;
-      stream->started_ms = monotonic_ms ();
-      stream->created_unix_ms = unix_ms ();
-      impl.streams[id] = std::move (stream);
-      if (impl.metrics)
-        impl.metrics->streams_created_total.Add ({}).Increment ();
-      g_message ("stream %s: starting pipeline \"%s\"%s%s", id.c_str (), name.c_str (),
-          request.source.empty () ? "" : " from ", request.source.c_str ());
-      impl.start (id, pipeline);
-      impl.notify_added (id);
-      impl.update_gauges ();
-      done (ApiError::none ());
-    });
-  });
+  impl.registry->register_stream (
+      entry, [&impl, request, name, pipeline, done] (const RegistryStatus &status) {
+        impl.back_on_main ([&impl, request, name, pipeline, done, status] () {
+          const std::string &id = request.id;
+          impl.pending.erase (id);
+          if (!status.ok ()) {
+            gst_object_unref (pipeline);
+            g_message ("stream %s: not started: %s", id.c_str (), status.message.c_str ());
+            done (from_registry (status, id));
+            return;
+          }
+          if (impl.shutting_down) {
+            gst_object_unref (pipeline);
+            impl.registry->unregister_stream (id, nullptr);
+            done ({ ApiErrc::kServiceUnavailable, "mirrord is shutting down" });
+            return;
+          }
+          auto stream = std::make_unique<Stream> ();
+          stream->request = request;
+          stream->pipeline_name = name;
+          stream->started_ms = monotonic_ms ();
+          stream->created_unix_ms = unix_ms ();
+          impl.streams[id] = std::move (stream);
+          if (impl.metrics)
+            impl.metrics->streams_created_total.Add ({}).Increment ();
+          g_message ("stream %s: starting pipeline \"%s\"%s%s", id.c_str (), name.c_str (),
+                     request.source.empty () ? "" : " from ", request.source.c_str ());
+          impl.start (id, pipeline);
+          impl.notify_added (id);
+          impl.update_gauges ();
+          done (ApiError::none ());
+        });
+      });
 }
 
 ApiError
@@ -500,15 +511,15 @@ StreamManager::pause (const std::string &id)
 {
   auto it = impl_->streams.find (id);
   if (it == impl_->streams.end ())
-    return {ApiErrc::kNotFound, "no stream \"" + id + "\" on this node"};
+    return { ApiErrc::kNotFound, "no stream \"" + id + "\" on this node" };
   Stream &stream = *it->second;
   if (stream.stopping)
-    return {ApiErrc::kInvalidInput, "stream \"" + id + "\" is stopping"};
+    return { ApiErrc::kInvalidInput, "stream \"" + id + "\" is stopping" };
   if (stream.state == StreamState::kError)
-    return {ApiErrc::kInvalidInput, "stream \"" + id + "\" is in error: " + stream.message};
+    return { ApiErrc::kInvalidInput, "stream \"" + id + "\" is in error: " + stream.message };
   stream.user_paused = true;
   if (gst_element_set_state (stream.pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE)
-    return {ApiErrc::kInternal, "stream \"" + id + "\" could not pause"};
+    return { ApiErrc::kInternal, "stream \"" + id + "\" could not pause" };
   impl_->set_state (id, stream, StreamState::kPaused, "");
   impl_->update_gauges ();
   g_message ("stream %s: paused", id.c_str ());
@@ -520,15 +531,15 @@ StreamManager::resume (const std::string &id)
 {
   auto it = impl_->streams.find (id);
   if (it == impl_->streams.end ())
-    return {ApiErrc::kNotFound, "no stream \"" + id + "\" on this node"};
+    return { ApiErrc::kNotFound, "no stream \"" + id + "\" on this node" };
   Stream &stream = *it->second;
   if (stream.stopping)
-    return {ApiErrc::kInvalidInput, "stream \"" + id + "\" is stopping"};
+    return { ApiErrc::kInvalidInput, "stream \"" + id + "\" is stopping" };
   if (stream.state == StreamState::kError)
-    return {ApiErrc::kInvalidInput, "stream \"" + id + "\" is in error: " + stream.message};
+    return { ApiErrc::kInvalidInput, "stream \"" + id + "\" is in error: " + stream.message };
   stream.user_paused = false;
   if (gst_element_set_state (stream.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-    return {ApiErrc::kInternal, "stream \"" + id + "\" could not resume"};
+    return { ApiErrc::kInternal, "stream \"" + id + "\" could not resume" };
   impl_->set_state (id, stream, StreamState::kLive, "");
   impl_->update_gauges ();
   g_message ("stream %s: resumed", id.c_str ());
@@ -546,7 +557,7 @@ StreamManager::get (const std::string &id, ViewFn done) const
 {
   Impl &impl = *impl_;
   impl.registry->get_stream (id, [&impl, id, done] (const RegistryStatus &status,
-                                     const std::optional<StreamEntry> &entry) {
+                                                    const std::optional<StreamEntry> &entry) {
     impl.back_on_main ([&impl, id, done, status, entry] () {
       auto local = impl.streams.find (id);
       if (status.ok () && entry) {
@@ -557,7 +568,7 @@ StreamManager::get (const std::string &id, ViewFn done) const
       } else if (status.code == RegistryErrc::kUnavailable) {
         done (from_registry (status, id), {});
       } else {
-        done ({ApiErrc::kNotFound, "no stream \"" + id + "\""}, {});
+        done ({ ApiErrc::kNotFound, "no stream \"" + id + "\"" }, {});
       }
     });
   });
@@ -568,7 +579,7 @@ StreamManager::list (ListFn done) const
 {
   Impl &impl = *impl_;
   impl.registry->list_streams ([&impl, done] (const RegistryStatus &status,
-                                   const std::vector<StreamEntry> &entries) {
+                                              const std::vector<StreamEntry> &entries) {
     impl.back_on_main ([&impl, done, status, entries] () {
       std::vector<StreamView> views;
       std::set<std::string> seen;
@@ -581,7 +592,7 @@ StreamManager::list (ListFn done) const
         if (!seen.count (id))
           views.push_back (impl.view_of (id, *stream));
       std::sort (views.begin (), views.end (),
-          [] (const StreamView &a, const StreamView &b) { return a.entry.id < b.entry.id; });
+                 [] (const StreamView &a, const StreamView &b) { return a.entry.id < b.entry.id; });
       done ({}, views);
     });
   });
@@ -665,7 +676,8 @@ StreamManager::shutdown (int64_t timeout_ms, std::function<void ()> done)
 
   // Past the timeout, whatever has not drained is torn down.
   std::weak_ptr<bool> weak = impl.alive;
-  state->timer = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) std::max<int64_t> (1, timeout_ms),
+  state->timer = g_timeout_add_full (
+      G_PRIORITY_DEFAULT, (guint)std::max<int64_t> (1, timeout_ms),
       [] (gpointer data) -> gboolean {
         auto *ctx = static_cast<std::pair<Impl *, std::shared_ptr<Shutdown>> *> (data);
         ctx->second->timer = 0;
@@ -699,4 +711,4 @@ StreamManager::shutdown (int64_t timeout_ms, std::function<void ()> done)
   }
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

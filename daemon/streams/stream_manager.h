@@ -25,26 +25,25 @@ namespace mirror::daemon {
 struct Config;
 class PipelineLibrary;
 
-
 // What the APIs show of one stream.
 struct StreamView {
-  StreamEntry entry;              // registry view (cluster-wide fields)
-  bool local = false;             // owned by this mirrord
-  std::string pipeline;           // description name, local streams only
-  std::string pipeline_state;     // "PLAYING", "PAUSED", ... local streams only
-  int64_t uptime_ms = 0;          // local streams only
+  StreamEntry entry;          // registry view (cluster-wide fields)
+  bool local = false;         // owned by this mirrord
+  std::string pipeline;       // description name, local streams only
+  std::string pipeline_state; // "PLAYING", "PAUSED", ... local streams only
+  int64_t uptime_ms = 0;      // local streams only
 };
 
 struct StreamRequest {
   std::string id;
-  std::string pipeline;           // description name; empty: chosen by routing
-  std::string source;             // ingest URI (for ${uri}); may be empty
-  std::map<std::string, std::string> variables;  // extra ${name} values
+  std::string pipeline;                         // description name; empty: chosen by routing
+  std::string source;                           // ingest URI (for ${uri}); may be empty
+  std::map<std::string, std::string> variables; // extra ${name} values
 };
 
 class StreamManager {
  public:
-  using DoneFn = std::function<void (const ApiError &)>;       // ok() on success
+  using DoneFn = std::function<void (const ApiError &)>; // ok() on success
   using ViewFn = std::function<void (const ApiError &, const StreamView &)>;
   using ListFn = std::function<void (const ApiError &, const std::vector<StreamView> &)>;
 
@@ -55,7 +54,7 @@ class StreamManager {
   };
 
   StreamManager (const Config &config, std::shared_ptr<StreamRegistry> registry,
-      std::shared_ptr<PipelineLibrary> pipelines, Metrics *metrics);
+                 std::shared_ptr<PipelineLibrary> pipelines, Metrics *metrics);
   ~StreamManager ();
   StreamManager (const StreamManager &) = delete;
   StreamManager &operator= (const StreamManager &) = delete;
@@ -76,7 +75,7 @@ class StreamManager {
   std::vector<StreamView> local_streams () const;
   std::optional<StreamView> local_stream (const std::string &id) const;
   size_t local_count () const;
-  size_t error_count () const;    // local streams whose pipeline failed
+  size_t error_count () const; // local streams whose pipeline failed
 
   unsigned add_listener (Listener listener);
   void remove_listener (unsigned listener_id);
@@ -90,4 +89,4 @@ class StreamManager {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

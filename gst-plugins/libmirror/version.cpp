@@ -23,4 +23,4 @@ build_time ()
   return __DATE__ " " __TIME__;
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -149,17 +149,21 @@ class Signals(unittest.TestCase):
             with open(os.path.join(os.environ["MIRROR_SOURCE_ROOT"], f"pipelines/{name}.pipeline")) as src, \
                     open(os.path.join(pipelines, f"{name}.pipeline"), "w") as dst:
                 dst.write(src.read())
-        # Buffers take 10 s each to pass, so the EOS of a graceful stop is stuck.
+        # Each buffer holds the streaming thread for 10 s once past the
+        # heartbeat, so the EOS of a graceful stop is stuck behind it.
         with open(os.path.join(pipelines, "slow.pipeline"), "w") as f:
-            f.write("videotestsrc is-live=true ! queue ! identity sleep-time=10000000 ! fakesink\n")
+            f.write("videotestsrc is-live=true ! mirrorheartbeat stream-id=${stream_id} interval=100000000"
+                    " ! identity sleep-time=10000000 ! fakesink\n")
         m = Mirrord(env={"MIRROR_INGESTION_PIPELINES_DIR": pipelines,
                          "MIRROR_SERVER_SHUTDOWN_TIMEOUT": "60s"})
         try:
             status, _, doc = m.http("POST", "/api/v1/streams", {"id": "slow", "pipeline": "slow"})
             self.assertEqual(status, 201, doc)
+            wait_for(lambda: m.http("GET", "/api/v1/streams/slow/stats")[2]["bytes"] > 0,
+                     "a buffer past the heartbeat")
             m.send_signal(signal.SIGTERM)
             wait_for(lambda: "shutting down" in m.output(), "shutdown to begin")
-            self.assertTrue(m.running())
+            self.assertTrue(m.running(), m.output())
             m.send_signal(signal.SIGTERM)
             self.assertEqual(m.wait(), 1, m.output())
             self.assertIn("exiting now", m.output())

@@ -33,10 +33,10 @@ read_process_usage ()
   if (close != std::string::npos) {
     std::istringstream fields (content.substr (close + 2));
     std::vector<std::string> f ((std::istream_iterator<std::string> (fields)),
-        std::istream_iterator<std::string> ());
+                                std::istream_iterator<std::string> ());
     // f[0] is field 3 (state): utime is field 14, stime 15, threads 20, rss 24.
     if (f.size () > 21) {
-      const double ticks = (double) sysconf (_SC_CLK_TCK);
+      const double ticks = (double)sysconf (_SC_CLK_TCK);
       usage.cpu_seconds = (std::stod (f[11]) + std::stod (f[12])) / ticks;
       usage.threads = std::stoi (f[17]);
       usage.rss_bytes = std::stoll (f[21]) * sysconf (_SC_PAGESIZE);
@@ -45,7 +45,7 @@ read_process_usage ()
   return usage;
 }
 
-}  // namespace
+} // namespace
 
 void
 add_stats_routes (Router &router, AdminContext &ctx)
@@ -81,7 +81,7 @@ add_stats_routes (Router &router, AdminContext &ctx)
       json_builder_set_member_name (b, "local");
       json_builder_add_int_value (b, local);
       json_builder_set_member_name (b, "cluster");
-      json_builder_add_int_value (b, (gint64) views.size ());
+      json_builder_add_int_value (b, (gint64)views.size ());
       json_builder_set_member_name (b, "max");
       json_builder_add_int_value (b, ctx.config.ingestion.max_streams);
       json_builder_set_member_name (b, "by_state");
@@ -94,7 +94,7 @@ add_stats_routes (Router &router, AdminContext &ctx)
       json_builder_set_member_name (b, "ingest_bitrate_bps");
       json_builder_add_double_value (b, bitrate);
       json_builder_set_member_name (b, "ingest_bytes");
-      json_builder_add_int_value (b, (gint64) bytes);
+      json_builder_add_int_value (b, (gint64)bytes);
       json_builder_end_object (b);
       json_builder_set_member_name (b, "registry");
       json_builder_begin_object (b);
@@ -119,4 +119,4 @@ add_stats_routes (Router &router, AdminContext &ctx)
   });
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

@@ -10,7 +10,7 @@ rfc3339_ms (int64_t unix_ms)
   GDateTime *t = g_date_time_new_from_unix_utc (unix_ms / 1000);
   char *text = g_date_time_format (t, "%Y-%m-%dT%H:%M:%S");
   char out[64];
-  g_snprintf (out, sizeof out, "%s.%03dZ", text, (int) (unix_ms % 1000));
+  g_snprintf (out, sizeof out, "%s.%03dZ", text, (int)(unix_ms % 1000));
   g_free (text);
   g_date_time_unref (t);
   return out;
@@ -20,11 +20,11 @@ void
 add_stats_members (JsonBuilder *b, const StreamStats &stats)
 {
   json_builder_set_member_name (b, "bytes");
-  json_builder_add_int_value (b, (gint64) stats.bytes);
+  json_builder_add_int_value (b, (gint64)stats.bytes);
   json_builder_set_member_name (b, "packets");
-  json_builder_add_int_value (b, (gint64) stats.packets);
+  json_builder_add_int_value (b, (gint64)stats.packets);
   json_builder_set_member_name (b, "packets_lost");
-  json_builder_add_int_value (b, (gint64) stats.packets_lost);
+  json_builder_add_int_value (b, (gint64)stats.packets_lost);
   json_builder_set_member_name (b, "bitrate_bps");
   json_builder_add_double_value (b, stats.bitrate_bps);
   json_builder_set_member_name (b, "codec");
@@ -71,4 +71,4 @@ add_stream_members (JsonBuilder *b, const StreamView &view)
   json_builder_end_object (b);
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

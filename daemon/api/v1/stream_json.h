@@ -12,4 +12,4 @@ void add_stats_members (JsonBuilder *b, const StreamStats &stats);
 // RFC 3339 UTC with milliseconds, "" for 0.
 std::string rfc3339_ms (int64_t unix_ms);
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

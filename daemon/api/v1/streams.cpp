@@ -27,8 +27,7 @@ optional_string (Exchange ex, JsonObject *obj, const char *name, std::string *ou
     return true;
   JsonNode *node = json_object_get_member (obj, name);
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING) {
-    ex->send_error (400, ApiErrc::kInvalidInput,
-        std::string ("\"") + name + "\" must be a string");
+    ex->send_error (400, ApiErrc::kInvalidInput, std::string ("\"") + name + "\" must be a string");
     return false;
   }
   *out = json_node_get_string (node);
@@ -46,9 +45,9 @@ create_stream (AdminContext &ctx, Exchange ex)
     ex->send_error (400, ApiErrc::kInvalidInput, "\"id\" is required");
     return;
   }
-  if (!optional_string (ex, obj, "id", &request.id) ||
-      !optional_string (ex, obj, "pipeline", &request.pipeline) ||
-      !optional_string (ex, obj, "uri", &request.source))
+  if (!optional_string (ex, obj, "id", &request.id)
+      || !optional_string (ex, obj, "pipeline", &request.pipeline)
+      || !optional_string (ex, obj, "uri", &request.source))
     return;
   if (json_object_has_member (obj, "variables")) {
     JsonNode *node = json_object_get_member (obj, "variables");
@@ -77,7 +76,7 @@ create_stream (AdminContext &ctx, Exchange ex)
     }
     auto view = streams.local_stream (id);
     if (!view) {
-      ex->send_error ({ApiErrc::kInternal, "stream \"" + id + "\" ended as it started"});
+      ex->send_error ({ ApiErrc::kInternal, "stream \"" + id + "\" ended as it started" });
       return;
     }
     ex->set_header ("Location", "/api/v1/streams/" + id);
@@ -85,7 +84,7 @@ create_stream (AdminContext &ctx, Exchange ex)
   });
 }
 
-}  // namespace
+} // namespace
 
 void
 add_stream_routes (Router &router, AdminContext &ctx)
@@ -107,14 +106,15 @@ add_stream_routes (Router &router, AdminContext &ctx)
       }
       json_builder_end_array (b);
       json_builder_set_member_name (b, "count");
-      json_builder_add_int_value (b, (gint64) views.size ());
+      json_builder_add_int_value (b, (gint64)views.size ());
       json_builder_end_object (b);
       ex->send_json (200, json_to_string (json_builder_get_root (b)));
       g_object_unref (b);
     });
   });
 
-  router.add ("POST", "/api/v1/streams", [&ctx] (Exchange ex) { create_stream (ctx, ex); }, true);
+  router.add (
+      "POST", "/api/v1/streams", [&ctx] (Exchange ex) { create_stream (ctx, ex); }, true);
 
   router.add ("GET", "/api/v1/streams/{id}", [&ctx] (Exchange ex) {
     ctx.streams.get (ex->param (0), [ex] (const ApiError &error, const StreamView &view) {
@@ -155,22 +155,31 @@ add_stream_routes (Router &router, AdminContext &ctx)
     ex->send_json (200, stream_document (*view));
   };
 
-  router.add ("POST", "/api/v1/streams/{id}/pause", [&ctx, answer_with_stream] (Exchange ex) {
-    answer_with_stream (ex, ctx.streams.pause (ex->param (0)));
-  }, true);
+  router.add (
+      "POST", "/api/v1/streams/{id}/pause",
+      [&ctx, answer_with_stream] (Exchange ex) {
+        answer_with_stream (ex, ctx.streams.pause (ex->param (0)));
+      },
+      true);
 
-  router.add ("POST", "/api/v1/streams/{id}/resume", [&ctx, answer_with_stream] (Exchange ex) {
-    answer_with_stream (ex, ctx.streams.resume (ex->param (0)));
-  }, true);
+  router.add (
+      "POST", "/api/v1/streams/{id}/resume",
+      [&ctx, answer_with_stream] (Exchange ex) {
+        answer_with_stream (ex, ctx.streams.resume (ex->param (0)));
+      },
+      true);
 
-  router.add ("DELETE", "/api/v1/streams/{id}", [&ctx] (Exchange ex) {
-    ctx.streams.stop (ex->param (0), [ex] (const ApiError &error) {
-      if (!error.ok ())
-        ex->send_error (error);
-      else
-        ex->send_text (204, "application/json", "");
-    });
-  }, true);
+  router.add (
+      "DELETE", "/api/v1/streams/{id}",
+      [&ctx] (Exchange ex) {
+        ctx.streams.stop (ex->param (0), [ex] (const ApiError &error) {
+          if (!error.ok ())
+            ex->send_error (error);
+          else
+            ex->send_text (204, "application/json", "");
+        });
+      },
+      true);
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

@@ -7,9 +7,9 @@
 namespace mirror {
 
 #define GAUGE(name, help) prometheus::BuildGauge ().Name (name).Help (help).Register (*registry_)
-#define COUNTER(name, help) \
+#define COUNTER(name, help)                                                                        \
   prometheus::BuildCounter ().Name (name).Help (help).Register (*registry_)
-#define HISTOGRAM(name, help) \
+#define HISTOGRAM(name, help)                                                                      \
   prometheus::BuildHistogram ().Name (name).Help (help).Register (*registry_)
 
 Metrics::Metrics ()
@@ -17,36 +17,35 @@ Metrics::Metrics ()
       build_info (GAUGE ("mirror_build_info", "Always 1; labels carry the version and git commit")),
       uptime_seconds (GAUGE ("mirror_uptime_seconds", "Seconds since mirrord started")),
       streams (GAUGE ("mirror_streams", "Streams owned by this node, by state")),
-      streams_created_total (COUNTER ("mirror_streams_created_total",
-          "Streams whose pipeline this node started")),
-      stream_errors_total (COUNTER ("mirror_stream_errors_total",
-          "Pipeline errors, by stream")),
-      registry_connected (GAUGE ("mirror_registry_connected",
-          "1 while the stream registry backend is reachable")),
+      streams_created_total (
+          COUNTER ("mirror_streams_created_total", "Streams whose pipeline this node started")),
+      stream_errors_total (COUNTER ("mirror_stream_errors_total", "Pipeline errors, by stream")),
+      registry_connected (
+          GAUGE ("mirror_registry_connected", "1 while the stream registry backend is reachable")),
       api_requests_total (COUNTER ("mirror_api_requests_total",
-          "Admin API requests, by method, route and status code")),
-      api_request_duration_seconds (HISTOGRAM ("mirror_api_request_duration_seconds",
-          "Admin API request handling time")),
-      stream_ingestion_active (GAUGE ("mirror_stream_ingestion_active",
-          "1 while a stream's ingest is receiving")),
-      stream_ingestion_bytes_total (COUNTER ("mirror_stream_ingestion_bytes_total",
-          "Bytes received, by stream")),
-      stream_ingestion_packets_total (COUNTER ("mirror_stream_ingestion_packets_total",
-          "Packets received, by stream")),
-      stream_ingestion_errors_total (COUNTER ("mirror_stream_ingestion_errors_total",
-          "Ingest errors and rejected connections, by stream and reason")),
+                                   "Admin API requests, by method, route and status code")),
+      api_request_duration_seconds (
+          HISTOGRAM ("mirror_api_request_duration_seconds", "Admin API request handling time")),
+      stream_ingestion_active (
+          GAUGE ("mirror_stream_ingestion_active", "1 while a stream's ingest is receiving")),
+      stream_ingestion_bytes_total (
+          COUNTER ("mirror_stream_ingestion_bytes_total", "Bytes received, by stream")),
+      stream_ingestion_packets_total (
+          COUNTER ("mirror_stream_ingestion_packets_total", "Packets received, by stream")),
+      stream_ingestion_errors_total (
+          COUNTER ("mirror_stream_ingestion_errors_total",
+                   "Ingest errors and rejected connections, by stream and reason")),
       stream_ingestion_bitrate_bps (GAUGE ("mirror_stream_ingestion_bitrate_bps",
-          "Received bitrate over the last second, bits/s")),
-      buffer_usage_bytes (GAUGE ("mirror_buffer_usage_bytes",
-          "Bytes held in a stream's ingest ring")),
-      buffer_drops_total (COUNTER ("mirror_buffer_drops_total",
-          "Buffers dropped by a full ingest ring")),
-      connection_duration_seconds (HISTOGRAM ("mirror_connection_duration_seconds",
-          "How long ingest connections lasted")),
+                                           "Received bitrate over the last second, bits/s")),
+      buffer_usage_bytes (
+          GAUGE ("mirror_buffer_usage_bytes", "Bytes held in a stream's ingest ring")),
+      buffer_drops_total (
+          COUNTER ("mirror_buffer_drops_total", "Buffers dropped by a full ingest ring")),
+      connection_duration_seconds (
+          HISTOGRAM ("mirror_connection_duration_seconds", "How long ingest connections lasted")),
       connection_reconnects_total (COUNTER ("mirror_connection_reconnects_total",
-          "Callers that reconnected within the reconnect window"))
-{
-}
+                                            "Callers that reconnected within the reconnect window"))
+{}
 
 #undef GAUGE
 #undef COUNTER
@@ -60,4 +59,4 @@ Metrics::render () const
   return out.str ();
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -54,4 +54,4 @@ class Metrics {
   prometheus::Family<prometheus::Counter> &connection_reconnects_total;
 };
 
-}  // namespace mirror
+} // namespace mirror

@@ -17,7 +17,7 @@ default_node_id ()
   return std::string (g_get_host_name ()) + "-" + std::to_string (getpid ());
 }
 
-}  // namespace
+} // namespace
 
 std::shared_ptr<StreamRegistry>
 make_registry (const RegistryOptions &options, std::string *error)
@@ -44,8 +44,8 @@ make_registry (const RegistryOptions &options, std::string *error)
 
   if (!options.password.empty ())
     uri->password = options.password;
-  return std::make_shared<RedisRegistry> (
-      std::move (*uri), std::move (node_id), options.key_prefix, options.heartbeat_timeout_ms);
+  return std::make_shared<RedisRegistry> (std::move (*uri), std::move (node_id), options.key_prefix,
+                                          options.heartbeat_timeout_ms);
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -25,9 +25,9 @@ MemoryRegistry::register_stream (StreamEntry entry, DoneFn done)
     }
     auto it = streams_.find (entry.id);
     if (it != streams_.end ()) {
-      complete (std::move (done), {RegistryErrc::kAlreadyExists,
-                                      "stream '" + entry.id + "' is already registered by node '"
-                                          + it->second.entry.node_id + "'"});
+      complete (std::move (done), { RegistryErrc::kAlreadyExists,
+                                    "stream '" + entry.id + "' is already registered by node '"
+                                        + it->second.entry.node_id + "'" });
       return;
     }
     entry.node_id = node_id ();
@@ -46,14 +46,15 @@ MemoryRegistry::unregister_stream (const std::string &id, DoneFn done)
   run ([this, id, done = std::move (done)] () mutable {
     auto it = streams_.find (id);
     if (it == streams_.end ()) {
-      complete (std::move (done), {RegistryErrc::kNotFound, "stream '" + id + "' is not registered"});
+      complete (std::move (done),
+                { RegistryErrc::kNotFound, "stream '" + id + "' is not registered" });
       return;
     }
     if (it->second.entry.node_id != node_id ()) {
-      complete (std::move (done), {RegistryErrc::kNotOwner,
-                                      "stream '" + id + "' is owned by node '"
-                                          + it->second.entry.node_id + "', not '" + node_id ()
-                                          + "'"});
+      complete (std::move (done),
+                { RegistryErrc::kNotOwner, "stream '" + id + "' is owned by node '"
+                                               + it->second.entry.node_id + "', not '" + node_id ()
+                                               + "'" });
       return;
     }
     StreamEntry gone = std::move (it->second.entry);
@@ -69,8 +70,8 @@ MemoryRegistry::get_stream (const std::string &id, GetFn done)
   run ([this, id, done = std::move (done)] () mutable {
     auto it = streams_.find (id);
     if (it == streams_.end ())
-      complete (std::move (done), {RegistryErrc::kNotFound, "stream '" + id + "' is not registered"},
-          std::nullopt);
+      complete (std::move (done),
+                { RegistryErrc::kNotFound, "stream '" + id + "' is not registered" }, std::nullopt);
     else
       complete (std::move (done), {}, it->second.entry);
   });
@@ -98,7 +99,7 @@ MemoryRegistry::find_owned (const std::string &id, const char *what)
   }
   if (it->second.entry.node_id != node_id ()) {
     g_debug ("registry: ignoring %s of stream '%s': owned by node '%s', not '%s'", what,
-        id.c_str (), it->second.entry.node_id.c_str (), node_id ().c_str ());
+             id.c_str (), it->second.entry.node_id.c_str (), node_id ().c_str ());
     return nullptr;
   }
   return &it->second;
@@ -155,10 +156,10 @@ MemoryRegistry::sweep ()
     }
     g_message ("registry: stream '%s' expired: no heartbeat for %" G_GINT64_FORMAT
                " ms (timeout %" G_GINT64_FORMAT " ms)",
-        it->first.c_str (), silent_ms, heartbeat_timeout_ms ());
+               it->first.c_str (), silent_ms, heartbeat_timeout_ms ());
     emit (RegistryEvent::Kind::kExpired, it->second.entry);
     it = streams_.erase (it);
   }
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -31,7 +31,7 @@ class MemoryRegistry final : public WorkerRegistry {
  private:
   struct Record {
     StreamEntry entry;
-    int64_t last_heartbeat_ms = 0;  // monotonic
+    int64_t last_heartbeat_ms = 0; // monotonic
   };
 
   // Worker thread only. The record of id if this node owns it, else nullptr
@@ -39,8 +39,8 @@ class MemoryRegistry final : public WorkerRegistry {
   Record *find_owned (const std::string &id, const char *what);
   void sweep ();
 
-  std::map<std::string, Record> streams_;  // worker thread only; sorted by id
+  std::map<std::string, Record> streams_; // worker thread only; sorted by id
   GSource *sweep_timer_ = nullptr;
 };
 
-}  // namespace mirror
+} // namespace mirror

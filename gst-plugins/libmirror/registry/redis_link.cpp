@@ -35,7 +35,7 @@ reply_text (const redisReply *reply)
 
 struct ResolveRequest {
   RedisLink *link;
-  GCancellable *cancellable;  // owned; cancelled when the link stops waiting
+  GCancellable *cancellable; // owned; cancelled when the link stops waiting
 };
 
 gboolean
@@ -48,12 +48,12 @@ destroy_and_call (GSource **source, void (*fn) (RedisLink *), RedisLink *link)
   return G_SOURCE_REMOVE;
 }
 
-}  // namespace
+} // namespace
 
 RedisLink::RedisLink (WorkerThread &worker, RegistryUri endpoint)
-    : worker_ (worker), endpoint_ (std::move (endpoint)), describe_ (describe_registry_uri (endpoint_))
-{
-}
+    : worker_ (worker), endpoint_ (std::move (endpoint)),
+      describe_ (describe_registry_uri (endpoint_))
+{}
 
 RedisLink::~RedisLink ()
 {
@@ -79,7 +79,7 @@ RedisLink::shutdown ()
     g_cancellable_cancel (resolving_);
     g_clear_object (&resolving_);
   }
-  for (GSource **timer : {&retry_timer_, &health_timer_}) {
+  for (GSource **timer : { &retry_timer_, &health_timer_ }) {
     if (*timer) {
       g_source_destroy (*timer);
       g_source_unref (*timer);
@@ -87,7 +87,7 @@ RedisLink::shutdown ()
     }
   }
   if (redisAsyncContext *ac = std::exchange (ac_, nullptr))
-    redisAsyncFree (ac);  // pending callbacks run now, with a nullptr reply
+    redisAsyncFree (ac); // pending callbacks run now, with a nullptr reply
   std::lock_guard<std::mutex> lock (connected_mutex_);
   stopped_ = true;
   connected_ = false;
@@ -102,7 +102,7 @@ RedisLink::wait_connected (int64_t timeout_ms)
     return connected ();
   std::unique_lock<std::mutex> lock (connected_mutex_);
   connected_cond_.wait_for (lock, std::chrono::milliseconds (std::max<int64_t> (timeout_ms, 0)),
-      [this] { return connected_.load () || stopped_; });
+                            [this] { return connected_.load () || stopped_; });
   return connected_.load ();
 }
 
@@ -128,8 +128,9 @@ RedisLink::connect ()
   // off this thread.
   resolving_ = g_cancellable_new ();
   GResolver *resolver = g_resolver_get_default ();
-  g_resolver_lookup_by_name_async (resolver, endpoint_.host.c_str (), resolving_, on_resolved,
-      new ResolveRequest {this, G_CANCELLABLE (g_object_ref (resolving_))});
+  g_resolver_lookup_by_name_async (
+      resolver, endpoint_.host.c_str (), resolving_, on_resolved,
+      new ResolveRequest{ this, G_CANCELLABLE (g_object_ref (resolving_)) });
   g_object_unref (resolver);
 }
 
@@ -159,7 +160,7 @@ RedisLink::on_resolved (GObject *resolver, GAsyncResult *result, gpointer data)
   // IPv4 first (Redis is often bound to 127.0.0.1 only); successive attempts
   // walk through the list, so one dead address does not block the others.
   std::vector<std::string> candidates;
-  for (int family : {G_SOCKET_FAMILY_IPV4, G_SOCKET_FAMILY_IPV6}) {
+  for (int family : { G_SOCKET_FAMILY_IPV4, G_SOCKET_FAMILY_IPV6 }) {
     for (GList *l = addresses; l; l = l->next) {
       GInetAddress *address = G_INET_ADDRESS (l->data);
       if (g_inet_address_get_family (address) != family)
@@ -207,7 +208,7 @@ void
 RedisLink::handshake ()
 {
   if (!endpoint_.password.empty ()) {
-    std::vector<std::string> auth {"AUTH"};
+    std::vector<std::string> auth{ "AUTH" };
     if (!endpoint_.username.empty ())
       auth.push_back (endpoint_.username);
     auth.push_back (endpoint_.password);
@@ -241,7 +242,7 @@ RedisLink::handshake ()
     if (on_ready_)
       on_ready_ ();
   };
-  command ({"SELECT", std::to_string (endpoint_.db)}, on_select);
+  command ({ "SELECT", std::to_string (endpoint_.db) }, on_select);
 }
 
 bool
@@ -257,7 +258,7 @@ RedisLink::command (const std::vector<std::string> &argv, ReplyFn &fn)
   }
   auto *pending = new ReplyFn (std::move (fn));
   if (redisAsyncCommandArgv (ac_, on_reply, pending, static_cast<int> (argv.size ()), args.data (),
-          lengths.data ())
+                             lengths.data ())
       != REDIS_OK) {
     fn = std::move (*pending);
     delete pending;
@@ -378,7 +379,8 @@ gboolean
 RedisLink::on_retry (gpointer data)
 {
   auto *self = static_cast<RedisLink *> (data);
-  return destroy_and_call (&self->retry_timer_, [] (RedisLink *link) { link->connect (); }, self);
+  return destroy_and_call (
+      &self->retry_timer_, [] (RedisLink *link) { link->connect (); }, self);
 }
 
 gboolean
@@ -417,9 +419,9 @@ RedisLink::check_health ()
       if (reply)
         ping_sent_ms_ = 0;
     };
-    if (command ({"PING"}, on_pong))
+    if (command ({ "PING" }, on_pong))
       ping_sent_ms_ = last_ping_ms_ = now;
   }
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -84,14 +84,14 @@ class RedisLink {
   unsigned attempt_ = 0;
   unsigned backoff_ms_ = 0;
   int64_t phase_since_ms_ = 0;
-  int64_t ping_sent_ms_ = 0;       // 0: no PING outstanding
+  int64_t ping_sent_ms_ = 0; // 0: no PING outstanding
   int64_t last_ping_ms_ = 0;
-  std::string last_failure_;       // logged once, not on every retry
+  std::string last_failure_; // logged once, not on every retry
 
-  std::atomic<bool> connected_ {false};
+  std::atomic<bool> connected_{ false };
   std::mutex connected_mutex_;
   std::condition_variable connected_cond_;
-  bool stopped_ = false;  // guarded by connected_mutex_: wait_connected () gives up
+  bool stopped_ = false; // guarded by connected_mutex_: wait_connected () gives up
 };
 
-}  // namespace mirror
+} // namespace mirror

@@ -42,13 +42,12 @@ parse_script_reply (const redisReply *reply)
   return out;
 }
 
-}  // namespace
+} // namespace
 
 RedisRegistry::RedisRegistry (RegistryUri endpoint, std::string node_id, std::string key_prefix,
-    int64_t heartbeat_timeout_ms)
+                              int64_t heartbeat_timeout_ms)
     : WorkerRegistry (std::move (node_id), heartbeat_timeout_ms, "mirror-registry-redis"),
-      link_ (worker (), std::move (endpoint)),
-      prefix_ (std::move (key_prefix)),
+      link_ (worker (), std::move (endpoint)), prefix_ (std::move (key_prefix)),
       index_key_ (prefix_ + "streams")
 {
   run ([this] { link_.start ([this] { on_link_ready (); }); });
@@ -66,8 +65,8 @@ RedisRegistry::~RedisRegistry ()
 RegistryStatus
 RedisRegistry::unreachable (const std::string &what) const
 {
-  return {RegistryErrc::kUnavailable,
-      "cannot " + what + ": Redis at " + link_.describe () + " is unreachable"};
+  return { RegistryErrc::kUnavailable,
+           "cannot " + what + ": Redis at " + link_.describe () + " is unreachable" };
 }
 
 void
@@ -79,10 +78,9 @@ RedisRegistry::register_stream (StreamEntry entry, DoneFn done)
       return;
     }
     if (owned_.count (entry.id)) {
-      complete (std::move (done), {RegistryErrc::kAlreadyExists,
-                                      "stream '" + entry.id
-                                          + "' is already registered by this node '" + node_id ()
-                                          + "'"});
+      complete (std::move (done), { RegistryErrc::kAlreadyExists,
+                                    "stream '" + entry.id + "' is already registered by this node '"
+                                        + node_id () + "'" });
       return;
     }
     tombstones_.erase (entry.id);
@@ -111,12 +109,13 @@ RedisRegistry::send_claim (const std::string &id)
     owned.last_heartbeat_ms = now;
   int64_t ttl_ms = heartbeat_timeout_ms () - (now - owned.last_heartbeat_ms);
   if (ttl_ms <= 0)
-    return;  // lapsed: the sweep drops it
+    return; // lapsed: the sweep drops it
   owned.claim_in_flight = true;
   owned.dirty = false;
   uint64_t generation = owned.generation;
-  link_.send ({"EVAL", redis_scripts::kClaim, "2", stream_key (id), index_key_, node_id (),
-                  to_json (owned.entry), std::to_string (ttl_ms), id},
+  link_.send (
+      { "EVAL", redis_scripts::kClaim, "2", stream_key (id), index_key_, node_id (),
+        to_json (owned.entry), std::to_string (ttl_ms), id },
       [this, id, generation] (redisReply *reply) { on_claim_reply (id, generation, reply); });
 }
 
@@ -130,18 +129,18 @@ RedisRegistry::on_claim_reply (const std::string &id, uint64_t generation, redis
   Owned &owned = it->second;
   owned.claim_in_flight = false;
   if (!reply)
-    return;  // link lost: on_link_ready () writes it again
+    return; // link lost: on_link_ready () writes it again
 
   ScriptReply result = parse_script_reply (reply);
   if (!result.valid) {
-    std::string why = "Redis at " + link_.describe () + " did not store stream '" + id
-                      + "': " + result.error;
+    std::string why
+        = "Redis at " + link_.describe () + " did not store stream '" + id + "': " + result.error;
     if (owned.claimed) {
-      g_warning ("registry: %s", why.c_str ());  // the next heartbeat tries again
+      g_warning ("registry: %s", why.c_str ()); // the next heartbeat tries again
     } else {
       DoneFn done = std::move (owned.register_done);
       owned_.erase (it);
-      complete (std::move (done), {RegistryErrc::kInternal, why});
+      complete (std::move (done), { RegistryErrc::kInternal, why });
     }
     return;
   }
@@ -167,14 +166,14 @@ RedisRegistry::give_up (OwnedMap::iterator it, const std::string &holder)
   const std::string &id = owned.entry.id;
   if (!owned.claimed) {
     complete (std::move (owned.register_done),
-        {RegistryErrc::kAlreadyExists,
-            "stream '" + id + "' is already registered by node '" + holder + "'"});
+              { RegistryErrc::kAlreadyExists,
+                "stream '" + id + "' is already registered by node '" + holder + "'" });
     return;
   }
   // Its key lapsed (Redis down or this node silent) and another node claimed
   // the id in between: two origins must not both publish it.
-  std::string message = "stream '" + id + "' is now registered by node '" + holder
-                        + "'; node '" + node_id () + "' no longer owns it";
+  std::string message = "stream '" + id + "' is now registered by node '" + holder + "'; node '"
+                        + node_id () + "' no longer owns it";
   g_warning ("registry: %s", message.c_str ());
   owned.entry.state = StreamState::kError;
   owned.entry.message = message;
@@ -192,8 +191,8 @@ RedisRegistry::unregister_stream (const std::string &id, DoneFn done)
       if (link_.ready ())
         send_release (id, std::move (done), false);
       else
-        complete (std::move (done),
-            unreachable ("unregister stream '" + id + "' (not owned by node '" + node_id () + "')"));
+        complete (std::move (done), unreachable ("unregister stream '" + id
+                                                 + "' (not owned by node '" + node_id () + "')"));
       return;
     }
     Owned owned = std::move (it->second);
@@ -202,8 +201,8 @@ RedisRegistry::unregister_stream (const std::string &id, DoneFn done)
       emit (RegistryEvent::Kind::kRemoved, owned.entry);
     else
       complete (std::move (owned.register_done),
-          {RegistryErrc::kNotFound,
-              "stream '" + id + "' was unregistered before its registration completed"});
+                { RegistryErrc::kNotFound,
+                  "stream '" + id + "' was unregistered before its registration completed" });
     if (link_.ready ()) {
       send_release (id, std::move (done), true);
     } else {
@@ -216,7 +215,8 @@ RedisRegistry::unregister_stream (const std::string &id, DoneFn done)
 void
 RedisRegistry::send_release (const std::string &id, DoneFn done, bool owned_here)
 {
-  link_.send ({"EVAL", redis_scripts::kRelease, "2", stream_key (id), index_key_, node_id (), id},
+  link_.send (
+      { "EVAL", redis_scripts::kRelease, "2", stream_key (id), index_key_, node_id (), id },
       [this, id, done = std::move (done), owned_here] (redisReply *reply) mutable {
         if (!reply) {
           if (!owned_here) {
@@ -224,25 +224,24 @@ RedisRegistry::send_release (const std::string &id, DoneFn done, bool owned_here
             return;
           }
           if (!owned_.count (id))
-            tombstones_.insert (id);  // replayed on reconnect
+            tombstones_.insert (id); // replayed on reconnect
           complete (std::move (done), {});
           return;
         }
         ScriptReply result = parse_script_reply (reply);
         if (!result.valid) {
-          complete (std::move (done),
-              {RegistryErrc::kInternal, "Redis at " + link_.describe ()
-                                            + " did not remove stream '" + id
-                                            + "': " + result.error});
+          complete (std::move (done), { RegistryErrc::kInternal, "Redis at " + link_.describe ()
+                                                                     + " did not remove stream '"
+                                                                     + id + "': " + result.error });
         } else if (result.code == 1 || (result.code == 0 && owned_here)) {
           complete (std::move (done), {});
         } else if (result.code == 0) {
           complete (std::move (done),
-              {RegistryErrc::kNotFound, "stream '" + id + "' is not registered"});
+                    { RegistryErrc::kNotFound, "stream '" + id + "' is not registered" });
         } else {
-          complete (std::move (done),
-              {RegistryErrc::kNotOwner, "stream '" + id + "' is owned by node '" + result.holder
-                                            + "', not '" + node_id () + "'"});
+          complete (std::move (done), { RegistryErrc::kNotOwner,
+                                        "stream '" + id + "' is owned by node '" + result.holder
+                                            + "', not '" + node_id () + "'" });
         }
       });
 }
@@ -255,25 +254,26 @@ RedisRegistry::get_stream (const std::string &id, GetFn done)
       answer_locally (id, std::move (done));
       return;
     }
-    link_.send ({"GET", stream_key (id)}, [this, id, done = std::move (done)] (
-                                              redisReply *reply) mutable {
+    link_.send ({ "GET", stream_key (id) }, [this, id,
+                                             done = std::move (done)] (redisReply *reply) mutable {
       if (!reply) {
         answer_locally (id, std::move (done));
       } else if (reply->type == REDIS_REPLY_NIL) {
         complete (std::move (done),
-            {RegistryErrc::kNotFound, "stream '" + id + "' is not registered"}, std::nullopt);
+                  { RegistryErrc::kNotFound, "stream '" + id + "' is not registered" },
+                  std::nullopt);
       } else if (reply->type != REDIS_REPLY_STRING) {
-        complete (std::move (done),
-            {RegistryErrc::kInternal,
-                "GET " + stream_key (id) + " failed: " + text_of (reply)},
+        complete (
+            std::move (done),
+            { RegistryErrc::kInternal, "GET " + stream_key (id) + " failed: " + text_of (reply) },
             std::nullopt);
       } else if (auto entry = stream_entry_from_json (text_of (reply))) {
         complete (std::move (done), {}, freshest (std::move (*entry)));
       } else {
         complete (std::move (done),
-            {RegistryErrc::kInternal,
-                "stream '" + id + "' in Redis is not a valid entry: " + text_of (reply).substr (0, 80)},
-            std::nullopt);
+                  { RegistryErrc::kInternal, "stream '" + id + "' in Redis is not a valid entry: "
+                                                 + text_of (reply).substr (0, 80) },
+                  std::nullopt);
       }
     });
   });
@@ -287,20 +287,21 @@ RedisRegistry::list_streams (ListFn done)
       list_locally (std::move (done));
       return;
     }
-    link_.send ({"SMEMBERS", index_key_}, [this, done = std::move (done)] (
-                                              redisReply *reply) mutable {
+    link_.send ({ "SMEMBERS", index_key_ }, [this,
+                                             done = std::move (done)] (redisReply *reply) mutable {
       if (!reply) {
         list_locally (std::move (done));
         return;
       }
       if (reply->type != REDIS_REPLY_ARRAY) {
-        complete (std::move (done),
-            {RegistryErrc::kInternal, "SMEMBERS " + index_key_ + " failed: " + text_of (reply)},
-            std::vector<StreamEntry> {});
+        complete (
+            std::move (done),
+            { RegistryErrc::kInternal, "SMEMBERS " + index_key_ + " failed: " + text_of (reply) },
+            std::vector<StreamEntry>{});
         return;
       }
       std::vector<std::string> ids;
-      std::vector<std::string> mget {"MGET"};
+      std::vector<std::string> mget{ "MGET" };
       for (size_t i = 0; i < reply->elements; ++i) {
         if (reply->element[i]->type != REDIS_REPLY_STRING)
           continue;
@@ -308,7 +309,7 @@ RedisRegistry::list_streams (ListFn done)
         mget.push_back (stream_key (ids.back ()));
       }
       if (ids.empty ()) {
-        complete (std::move (done), {}, std::vector<StreamEntry> {});
+        complete (std::move (done), {}, std::vector<StreamEntry>{});
         return;
       }
       link_.send (mget, [this, ids, done = std::move (done)] (redisReply *reply) mutable {
@@ -318,9 +319,9 @@ RedisRegistry::list_streams (ListFn done)
         }
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements != ids.size ()) {
           complete (std::move (done),
-              {RegistryErrc::kInternal, "MGET of " + std::to_string (ids.size ())
-                                            + " streams failed: " + text_of (reply)},
-              std::vector<StreamEntry> {});
+                    { RegistryErrc::kInternal, "MGET of " + std::to_string (ids.size ())
+                                                   + " streams failed: " + text_of (reply) },
+                    std::vector<StreamEntry>{});
           return;
         }
         std::vector<StreamEntry> entries;
@@ -335,12 +336,12 @@ RedisRegistry::list_streams (ListFn done)
             entries.push_back (freshest (std::move (*entry)));
           else
             g_warning ("registry: skipping stream '%s': its value in Redis is not a valid entry",
-                ids[i].c_str ());
+                       ids[i].c_str ());
         }
         if (!expired.empty ())
           prune (expired);
         std::sort (entries.begin (), entries.end (),
-            [] (const StreamEntry &a, const StreamEntry &b) { return a.id < b.id; });
+                   [] (const StreamEntry &a, const StreamEntry &b) { return a.id < b.id; });
         complete (std::move (done), {}, std::move (entries));
       });
     });
@@ -350,8 +351,8 @@ RedisRegistry::list_streams (ListFn done)
 void
 RedisRegistry::prune (const std::vector<std::string> &ids)
 {
-  std::vector<std::string> argv {"EVAL", redis_scripts::kPrune,
-      std::to_string (ids.size () + 1), index_key_};
+  std::vector<std::string> argv{ "EVAL", redis_scripts::kPrune, std::to_string (ids.size () + 1),
+                                 index_key_ };
   for (const auto &id : ids)
     argv.push_back (stream_key (id));
   argv.insert (argv.end (), ids.begin (), ids.end ());
@@ -385,9 +386,9 @@ RedisRegistry::list_locally (ListFn done)
     if (owned.claimed)
       entries.push_back (owned.entry);
   complete (std::move (done),
-      unreachable ("list the cluster's streams (listing only node '" + node_id () + "''s "
-                   + std::to_string (entries.size ()) + ")"),
-      std::move (entries));
+            unreachable ("list the cluster's streams (listing only node '" + node_id () + "''s "
+                         + std::to_string (entries.size ()) + ")"),
+            std::move (entries));
 }
 
 void
@@ -405,7 +406,7 @@ RedisRegistry::on_link_ready ()
   }
   if (claims)
     g_message ("registry: writing %zu streams of node '%s' to Redis at %s", claims,
-        node_id ().c_str (), link_.describe ().c_str ());
+               node_id ().c_str (), link_.describe ().c_str ());
 }
 
 RedisRegistry::Owned *
@@ -414,7 +415,7 @@ RedisRegistry::find_owned (const std::string &id, const char *what)
   auto it = owned_.find (id);
   if (it == owned_.end ()) {
     g_debug ("registry: ignoring %s of stream '%s': not owned by node '%s'", what, id.c_str (),
-        node_id ().c_str ());
+             node_id ().c_str ());
     return nullptr;
   }
   return &it->second;
@@ -489,8 +490,8 @@ RedisRegistry::sweep ()
         continue;
       }
       complete (std::move (owned.register_done),
-          unreachable ("register stream '" + it->first + "' within "
-                       + std::to_string (kRegisterWaitMs) + " ms"));
+                unreachable ("register stream '" + it->first + "' within "
+                             + std::to_string (kRegisterWaitMs) + " ms"));
       it = owned_.erase (it);
       continue;
     }
@@ -501,10 +502,10 @@ RedisRegistry::sweep ()
     }
     g_message ("registry: stream '%s' expired: no heartbeat for %" G_GINT64_FORMAT
                " ms (timeout %" G_GINT64_FORMAT " ms)",
-        it->first.c_str (), silent_ms, heartbeat_timeout_ms ());
+               it->first.c_str (), silent_ms, heartbeat_timeout_ms ());
     emit (RegistryEvent::Kind::kExpired, owned.entry);
     it = owned_.erase (it);
   }
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -46,7 +46,7 @@ namespace mirror {
 class RedisRegistry final : public WorkerRegistry {
  public:
   RedisRegistry (RegistryUri endpoint, std::string node_id, std::string key_prefix,
-      int64_t heartbeat_timeout_ms);
+                 int64_t heartbeat_timeout_ms);
   ~RedisRegistry () override;
 
   void register_stream (StreamEntry entry, DoneFn done) override;
@@ -97,10 +97,10 @@ class RedisRegistry final : public WorkerRegistry {
   const std::string prefix_;
   const std::string index_key_;
 
-  OwnedMap owned_;                     // worker thread only
-  std::set<std::string> tombstones_;   // unregistered while Redis was down
+  OwnedMap owned_;                   // worker thread only
+  std::set<std::string> tombstones_; // unregistered while Redis was down
   uint64_t next_generation_ = 1;
   GSource *sweep_timer_ = nullptr;
 };
 
-}  // namespace mirror
+} // namespace mirror

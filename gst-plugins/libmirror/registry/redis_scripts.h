@@ -54,4 +54,4 @@ end
 return removed
 )lua";
 
-}  // namespace mirror::redis_scripts
+} // namespace mirror::redis_scripts

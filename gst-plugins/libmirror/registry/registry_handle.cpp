@@ -17,14 +17,14 @@ mirror_registry_handle_free (MirrorRegistryHandle *handle)
 }
 
 G_DEFINE_BOXED_TYPE (MirrorRegistryHandle, mirror_registry_handle, mirror_registry_handle_copy,
-    mirror_registry_handle_free)
+                     mirror_registry_handle_free)
 
 namespace mirror {
 
 RegistryHandle *
 registry_handle_new (std::shared_ptr<StreamRegistry> registry)
 {
-  return new RegistryHandle {std::move (registry)};
+  return new RegistryHandle{ std::move (registry) };
 }
 
-}  // namespace mirror
+} // namespace mirror

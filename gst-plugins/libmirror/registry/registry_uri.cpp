@@ -28,7 +28,8 @@ parse_number (std::string_view text, int min, int max, int *out)
 bool
 unescape (std::string_view text, std::string *out)
 {
-  g_autofree char *raw = g_uri_unescape_segment (text.data (), text.data () + text.size (), nullptr);
+  g_autofree char *raw
+      = g_uri_unescape_segment (text.data (), text.data () + text.size (), nullptr);
   if (!raw)
     return false;
   *out = raw;
@@ -113,7 +114,7 @@ parse_redis (std::string_view rest, RegistryUri *uri, std::string *why)
   return true;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<RegistryUri>
 parse_registry_uri (std::string_view text, std::string *why)
@@ -160,17 +161,18 @@ redact_registry_uri (std::string_view text)
     return std::string (text);
   size_t authority_start = scheme_end + 3;
   size_t authority_end = text.find ('/', authority_start);
-  std::string_view authority = text.substr (authority_start,
-      authority_end == std::string_view::npos ? std::string_view::npos
-                                              : authority_end - authority_start);
+  std::string_view authority = text.substr (authority_start, authority_end == std::string_view::npos
+                                                                 ? std::string_view::npos
+                                                                 : authority_end - authority_start);
   auto at = authority.rfind ('@');
   if (at == std::string_view::npos)
     return std::string (text);
   std::string_view userinfo = authority.substr (0, at);
   auto colon = userinfo.find (':');
-  std::string user = colon == std::string_view::npos ? "" : std::string (userinfo.substr (0, colon));
+  std::string user
+      = colon == std::string_view::npos ? "" : std::string (userinfo.substr (0, colon));
   return std::string (text.substr (0, authority_start)) + user + ":***"
          + std::string (text.substr (authority_start + at));
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -10,11 +10,11 @@ namespace mirror {
 struct RegistryUri {
   enum class Backend { kMemory, kRedis };
   Backend backend = Backend::kMemory;
-  std::string host;       // without IPv6 brackets
+  std::string host; // without IPv6 brackets
   int port = 6379;
   int db = 0;
-  std::string username;   // empty: the default user
-  std::string password;   // empty: no AUTH
+  std::string username; // empty: the default user
+  std::string password; // empty: no AUTH
 };
 
 // nullopt and *why (what is wrong, naming the offending part) on a bad URI.
@@ -26,4 +26,4 @@ std::string describe_registry_uri (const RegistryUri &uri);
 // The URI with any password replaced by "***", for error messages and logs.
 std::string redact_registry_uri (std::string_view uri);
 
-}  // namespace mirror
+} // namespace mirror

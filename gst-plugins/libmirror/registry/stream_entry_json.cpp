@@ -119,7 +119,7 @@ read_stats (JsonObject *obj, StreamStats *stats)
          && read_number (s, "frame_rate", &stats->frame_rate);
 }
 
-}  // namespace
+} // namespace
 
 std::string
 to_json (const StreamEntry &entry)
@@ -162,7 +162,7 @@ stream_entry_from_json (std::string_view json)
     return std::nullopt;
   g_autoptr (JsonParser) parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, json.data (), static_cast<gssize> (json.size ()),
-          nullptr))
+                                   nullptr))
     return std::nullopt;
   JsonNode *root = json_parser_get_root (parser);
   if (!root || !JSON_NODE_HOLDS_OBJECT (root))
@@ -186,4 +186,4 @@ stream_entry_from_json (std::string_view json)
   return entry;
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -11,15 +11,12 @@ struct StateName {
 };
 
 constexpr StateName kStateNames[] = {
-  {StreamState::kStarting, "starting"},
-  {StreamState::kLive, "live"},
-  {StreamState::kPaused, "paused"},
-  {StreamState::kStalled, "stalled"},
-  {StreamState::kError, "error"},
-  {StreamState::kStopping, "stopping"},
+  { StreamState::kStarting, "starting" }, { StreamState::kLive, "live" },
+  { StreamState::kPaused, "paused" },     { StreamState::kStalled, "stalled" },
+  { StreamState::kError, "error" },       { StreamState::kStopping, "stopping" },
 };
 
-}  // namespace
+} // namespace
 
 const char *
 to_string (StreamState state)
@@ -39,4 +36,4 @@ stream_state_from_string (std::string_view text)
   return std::nullopt;
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -11,7 +11,7 @@ WatchList::add (StreamRegistry::EventFn fn)
   std::lock_guard<std::mutex> lock (mutex_);
   unsigned id = next_id_++;
   if (next_id_ == 0)
-    next_id_ = 1;  // 0 is never a valid watch id
+    next_id_ = 1; // 0 is never a valid watch id
   watches_.emplace (id, std::make_shared<StreamRegistry::EventFn> (std::move (fn)));
   return id;
 }
@@ -63,4 +63,4 @@ WatchList::close ()
   gone.swap (watches_);
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -27,4 +27,4 @@ class WatchList {
   bool closed_ = false;
 };
 
-}  // namespace mirror
+} // namespace mirror

@@ -34,16 +34,13 @@ timer_free (gpointer data)
   delete static_cast<Timer *> (data);
 }
 
-}  // namespace
+} // namespace
 
-WorkerRegistry::WorkerRegistry (
-    std::string node_id, int64_t heartbeat_timeout_ms, const char *thread_name)
-    : node_id_ (std::move (node_id)),
-      heartbeat_timeout_ms_ (heartbeat_timeout_ms),
-      watches_ (std::make_shared<WatchList> ()),
-      worker_ (thread_name)
-{
-}
+WorkerRegistry::WorkerRegistry (std::string node_id, int64_t heartbeat_timeout_ms,
+                                const char *thread_name)
+    : node_id_ (std::move (node_id)), heartbeat_timeout_ms_ (heartbeat_timeout_ms),
+      watches_ (std::make_shared<WatchList> ()), worker_ (thread_name)
+{}
 
 WorkerRegistry::~WorkerRegistry ()
 {
@@ -105,22 +102,22 @@ WorkerRegistry::emit (RegistryEvent::Kind kind, const StreamEntry &entry)
 {
   // The task holds the watch list, not this registry: a watch may drop the
   // last reference to the registry while later watches are still to be told.
-  run ([watches = watches_, event = RegistryEvent {kind, entry}] { watches->notify (event); });
+  run ([watches = watches_, event = RegistryEvent{ kind, entry }] { watches->notify (event); });
 }
 
 unsigned
 WorkerRegistry::sweep_interval_ms () const
 {
   int64_t quarter = heartbeat_timeout_ms_ / 4;
-  return static_cast<unsigned> (std::clamp<int64_t> (
-      quarter, kMinSweepIntervalMs, kMaxSweepIntervalMs));
+  return static_cast<unsigned> (
+      std::clamp<int64_t> (quarter, kMinSweepIntervalMs, kMaxSweepIntervalMs));
 }
 
 GSource *
 WorkerRegistry::add_timer (unsigned interval_ms, std::function<void ()> fn)
 {
   GSource *source = g_timeout_source_new (interval_ms);
-  g_source_set_callback (source, timer_fire, new Timer {std::move (fn)}, timer_free);
+  g_source_set_callback (source, timer_fire, new Timer{ std::move (fn) }, timer_free);
   g_source_attach (source, worker_.context ());
   return source;
 }
@@ -129,16 +126,16 @@ std::optional<RegistryStatus>
 WorkerRegistry::check_id (const std::string &id)
 {
   if (id.empty ())
-    return RegistryStatus {RegistryErrc::kInvalid, "stream id is empty"};
+    return RegistryStatus{ RegistryErrc::kInvalid, "stream id is empty" };
   if (id.size () > kMaxIdLength)
-    return RegistryStatus {RegistryErrc::kInvalid, "stream id '" + id.substr (0, 32) + "...' is "
-                                                       + std::to_string (id.size ())
-                                                       + " bytes long, at most "
-                                                       + std::to_string (kMaxIdLength) + " allowed"};
+    return RegistryStatus{ RegistryErrc::kInvalid,
+                           "stream id '" + id.substr (0, 32) + "...' is "
+                               + std::to_string (id.size ()) + " bytes long, at most "
+                               + std::to_string (kMaxIdLength) + " allowed" };
   for (unsigned char c : id) {
     if (c < 0x20 || c == 0x7f || c == ' ')
-      return RegistryStatus {RegistryErrc::kInvalid,
-          "stream id '" + id + "' contains a space or control character"};
+      return RegistryStatus{ RegistryErrc::kInvalid,
+                             "stream id '" + id + "' contains a space or control character" };
   }
   return std::nullopt;
 }
@@ -165,4 +162,4 @@ destroy_source (GSource **source)
   *source = nullptr;
 }
 
-}  // namespace mirror
+} // namespace mirror

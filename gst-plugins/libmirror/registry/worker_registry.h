@@ -67,4 +67,4 @@ class WorkerRegistry : public StreamRegistry {
 // Removes a timer made by add_timer (nullptr is fine) and clears the pointer.
 void destroy_source (GSource **source);
 
-}  // namespace mirror
+} // namespace mirror

@@ -15,9 +15,9 @@ struct WorkerThread::State {
   GMainContext *context = g_main_context_new ();
   // Dispatched (ready time 0) whenever the queue holds work.
   GSource *wake = nullptr;
-  std::atomic<GThread *> self {nullptr};
-  std::atomic<bool> quit {false};
-  std::atomic<bool> exited {false};
+  std::atomic<GThread *> self{ nullptr };
+  std::atomic<bool> quit{ false };
+  std::atomic<bool> exited{ false };
 
   std::mutex mutex;
   std::deque<std::function<void ()>> queue;
@@ -40,7 +40,7 @@ wake_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   return callback (user_data);
 }
 
-GSourceFuncs wake_funcs = {nullptr, nullptr, wake_dispatch, nullptr, nullptr, nullptr};
+GSourceFuncs wake_funcs = { nullptr, nullptr, wake_dispatch, nullptr, nullptr, nullptr };
 
 // No C++ exception may unwind through GLib's dispatch.
 void
@@ -55,7 +55,7 @@ run_guarded (const std::function<void ()> &fn)
   }
 }
 
-}  // namespace
+} // namespace
 
 static gboolean
 drain_queue (gpointer data)
@@ -178,7 +178,7 @@ run_sync_call (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-}  // namespace
+} // namespace
 
 void
 WorkerThread::run_sync (const std::function<void ()> &fn)
@@ -214,4 +214,4 @@ WorkerThread::stop ()
     g_thread_join (thread);
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -42,11 +42,11 @@ class WorkerThread {
   // the thread then exits as soon as the current callback returns.
   void stop ();
 
-  struct State;  // shared with the thread, which may outlive this object
+  struct State; // shared with the thread, which may outlive this object
 
  private:
   std::shared_ptr<State> state_;
   GThread *thread_ = nullptr;
 };
 
-}  // namespace mirror
+} // namespace mirror

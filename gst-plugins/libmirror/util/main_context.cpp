@@ -27,4 +27,4 @@ unix_ms ()
   return g_get_real_time () / 1000;
 }
 
-}  // namespace mirror
+} // namespace mirror

@@ -16,4 +16,4 @@ void invoke_on (GMainContext *context, std::function<void ()> fn);
 int64_t monotonic_ms ();
 int64_t unix_ms ();
 
-}  // namespace mirror
+} // namespace mirror

@@ -34,33 +34,33 @@ std::string
 reply_to_text (const redisReply *reply)
 {
   switch (reply->type) {
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-      return std::string (reply->str, reply->len);
-    case REDIS_REPLY_ERROR:
-      return "ERR: " + std::string (reply->str, reply->len);
-    case REDIS_REPLY_INTEGER:
-      return std::to_string (reply->integer);
-    case REDIS_REPLY_NIL:
-      return "(nil)";
-    case REDIS_REPLY_ARRAY: {
-      std::string out;
-      for (size_t i = 0; i < reply->elements; ++i)
-        out += (i ? "\n" : "") + reply_to_text (reply->element[i]);
-      return out;
-    }
-    default:
-      return "(unknown reply)";
+  case REDIS_REPLY_STRING:
+  case REDIS_REPLY_STATUS:
+    return std::string (reply->str, reply->len);
+  case REDIS_REPLY_ERROR:
+    return "ERR: " + std::string (reply->str, reply->len);
+  case REDIS_REPLY_INTEGER:
+    return std::to_string (reply->integer);
+  case REDIS_REPLY_NIL:
+    return "(nil)";
+  case REDIS_REPLY_ARRAY: {
+    std::string out;
+    for (size_t i = 0; i < reply->elements; ++i)
+      out += (i ? "\n" : "") + reply_to_text (reply->element[i]);
+    return out;
+  }
+  default:
+    return "(unknown reply)";
   }
 }
 
-}  // namespace
+} // namespace
 
 int
 free_loopback_port ()
 {
   int fd = socket (AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr {};
+  sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   addr.sin_port = 0;
@@ -116,8 +116,11 @@ RedisServer::start (int port)
     return false;
   }
   std::string log = dir_ + "/redis.log";
-  std::vector<std::string> args {binary, "--port", std::to_string (port_), "--bind", "127.0.0.1",
-      "--save", "", "--appendonly", "no", "--dir", dir_, "--logfile", log, "--daemonize", "no"};
+  std::vector<std::string> args{ binary,   "--port",       std::to_string (port_),
+                                 "--bind", "127.0.0.1",    "--save",
+                                 "",       "--appendonly", "no",
+                                 "--dir",  dir_,           "--logfile",
+                                 log,      "--daemonize",  "no" };
   if (!password_.empty ()) {
     args.push_back ("--requirepass");
     args.push_back (password_);
@@ -130,8 +133,8 @@ RedisServer::start (int port)
   g_autoptr (GError) error = nullptr;
   GPid pid = 0;
   if (!g_spawn_async (nullptr, argv.data (), nullptr,
-          GSpawnFlags (G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL), nullptr, nullptr,
-          &pid, &error)) {
+                      GSpawnFlags (G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL), nullptr,
+                      nullptr, &pid, &error)) {
     ADD_FAILURE () << "cannot start " << binary << ": " << error->message;
     return false;
   }
@@ -146,7 +149,7 @@ RedisServer::start (int port)
                      << read_file (log);
       return false;
     }
-    if (command ({"PING"}) == "PONG")
+    if (command ({ "PING" }) == "PONG")
       return true;
     std::this_thread::sleep_for (std::chrono::milliseconds (20));
   }
@@ -180,15 +183,15 @@ RedisServer::stop ()
 void
 RedisServer::lock_out (const std::string &password)
 {
-  EXPECT_EQ (command ({"CONFIG", "SET", "requirepass", password}), "OK");
+  EXPECT_EQ (command ({ "CONFIG", "SET", "requirepass", password }), "OK");
   password_ = password;
-  EXPECT_EQ (command ({"CLIENT", "KILL", "TYPE", "normal"}).rfind ("ERR", 0), std::string::npos);
+  EXPECT_EQ (command ({ "CLIENT", "KILL", "TYPE", "normal" }).rfind ("ERR", 0), std::string::npos);
 }
 
 void
 RedisServer::unlock ()
 {
-  EXPECT_EQ (command ({"CONFIG", "SET", "requirepass", ""}), "OK");
+  EXPECT_EQ (command ({ "CONFIG", "SET", "requirepass", "" }), "OK");
   password_.clear ();
 }
 
@@ -202,7 +205,7 @@ RedisServer::uri (int db, bool with_password) const
 std::string
 RedisServer::command (const std::vector<std::string> &argv, int db) const
 {
-  timeval timeout {1, 0};
+  timeval timeout{ 1, 0 };
   redisContext *c = redisConnectWithTimeout ("127.0.0.1", port_, timeout);
   if (!c || c->err) {
     std::string why = c ? c->errstr : "out of memory";
@@ -228,13 +231,13 @@ RedisServer::command (const std::vector<std::string> &argv, int db) const
   };
   std::string out;
   if (!password_.empty ())
-    out = run ({"AUTH", password_});
+    out = run ({ "AUTH", password_ });
   if (out.rfind ("ERR", 0) != 0 && db != 0)
-    out = run ({"SELECT", std::to_string (db)});
+    out = run ({ "SELECT", std::to_string (db) });
   if (out.rfind ("ERR", 0) != 0)
     out = run (argv);
   redisFree (c);
   return out;
 }
 
-}  // namespace mirror::test
+} // namespace mirror::test

@@ -52,4 +52,4 @@ class RedisServer {
 // A TCP port on 127.0.0.1 that nothing listens on right now.
 int free_loopback_port ();
 
-}  // namespace mirror::test
+} // namespace mirror::test

@@ -25,7 +25,7 @@ inline constexpr std::chrono::milliseconds kCallTimeout = 10s;
 template <typename Pred>
 bool
 eventually (Pred pred, std::chrono::milliseconds deadline = 10s,
-    std::chrono::milliseconds poll = 20ms)
+            std::chrono::milliseconds poll = 20ms)
 {
   auto end = std::chrono::steady_clock::now () + deadline;
   for (;;) {
@@ -38,10 +38,9 @@ eventually (Pred pred, std::chrono::milliseconds deadline = 10s,
 }
 
 // The thread a callback ran on, with the callback's result.
-template <typename T>
-struct Answer {
+template <typename T> struct Answer {
   RegistryStatus status;
-  T value {};
+  T value{};
   std::thread::id thread;
 };
 
@@ -53,7 +52,7 @@ wait_answer (Start start)
   auto future = promise->get_future ();
   start (promise);
   if (future.wait_for (kCallTimeout) != std::future_status::ready)
-    return {{RegistryErrc::kInternal, "test: no callback within 10 s"}, {}, {}};
+    return { { RegistryErrc::kInternal, "test: no callback within 10 s" }, {}, {} };
   return future.get ();
 }
 
@@ -62,7 +61,7 @@ register_sync (StreamRegistry &registry, StreamEntry entry)
 {
   return wait_answer<bool> ([&] (auto promise) {
     registry.register_stream (std::move (entry), [promise] (const RegistryStatus &status) {
-      promise->set_value ({status, status.ok (), std::this_thread::get_id ()});
+      promise->set_value ({ status, status.ok (), std::this_thread::get_id () });
     });
   });
 }
@@ -81,7 +80,7 @@ unregister_sync (StreamRegistry &registry, const std::string &id)
 {
   return wait_answer<bool> ([&] (auto promise) {
     registry.unregister_stream (id, [promise] (const RegistryStatus &status) {
-      promise->set_value ({status, status.ok (), std::this_thread::get_id ()});
+      promise->set_value ({ status, status.ok (), std::this_thread::get_id () });
     });
   });
 }
@@ -90,10 +89,10 @@ inline Answer<std::optional<StreamEntry>>
 get_sync (StreamRegistry &registry, const std::string &id)
 {
   return wait_answer<std::optional<StreamEntry>> ([&] (auto promise) {
-    registry.get_stream (id, [promise] (const RegistryStatus &status,
-                                 const std::optional<StreamEntry> &entry) {
-      promise->set_value ({status, entry, std::this_thread::get_id ()});
-    });
+    registry.get_stream (
+        id, [promise] (const RegistryStatus &status, const std::optional<StreamEntry> &entry) {
+          promise->set_value ({ status, entry, std::this_thread::get_id () });
+        });
   });
 }
 
@@ -101,10 +100,10 @@ inline Answer<std::vector<StreamEntry>>
 list_sync (StreamRegistry &registry)
 {
   return wait_answer<std::vector<StreamEntry>> ([&] (auto promise) {
-    registry.list_streams ([promise] (const RegistryStatus &status,
-                               const std::vector<StreamEntry> &entries) {
-      promise->set_value ({status, entries, std::this_thread::get_id ()});
-    });
+    registry.list_streams (
+        [promise] (const RegistryStatus &status, const std::vector<StreamEntry> &entries) {
+          promise->set_value ({ status, entries, std::this_thread::get_id () });
+        });
   });
 }
 
@@ -140,7 +139,7 @@ class EventLog {
   {
     registry.add_watch ([this] (const RegistryEvent &event) {
       std::lock_guard<std::mutex> lock (mutex_);
-      events_.push_back ({event, std::this_thread::get_id ()});
+      events_.push_back ({ event, std::this_thread::get_id () });
     });
   }
 
@@ -151,7 +150,7 @@ class EventLog {
   }
 
   bool has (RegistryEvent::Kind kind, const std::string &id,
-      std::optional<StreamState> state = std::nullopt) const
+            std::optional<StreamState> state = std::nullopt) const
   {
     std::lock_guard<std::mutex> lock (mutex_);
     for (const auto &r : events_)
@@ -166,4 +165,4 @@ class EventLog {
   std::vector<Recorded> events_;
 };
 
-}  // namespace mirror::test
+} // namespace mirror::test

@@ -18,7 +18,7 @@ constexpr const char *kPrefix = "it:";
 
 std::shared_ptr<StreamRegistry>
 make_node (const std::string &uri, const std::string &node_id, int64_t heartbeat_timeout_ms = 15000,
-    const std::string &password = "")
+           const std::string &password = "")
 {
   RegistryOptions options;
   options.uri = uri;
@@ -43,7 +43,7 @@ class RedisRegistryTest : public ::testing::Test {
   void SetUp () override { ASSERT_TRUE (server_.start ()); }
 
   std::shared_ptr<StreamRegistry> connected_node (const std::string &node_id,
-      int64_t heartbeat_timeout_ms = 15000)
+                                                  int64_t heartbeat_timeout_ms = 15000)
   {
     auto registry = make_node (server_.uri (), node_id, heartbeat_timeout_ms);
     if (registry) {
@@ -60,13 +60,13 @@ TEST_F (RedisRegistryTest, StoresJsonWithTtlAndAnIndex)
   auto a = connected_node ("node-a", 5000);
   ASSERT_TRUE (a);
   ASSERT_TRUE (register_sync (*a, "cam").status.ok ());
-  auto stored = stream_entry_from_json (server_.command ({"GET", stream_key ("cam")}));
+  auto stored = stream_entry_from_json (server_.command ({ "GET", stream_key ("cam") }));
   ASSERT_TRUE (stored);
   EXPECT_EQ (stored->node_id, "node-a");
-  long ttl = std::stol (server_.command ({"PTTL", stream_key ("cam")}));
+  long ttl = std::stol (server_.command ({ "PTTL", stream_key ("cam") }));
   EXPECT_GT (ttl, 0);
   EXPECT_LE (ttl, 5000);
-  EXPECT_EQ (server_.command ({"SMEMBERS", "it:streams"}), "cam");
+  EXPECT_EQ (server_.command ({ "SMEMBERS", "it:streams" }), "cam");
 }
 
 TEST_F (RedisRegistryTest, NodesShareOneClusterAndOnlyOwnersWrite)
@@ -77,10 +77,10 @@ TEST_F (RedisRegistryTest, NodesShareOneClusterAndOnlyOwnersWrite)
   ASSERT_TRUE (register_sync (*a, "from-a").status.ok ());
   ASSERT_TRUE (register_sync (*b, "from-b").status.ok ());
 
-  for (auto *node : {a.get (), b.get ()}) {
+  for (auto *node : { a.get (), b.get () }) {
     auto all = list_sync (*node);
     ASSERT_TRUE (all.status.ok ()) << all.status.message;
-    ASSERT_EQ (ids_of (all.value), (std::vector<std::string> {"from-a", "from-b"}));
+    ASSERT_EQ (ids_of (all.value), (std::vector<std::string>{ "from-a", "from-b" }));
     EXPECT_EQ (all.value[0].node_id, "node-a");
     EXPECT_EQ (all.value[1].node_id, "node-b");
   }
@@ -95,12 +95,12 @@ TEST_F (RedisRegistryTest, NodesShareOneClusterAndOnlyOwnersWrite)
   EXPECT_NE (removed.status.message.find ("node-a"), std::string::npos) << removed.status.message;
 
   a->update_state ("from-a", StreamState::kLive, "by a");
-  ASSERT_TRUE (eventually (
-      [&] { return get_sync (*b, "from-a").value->state == StreamState::kLive; }));
+  ASSERT_TRUE (
+      eventually ([&] { return get_sync (*b, "from-a").value->state == StreamState::kLive; }));
   b->update_state ("from-a", StreamState::kError, "by b");
   b->update_stats ("from-a", {});
   b->heartbeat ("from-a");
-  get_sync (*b, "from-b");  // b has handled its calls above
+  get_sync (*b, "from-b"); // b has handled its calls above
   auto seen = get_sync (*a, "from-a");
   EXPECT_EQ (seen.value->state, StreamState::kLive);
   EXPECT_EQ (seen.value->message, "by a");
@@ -115,7 +115,7 @@ TEST_F (RedisRegistryTest, RacingNodesNeverBothOwnAnId)
   auto b = connected_node ("node-b");
   ASSERT_TRUE (a && b);
   constexpr int kIds = 30;
-  std::atomic<int> wins_a {0}, wins_b {0}, refused {0}, answered {0};
+  std::atomic<int> wins_a{ 0 }, wins_b{ 0 }, refused{ 0 }, answered{ 0 };
   for (int i = 0; i < kIds; ++i) {
     StreamEntry entry;
     entry.id = "race-" + std::to_string (i);
@@ -144,7 +144,7 @@ TEST_F (RedisRegistryTest, RestartedNodeTakesItsStreamsBack)
   auto first_run = connected_node ("node-a");
   ASSERT_TRUE (first_run);
   ASSERT_TRUE (register_sync (*first_run, "kept").status.ok ());
-  first_run.reset ();  // a crash: the entry stays until its TTL
+  first_run.reset (); // a crash: the entry stays until its TTL
 
   auto other = connected_node ("node-b");
   ASSERT_TRUE (other);
@@ -154,8 +154,8 @@ TEST_F (RedisRegistryTest, RestartedNodeTakesItsStreamsBack)
   ASSERT_TRUE (second_run);
   EXPECT_TRUE (register_sync (*second_run, "kept").status.ok ());
   second_run->update_state ("kept", StreamState::kLive, "second run");
-  EXPECT_TRUE (eventually (
-      [&] { return get_sync (*other, "kept").value->message == "second run"; }));
+  EXPECT_TRUE (
+      eventually ([&] { return get_sync (*other, "kept").value->message == "second run"; }));
 }
 
 TEST_F (RedisRegistryTest, ExpiredIdsLeaveTheIndex)
@@ -163,13 +163,15 @@ TEST_F (RedisRegistryTest, ExpiredIdsLeaveTheIndex)
   auto a = connected_node ("node-a", 200);
   ASSERT_TRUE (a);
   ASSERT_TRUE (register_sync (*a, "brief").status.ok ());
-  ASSERT_TRUE (eventually ([&] { return server_.command ({"EXISTS", stream_key ("brief")}) == "0"; }));
+  ASSERT_TRUE (eventually ([&] {
+    return server_.command ({ "EXISTS", stream_key ("brief") }) == "0";
+  }));
   auto b = connected_node ("node-b");
   ASSERT_TRUE (b);
   auto all = list_sync (*b);
   EXPECT_TRUE (all.status.ok ());
   EXPECT_TRUE (all.value.empty ());
-  EXPECT_TRUE (eventually ([&] { return server_.command ({"SCARD", "it:streams"}) == "0"; }));
+  EXPECT_TRUE (eventually ([&] { return server_.command ({ "SCARD", "it:streams" }) == "0"; }));
 }
 
 TEST_F (RedisRegistryTest, SurvivesARedisCrash)
@@ -179,7 +181,7 @@ TEST_F (RedisRegistryTest, SurvivesARedisCrash)
   auto b = connected_node ("node-b");
   ASSERT_TRUE (a && b);
   log.attach (*a);
-  const std::vector<std::string> ids {"s1", "s2", "s3"};
+  const std::vector<std::string> ids{ "s1", "s2", "s3" };
   for (const auto &id : ids)
     ASSERT_TRUE (register_sync (*a, id).status.ok ()) << id;
   ASSERT_TRUE (register_sync (*b, "from-b").status.ok ());
@@ -207,7 +209,7 @@ TEST_F (RedisRegistryTest, SurvivesARedisCrash)
 
   EXPECT_EQ (register_sync (*b, "from-b").status.code, RegistryErrc::kAlreadyExists);
 
-  ASSERT_TRUE (server_.start (port));  // empty: no persistence
+  ASSERT_TRUE (server_.start (port)); // empty: no persistence
   auto back = std::chrono::steady_clock::now ();
   auto all_back = [&] (StreamRegistry &reader) {
     auto all = list_sync (reader);
@@ -217,7 +219,8 @@ TEST_F (RedisRegistryTest, SurvivesARedisCrash)
     for (const auto &entry : all.value)
       if (entry.node_id == "node-a")
         found++;
-    return found == 3 && ids_of (all.value) == std::vector<std::string> {"from-b", "s1", "s2", "s3"};
+    return found == 3
+           && ids_of (all.value) == std::vector<std::string>{ "from-b", "s1", "s2", "s3" };
   };
   EXPECT_TRUE (eventually ([&] { return all_back (*a) && all_back (*b); }, 5s));
   EXPECT_LT (std::chrono::steady_clock::now () - back, 5s);
@@ -242,13 +245,13 @@ TEST_F (RedisRegistryTest, UnregisterDuringOutageIsReplayed)
   server_.lock_out ("outage");
   ASSERT_TRUE (eventually ([&] { return !a->is_connected (); }));
   EXPECT_TRUE (unregister_sync (*a, "gone").status.ok ());
-  EXPECT_EQ (server_.command ({"EXISTS", stream_key ("gone")}), "1");  // Redis kept it
+  EXPECT_EQ (server_.command ({ "EXISTS", stream_key ("gone") }), "1"); // Redis kept it
   server_.unlock ();
   EXPECT_TRUE (eventually ([&] {
     auto all = list_sync (*a);
-    return all.status.ok () && ids_of (all.value) == std::vector<std::string> {"stays"};
+    return all.status.ok () && ids_of (all.value) == std::vector<std::string>{ "stays" };
   }));
-  EXPECT_EQ (server_.command ({"EXISTS", stream_key ("gone")}), "0");
+  EXPECT_EQ (server_.command ({ "EXISTS", stream_key ("gone") }), "0");
 }
 
 TEST_F (RedisRegistryTest, RegisterWaitsForTheLinkThenSucceeds)
@@ -257,7 +260,7 @@ TEST_F (RedisRegistryTest, RegisterWaitsForTheLinkThenSucceeds)
   ASSERT_TRUE (a);
   server_.lock_out ("outage");
   ASSERT_TRUE (eventually ([&] { return !a->is_connected (); }));
-  std::atomic<int> code {-1};
+  std::atomic<int> code{ -1 };
   StreamEntry entry;
   entry.id = "late";
   a->register_stream (entry, [&] (const RegistryStatus &s) { code = int (s.code); });
@@ -278,12 +281,12 @@ TEST_F (RedisRegistryTest, AnIdTakenDuringAnOutageIsGivenUpWithAnError)
   server_.lock_out ("outage");
   ASSERT_TRUE (eventually ([&] { return !a->is_connected (); }));
   // Meanwhile a's key lapsed and node-z claimed the id.
-  server_.command ({"SET", stream_key ("contested"),
-      R"({"id":"contested","node_id":"node-z","state":"live"})"});
+  server_.command ({ "SET", stream_key ("contested"),
+                     R"({"id":"contested","node_id":"node-z","state":"live"})" });
   a->update_state ("contested", StreamState::kLive, "still ingesting here");
   server_.unlock ();
-  ASSERT_TRUE (eventually (
-      [&] { return log.has (Kind::kStateChanged, "contested", StreamState::kError); }));
+  ASSERT_TRUE (
+      eventually ([&] { return log.has (Kind::kStateChanged, "contested", StreamState::kError); }));
   for (const auto &r : log.events ()) {
     if (r.event.kind != Kind::kStateChanged || r.event.entry.state != StreamState::kError)
       continue;
@@ -304,14 +307,16 @@ TEST_F (RedisRegistryTest, AnIdTakenByAnotherNodeIsGivenUpWithAnError)
   log.attach (*a);
   ASSERT_TRUE (register_sync (*a, "contested").status.ok ());
   // What happens when a's key lapsed and node-z claimed the id meanwhile.
-  server_.command ({"SET", stream_key ("contested"),
-      R"({"id":"contested","node_id":"node-z","state":"live"})"});
+  server_.command ({ "SET", stream_key ("contested"),
+                     R"({"id":"contested","node_id":"node-z","state":"live"})" });
   a->heartbeat ("contested");
-  ASSERT_TRUE (eventually ([&] { return log.has (Kind::kStateChanged, "contested", StreamState::kError); }));
+  ASSERT_TRUE (
+      eventually ([&] { return log.has (Kind::kStateChanged, "contested", StreamState::kError); }));
   for (const auto &r : log.events ()) {
     if (r.event.kind != Kind::kStateChanged)
       continue;
-    EXPECT_NE (r.event.entry.message.find ("'contested'"), std::string::npos) << r.event.entry.message;
+    EXPECT_NE (r.event.entry.message.find ("'contested'"), std::string::npos)
+        << r.event.entry.message;
     EXPECT_NE (r.event.entry.message.find ("node-z"), std::string::npos) << r.event.entry.message;
   }
   // a no longer writes it, and may not remove it.
@@ -326,8 +331,8 @@ TEST_F (RedisRegistryTest, SelectsTheDatabase)
   ASSERT_TRUE (a && a->wait_connected (10000));
   EXPECT_EQ (a->describe (), "redis://127.0.0.1:" + std::to_string (server_.port ()) + "/3");
   ASSERT_TRUE (register_sync (*a, "in-db-3").status.ok ());
-  EXPECT_EQ (server_.command ({"EXISTS", stream_key ("in-db-3")}, 3), "1");
-  EXPECT_EQ (server_.command ({"EXISTS", stream_key ("in-db-3")}, 0), "0");
+  EXPECT_EQ (server_.command ({ "EXISTS", stream_key ("in-db-3") }, 3), "1");
+  EXPECT_EQ (server_.command ({ "EXISTS", stream_key ("in-db-3") }, 0), "0");
 }
 
 TEST (RedisRegistryAuth, PasswordFromUriOrOptions)
@@ -373,9 +378,10 @@ TEST (RedisRegistryUnreachable, FailsFastAndRegisterGivesUp)
   auto start = std::chrono::steady_clock::now ();
   auto registered = register_sync (*a, "x");
   EXPECT_EQ (registered.status.code, RegistryErrc::kUnavailable);
-  EXPECT_NE (registered.status.message.find ("'x'"), std::string::npos) << registered.status.message;
+  EXPECT_NE (registered.status.message.find ("'x'"), std::string::npos)
+      << registered.status.message;
   EXPECT_LT (std::chrono::steady_clock::now () - start, 8s);
-  a->heartbeat ("x");  // unknown: ignored, no crash
+  a->heartbeat ("x"); // unknown: ignored, no crash
 }
 
 TEST (RedisRegistryUnreachable, ConnectsWhenTheServerAppearsLater)
@@ -390,5 +396,5 @@ TEST (RedisRegistryUnreachable, ConnectsWhenTheServerAppearsLater)
   EXPECT_TRUE (register_sync (*a, "late").status.ok ());
 }
 
-}  // namespace
-}  // namespace mirror
+} // namespace
+} // namespace mirror

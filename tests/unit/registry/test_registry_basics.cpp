@@ -14,9 +14,9 @@ namespace {
 
 TEST (StreamState, NamesRoundTrip)
 {
-  const StreamState all[] = {StreamState::kStarting, StreamState::kLive, StreamState::kPaused,
-      StreamState::kStalled, StreamState::kError, StreamState::kStopping};
-  const char *names[] = {"starting", "live", "paused", "stalled", "error", "stopping"};
+  const StreamState all[] = { StreamState::kStarting, StreamState::kLive,  StreamState::kPaused,
+                              StreamState::kStalled,  StreamState::kError, StreamState::kStopping };
+  const char *names[] = { "starting", "live", "paused", "stalled", "error", "stopping" };
   for (size_t i = 0; i < G_N_ELEMENTS (all); ++i) {
     EXPECT_STREQ (to_string (all[i]), names[i]);
     EXPECT_EQ (stream_state_from_string (names[i]), all[i]);
@@ -78,10 +78,11 @@ TEST (StreamEntryJson, RoundTripsEveryField)
 TEST (StreamEntryJson, UsesTheDocumentedFieldNames)
 {
   std::string json = to_json (full_entry ());
-  for (const char *field : {"\"id\"", "\"node_id\"", "\"state\":\"stalled\"", "\"source\"",
-           "\"message\"", "\"stats\"", "\"bytes\"", "\"packets\"", "\"packets_lost\"",
-           "\"bitrate_bps\"", "\"codec\"", "\"width\"", "\"height\"", "\"frame_rate\"",
-           "\"created_unix_ms\"", "\"updated_unix_ms\""})
+  for (const char *field :
+       { "\"id\"", "\"node_id\"", "\"state\":\"stalled\"", "\"source\"", "\"message\"", "\"stats\"",
+         "\"bytes\"", "\"packets\"", "\"packets_lost\"", "\"bitrate_bps\"", "\"codec\"",
+         "\"width\"", "\"height\"", "\"frame_rate\"", "\"created_unix_ms\"",
+         "\"updated_unix_ms\"" })
     EXPECT_NE (json.find (field), std::string::npos) << field << " missing in " << json;
 }
 
@@ -97,9 +98,10 @@ TEST (StreamEntryJson, MissingOptionalFieldsTakeDefaults)
 
 TEST (StreamEntryJson, RejectsMalformedDocuments)
 {
-  for (const char *bad : {"", "nope", "[]", "{}", R"({"id":""})", R"({"id":"a","state":"Live"})",
-           R"({"id":7})", R"({"id":"a","stats":[]})", R"({"id":"a","stats":{"bytes":"x"}})",
-           R"({"id":"a","stats":{"bytes":-1}})", R"({"id":"a","created_unix_ms":"now"})"})
+  for (const char *bad :
+       { "", "nope", "[]", "{}", R"({"id":""})", R"({"id":"a","state":"Live"})", R"({"id":7})",
+         R"({"id":"a","stats":[]})", R"({"id":"a","stats":{"bytes":"x"}})",
+         R"({"id":"a","stats":{"bytes":-1}})", R"({"id":"a","created_unix_ms":"now"})" })
     EXPECT_FALSE (stream_entry_from_json (bad)) << bad;
 }
 
@@ -147,24 +149,24 @@ TEST (RegistryUri, RedactsPasswords)
 
 struct BadUri {
   const char *uri;
-  const char *complaint;  // a piece of the error that says what is wrong
+  const char *complaint; // a piece of the error that says what is wrong
 };
 
 TEST (MakeRegistry, BadUriNamesTheUriAndTheProblem)
 {
   const BadUri cases[] = {
-    {"", "scheme"},
-    {"http://localhost", "scheme"},
-    {"redis://", "host is missing"},
-    {"redis://:pw@", "host is missing"},
-    {"redis://localhost:", "port"},
-    {"redis://localhost:abc", "'abc'"},
-    {"redis://localhost:70000", "'70000'"},
-    {"redis://localhost:0", "'0'"},
-    {"redis://localhost/db1", "'db1'"},
-    {"redis://localhost/-1", "'-1'"},
-    {"redis://[::1", "']'"},
-    {"memory://extra", "'extra'"},
+    { "", "scheme" },
+    { "http://localhost", "scheme" },
+    { "redis://", "host is missing" },
+    { "redis://:pw@", "host is missing" },
+    { "redis://localhost:", "port" },
+    { "redis://localhost:abc", "'abc'" },
+    { "redis://localhost:70000", "'70000'" },
+    { "redis://localhost:0", "'0'" },
+    { "redis://localhost/db1", "'db1'" },
+    { "redis://localhost/-1", "'-1'" },
+    { "redis://[::1", "']'" },
+    { "memory://extra", "'extra'" },
   };
   for (const auto &c : cases) {
     RegistryOptions options;
@@ -172,7 +174,7 @@ TEST (MakeRegistry, BadUriNamesTheUriAndTheProblem)
     std::string error;
     EXPECT_EQ (make_registry (options, &error), nullptr) << c.uri;
     EXPECT_NE (error.find (std::string ("'") + redact_registry_uri (c.uri) + "'"),
-        std::string::npos)
+               std::string::npos)
         << "error does not name the URI: " << error;
     EXPECT_NE (error.find (c.complaint), std::string::npos)
         << "error for " << c.uri << " does not say '" << c.complaint << "': " << error;
@@ -203,7 +205,8 @@ TEST (MakeRegistry, DefaultNodeIdIsHostnameDashPid)
   std::string error;
   auto registry = make_registry (options, &error);
   ASSERT_TRUE (registry) << error;
-  EXPECT_EQ (registry->node_id (), std::string (g_get_host_name ()) + "-" + std::to_string (getpid ()));
+  EXPECT_EQ (registry->node_id (),
+             std::string (g_get_host_name ()) + "-" + std::to_string (getpid ()));
   EXPECT_EQ (registry->describe (), "memory://");
   EXPECT_TRUE (registry->is_connected ());
   EXPECT_TRUE (registry->wait_connected (0));
@@ -246,5 +249,5 @@ TEST (RegistryHandle, BoxedCopiesShareTheRegistry)
   EXPECT_EQ (registry.use_count (), 1);
 }
 
-}  // namespace
-}  // namespace mirror
+} // namespace
+} // namespace mirror

@@ -35,8 +35,7 @@ struct RedisBackend {
   static std::string uri () { return server->uri (); }
 };
 
-template <typename Backend>
-class RegistryContract : public ::testing::Test {
+template <typename Backend> class RegistryContract : public ::testing::Test {
  protected:
   static void SetUpTestSuite () { Backend::start (); }
   static void TearDownTestSuite () { Backend::stop (); }
@@ -64,8 +63,7 @@ class RegistryContract : public ::testing::Test {
 using Backends = ::testing::Types<MemoryBackend, RedisBackend>;
 class BackendNames {
  public:
-  template <typename T>
-  static std::string GetName (int)
+  template <typename T> static std::string GetName (int)
   {
     return std::is_same_v<T, MemoryBackend> ? "Memory" : "Redis";
   }
@@ -76,7 +74,7 @@ TYPED_TEST (RegistryContract, RegisterGetListUnregister)
 {
   auto registry = this->make ();
   ASSERT_TRUE (registry);
-  for (const char *id : {"cam-c", "cam-a", "cam-b"})
+  for (const char *id : { "cam-c", "cam-a", "cam-b" })
     ASSERT_TRUE (register_sync (*registry, id).status.ok ()) << id;
 
   auto got = get_sync (*registry, "cam-a");
@@ -91,14 +89,14 @@ TYPED_TEST (RegistryContract, RegisterGetListUnregister)
 
   auto all = list_sync (*registry);
   ASSERT_TRUE (all.status.ok ()) << all.status.message;
-  EXPECT_EQ (ids_of (all.value), (std::vector<std::string> {"cam-a", "cam-b", "cam-c"}));
+  EXPECT_EQ (ids_of (all.value), (std::vector<std::string>{ "cam-a", "cam-b", "cam-c" }));
 
   ASSERT_TRUE (unregister_sync (*registry, "cam-b").status.ok ());
   got = get_sync (*registry, "cam-b");
   EXPECT_EQ (got.status.code, RegistryErrc::kNotFound);
   EXPECT_NE (got.status.message.find ("cam-b"), std::string::npos) << got.status.message;
   EXPECT_FALSE (got.value);
-  EXPECT_EQ (ids_of (list_sync (*registry).value), (std::vector<std::string> {"cam-a", "cam-c"}));
+  EXPECT_EQ (ids_of (list_sync (*registry).value), (std::vector<std::string>{ "cam-a", "cam-c" }));
 
   EXPECT_EQ (unregister_sync (*registry, "cam-b").status.code, RegistryErrc::kNotFound);
 }
@@ -122,7 +120,7 @@ TYPED_TEST (RegistryContract, ConcurrentRegistersOfOneIdHaveOneWinner)
 {
   auto registry = this->make ();
   ASSERT_TRUE (registry);
-  std::atomic<int> ok {0}, refused {0}, answered {0};
+  std::atomic<int> ok{ 0 }, refused{ 0 }, answered{ 0 };
   for (int i = 0; i < 8; ++i) {
     StreamEntry entry;
     entry.id = "contended";
@@ -180,7 +178,8 @@ TYPED_TEST (RegistryContract, StateAndStatsUpdatesAreVisible)
   ASSERT_TRUE (eventually ([&] {
     seen = get_sync (*registry, "upd").value;
     return seen && seen->state == StreamState::kLive && seen->stats.bytes == stats.bytes;
-  })) << "state " << (seen ? to_string (seen->state) : "none");
+  })) << "state "
+      << (seen ? to_string (seen->state) : "none");
   EXPECT_EQ (seen->message, "ingesting");
   EXPECT_EQ (seen->stats.packets, 800u);
   EXPECT_EQ (seen->stats.packets_lost, 2u);
@@ -226,7 +225,7 @@ TYPED_TEST (RegistryContract, CallbacksRunOnTheWorkerThreadNeverInsideTheCall)
   EXPECT_EQ (all.thread, worker);
 
   // A call made from a callback (so on the worker) answers later, not inside.
-  std::atomic<bool> inner_answered {false}, answered_inside {true}, done {false};
+  std::atomic<bool> inner_answered{ false }, answered_inside{ true }, done{ false };
   registry->get_stream ("thr", [&] (const RegistryStatus &, const std::optional<StreamEntry> &) {
     registry->get_stream ("thr", [&] (const RegistryStatus &, const std::optional<StreamEntry> &) {
       inner_answered = true;
@@ -256,14 +255,14 @@ TYPED_TEST (RegistryContract, RemovedWatchIsQuiet)
 {
   auto registry = this->make ();
   ASSERT_TRUE (registry);
-  std::atomic<int> calls {0};
+  std::atomic<int> calls{ 0 };
   unsigned watch = registry->add_watch ([&] (const RegistryEvent &) { calls++; });
   ASSERT_TRUE (register_sync (*registry, "w1").status.ok ());
   ASSERT_TRUE (eventually ([&] { return calls == 1; }));
   registry->remove_watch (watch);
   ASSERT_TRUE (register_sync (*registry, "w2").status.ok ());
   ASSERT_TRUE (unregister_sync (*registry, "w1").status.ok ());
-  get_sync (*registry, "w2");  // past any event queued by the calls above
+  get_sync (*registry, "w2"); // past any event queued by the calls above
   EXPECT_EQ (calls, 1);
 }
 
@@ -320,11 +319,10 @@ TYPED_TEST (RegistryContract, DestroyingDropsPendingCallbacks)
     StreamEntry entry;
     entry.id = "bulk-" + std::to_string (i);
     registry->register_stream (entry, [calls] (const RegistryStatus &) { (*calls)++; });
-    registry->list_streams ([calls] (const RegistryStatus &, const std::vector<StreamEntry> &) {
-      (*calls)++;
-    });
+    registry->list_streams (
+        [calls] (const RegistryStatus &, const std::vector<StreamEntry> &) { (*calls)++; });
   }
-  registry.reset ();  // joins the worker
+  registry.reset (); // joins the worker
   int after_destruction = *calls;
   std::this_thread::sleep_for (200ms);
   EXPECT_EQ (*calls, after_destruction);
@@ -334,17 +332,17 @@ TYPED_TEST (RegistryContract, LastReferenceMayGoInsideACallback)
 {
   auto registry = this->make ();
   ASSERT_TRUE (registry);
-  std::atomic<bool> done {false};
+  std::atomic<bool> done{ false };
   StreamRegistry *raw = registry.get ();
   // The callback holds the only reference once registry is reset below.
-  raw->list_streams ([keep = registry, &done] (const RegistryStatus &,
-                         const std::vector<StreamEntry> &) mutable {
-    keep.reset ();
-    done = true;
-  });
+  raw->list_streams (
+      [keep = registry, &done] (const RegistryStatus &, const std::vector<StreamEntry> &) mutable {
+        keep.reset ();
+        done = true;
+      });
   registry.reset ();
   EXPECT_TRUE (eventually ([&] { return done.load (); }));
 }
 
-}  // namespace
-}  // namespace mirror
+} // namespace
+} // namespace mirror
