@@ -290,7 +290,9 @@ Daemon::run ()
         char byte;
         while (read (fd, &byte, 1) > 0) {
         }
-        static_cast<Daemon *> (self)->begin_shutdown ("signal");
+        auto *daemon = static_cast<Daemon *> (self);
+        daemon->signal_watch_ = 0;
+        daemon->begin_shutdown ("signal");
         return G_SOURCE_REMOVE;
       },
       this);

@@ -84,6 +84,7 @@ struct StreamManager::Impl {
   std::map<unsigned, Listener> listeners;
   unsigned next_listener = 1;
   guint heartbeat_timer = 0;
+  unsigned registry_watch = 0;
   bool shutting_down = false;
   // Callbacks that come back from the registry thread check this first.
   std::shared_ptr<bool> alive = std::make_shared<bool> (true);
@@ -97,6 +98,7 @@ struct StreamManager::Impl {
   ~Impl ()
   {
     *alive = false;
+    registry->remove_watch (registry_watch);
     if (heartbeat_timer)
       g_source_remove (heartbeat_timer);
     for (auto &[id, stream] : streams)
@@ -386,6 +388,24 @@ StreamManager::StreamManager (const Config &config, std::shared_ptr<StreamRegist
     : impl_ (std::make_unique<Impl> (config, std::move (registry), std::move (pipelines), metrics))
 {
   impl_->update_gauges ();
+  // Another node may have claimed one of our ids while the registry was
+  // unreachable; the registry reports it as an error and the stream stops here.
+  Impl *impl = impl_.get ();
+  impl_->registry_watch = impl_->registry->add_watch ([impl] (const RegistryEvent &event) {
+    if (event.kind != RegistryEvent::Kind::kStateChanged ||
+        event.entry.state != StreamState::kError)
+      return;
+    impl->back_on_main ([impl, entry = event.entry] () {
+      auto it = impl->streams.find (entry.id);
+      if (it == impl->streams.end () || it->second->state == StreamState::kError)
+        return;
+      g_warning ("stream %s: registry: %s; stopping it here", entry.id.c_str (),
+          entry.message.c_str ());
+      if (it->second->pipeline)
+        gst_element_set_state (it->second->pipeline, GST_STATE_NULL);
+      impl->set_state (entry.id, *it->second, StreamState::kError, entry.message);
+    });
+  });
   impl_->heartbeat_timer = g_timeout_add_full (
       G_PRIORITY_DEFAULT, (guint)std::max<int64_t> (100, config.registry.heartbeat_interval_ms),
       [] (gpointer data) -> gboolean {
