@@ -368,6 +368,27 @@ struct StreamManager::Impl {
     }
   }
 
+  ApiError set_paused (const std::string &id, bool paused)
+  {
+    auto it = streams.find (id);
+    if (it == streams.end ())
+      return {ApiErrc::kNotFound, "no stream \"" + id + "\" on this node"};
+    Stream &stream = *it->second;
+    if (stream.stopping)
+      return {ApiErrc::kInvalidInput, "stream \"" + id + "\" is stopping"};
+    if (stream.state == StreamState::kError)
+      return {ApiErrc::kInvalidInput, "stream \"" + id + "\" is in error: " + stream.message};
+    stream.user_paused = paused;
+    GstState target = paused ? GST_STATE_PAUSED : GST_STATE_PLAYING;
+    if (gst_element_set_state (stream.pipeline, target) == GST_STATE_CHANGE_FAILURE)
+      return {ApiErrc::kInternal,
+          "stream \"" + id + "\" could not " + (paused ? "pause" : "resume")};
+    set_state (id, stream, paused ? StreamState::kPaused : StreamState::kLive, "");
+    update_gauges ();
+    g_message ("stream %s: %s", id.c_str (), paused ? "paused" : "resumed");
+    return {};
+  }
+
   void update_gauges ()
   {
     if (!metrics)
@@ -529,41 +550,13 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
 ApiError
 StreamManager::pause (const std::string &id)
 {
-  auto it = impl_->streams.find (id);
-  if (it == impl_->streams.end ())
-    return { ApiErrc::kNotFound, "no stream \"" + id + "\" on this node" };
-  Stream &stream = *it->second;
-  if (stream.stopping)
-    return { ApiErrc::kInvalidInput, "stream \"" + id + "\" is stopping" };
-  if (stream.state == StreamState::kError)
-    return { ApiErrc::kInvalidInput, "stream \"" + id + "\" is in error: " + stream.message };
-  stream.user_paused = true;
-  if (gst_element_set_state (stream.pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE)
-    return { ApiErrc::kInternal, "stream \"" + id + "\" could not pause" };
-  impl_->set_state (id, stream, StreamState::kPaused, "");
-  impl_->update_gauges ();
-  g_message ("stream %s: paused", id.c_str ());
-  return {};
+  return impl_->set_paused (id, true);
 }
 
 ApiError
 StreamManager::resume (const std::string &id)
 {
-  auto it = impl_->streams.find (id);
-  if (it == impl_->streams.end ())
-    return { ApiErrc::kNotFound, "no stream \"" + id + "\" on this node" };
-  Stream &stream = *it->second;
-  if (stream.stopping)
-    return { ApiErrc::kInvalidInput, "stream \"" + id + "\" is stopping" };
-  if (stream.state == StreamState::kError)
-    return { ApiErrc::kInvalidInput, "stream \"" + id + "\" is in error: " + stream.message };
-  stream.user_paused = false;
-  if (gst_element_set_state (stream.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-    return { ApiErrc::kInternal, "stream \"" + id + "\" could not resume" };
-  impl_->set_state (id, stream, StreamState::kLive, "");
-  impl_->update_gauges ();
-  g_message ("stream %s: resumed", id.c_str ());
-  return {};
+  return impl_->set_paused (id, false);
 }
 
 void
