@@ -332,7 +332,7 @@ gst_mirror_heartbeat_publish (GstMirrorHeartbeat *self, HeartbeatReport &report)
   if (!registry)
     return;
   try {
-    registry->update_stats (report.stream_id, report.stats);
+    registry->update_stats (report.stream_id, report.stats, mirror::kStatsMedia);
     registry->heartbeat (report.stream_id);
   } catch (const std::exception &e) {
     GST_WARNING_OBJECT (self, "registry %s refused the heartbeat of stream %s: %s",

@@ -132,14 +132,14 @@ MemoryRegistry::update_state (const std::string &id, StreamState state, const st
 }
 
 void
-MemoryRegistry::update_stats (const std::string &id, const StreamStats &stats)
+MemoryRegistry::update_stats (const std::string &id, const StreamStats &stats, unsigned fields)
 {
-  run ([this, id, stats] {
+  run ([this, id, stats, fields] {
     Record *record = find_owned (id, "stats update");
     if (!record)
       return;
     record->last_heartbeat_ms = now_monotonic_ms ();
-    record->entry.stats = stats;
+    merge_stats (record->entry.stats, stats, fields);
     record->entry.updated_unix_ms = now_unix_ms ();
   });
 }

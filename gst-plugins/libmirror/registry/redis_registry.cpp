@@ -465,14 +465,14 @@ RedisRegistry::update_state (const std::string &id, StreamState state, const std
 }
 
 void
-RedisRegistry::update_stats (const std::string &id, const StreamStats &stats)
+RedisRegistry::update_stats (const std::string &id, const StreamStats &stats, unsigned fields)
 {
-  run ([this, id, stats] {
+  run ([this, id, stats, fields] {
     Owned *owned = find_owned (id, "stats update");
     if (!owned)
       return;
     owned->last_heartbeat_ms = now_monotonic_ms ();
-    owned->entry.stats = stats;
+    merge_stats (owned->entry.stats, stats, fields);
     owned->entry.updated_unix_ms = now_unix_ms ();
     write (*owned);
   });

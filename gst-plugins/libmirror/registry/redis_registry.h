@@ -56,7 +56,7 @@ class RedisRegistry final : public WorkerRegistry {
 
   void heartbeat (const std::string &id) override;
   void update_state (const std::string &id, StreamState state, const std::string &message) override;
-  void update_stats (const std::string &id, const StreamStats &stats) override;
+  void update_stats (const std::string &id, const StreamStats &stats, unsigned fields) override;
 
   bool is_connected () const override { return link_.connected (); }
   bool wait_connected (int64_t timeout_ms) override { return link_.wait_connected (timeout_ms); }

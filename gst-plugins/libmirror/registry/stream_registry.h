@@ -35,6 +35,24 @@ struct StreamStats {
   double frame_rate = 0;
 };
 
+// Which StreamStats fields an update carries: the heartbeat owns the media
+// figures, the ingest source the transport ones; neither clobbers the other.
+enum StatsField : unsigned {
+  kStatsBytes = 1u << 0,
+  kStatsPackets = 1u << 1,
+  kStatsPacketsLost = 1u << 2,
+  kStatsBitrate = 1u << 3,
+  kStatsCodec = 1u << 4,
+  kStatsResolution = 1u << 5,
+  kStatsFrameRate = 1u << 6,
+  kStatsMedia = kStatsBytes | kStatsBitrate | kStatsCodec | kStatsResolution | kStatsFrameRate,
+  kStatsTransport = kStatsPackets | kStatsPacketsLost,
+  kStatsAll = kStatsMedia | kStatsTransport,
+};
+
+// Copies the fields named by mask from update into stats.
+void merge_stats (StreamStats &stats, const StreamStats &update, unsigned mask);
+
 struct StreamEntry {
   std::string id;
   std::string node_id;          // the mirrord (or process) that owns it
@@ -94,7 +112,8 @@ class StreamRegistry {
   // heartbeat refreshes the entry's TTL (registry heartbeat_timeout).
   virtual void heartbeat (const std::string &id) = 0;
   virtual void update_state (const std::string &id, StreamState state, const std::string &message) = 0;
-  virtual void update_stats (const std::string &id, const StreamStats &stats) = 0;
+  virtual void update_stats (const std::string &id, const StreamStats &stats,
+      unsigned fields = kStatsAll) = 0;
 
   // Events about streams this node owns (added, removed, state changed) and
   // about entries that expired because their heartbeat lapsed.

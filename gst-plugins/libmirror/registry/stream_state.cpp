@@ -36,4 +36,25 @@ stream_state_from_string (std::string_view text)
   return std::nullopt;
 }
 
-} // namespace mirror
+void
+merge_stats (StreamStats &stats, const StreamStats &update, unsigned mask)
+{
+  if (mask & kStatsBytes)
+    stats.bytes = update.bytes;
+  if (mask & kStatsPackets)
+    stats.packets = update.packets;
+  if (mask & kStatsPacketsLost)
+    stats.packets_lost = update.packets_lost;
+  if (mask & kStatsBitrate)
+    stats.bitrate_bps = update.bitrate_bps;
+  if (mask & kStatsCodec)
+    stats.codec = update.codec;
+  if (mask & kStatsResolution) {
+    stats.width = update.width;
+    stats.height = update.height;
+  }
+  if (mask & kStatsFrameRate)
+    stats.frame_rate = update.frame_rate;
+}
+
+}  // namespace mirror

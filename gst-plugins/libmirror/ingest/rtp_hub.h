@@ -1,0 +1,80 @@
+// The RTP hub: one UDP socket per port (and RTCP on port + 1), shared by the
+// process. Packets are routed by (source address, SSRC); each session becomes
+// its own stream. Packets that are not RTP, or carry a payload type with no
+// mapping, are counted and dropped without creating anything.
+//
+// Threading: one receive thread per hub; consumer callbacks run there and
+// must not block.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace mirror {
+
+struct RtpHubOptions {
+  std::string bind_address = "0.0.0.0";
+  uint16_t port = 5004;                           // RTCP on port + 1
+  std::map<int, std::string> payload_types = {{96, "H265"}, {97, "H264"}, {98, "AAC"}};
+  int64_t session_timeout_ms = 10000;             // no packet for this long ends a session
+  size_t pending_limit_bytes = 4 * 1024 * 1024;   // held per new session until a consumer attaches
+};
+
+struct RtpSessionInfo {
+  std::string source_address;   // "ip" of the sender (port not included: senders may change it)
+  uint32_t ssrc = 0;
+  int payload_type = 0;
+  std::string encoding;         // "H265", "H264", "AAC"
+  int clock_rate = 90000;       // 90000 for video, from the config for audio (default 48000)
+};
+
+// Parses an RTP fixed header: false when the datagram is not RTP v2.
+bool parse_rtp_header (const uint8_t *data, size_t size, int *payload_type, uint32_t *ssrc);
+
+class RtpSessionConsumer {
+ public:
+  virtual ~RtpSessionConsumer () = default;
+  // One datagram each.
+  virtual void on_rtp (const uint8_t *data, size_t size) = 0;
+  virtual void on_rtcp (const uint8_t *data, size_t size) = 0;
+  // The session saw no packet for session_timeout_ms.
+  virtual void on_timeout () = 0;
+};
+
+struct RtpHubCounters {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t not_rtp = 0;
+  uint64_t unmapped_payload_type = 0;
+  uint64_t sessions_started = 0;
+  uint64_t sessions_timed_out = 0;
+};
+
+class RtpHub {
+ public:
+  // Process-wide hub for options.port (same contract as SrtHub::acquire).
+  static std::shared_ptr<RtpHub> acquire (const RtpHubOptions &options, std::string *error);
+
+  virtual ~RtpHub () = default;
+  virtual uint16_t port () const = 0;
+
+  // Attaches to the session with this SSRC (and source, when not empty);
+  // packets held since the session began are delivered first.
+  virtual bool attach (uint32_t ssrc, const std::string &source_address,
+      std::shared_ptr<RtpSessionConsumer> consumer, std::string *error) = 0;
+  virtual void detach (uint32_t ssrc, const RtpSessionConsumer *consumer) = 0;
+
+  // Called (on the hub thread) for the first packet of an unknown session
+  // with a mapped payload type; return true to hold its packets until a
+  // consumer attaches, false to drop the session.
+  using NewSessionFn = std::function<bool (const RtpSessionInfo &info)>;
+  virtual void set_new_session_handler (NewSessionFn fn) = 0;
+
+  virtual RtpHubCounters counters () const = 0;
+};
+
+}  // namespace mirror
