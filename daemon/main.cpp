@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <fcntl.h>
 #include <gio/gio.h>
@@ -22,6 +23,7 @@
 #include "metrics/metrics.h"
 #include "registry/stream_registry.h"
 #include "streams/pipeline_library.h"
+#include "streams/pipeline_variables.h"
 #include "streams/stream_manager.h"
 #include "util/main_context.h"
 #include "version.h"
@@ -43,12 +45,15 @@ print_usage (FILE *out)
       "Usage: mirrord [--config FILE] [--log-level debug|info|warn|error]\n"
       "       mirrord version\n"
       "       mirrord check-config [--config FILE]   validate and print the effective config\n"
+      "       mirrord render-pipeline NAME [VAR=VALUE...] [--config FILE]\n"
+      "                                  print a pipelines/ description with its variables filled\n"
       "\n"
       "Every config key can be overridden by MIRROR_<SECTION>_<KEY> (e.g. MIRROR_REDIS_ADDR).\n");
 }
 
 struct Options {
   std::string command = "run";
+  std::vector<std::string> operands;   // render-pipeline NAME VAR=VALUE...
   std::string config_path;
   std::string log_level;
 };
@@ -73,6 +78,10 @@ parse_args (int argc, char **argv, Options *options)
       options->command = "version";
     } else if (arg == "check-config") {
       options->command = "check-config";
+    } else if (arg == "render-pipeline") {
+      options->command = "render-pipeline";
+    } else if (options->command == "render-pipeline" && arg[0] != '-') {
+      options->operands.push_back (arg);
     } else if (arg.rfind ("--config", 0) == 0 || arg == "-c") {
       const char *v = arg == "-c" ? (i + 1 < argc ? argv[++i] : nullptr) : value ("--config");
       if (!v) {
@@ -316,6 +325,40 @@ Daemon::run ()
   return exit_code_;
 }
 
+// For tools/mirror-dev launch: the exact text mirrord would give gst_parse_launch.
+int
+render_pipeline (const Config &config, const std::vector<std::string> &operands)
+{
+  if (operands.empty ()) {
+    fprintf (stderr, "mirrord: render-pipeline needs a pipeline name\n");
+    return kExitConfig;
+  }
+  std::string error;
+  auto library = PipelineLibrary::load (config.ingestion.pipelines_dir, &error);
+  if (!library) {
+    fprintf (stderr, "mirrord: %s\n", error.c_str ());
+    return kExitConfig;
+  }
+  std::map<std::string, std::string> extra;
+  for (size_t i = 1; i < operands.size (); i++) {
+    size_t eq = operands[i].find ('=');
+    if (eq == std::string::npos || eq == 0) {
+      fprintf (stderr, "mirrord: render-pipeline: \"%s\" is not VAR=VALUE\n", operands[i].c_str ());
+      return kExitConfig;
+    }
+    extra[operands[i].substr (0, eq)] = operands[i].substr (eq + 1);
+  }
+  std::string stream_id = extra.count ("stream_id") ? extra["stream_id"] : "test";
+  std::string uri = extra.count ("uri") ? extra["uri"] : "";
+  auto text = library->render (operands[0], pipeline_variables (config, stream_id, uri, extra), &error);
+  if (!text) {
+    fprintf (stderr, "mirrord: %s\n", error.c_str ());
+    return kExitConfig;
+  }
+  fputs (text->c_str (), stdout);
+  return 0;
+}
+
 } // namespace
 
 int
@@ -351,6 +394,8 @@ main_entry (int argc, char **argv)
     fputs (dump_config (config).c_str (), stdout);
     return 0;
   }
+  if (options.command == "render-pipeline")
+    return render_pipeline (config, options.operands);
 
   gst_init (nullptr, nullptr);
   Daemon daemon (std::move (config));

@@ -8,6 +8,7 @@
 #include "metrics/metrics.h"
 #include "registry/registry_handle.h"
 #include "streams/pipeline_library.h"
+#include "streams/pipeline_variables.h"
 #include "util/main_context.h"
 
 namespace mirror::daemon {
@@ -472,16 +473,7 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
   }
 
   std::string name = request.pipeline.empty () ? impl.route (id) : request.pipeline;
-  std::map<std::string, std::string> vars = {
-    { "stream_id", id },
-    { "uri", request.source },
-    { "ring_size", std::to_string (impl.config.ingestion.buffer.ring_size) },
-    { "segment_duration",
-      std::to_string (impl.config.packaging.segment_duration_ms * GST_MSECOND) },
-    { "part_duration", std::to_string (impl.config.packaging.part_duration_ms * GST_MSECOND) },
-  };
-  for (const auto &[k, v] : request.variables)
-    vars[k] = v;
+  auto vars = pipeline_variables (impl.config, id, request.source, request.variables);
   std::string error;
   auto description = impl.pipelines->render (name, vars, &error);
   if (!description) {

@@ -9,6 +9,7 @@ import atexit
 import http.client as httplib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -197,7 +198,11 @@ class Mirrord(Process):
         argv += list(args or [])
         super().__init__(argv, env=full_env, log_name="mirrord")
         if wait_ready:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except BaseException:
+                self.stop(signal.SIGKILL)
+                raise
 
     def wait_ready(self):
         def ready():
@@ -209,6 +214,12 @@ class Mirrord(Process):
 
     def http(self, method, path, body=None, **kw):
         return http(self.admin_port, method, path, body=body, **kw)
+
+    def stop(self, sig=signal.SIGTERM, timeout=DEADLINE_S):
+        try:
+            return super().stop(sig, timeout)
+        finally:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def stream_state(self, stream_id):
         status, _, doc = self.http("GET", f"/api/v1/streams/{stream_id}")

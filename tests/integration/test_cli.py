@@ -98,6 +98,26 @@ class BadConfig(unittest.TestCase):
         self.assertIn("latency: 250ms", out)
 
 
+class RenderPipeline(unittest.TestCase):
+    def test_renders_the_description_mirrord_would_run(self):
+        code, out = run_mirrord_once(["render-pipeline", "ingest-only", "stream_id=cam1"],
+                                     env={"MIRROR_INGESTION_SRT_PORT": "6123"})
+        self.assertEqual(code, 0, out)
+        self.assertIn('uri="srt://:6123?streamid=cam1"', out)
+        self.assertIn('stream-id="cam1"', out)
+        self.assertIn("ring-size=4194304", out)
+        self.assertNotIn("${", out)
+
+    def test_values_are_escaped_and_unknown_names_refused(self):
+        code, out = run_mirrord_once(["render-pipeline", "testsrc", 'stream_id=a"b'])
+        self.assertEqual(code, 0, out)
+        self.assertIn('stream-id="a\\"b"', out)
+        code, out = run_mirrord_once(["render-pipeline", "nope"])
+        self.assertEqual(code, 2)
+        self.assertIn("nope", out)
+        self.assertIn("testsrc", out)
+
+
 class Degraded(unittest.TestCase):
     def test_starts_degraded_and_recovers_when_redis_comes(self):
         port = free_port()

@@ -6,157 +6,15 @@ MIRROR_SOURCE_ROOT set. Needs dbus-daemon and gdbus (libglib2.0-bin); the
 processes it starts (dbus-daemon, mirrord, gdbus monitor) are stopped by PID.
 """
 
-import http.client
-import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
-# --- helpers (same shapes as mirrortest.py's, to be folded into it) -----------
-
-BUILD_ROOT = os.environ.get("MIRROR_BUILD_ROOT",
-                            os.path.join(os.path.dirname(__file__), "../../build"))
-MIRRORD = os.path.join(BUILD_ROOT, "daemon", "mirrord")
-DEADLINE_S = 20.0
-
-
-def free_port(kind=socket.SOCK_STREAM, also=None):
-    """A loopback port free for kind (and for `also`, e.g. UDP too) right now."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if also is None:
-            return port
-        try:
-            with socket.socket(socket.AF_INET, also) as s:
-                s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free loopback port")
-
-
-def wait_for(predicate, what, deadline_s=DEADLINE_S, interval_s=0.05):
-    """Polls predicate until it returns a truthy value (returned); fails naming what."""
-    end = time.monotonic() + deadline_s
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except (OSError, http.client.HTTPException, subprocess.TimeoutExpired) as e:
-            last = e
-        time.sleep(interval_s)
-    raise AssertionError("timed out after %.0f s waiting for %s (last: %r)"
-                         % (deadline_s, what, last))
-
-
-def http_request(port, method, path, body=None, timeout=20):
-    """One request to 127.0.0.1:port: (status, headers, parsed JSON or text)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    headers = {}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    try:
-        conn.request(method, path, body=data, headers=headers)
-        resp = conn.getresponse()
-        payload = resp.read().decode(errors="replace")
-        parsed = payload
-        if "json" in (resp.getheader("Content-Type") or "") and payload.strip():
-            parsed = json.loads(payload)
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, parsed
-    finally:
-        conn.close()
-
-
-class Process:
-    """A child process this test started, logging to a temp file; stopped by PID."""
-
-    def __init__(self, argv, env=None, log_name="process"):
-        self.log = tempfile.NamedTemporaryFile(prefix="mirror-%s-" % log_name, suffix=".log")
-        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def output(self):
-        with open(self.log.name, errors="replace") as f:
-            return f.read()
-
-    def running(self):
-        return self.proc.poll() is None
-
-    def stop(self, sig=signal.SIGTERM, timeout=DEADLINE_S):
-        """Signals the process by PID and returns its exit status; SIGKILL (and
-        a failure) when it outlives the deadline."""
-        if self.running():
-            os.kill(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-                raise AssertionError("pid %d ignored signal %d for %.0f s"
-                                     % (self.proc.pid, sig, timeout))
-        return self.proc.returncode
-
-
-class Mirrord(Process):
-    """A real mirrord on free loopback ports with its own cache dir, configured
-    by environment. No D-Bus session bus unless env brings one."""
-
-    def __init__(self, env=None):
-        self.admin_port = free_port()
-        self.state_dir = tempfile.mkdtemp(prefix="mirror-state-")
-        full_env = dict(os.environ)
-        full_env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        full_env.update({
-            "MIRROR_SERVER_ADMIN_PORT": str(self.admin_port),
-            "MIRROR_SERVER_ADMIN_BIND_ADDRESS": "127.0.0.1",
-            "MIRROR_SERVER_BIND_ADDRESS": "127.0.0.1",
-            "MIRROR_SERVER_HTTP_PORT": str(free_port()),
-            "MIRROR_SERVER_HTTP3_PORT": str(free_port(also=socket.SOCK_DGRAM)),
-            "MIRROR_INGESTION_SRT_PORT": str(free_port(socket.SOCK_DGRAM)),
-            "MIRROR_INGESTION_RTP_PORT": str(free_port(socket.SOCK_DGRAM)),
-            "MIRROR_STORAGE_LOCAL_CACHE_DIR": self.state_dir,
-        })
-        full_env.update(env or {})
-        super().__init__([MIRRORD], env=full_env, log_name="mirrord")
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def wait_ready(self):
-        def ready():
-            if not self.running():
-                raise AssertionError("mirrord exited with %s:\n%s"
-                                     % (self.proc.returncode, self.output()))
-            return self.http("GET", "/health", timeout=2)[0] == 200
-        wait_for(ready, "mirrord /health on port %d" % self.admin_port)
-
-    def http(self, method, path, body=None, **kw):
-        return http_request(self.admin_port, method, path, body=body, **kw)
-
-    def stop(self, sig=signal.SIGTERM, timeout=DEADLINE_S):
-        try:
-            return super().stop(sig, timeout)
-        finally:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
+from mirrortest import DEADLINE_S, Mirrord, Process, wait_for
 
 
 # --- D-Bus ---------------------------------------------------------------------
@@ -229,8 +87,6 @@ def state_of(printed):
     return m.group(1) if m else None
 
 
-@unittest.skipUnless(shutil.which("dbus-daemon") and shutil.which("gdbus"),
-                     "needs dbus-daemon and gdbus (libglib2.0-bin)")
 class DbusApi(unittest.TestCase):
 
     def setUp(self):
