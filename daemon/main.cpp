@@ -3,10 +3,12 @@
 // APIs. Shutdown on SIGINT/SIGTERM runs the same list in reverse; a second
 // signal exits at once.
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -19,6 +21,7 @@
 #include "api/rest_server.h"
 #include "config/config.h"
 #include "dbus/dbus_service.h"
+#include "ingest/ingest_listeners.h"
 #include "log.h"
 #include "metrics/metrics.h"
 #include "registry/stream_registry.h"
@@ -36,6 +39,7 @@ namespace {
 
 constexpr int kExitConfig = 2;
 constexpr int kExitRuntime = 1;
+constexpr int64_t kShutdownGraceMs = 5000;
 
 void
 print_usage (FILE *out)
@@ -53,7 +57,7 @@ print_usage (FILE *out)
 
 struct Options {
   std::string command = "run";
-  std::vector<std::string> operands;   // render-pipeline NAME VAR=VALUE...
+  std::vector<std::string> operands; // render-pipeline NAME VAR=VALUE...
   std::string config_path;
   std::string log_level;
 };
@@ -140,6 +144,7 @@ class Daemon {
   HealthBoard health_;
   std::shared_ptr<StreamRegistry> registry_;
   std::unique_ptr<StreamManager> streams_;
+  std::unique_ptr<IngestListeners> ingest_;
   std::unique_ptr<RestServer> rest_;
   std::unique_ptr<DbusService> dbus_;
   guint signal_watch_ = 0;
@@ -219,6 +224,11 @@ Daemon::start (std::string *error, int *exit_code)
   streams_ = std::make_unique<StreamManager> (
       config_, registry_, std::make_shared<PipelineLibrary> (std::move (*pipelines)), &metrics_);
 
+  // Ingest listeners: callers become streams from here on.
+  ingest_ = std::make_unique<IngestListeners> (config_, *streams_, metrics_, health_);
+  if (!ingest_->start (error))
+    return false;
+
   // APIs.
   rest_ = std::make_unique<RestServer> (
       AdminContext{ config_, *streams_, registry_, metrics_, health_, started_ms_ });
@@ -240,7 +250,7 @@ Daemon::start (std::string *error, int *exit_code)
 // graceful shutdown; the second exits at once, even if the main loop is stuck.
 // Only async-signal-safe calls in here.
 int signal_pipe[2] = { -1, -1 };
-std::atomic<int> signals_seen{0};   // lock-free, so safe in a handler
+std::atomic<int> signals_seen{ 0 }; // lock-free, so safe in a handler
 
 void
 on_termination_signal (int)
@@ -261,7 +271,17 @@ Daemon::begin_shutdown (const char *why)
 {
   log_info ("%s: shutting down (up to %lld ms; again to exit at once)", why,
             (long long)config_.server.shutdown_timeout_ms);
+  // A pipeline stuck inside GStreamer can block the main loop itself; past
+  // the timeout and a grace period, exit regardless.
+  std::thread ([limit_ms = config_.server.shutdown_timeout_ms + kShutdownGraceMs] () {
+    std::this_thread::sleep_for (std::chrono::milliseconds (limit_ms));
+    static const char line[] = "mirrord: shutdown did not finish in time: exiting now\n";
+    ssize_t ignored = write (STDERR_FILENO, line, sizeof line - 1);
+    (void)ignored;
+    _exit (kExitRuntime);
+  }).detach ();
   // Stop taking new work, then drain the streams.
+  ingest_->stop ();
   streams_->shutdown (config_.server.shutdown_timeout_ms, [this] () { finish_shutdown (); });
 }
 
@@ -319,6 +339,7 @@ Daemon::run ()
   // Reverse of start-up.
   dbus_.reset ();
   rest_.reset ();
+  ingest_.reset ();
   streams_.reset ();
   registry_.reset ();
   g_main_loop_unref (loop_);
@@ -350,7 +371,8 @@ render_pipeline (const Config &config, const std::vector<std::string> &operands)
   }
   std::string stream_id = extra.count ("stream_id") ? extra["stream_id"] : "test";
   std::string uri = extra.count ("uri") ? extra["uri"] : "";
-  auto text = library->render (operands[0], pipeline_variables (config, stream_id, uri, extra), &error);
+  auto text
+      = library->render (operands[0], pipeline_variables (config, stream_id, uri, extra), &error);
   if (!text) {
     fprintf (stderr, "mirrord: %s\n", error.c_str ());
     return kExitConfig;

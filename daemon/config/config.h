@@ -29,6 +29,7 @@ struct SrtConfig {
   std::string passphrase;           // empty: no encryption; else 10..79 chars
   int pbkeylen = 16;                // 16, 24 or 32 (AES-128/192/256)
   std::vector<std::string> allow_list;  // empty: any stream id
+  std::map<std::string, std::string> stream_passphrases;  // stream id -> passphrase
   int max_connections = 64;
   int payload_size = 1316;
   int flow_control_window = 25600;  // packets

@@ -8,14 +8,14 @@ namespace mirror::daemon {
 
 std::map<std::string, std::string>
 pipeline_variables (const Config &config, const std::string &stream_id, const std::string &uri,
-    const std::map<std::string, std::string> &extra)
+                    const std::map<std::string, std::string> &extra)
 {
-  auto ns = [] (int64_t ms) { return std::to_string (ms * (int64_t) GST_MSECOND); };
+  auto ns = [] (int64_t ms) { return std::to_string (ms * (int64_t)GST_MSECOND); };
   std::map<std::string, std::string> vars = {
     { "stream_id", stream_id },
-    { "uri", uri.empty () ? "srt://:" + std::to_string (config.ingestion.srt.port) +
-                                "?streamid=" + stream_id
-                          : uri },
+    { "uri", uri.empty ()
+                 ? "srt://:" + std::to_string (config.ingestion.srt.port) + "?streamid=" + stream_id
+                 : uri },
     { "ring_size", std::to_string (config.ingestion.buffer.ring_size) },
     { "reconnect_window", ns (config.ingestion.reconnect_window_ms) },
     { "segment_duration", ns (config.packaging.segment_duration_ms) },
@@ -26,4 +26,4 @@ pipeline_variables (const Config &config, const std::string &stream_id, const st
   return vars;
 }
 
-}  // namespace mirror::daemon
+} // namespace mirror::daemon

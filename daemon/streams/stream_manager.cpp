@@ -1,6 +1,7 @@
 #include "streams/stream_manager.h"
 
 #include <algorithm>
+#include <atomic>
 #include <regex>
 #include <set>
 
@@ -9,6 +10,7 @@
 #include "registry/registry_handle.h"
 #include "streams/pipeline_library.h"
 #include "streams/pipeline_variables.h"
+#include "streams/stream_metrics.h"
 #include "util/main_context.h"
 
 namespace mirror::daemon {
@@ -68,6 +70,7 @@ struct Stream {
   std::string message;
   int64_t started_ms = 0;
   int64_t created_unix_ms = 0;
+  std::string peer; // the ingest caller now connected, if any
   bool user_paused = false;
   bool stopping = false;
   guint stop_timer = 0;
@@ -82,18 +85,21 @@ struct StreamManager::Impl {
   GMainContext *context;
   std::map<std::string, std::unique_ptr<Stream>> streams;
   std::set<std::string> pending; // ids being registered
+  // streams.size () + pending.size (), readable from the hubs' threads.
+  std::atomic<size_t> occupied{ 0 };
+  StreamMetrics stream_metrics;
   std::map<unsigned, Listener> listeners;
   unsigned next_listener = 1;
   guint heartbeat_timer = 0;
   unsigned registry_watch = 0;
-  bool shutting_down = false;
+  std::atomic<bool> shutting_down{ false };
   // Callbacks that come back from the registry thread check this first.
   std::shared_ptr<bool> alive = std::make_shared<bool> (true);
 
   Impl (const Config &c, std::shared_ptr<StreamRegistry> r, std::shared_ptr<PipelineLibrary> p,
         Metrics *m)
       : config (c), registry (std::move (r)), pipelines (std::move (p)), metrics (m),
-        context (g_main_context_ref_thread_default ())
+        context (g_main_context_ref_thread_default ()), stream_metrics (m)
   {}
 
   ~Impl ()
@@ -138,6 +144,7 @@ struct StreamManager::Impl {
     view.local = true;
     view.pipeline = stream.pipeline_name;
     view.pipeline_state = stream.pipeline ? gst_state_name (stream.pipeline) : "NULL";
+    view.peer = stream.peer;
     view.uptime_ms = monotonic_ms () - stream.started_ms;
     return view;
   }
@@ -213,6 +220,8 @@ struct StreamManager::Impl {
       return;
     std::unique_ptr<Stream> stream = std::move (it->second);
     streams.erase (it);
+    recount ();
+    stream_metrics.forget (id);
     destroy_pipeline (*stream);
     registry->unregister_stream (id, nullptr);
     g_message ("stream %s: stopped", id.c_str ());
@@ -239,8 +248,13 @@ struct StreamManager::Impl {
     stream.state = StreamState::kStopping;
     registry->update_state (id, StreamState::kStopping, "");
 
-    // A pipeline still on its way to PLAYING counts as playing: EOS will flow.
-    if (!stream.pipeline || GST_STATE_TARGET (stream.pipeline) != GST_STATE_PLAYING) {
+    // EOS only drains a pipeline that is PLAYING. One still prerolling would
+    // hold it behind a blocked streaming thread (and sending it would take
+    // the pipeline's state lock until then), so that one is torn down.
+    GstState current = GST_STATE_NULL;
+    if (stream.pipeline)
+      gst_element_get_state (stream.pipeline, &current, nullptr, 0);
+    if (current != GST_STATE_PLAYING) {
       // Nothing flows, so no EOS would ever come out.
       finish_stop (id);
       return;
@@ -322,9 +336,14 @@ struct StreamManager::Impl {
       break;
     }
     case GST_MESSAGE_ELEMENT: {
+      const GstStructure *s = gst_message_get_structure (msg);
+      std::string peer = stream_metrics.on_message (id, s);
+      if (!peer.empty ())
+        stream.peer = peer;
+      if (gst_structure_has_name (s, "mirror-ingest-reconnected"))
+        g_message ("stream %s: caller %s reconnected", id.c_str (), peer.c_str ());
       if (stream.stopping || stream.user_paused)
         break;
-      const GstStructure *s = gst_message_get_structure (msg);
       if (gst_structure_has_name (s, "mirror-stalled"))
         set_state (id, stream, StreamState::kStalled, "no data");
       else if (gst_structure_has_name (s, "mirror-recovered"))
@@ -373,22 +392,24 @@ struct StreamManager::Impl {
   {
     auto it = streams.find (id);
     if (it == streams.end ())
-      return {ApiErrc::kNotFound, "no stream \"" + id + "\" on this node"};
+      return { ApiErrc::kNotFound, "no stream \"" + id + "\" on this node" };
     Stream &stream = *it->second;
     if (stream.stopping)
-      return {ApiErrc::kInvalidInput, "stream \"" + id + "\" is stopping"};
+      return { ApiErrc::kInvalidInput, "stream \"" + id + "\" is stopping" };
     if (stream.state == StreamState::kError)
-      return {ApiErrc::kInvalidInput, "stream \"" + id + "\" is in error: " + stream.message};
+      return { ApiErrc::kInvalidInput, "stream \"" + id + "\" is in error: " + stream.message };
     stream.user_paused = paused;
     GstState target = paused ? GST_STATE_PAUSED : GST_STATE_PLAYING;
     if (gst_element_set_state (stream.pipeline, target) == GST_STATE_CHANGE_FAILURE)
-      return {ApiErrc::kInternal,
-          "stream \"" + id + "\" could not " + (paused ? "pause" : "resume")};
+      return { ApiErrc::kInternal,
+               "stream \"" + id + "\" could not " + (paused ? "pause" : "resume") };
     set_state (id, stream, paused ? StreamState::kPaused : StreamState::kLive, "");
     update_gauges ();
     g_message ("stream %s: %s", id.c_str (), paused ? "paused" : "resumed");
     return {};
   }
+
+  void recount () { occupied = streams.size () + pending.size (); }
 
   void update_gauges ()
   {
@@ -414,15 +435,15 @@ StreamManager::StreamManager (const Config &config, std::shared_ptr<StreamRegist
   // unreachable; the registry reports it as an error and the stream stops here.
   Impl *impl = impl_.get ();
   impl_->registry_watch = impl_->registry->add_watch ([impl] (const RegistryEvent &event) {
-    if (event.kind != RegistryEvent::Kind::kStateChanged ||
-        event.entry.state != StreamState::kError)
+    if (event.kind != RegistryEvent::Kind::kStateChanged
+        || event.entry.state != StreamState::kError)
       return;
     impl->back_on_main ([impl, entry = event.entry] () {
       auto it = impl->streams.find (entry.id);
       if (it == impl->streams.end () || it->second->state == StreamState::kError)
         return;
       g_warning ("stream %s: registry: %s; stopping it here", entry.id.c_str (),
-          entry.message.c_str ());
+                 entry.message.c_str ());
       if (it->second->pipeline)
         gst_element_set_state (it->second->pipeline, GST_STATE_NULL);
       impl->set_state (entry.id, *it->second, StreamState::kError, entry.message);
@@ -500,6 +521,7 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
   gst_object_set_name (GST_OBJECT (pipeline), id.c_str ());
 
   impl.pending.insert (id);
+  impl.recount ();
   StreamEntry entry;
   entry.id = id;
   entry.state = StreamState::kStarting;
@@ -509,6 +531,7 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
         impl.back_on_main ([&impl, request, name, pipeline, done, status] () {
           const std::string &id = request.id;
           impl.pending.erase (id);
+          impl.recount ();
           if (!status.ok ()) {
             gst_object_unref (pipeline);
             g_message ("stream %s: not started: %s", id.c_str (), status.message.c_str ());
@@ -527,6 +550,7 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
           stream->started_ms = monotonic_ms ();
           stream->created_unix_ms = unix_ms ();
           impl.streams[id] = std::move (stream);
+          impl.recount ();
           if (impl.metrics)
             impl.metrics->streams_created_total.Add ({}).Increment ();
           g_message ("stream %s: starting pipeline \"%s\"%s%s", id.c_str (), name.c_str (),
@@ -625,6 +649,12 @@ size_t
 StreamManager::local_count () const
 {
   return impl_->streams.size ();
+}
+
+bool
+StreamManager::has_room () const
+{
+  return !impl_->shutting_down && impl_->occupied < (size_t)impl_->config.ingestion.max_streams;
 }
 
 size_t

@@ -32,6 +32,7 @@ struct StreamView {
   std::string pipeline;       // description name, local streams only
   std::string pipeline_state; // "PLAYING", "PAUSED", ... local streams only
   int64_t uptime_ms = 0;      // local streams only
+  std::string peer;           // ingest caller connected now, local streams only
 };
 
 struct StreamRequest {
@@ -76,6 +77,9 @@ class StreamManager {
   std::optional<StreamView> local_stream (const std::string &id) const;
   size_t local_count () const;
   size_t error_count () const; // local streams whose pipeline failed
+  // Whether a new stream would fit (ingestion.max_streams) and mirrord is not
+  // shutting down. Callable from any thread (the hubs ask it in a handshake).
+  bool has_room () const;
 
   unsigned add_listener (Listener listener);
   void remove_listener (unsigned listener_id);

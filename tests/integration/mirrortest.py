@@ -91,20 +91,23 @@ _started = []
 @atexit.register
 def _stop_leftovers():
     """Whatever a failed test left running is killed by its PID on exit."""
-    for proc in _started:
+    for proc, group in _started:
         if proc.poll() is None:
-            proc.kill()
+            (os.killpg if group else os.kill)(proc.pid, signal.SIGKILL)
             proc.wait()
 
 
 class Process:
     """A child process we started; stopped by its PID, never by name."""
 
-    def __init__(self, argv, env=None, log_name="process"):
+    def __init__(self, argv, env=None, log_name="process", group=False):
+        """group: argv is a shell pipeline; it gets its own process group,
+        and signals go to that group (whose id is our child's PID)."""
         self.log = tempfile.NamedTemporaryFile(prefix=f"mirror-{log_name}-", suffix=".log", delete=False)
+        self.group = group
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        _started.append(self.proc)
+                                     stdin=subprocess.DEVNULL, start_new_session=group)
+        _started.append((self.proc, group))
 
     @property
     def pid(self):
@@ -117,9 +120,12 @@ class Process:
     def running(self):
         return self.proc.poll() is None
 
+    def _kill(self, sig):
+        (os.killpg if self.group else os.kill)(self.proc.pid, sig)
+
     def send_signal(self, sig):
         if self.running():
-            os.kill(self.proc.pid, sig)
+            self._kill(sig)
 
     def wait(self, timeout=DEADLINE_S):
         return self.proc.wait(timeout=timeout)
@@ -127,11 +133,11 @@ class Process:
     def stop(self, sig=signal.SIGTERM, timeout=DEADLINE_S):
         """Signals the process and waits; SIGKILL if it does not end in time."""
         if self.running():
-            os.kill(self.proc.pid, sig)
+            self._kill(sig)
             try:
                 return self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
+                self._kill(signal.SIGKILL)
                 self.proc.wait()
                 raise AssertionError(f"pid {self.proc.pid} ignored {sig} for {timeout}s")
         return self.proc.returncode

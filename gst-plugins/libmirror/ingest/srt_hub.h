@@ -64,6 +64,7 @@ struct SrtConnectionStats {
   double receive_rate_mbps = 0;
   int64_t connected_ms = 0;     // how long the current caller has been connected
   std::string peer;
+  uint64_t held_bytes = 0;      // received, waiting for a consumer to attach
 };
 
 // One stream's receiver (the ingest element's source). Callbacks come from
@@ -97,10 +98,16 @@ class SrtHub {
 
   // Asked (on libsrt's listener thread) about a valid caller whose id has no
   // consumer: return true to accept and hold its data (bounded) until one
-  // attaches, false to reject it (kNoConsumer). mirrord answers by starting
-  // the stream's pipeline. Without a handler such callers are rejected.
+  // attaches, false to reject it (kNoConsumer). A cheap gate (capacity):
+  // the handshake may still fail after it (a wrong passphrase). Without a
+  // handler such callers are rejected.
   using NewStreamFn = std::function<bool (const SrtPeer &peer)>;
   virtual void set_new_stream_handler (NewStreamFn fn) = 0;
+
+  // Told (on the hub's receive thread) when such a held caller has completed
+  // its handshake, so it is real: mirrord starts the stream's pipeline here.
+  using HeldStreamFn = std::function<void (const SrtPeer &peer)>;
+  virtual void set_held_stream_handler (HeldStreamFn fn) = 0;
 
   // Every rejection, with a message naming the stream, the peer and the value.
   using RejectFn = std::function<void (const SrtPeer &peer, SrtRejectReason reason,

@@ -1,0 +1,178 @@
+#include "ingest/ingest_listeners.h"
+
+#include <gio/gio.h>
+
+#include "api/admin_context.h"
+#include "config/config.h"
+#include "ingest/rtp_hub.h"
+#include "ingest/srt_hub.h"
+#include "log.h"
+#include "metrics/metrics.h"
+#include "streams/stream_manager.h"
+#include "util/main_context.h"
+
+namespace mirror::daemon {
+
+IngestListeners::IngestListeners (const Config &config, StreamManager &streams, Metrics &metrics,
+                                  HealthBoard &health)
+    : config_ (config), streams_ (streams), metrics_ (metrics), health_ (health)
+{}
+
+IngestListeners::~IngestListeners ()
+{
+  stop ();
+}
+
+bool
+IngestListeners::start (std::string *error)
+{
+  const SrtConfig &srt = config_.ingestion.srt;
+  SrtHubOptions srt_options;
+  srt_options.bind_address = config_.server.bind_address;
+  srt_options.port = srt.port;
+  srt_options.latency_ms = srt.latency_ms;
+  srt_options.passphrase = srt.passphrase;
+  srt_options.pbkeylen = srt.pbkeylen;
+  srt_options.stream_passphrases = srt.stream_passphrases;
+  srt_options.allow_list = srt.allow_list;
+  srt_options.max_connections = srt.max_connections;
+  srt_options.payload_size = srt.payload_size;
+  srt_options.flow_control_window = srt.flow_control_window;
+  srt_options.peer_idle_timeout_ms = srt.peer_idle_timeout_ms;
+  srt_options.input_bandwidth = srt.input_bandwidth;
+  srt_options.pending_limit_bytes = config_.ingestion.buffer.ring_size;
+  std::string why;
+  srt_ = SrtHub::acquire (srt_options, &why);
+  if (!srt_) {
+    *error = "ingestion.srt.port: cannot listen for SRT on UDP " + config_.server.bind_address + ":"
+             + std::to_string (srt.port) + ": " + why;
+    health_.set ("srt", false, why);
+    return false;
+  }
+
+  std::weak_ptr<bool> alive = alive_;
+  // A new caller is first only a question of room; its pipeline starts once
+  // its handshake has succeeded (a wrong passphrase never gets one).
+  srt_->set_new_stream_handler ([this, alive] (const SrtPeer &peer) {
+    auto guard = alive.lock ();
+    if (!guard || !*guard)
+      return false;
+    if (!streams_.has_room ()) {
+      log_warn ("SRT caller %s for stream %s refused: ingestion.max_streams (%d) reached",
+                peer.address.c_str (), peer.stream_id.c_str (), config_.ingestion.max_streams);
+      return false;
+    }
+    return true;
+  });
+  srt_->set_held_stream_handler ([this, alive] (const SrtPeer &peer) {
+    auto guard = alive.lock ();
+    if (guard && *guard)
+      on_srt_caller (peer.stream_id, peer.address);
+  });
+  Metrics *metrics = &metrics_;
+  srt_->set_reject_observer (
+      [metrics] (const SrtPeer &peer, SrtRejectReason reason, const std::string &message) {
+        // The hub has logged it; here it is counted per stream and reason.
+        metrics->stream_ingestion_errors_total
+            .Add ({ { "stream", peer.stream_id }, { "reason", to_string (reason) } })
+            .Increment ();
+      });
+  health_.set ("srt", true, config_.server.bind_address + ":" + std::to_string (srt.port) + "/udp");
+  log_info ("SRT listener on %s:%u (latency %lld ms%s)", config_.server.bind_address.c_str (),
+            srt.port, (long long)srt.latency_ms, srt.passphrase.empty () ? "" : ", encrypted");
+
+  const RtpConfig &rtp = config_.ingestion.rtp;
+  RtpHubOptions rtp_options;
+  rtp_options.bind_address = config_.server.bind_address;
+  rtp_options.port = rtp.port;
+  rtp_options.payload_types = rtp.payload_types;
+  rtp_options.session_timeout_ms = rtp.session_timeout_ms;
+  rtp_options.pending_limit_bytes = config_.ingestion.buffer.ring_size;
+  rtp_ = RtpHub::acquire (rtp_options, &why);
+  if (!rtp_) {
+    *error = "ingestion.rtp.port: cannot listen for RTP on UDP " + config_.server.bind_address + ":"
+             + std::to_string (rtp.port) + "/" + std::to_string (rtp.port + 1) + ": " + why;
+    health_.set ("rtp", false, why);
+    return false;
+  }
+  rtp_->set_new_session_handler ([this, alive] (const RtpSessionInfo &info) {
+    auto guard = alive.lock ();
+    if (!guard || !*guard || !streams_.has_room ())
+      return false;
+    std::string id = rtp_stream_id (info.ssrc, info.source_address);
+    std::string uri = "rtp://:" + std::to_string (config_.ingestion.rtp.port) + "?ssrc="
+                      + std::to_string (info.ssrc) + "&encoding=" + info.encoding + "&pt="
+                      + std::to_string (info.payload_type) + "&source=" + info.source_address;
+    invoke_on (g_main_context_default (), [this, alive, id, uri, info] () {
+      auto guard = alive.lock ();
+      if (!guard || !*guard)
+        return;
+      log_info ("RTP session from %s, SSRC %u, %s: stream %s", info.source_address.c_str (),
+                info.ssrc, info.encoding.c_str (), id.c_str ());
+      streams_.create ({ id, "", uri, {} }, [this, id, info] (const ApiError &error) {
+        if (!error.ok ()) {
+          log_warn ("RTP session from %s, SSRC %u: %s", info.source_address.c_str (), info.ssrc,
+                    error.message.c_str ());
+          rtp_->detach (info.ssrc, nullptr);
+        }
+      });
+    });
+    return true;
+  });
+  health_.set ("rtp", true,
+               config_.server.bind_address + ":" + std::to_string (rtp.port) + "/udp (RTCP "
+                   + std::to_string (rtp.port + 1) + ")");
+  log_info ("RTP listener on %s:%u (RTCP %u)", config_.server.bind_address.c_str (), rtp.port,
+            rtp.port + 1);
+  return true;
+}
+
+void
+IngestListeners::stop ()
+{
+  *alive_ = false;
+  if (srt_)
+    srt_->set_new_stream_handler (nullptr);
+  if (srt_)
+    srt_->set_held_stream_handler (nullptr);
+  if (rtp_)
+    rtp_->set_new_session_handler (nullptr);
+}
+
+// On the hub's receive thread: the pipeline starts on the main loop.
+void
+IngestListeners::on_srt_caller (const std::string &id, const std::string &peer)
+{
+  std::weak_ptr<bool> alive = alive_;
+  std::string uri = "srt://:" + std::to_string (config_.ingestion.srt.port) + "?streamid=" + id;
+  invoke_on (g_main_context_default (), [this, alive, id, peer, uri] () {
+    auto guard = alive.lock ();
+    if (!guard || !*guard)
+      return;
+    streams_.create ({ id, "", uri, {} }, [this, id, peer] (const ApiError &error) {
+      if (error.ok ())
+        return;
+      // Accepted at the handshake but refused here (e.g. the id is live on
+      // another node): the held caller is closed.
+      log_warn ("SRT caller %s for stream %s closed: %s", peer.c_str (), id.c_str (),
+                error.message.c_str ());
+      srt_->detach (id, nullptr);
+    });
+  });
+}
+
+std::string
+IngestListeners::rtp_stream_id (uint32_t ssrc, const std::string &source) const
+{
+  const auto &map = config_.ingestion.rtp.stream_ids;
+  char hex[16];
+  g_snprintf (hex, sizeof hex, "0x%08x", ssrc);
+  for (const std::string &key : { std::to_string (ssrc), std::string (hex), source }) {
+    auto it = map.find (key);
+    if (it != map.end ())
+      return it->second;
+  }
+  return "rtp-" + std::to_string (ssrc);
+}
+
+} // namespace mirror::daemon

@@ -1,0 +1,104 @@
+#include "streams/stream_metrics.h"
+
+#include "metrics/metrics.h"
+
+namespace mirror::daemon {
+
+namespace {
+
+// Any numeric field as a double, whatever integer type the element used.
+double
+number (const GstStructure *s, const char *field)
+{
+  const GValue *value = gst_structure_get_value (s, field);
+  if (!value)
+    return 0;
+  GValue as_double = G_VALUE_INIT;
+  g_value_init (&as_double, G_TYPE_DOUBLE);
+  double out = 0;
+  if (g_value_transform (value, &as_double))
+    out = g_value_get_double (&as_double);
+  g_value_unset (&as_double);
+  return out;
+}
+
+std::string
+text (const GstStructure *s, const char *field)
+{
+  const char *value = gst_structure_get_string (s, field);
+  return value ? value : "";
+}
+
+// Adds the growth of a total to a counter; a total that went down (the
+// element restarted) counts from zero again.
+void
+add_growth (prometheus::Counter &counter, double &last, double total)
+{
+  counter.Increment (total >= last ? total - last : total);
+  last = total;
+}
+
+const prometheus::Histogram::BucketBoundaries kDurationBuckets
+    = { 1, 10, 60, 600, 3600, 6 * 3600, 24 * 3600 };
+
+} // namespace
+
+std::string
+StreamMetrics::on_message (const std::string &id, const GstStructure *s)
+{
+  if (!metrics_)
+    return "";
+  const prometheus::Labels labels = { { "stream", id } };
+  Seen &seen = seen_[id];
+
+  if (gst_structure_has_name (s, "mirror-heartbeat")) {
+    metrics_->stream_ingestion_bitrate_bps.Add (labels).Set (number (s, "bitrate"));
+  } else if (gst_structure_has_name (s, "mirror-ingest-stats")) {
+    // Wire bytes, as the network delivered them (the heartbeat counts media bytes).
+    add_growth (metrics_->stream_ingestion_bytes_total.Add (labels), seen.bytes,
+                number (s, "bytes-received"));
+    add_growth (metrics_->stream_ingestion_packets_total.Add (labels), seen.packets,
+                number (s, "packets-received"));
+    add_growth (metrics_->buffer_drops_total.Add (labels), seen.drops, number (s, "ring-drops"));
+    metrics_->buffer_usage_bytes.Add (labels).Set (number (s, "ring-bytes"));
+  } else if (gst_structure_has_name (s, "mirror-ingest-connected")) {
+    metrics_->stream_ingestion_active.Add (labels).Set (1);
+    seen.connected_at_us = g_get_monotonic_time ();
+    return text (s, "peer");
+  } else if (gst_structure_has_name (s, "mirror-ingest-reconnected")) {
+    metrics_->stream_ingestion_active.Add (labels).Set (1);
+    metrics_->connection_reconnects_total.Add (labels).Increment ();
+    seen.connected_at_us = g_get_monotonic_time ();
+    return text (s, "peer");
+  } else if (gst_structure_has_name (s, "mirror-ingest-disconnected")) {
+    metrics_->stream_ingestion_active.Add (labels).Set (0);
+    if (seen.connected_at_us) {
+      metrics_->connection_duration_seconds.Add ({}, kDurationBuckets)
+          .Observe ((g_get_monotonic_time () - seen.connected_at_us) / 1e6);
+      seen.connected_at_us = 0;
+    }
+    metrics_->stream_ingestion_errors_total.Add ({ { "stream", id }, { "reason", "disconnect" } })
+        .Increment ();
+  }
+  return "";
+}
+
+void
+StreamMetrics::forget (const std::string &id)
+{
+  if (!metrics_ || !seen_.erase (id))
+    return;
+  const prometheus::Labels labels = { { "stream", id } };
+  // Add returns the existing series, which Remove then drops.
+  metrics_->stream_ingestion_bytes_total.Remove (
+      &metrics_->stream_ingestion_bytes_total.Add (labels));
+  metrics_->stream_ingestion_bitrate_bps.Remove (
+      &metrics_->stream_ingestion_bitrate_bps.Add (labels));
+  metrics_->stream_ingestion_packets_total.Remove (
+      &metrics_->stream_ingestion_packets_total.Add (labels));
+  metrics_->buffer_drops_total.Remove (&metrics_->buffer_drops_total.Add (labels));
+  metrics_->buffer_usage_bytes.Remove (&metrics_->buffer_usage_bytes.Add (labels));
+  metrics_->stream_ingestion_active.Remove (&metrics_->stream_ingestion_active.Add (labels));
+}
+
+} // namespace mirror::daemon

@@ -1,0 +1,37 @@
+// Turns a stream's element messages (mirror-heartbeat, mirror-ingest-*) into
+// the seed's Prometheus families, labelled by stream. Main context only.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <gst/gst.h>
+
+namespace mirror {
+class Metrics;
+}
+
+namespace mirror::daemon {
+
+class StreamMetrics {
+ public:
+  explicit StreamMetrics (Metrics *metrics) : metrics_ (metrics) {}
+
+  // Returns the peer when the message names a newly connected one, else "".
+  std::string on_message (const std::string &stream_id, const GstStructure *s);
+  // The stream is gone: its series leave /metrics.
+  void forget (const std::string &stream_id);
+
+ private:
+  // Element counters are totals; Prometheus counters take increments.
+  struct Seen {
+    double bytes = 0;
+    double packets = 0;
+    double drops = 0;
+    int64_t connected_at_us = 0;
+  };
+  Metrics *metrics_;
+  std::map<std::string, Seen> seen_;
+};
+
+} // namespace mirror::daemon

@@ -1,0 +1,268 @@
+#include "ingest/srt_port.h"
+
+#include <netinet/in.h>
+
+#include <glib.h>
+
+#include "ingest/srt_address.h"
+#include "ingest/srt_socket_options.h"
+#include "util/main_context.h"
+
+namespace mirror {
+
+SrtPort::SrtPort (const SrtHubOptions &options) : options_ (options), port_ (options.port)
+{
+  for (auto reason : { SrtRejectReason::kMalformedStreamId, SrtRejectReason::kNotAllowed,
+                       SrtRejectReason::kBadPassphrase, SrtRejectReason::kAlreadyLive,
+                       SrtRejectReason::kTooManyConnections, SrtRejectReason::kNoConsumer })
+    reject_counts_[reason] = 0;
+}
+
+std::shared_ptr<SrtPort>
+SrtPort::open (const SrtHubOptions &options, std::string *error)
+{
+  std::shared_ptr<SrtPort> port (new SrtPort (options));
+  if (!port->start (error))
+    return nullptr;
+  return port;
+}
+
+bool
+SrtPort::start (std::string *error)
+{
+  std::string what;
+  sockaddr_storage address;
+  int address_length = 0;
+  make_srt_bind_address (options_.bind_address, options_.port, &address, &address_length);
+  const bool ipv6 = address.ss_family == AF_INET6;
+  const std::string where
+      = "SRT port " + std::to_string (options_.port) + " (" + options_.bind_address + "): ";
+
+  listener_ = srt_create_socket ();
+  if (listener_ == SRT_INVALID_SOCK) {
+    *error = where + "cannot create a socket: " + srt_getlasterror_str ();
+    return false;
+  }
+  bool ok = configure_srt_listener (listener_, options_, ipv6, &what);
+  if (ok
+      && srt_bind (listener_, reinterpret_cast<sockaddr *> (&address), address_length)
+             == SRT_ERROR) {
+    what = std::string ("cannot bind: ") + srt_getlasterror_str ();
+    ok = false;
+  }
+  if (ok) {
+    // Port 0 asks for any free port; the hub then goes by the real one.
+    sockaddr_storage bound;
+    int bound_length = sizeof bound;
+    if (srt_getsockname (listener_, reinterpret_cast<sockaddr *> (&bound), &bound_length)
+        != SRT_ERROR)
+      port_ = ntohs (ipv6 ? reinterpret_cast<sockaddr_in6 *> (&bound)->sin6_port
+                          : reinterpret_cast<sockaddr_in *> (&bound)->sin_port);
+  }
+  // The callback goes in before srt_listen: no caller may slip past it.
+  if (ok && srt_listen_callback (listener_, &SrtPort::on_listen, this) == SRT_ERROR) {
+    what = std::string ("cannot install the listen callback: ") + srt_getlasterror_str ();
+    ok = false;
+  }
+  // The backlog only holds callers between handshake and srt_accept.
+  if (ok && srt_listen (listener_, std::max (options_.max_connections, 16)) == SRT_ERROR) {
+    what = std::string ("cannot listen: ") + srt_getlasterror_str ();
+    ok = false;
+  }
+  if (ok) {
+    epoll_ = srt_epoll_create ();
+    int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
+    // Empty once stop () closed the listener; waiting must still work.
+    if (epoll_ < 0 || srt_epoll_set (epoll_, SRT_EPOLL_ENABLE_EMPTY) == SRT_ERROR
+        || srt_epoll_add_usock (epoll_, listener_, &events) == SRT_ERROR) {
+      what = std::string ("cannot set up an SRT epoll: ") + srt_getlasterror_str ();
+      ok = false;
+    }
+  }
+  if (!ok) {
+    *error = where + what;
+    srt_close (listener_);
+    listener_ = SRT_INVALID_SOCK;
+    return false;
+  }
+  thread_ = std::thread ([self = shared_from_this ()] { self->run (); });
+  g_info ("SRT port %u: listening on %s, latency %" G_GINT64_FORMAT " ms", port_,
+          options_.bind_address.c_str (), options_.latency_ms);
+  return true;
+}
+
+void
+SrtPort::stop ()
+{
+  std::call_once (stopped_, [this] {
+    stopping_.store (true);
+    // Outside mu_: closing waits for a listen callback in progress.
+    if (listener_ != SRT_INVALID_SOCK)
+      srt_close (listener_);
+    if (!thread_.joinable ())
+      return;
+    if (on_receive_thread ())
+      thread_.detach ();
+    else
+      thread_.join ();
+  });
+}
+
+SrtPort::~SrtPort ()
+{
+  // Only after the receive thread returned (it holds a reference), so
+  // nothing reads these any more.
+  for (auto &[sock, connection] : connections_)
+    srt_close (sock);
+  for (auto &[sock, handshake] : handshakes_)
+    srt_close (sock);
+  if (epoll_ >= 0)
+    srt_epoll_release (epoll_);
+}
+
+bool
+SrtPort::on_receive_thread () const
+{
+  return std::this_thread::get_id () == receive_thread_id_.load ();
+}
+
+bool
+SrtPort::attach (const std::string &stream_id, std::shared_ptr<SrtStreamConsumer> consumer,
+                 std::string *error)
+{
+  if (!consumer) {
+    if (error)
+      *error = "SRT port " + std::to_string (port_) + ": no consumer given for stream '" + stream_id
+               + "'";
+    return false;
+  }
+  std::lock_guard lock (mu_);
+  auto [it, inserted] = consumers_.try_emplace (stream_id, consumer);
+  if (!inserted) {
+    if (error)
+      *error = "SRT port " + std::to_string (port_) + ": stream '" + stream_id
+               + "' already has a consumer";
+    return false;
+  }
+  // A held caller: the receive thread announces it and hands over its held
+  // data before anything newer (on the next batch, or within a tick).
+  auto claim = claims_.find (stream_id);
+  if (claim != claims_.end ()) {
+    auto connection = connections_.find (claim->second);
+    if (connection != connections_.end () && !connection->second->closing)
+      connection->second->consumer = std::move (consumer);
+  }
+  return true;
+}
+
+void
+SrtPort::detach (const std::string &stream_id, const SrtStreamConsumer *consumer)
+{
+  std::shared_ptr<SrtStreamConsumer> released;
+  SRTSOCKET to_close = SRT_INVALID_SOCK;
+  {
+    std::unique_lock lock (mu_);
+    auto it = consumers_.find (stream_id);
+    if (it == consumers_.end () || it->second.get () != consumer)
+      return;
+    released = std::move (it->second);
+    consumers_.erase (it);
+    auto claim = claims_.find (stream_id);
+    if (claim != claims_.end ()) {
+      auto connection = connections_.find (claim->second);
+      if (connection != connections_.end ()) {
+        // The receive thread reaps it; the id is free for a new caller now.
+        connection->second->closing = true;
+        connection->second->consumer.reset ();
+        to_close = claim->second;
+        claims_.erase (claim);
+      }
+    }
+    // No callback of this consumer runs once detach () returned, unless
+    // detach () was called from that very callback.
+    if (!on_receive_thread ()) {
+      ++detach_waiters_;
+      callback_done_.wait (lock, [&] { return in_callback_.load () != consumer; });
+      --detach_waiters_;
+    }
+  }
+  if (to_close != SRT_INVALID_SOCK) {
+    g_info ("SRT port %u: stream '%s' detached, closing its caller", port_, stream_id.c_str ());
+    srt_close (to_close);
+  }
+}
+
+void
+SrtPort::set_new_stream_handler (SrtHub::NewStreamFn fn)
+{
+  std::lock_guard lock (mu_);
+  new_stream_handler_ = std::move (fn);
+}
+
+void
+SrtPort::set_held_stream_handler (SrtHub::HeldStreamFn fn)
+{
+  std::lock_guard lock (mu_);
+  held_stream_handler_ = std::move (fn);
+}
+
+void
+SrtPort::set_reject_observer (SrtHub::RejectFn fn)
+{
+  std::lock_guard lock (mu_);
+  reject_observer_ = std::move (fn);
+}
+
+std::optional<SrtConnectionStats>
+SrtPort::stats (const std::string &stream_id) const
+{
+  SRTSOCKET sock = SRT_INVALID_SOCK;
+  SrtConnectionStats out;
+  int64_t accepted_ms = 0;
+  {
+    std::lock_guard lock (mu_);
+    auto claim = claims_.find (stream_id);
+    if (claim == claims_.end ())
+      return std::nullopt;
+    auto connection = connections_.find (claim->second);
+    if (connection == connections_.end () || connection->second->closing)
+      return std::nullopt;
+    sock = connection->second->sock;
+    out.peer = connection->second->peer.address;
+    accepted_ms = connection->second->accepted_ms;
+    out.held_bytes = connection->second->held_bytes.load ();
+  }
+  // Without clearing, libsrt's interval counters (pktRcvRetrans) run from
+  // the start of the connection.
+  SRT_TRACEBSTATS perf{};
+  if (srt_bstats (sock, &perf, 0) == SRT_ERROR)
+    return std::nullopt;
+  out.bytes_received = perf.byteRecvTotal;
+  out.packets_received = uint64_t (perf.pktRecvTotal);
+  out.packets_lost = uint64_t (std::max (perf.pktRcvLossTotal, 0));
+  out.packets_dropped = uint64_t (std::max (perf.pktRcvDropTotal, 0));
+  out.packets_retransmitted = uint64_t (std::max (perf.pktRcvRetrans, 0));
+  out.rtt_ms = perf.msRTT;
+  out.receive_rate_mbps = perf.mbpsRecvRate;
+  out.connected_ms = monotonic_ms () - accepted_ms;
+  return out;
+}
+
+std::map<SrtRejectReason, uint64_t>
+SrtPort::reject_counts () const
+{
+  std::lock_guard lock (mu_);
+  return reject_counts_;
+}
+
+size_t
+SrtPort::connection_count () const
+{
+  std::lock_guard lock (mu_);
+  size_t count = 0;
+  for (const auto &[sock, connection] : connections_)
+    count += connection->closing ? 0 : 1;
+  return count;
+}
+
+} // namespace mirror

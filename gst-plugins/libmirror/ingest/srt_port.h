@@ -1,0 +1,137 @@
+// One SRT listener port and everything behind it: the admission decisions
+// taken in libsrt's listen callback (srt_port_admission.cpp), the receive
+// thread that reads every connection of the port from one SRT epoll and hands
+// batches to consumers (srt_port_receive.cpp), and the routing tables both
+// share (srt_port.cpp).
+//
+// Lifetime: the receive thread holds a reference, so an SrtPort outlives
+// stop () until its thread has returned; that lets a consumer drop the last
+// hub reference from inside a callback.
+//
+// Locking: mu_ guards the routing tables and is never held while calling a
+// consumer, a handler or an observer, nor while calling into libsrt (libsrt
+// holds its own locks around the listen callback, which takes mu_).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include <srt/srt.h>
+
+#include "ingest/srt_held_data.h"
+#include "ingest/srt_hub.h"
+
+namespace mirror {
+
+class SrtPort : public std::enable_shared_from_this<SrtPort> {
+ public:
+  // Binds, listens and starts the receive thread; nullptr and *error naming
+  // the port when it cannot. options must have been validated.
+  static std::shared_ptr<SrtPort> open (const SrtHubOptions &options, std::string *error);
+  ~SrtPort ();
+  SrtPort (const SrtPort &) = delete;
+  SrtPort &operator= (const SrtPort &) = delete;
+
+  // Closes the listener (no listen callback runs once this returns) and ends
+  // the receive thread: joins it, or lets it finish on its own when called
+  // from it. Connections close when the last reference goes.
+  void stop ();
+
+  const SrtHubOptions &options () const { return options_; }
+  uint16_t port () const { return port_; }
+
+  bool attach (const std::string &stream_id, std::shared_ptr<SrtStreamConsumer> consumer,
+               std::string *error);
+  void detach (const std::string &stream_id, const SrtStreamConsumer *consumer);
+  void set_new_stream_handler (SrtHub::NewStreamFn fn);
+  void set_held_stream_handler (SrtHub::HeldStreamFn fn);
+  void set_reject_observer (SrtHub::RejectFn fn);
+  std::optional<SrtConnectionStats> stats (const std::string &stream_id) const;
+  std::map<SrtRejectReason, uint64_t> reject_counts () const;
+  size_t connection_count () const;
+
+ private:
+  // A caller that passed the listen callback and is finishing the handshake.
+  struct Handshake {
+    SrtPeer peer;
+    int key_length = 0; // bytes of AES key required, 0: no passphrase
+    int64_t started_ms = 0;
+    bool seen_connected = false;
+  };
+
+  // An accepted caller. Created and destroyed on the receive thread only.
+  struct Connection {
+    SRTSOCKET sock = SRT_INVALID_SOCK;
+    SrtPeer peer;
+    int64_t accepted_ms = 0;
+    std::unique_ptr<uint8_t[]> scratch; // one batch of payloads
+    SrtHeldData held;
+    bool announced = false;              // on_connect delivered (receive thread only)
+    std::atomic<size_t> held_bytes{ 0 }; // held.size_bytes (), for stats ()
+    // Guarded by mu_:
+    std::shared_ptr<SrtStreamConsumer> consumer;
+    bool closing = false; // detached: closed, waiting to be reaped
+
+    explicit Connection (size_t held_limit) : held (held_limit) {}
+  };
+
+  explicit SrtPort (const SrtHubOptions &options);
+  bool start (std::string *error);
+
+  // srt_port_admission.cpp: libsrt's listen callback.
+  static int on_listen (void *opaque, SRTSOCKET ns, int hs_version, const sockaddr *peer_address,
+                        const char *stream_id) noexcept;
+  int admit (SRTSOCKET ns, const sockaddr *peer_address, const char *raw_stream_id);
+  bool is_allowed (const std::string &stream_id) const;
+  const std::string &passphrase_for (const std::string &stream_id) const;
+  int refuse (SRTSOCKET ns, const SrtPeer &peer, SrtRejectReason reason, const std::string &what);
+  void report_rejection (const SrtPeer &peer, SrtRejectReason reason, const std::string &what);
+  void check_handshakes (int64_t now_ms);
+
+  // srt_port_receive.cpp: the receive thread.
+  void run ();
+  void accept_callers ();
+  void receive (Connection &c);
+  void deliver (Connection &c, const uint8_t *data, size_t size);
+  void end_callback ();
+  void end_connection (Connection &c, const std::string &reason);
+  void housekeeping (int64_t now_ms);
+  bool on_receive_thread () const;
+
+  const SrtHubOptions options_;
+  uint16_t port_ = 0;
+  SRTSOCKET listener_ = SRT_INVALID_SOCK;
+  int epoll_ = -1;
+  std::thread thread_;
+  std::atomic<std::thread::id> receive_thread_id_{};
+  std::atomic<bool> stopping_{ false };
+  std::once_flag stopped_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<SrtStreamConsumer>> consumers_;
+  // Stream id -> its one caller, handshaking or connected: what makes a
+  // second caller for a live id a conflict.
+  std::map<std::string, SRTSOCKET> claims_;
+  std::unordered_map<SRTSOCKET, Handshake> handshakes_;
+  // Written only by the receive thread (under mu_), so it reads without.
+  std::unordered_map<SRTSOCKET, std::unique_ptr<Connection>> connections_;
+  SrtHub::NewStreamFn new_stream_handler_;
+  SrtHub::HeldStreamFn held_stream_handler_;
+  SrtHub::RejectFn reject_observer_;
+  std::map<SrtRejectReason, uint64_t> reject_counts_;
+
+  // The consumer being called on the receive thread, so that detach () can
+  // wait for that call to end without the receive thread locking twice per
+  // batch.
+  std::atomic<const SrtStreamConsumer *> in_callback_{ nullptr };
+  std::atomic<int> detach_waiters_{ 0 };
+  std::condition_variable callback_done_;
+};
+
+} // namespace mirror

@@ -1,0 +1,304 @@
+// The receive path: one thread per port waits on one SRT epoll holding the
+// listener and every connection, reads each ready socket until libsrt says it
+// would block, and hands consecutive payloads of one socket to its consumer in
+// one on_data call (a scratch batch of up to 64 KiB), taking the routing lock
+// once per batch. Nothing is allocated per packet.
+#include <pthread.h>
+
+#include <chrono>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <glib.h>
+
+#include "ingest/srt_address.h"
+#include "ingest/srt_port.h"
+#include "util/main_context.h"
+
+namespace mirror {
+
+namespace {
+
+constexpr int kMaxEvents = 128;
+// How often the thread looks at handshakes, attaches and held callers when
+// no packet wakes it.
+constexpr int64_t kTickMs = 50;
+constexpr size_t kScratchBytes = 64 * 1024;
+// An accepted caller whose consumer never attached (mirrord failed to start
+// the pipeline) is closed after this long.
+constexpr int64_t kHoldTimeoutMs = 10000;
+
+template <typename Fn>
+void
+guarded (uint16_t port, const SrtPeer &peer, const char *what, Fn &&fn)
+{
+  try {
+    fn ();
+  } catch (const std::exception &e) {
+    g_critical ("SRT port %u: consumer of stream '%s' (caller %s) threw from %s: %s", port,
+                peer.stream_id.c_str (), peer.address.c_str (), what, e.what ());
+  } catch (...) {
+    g_critical ("SRT port %u: consumer of stream '%s' (caller %s) threw from %s", port,
+                peer.stream_id.c_str (), peer.address.c_str (), what);
+  }
+}
+
+} // namespace
+
+void
+SrtPort::run ()
+{
+  receive_thread_id_.store (std::this_thread::get_id ());
+  std::string name = "srt-hub-" + std::to_string (port_);
+  pthread_setname_np (pthread_self (), name.substr (0, 15).c_str ());
+
+  SRT_EPOLL_EVENT events[kMaxEvents];
+  int64_t next_housekeeping = 0;
+  while (!stopping_.load ()) {
+    try {
+      int n = srt_epoll_uwait (epoll_, events, kMaxEvents, kTickMs);
+      if (n < 0 && srt_getlasterror (nullptr) != SRT_ETIMEOUT) {
+        g_warning ("SRT port %u: waiting on the SRT epoll failed: %s", port_,
+                   srt_getlasterror_str ());
+        // Not a busy loop on a persistent error.
+        std::this_thread::sleep_for (std::chrono::milliseconds (kTickMs));
+      }
+      for (int i = 0; i < n; ++i) {
+        if (events[i].fd == listener_) {
+          accept_callers ();
+          continue;
+        }
+        auto it = connections_.find (events[i].fd);
+        if (it != connections_.end ())
+          receive (*it->second);
+      }
+      int64_t now = monotonic_ms ();
+      if (now >= next_housekeeping) {
+        housekeeping (now);
+        next_housekeeping = now + kTickMs;
+      }
+    } catch (const std::exception &e) {
+      g_critical ("SRT port %u: receive thread: %s", port_, e.what ());
+    }
+  }
+}
+
+// One caller per readiness event: the listener stays ready while more are
+// queued, and an srt_accept that would block makes libsrt log an error.
+void
+SrtPort::accept_callers ()
+{
+  if (!stopping_.load ()) {
+    sockaddr_storage address;
+    int length = sizeof address;
+    SRTSOCKET sock = srt_accept (listener_, reinterpret_cast<sockaddr *> (&address), &length);
+    if (sock == SRT_INVALID_SOCK)
+      return; // none left (SRT_EASYNCRCV), or the listener closed
+
+    auto connection = std::make_unique<Connection> (options_.pending_limit_bytes);
+    connection->sock = sock;
+    connection->scratch = std::make_unique_for_overwrite<uint8_t[]> (kScratchBytes);
+    connection->accepted_ms = monotonic_ms ();
+    Connection *c = connection.get ();
+    bool admitted = false;
+    SrtHub::HeldStreamFn held_handler;
+    {
+      std::lock_guard lock (mu_);
+      auto handshake = handshakes_.find (sock);
+      if (handshake != handshakes_.end ()) {
+        admitted = true;
+        c->peer = handshake->second.peer;
+        auto consumer = consumers_.find (c->peer.stream_id);
+        if (consumer != consumers_.end ())
+          c->consumer = consumer->second;
+        else
+          held_handler = held_stream_handler_;
+        handshakes_.erase (handshake);
+        connections_.emplace (sock, std::move (connection));
+      }
+    }
+    if (!admitted) {
+      // Only when its handshake was given up as stale.
+      g_warning ("SRT port %u: closing caller %s, accepted after its handshake timed out", port_,
+                 format_srt_peer (reinterpret_cast<sockaddr *> (&address)).c_str ());
+      srt_close (sock);
+      return;
+    }
+    int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
+    if (srt_epoll_add_usock (epoll_, sock, &events) == SRT_ERROR) {
+      g_warning ("SRT port %u: cannot watch caller %s of stream '%s': %s", port_,
+                 c->peer.address.c_str (), c->peer.stream_id.c_str (), srt_getlasterror_str ());
+      end_connection (*c, "cannot be watched");
+      return;
+    }
+    g_info ("SRT port %u: stream '%s' connected from %s%s", port_, c->peer.stream_id.c_str (),
+            c->peer.address.c_str (), c->consumer ? "" : " (held until a consumer attaches)");
+    if (held_handler) {
+      try {
+        held_handler (c->peer);
+      } catch (...) {
+        g_critical ("SRT port %u: the held-stream handler threw for stream '%s'", port_,
+                    c->peer.stream_id.c_str ());
+      }
+    }
+    deliver (*c, nullptr, 0);
+  }
+}
+
+void
+SrtPort::receive (Connection &c)
+{
+  uint8_t *scratch = c.scratch.get ();
+  size_t used = 0;
+  bool lost = false;
+  std::string error;
+  while (true) {
+    // A live-mode message is at most SRT_LIVE_MAX_PLSIZE bytes and must fit
+    // whole.
+    if (kScratchBytes - used < size_t (SRT_LIVE_MAX_PLSIZE)) {
+      deliver (c, scratch, used);
+      used = 0;
+    }
+    int n = srt_recvmsg (c.sock, reinterpret_cast<char *> (scratch + used),
+                         int (kScratchBytes - used));
+    if (n > 0) {
+      used += size_t (n);
+      continue;
+    }
+    if (n == SRT_ERROR && srt_getlasterror (nullptr) != SRT_EASYNCRCV) {
+      lost = true;
+      error = srt_getlasterror_str ();
+    }
+    break;
+  }
+  if (used)
+    deliver (c, scratch, used);
+  if (lost)
+    end_connection (c, std::string ("connection lost: the caller closed it or sent nothing for ")
+                           + std::to_string (options_.peer_idle_timeout_ms)
+                           + " ms (libsrt: " + error + ")");
+}
+
+void
+SrtPort::deliver (Connection &c, const uint8_t *data, size_t size)
+{
+  std::shared_ptr<SrtStreamConsumer> consumer;
+  {
+    std::lock_guard lock (mu_);
+    if (c.closing)
+      return;
+    consumer = c.consumer;
+    if (consumer)
+      in_callback_.store (consumer.get ());
+  }
+  if (!consumer) {
+    if (size) {
+      c.held.append (data, size);
+      c.held_bytes.store (c.held.size_bytes ());
+    }
+    return;
+  }
+  if (!c.announced) {
+    c.announced = true;
+    if (c.held.dropped_bytes ())
+      g_warning ("SRT port %u: stream '%s' from %s: %" G_GUINT64_FORMAT
+                 " bytes dropped while waiting for a consumer (pending limit %zu bytes)",
+                 port_, c.peer.stream_id.c_str (), c.peer.address.c_str (), c.held.dropped_bytes (),
+                 options_.pending_limit_bytes);
+    guarded (port_, c.peer, "on_connect", [&] { consumer->on_connect (c.peer); });
+    guarded (port_, c.peer, "on_data", [&] {
+      c.held.drain (
+          [&] (const uint8_t *held, size_t held_size) { consumer->on_data (held, held_size); });
+    });
+    c.held_bytes.store (0);
+  }
+  if (size)
+    guarded (port_, c.peer, "on_data", [&] { consumer->on_data (data, size); });
+  end_callback ();
+}
+
+void
+SrtPort::end_callback ()
+{
+  in_callback_.store (nullptr);
+  if (detach_waiters_.load () > 0) {
+    std::lock_guard lock (mu_);
+    callback_done_.notify_all ();
+  }
+}
+
+void
+SrtPort::end_connection (Connection &c, const std::string &reason)
+{
+  const SRTSOCKET sock = c.sock;
+  bool closed_by_detach;
+  {
+    std::lock_guard lock (mu_);
+    closed_by_detach = c.closing;
+  }
+  // Closing also takes it out of the epoll.
+  if (!closed_by_detach)
+    srt_close (sock);
+  // A consumer that attached since the last batch still gets on_connect and
+  // the held data before on_disconnect.
+  deliver (c, nullptr, 0);
+
+  std::shared_ptr<SrtStreamConsumer> consumer;
+  std::unique_ptr<Connection> ended;
+  bool detached = false;
+  {
+    std::lock_guard lock (mu_);
+    detached = c.closing;
+    if (!detached && c.announced && c.consumer) {
+      consumer = c.consumer;
+      in_callback_.store (consumer.get ());
+    }
+    auto claim = claims_.find (c.peer.stream_id);
+    if (claim != claims_.end () && claim->second == sock)
+      claims_.erase (claim);
+    auto it = connections_.find (sock);
+    ended = std::move (it->second);
+    connections_.erase (it);
+  }
+  if (!detached)
+    g_info ("SRT port %u: stream '%s' from %s ended: %s", port_, ended->peer.stream_id.c_str (),
+            ended->peer.address.c_str (), reason.c_str ());
+  if (consumer) {
+    guarded (port_, ended->peer, "on_disconnect",
+             [&] { consumer->on_disconnect (ended->peer, reason); });
+    end_callback ();
+  }
+}
+
+void
+SrtPort::housekeeping (int64_t now_ms)
+{
+  check_handshakes (now_ms);
+  std::vector<Connection *> announce, expired, detached;
+  {
+    std::lock_guard lock (mu_);
+    for (auto &[sock, c] : connections_) {
+      if (c->closing)
+        detached.push_back (c.get ());
+      else if (c->consumer && !c->announced)
+        announce.push_back (c.get ());
+      else if (!c->consumer && now_ms - c->accepted_ms > kHoldTimeoutMs)
+        expired.push_back (c.get ());
+    }
+  }
+  // Handles an attach () to an idle caller; a busy one was served by its
+  // next batch already.
+  for (Connection *c : announce)
+    deliver (*c, nullptr, 0);
+  for (Connection *c : expired) {
+    g_warning ("SRT port %u: closing caller %s of stream '%s': no consumer attached within %d s",
+               port_, c->peer.address.c_str (), c->peer.stream_id.c_str (),
+               int (kHoldTimeoutMs / 1000));
+    end_connection (*c, "no consumer attached");
+  }
+  for (Connection *c : detached)
+    end_connection (*c, "detached");
+}
+
+} // namespace mirror

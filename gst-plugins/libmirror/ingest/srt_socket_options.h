@@ -1,0 +1,28 @@
+// The libsrt options of a hub's listener. Accepted sockets inherit them, so
+// every caller of the port gets the same live-mode receiver.
+#pragma once
+
+#include <string>
+
+#include <srt/srt.h>
+
+#include "ingest/srt_hub.h"
+
+namespace mirror {
+
+// SRTO_RCVBUF for one caller (bytes, as libsrt takes it): a 50 Mbps feed,
+// bursting to twice that on keyframes, for the latency plus the round trips
+// that retransmissions need. Capped by the flow control window, which libsrt
+// requires to hold the whole buffer.
+int srt_receive_buffer_bytes (int64_t latency_ms, int payload_size, int flow_control_window);
+
+// SRTO_UDP_RCVBUF of the port's one UDP socket, which every caller shares:
+// room for 25 callers at 50 Mbps while libsrt's receiving thread is held up.
+int srt_udp_receive_buffer_bytes ();
+
+// Sets the options on a listener that is not bound yet; false and *error
+// naming the option and libsrt's reason.
+bool configure_srt_listener (SRTSOCKET listener, const SrtHubOptions &options, bool ipv6,
+                             std::string *error);
+
+} // namespace mirror

@@ -1,0 +1,207 @@
+"""Ingest end to end: real SRT callers (GStreamer srtsink, ffmpeg,
+srt-live-transmit) and a real RTP sender into one mirrord on a real
+redis-server; bad callers refused while the others keep flowing; a caller
+that drops and comes back continues its stream."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from mirrortest import Mirrord, Process, Redis, free_port, wait_for
+
+SECRET = "correct horse battery"
+MEDIA = tempfile.mkdtemp(prefix="mirror-media-")
+
+
+def make_ts(name, video_enc, parse):
+    """A short MPEG-TS file with video and AAC audio, made by GStreamer."""
+    path = os.path.join(MEDIA, name)
+    subprocess.run(
+        ["gst-launch-1.0", "-q",
+         "videotestsrc", "num-buffers=50", "pattern=ball", "!",
+         "video/x-raw,width=320,height=240,framerate=25/1", "!"] + video_enc +
+        ["!", parse, "!", "mpegtsmux", "name=mux", "alignment=7", "!", "filesink", f"location={path}",
+         "audiotestsrc", "num-buffers=94", "!", "audio/x-raw,rate=48000,channels=2", "!",
+         "avenc_aac", "!", "aacparse", "!", "mux."],
+        check=True, timeout=120, stdin=subprocess.DEVNULL, capture_output=True)
+    return path
+
+
+def srt_uri(port, stream_id, passphrase=None):
+    uri = f"srt://127.0.0.1:{port}?streamid={stream_id}"
+    return uri + (f"&passphrase={passphrase}" if passphrase else "")
+
+
+def ffmpeg_sender(path, port, stream_id, passphrase=None):
+    uri = srt_uri(port, stream_id, passphrase) + "&pkt_size=1316"
+    return Process(["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1",
+                    "-i", path, "-c", "copy", "-f", "mpegts", uri], log_name="ffmpeg")
+
+
+def slt_sender(path, port, stream_id, passphrase=None):
+    """srt-live-transmit fed by a paced ffmpeg through a pipe."""
+    uri = srt_uri(port, stream_id, passphrase)
+    return Process(["sh", "-c",
+                    f"exec ffmpeg -nostdin -loglevel error -re -stream_loop -1 -i '{path}' -c copy "
+                    f"-f mpegts - | exec srt-live-transmit -q file://con '{uri}'"],
+                   log_name="slt", group=True)
+
+
+def srtsink_sender(port, stream_id, passphrase=None):
+    """A live HEVC + AAC encode straight into GStreamer's srtsink."""
+    extra = [f"passphrase={passphrase}"] if passphrase else []
+    return Process(
+        ["gst-launch-1.0", "-q",
+         "videotestsrc", "is-live=true", "pattern=ball", "!",
+         "video/x-raw,width=320,height=240,framerate=25/1", "!",
+         "x265enc", "speed-preset=ultrafast", "tune=zerolatency", "key-int-max=25", "!",
+         "h265parse", "!", "mpegtsmux", "name=mux", "alignment=7", "!",
+         "srtsink", f"uri=srt://127.0.0.1:{port}?streamid={stream_id}", "latency=120"] + extra +
+        ["audiotestsrc", "is-live=true", "!", "audio/x-raw,rate=48000,channels=2", "!",
+         "avenc_aac", "!", "aacparse", "!", "mux."],
+        log_name="srtsink")
+
+
+def rtp_sender(port):
+    # x265's CRA keyframes carry no parameter sets for rtph265pay to repeat:
+    # ask the encoder to repeat them, so a late joiner can parse.
+    return Process(
+        ["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "!",
+         "video/x-raw,width=320,height=240,framerate=25/1", "!",
+         "x265enc", "speed-preset=ultrafast", "tune=zerolatency", "key-int-max=25",
+         "option-string=repeat-headers=1:open-gop=0", "!",
+         "rtph265pay", "config-interval=-1", "ssrc=305419896", "pt=96", "!",
+         "udpsink", "host=127.0.0.1", f"port={port}"],
+        log_name="rtp")
+
+
+def metric(text, name, **labels):
+    """The value of one series in a Prometheus text page, 0 when absent."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+class Ingest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.hevc = make_ts("hevc_aac.ts", ["x265enc", "speed-preset=ultrafast", "key-int-max=25"],
+                           "h265parse")
+        cls.h264 = make_ts("h264_aac.ts", ["x264enc", "speed-preset=ultrafast", "key-int-max=25"],
+                           "h264parse")
+        cls.redis = Redis()
+        cls.srt_port = free_port(socket.SOCK_DGRAM)
+        cls.m = Mirrord(env={
+            "MIRROR_REDIS_ADDR": f"127.0.0.1:{cls.redis.port}",
+            "MIRROR_INGESTION_SRT_PORT": str(cls.srt_port),
+            "MIRROR_INGESTION_SRT_ALLOW_LIST": "cam*,rtp-*,junk",
+            "MIRROR_INGESTION_SRT_STREAM_PASSPHRASES":
+                f"cam-secure={SECRET},cam-locked={SECRET} too",
+            "MIRROR_INGESTION_RECONNECT_WINDOW": "5s",
+        })
+        cls.rtp_port = int(cls.m.env["MIRROR_INGESTION_RTP_PORT"])
+        cls.senders = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.senders:
+            s.stop(signal.SIGKILL)
+        code = cls.m.stop()
+        cls.redis.stop()
+        assert code == 0, cls.m.output()
+
+    def start(self, sender):
+        self.senders.append(sender)
+        return sender
+
+    def stream(self, stream_id):
+        status, _, doc = self.m.http("GET", f"/api/v1/streams/{stream_id}")
+        return doc if status == 200 else None
+
+    def wait_live(self, stream_id, codec):
+        def flowing():
+            doc = self.stream(stream_id)
+            return (doc and doc["state"] == "live" and doc["stats"]["codec"] == codec
+                    and doc["stats"]["bitrate_bps"] > 0 and doc)
+        return wait_for(flowing, f"stream {stream_id} live with {codec}", deadline_s=60)
+
+    def metrics(self):
+        return self.m.http("GET", "/metrics")[2]
+
+    def test_1_four_peers_then_bad_callers(self):
+        self.start(srtsink_sender(self.srt_port, "cam1"))
+        self.start(ffmpeg_sender(self.h264, self.srt_port, "cam2"))
+        self.start(slt_sender(self.hevc, self.srt_port, "cam3"))
+        self.start(rtp_sender(self.rtp_port))
+        self.start(ffmpeg_sender(self.hevc, self.srt_port, "cam-secure", SECRET))
+
+        docs = {
+            "cam1": self.wait_live("cam1", "h265"),
+            "cam2": self.wait_live("cam2", "h264"),
+            "cam3": self.wait_live("cam3", "h265"),
+            "rtp-305419896": self.wait_live("rtp-305419896", "h265"),
+            "cam-secure": self.wait_live("cam-secure", "h265"),
+        }
+        for stream_id, doc in docs.items():
+            self.assertEqual(doc["stats"]["width"], 320, stream_id)
+            self.assertEqual(doc["stats"]["height"], 240, stream_id)
+            self.assertTrue(doc["local"])
+        self.assertTrue(docs["cam1"]["peer"].startswith("127.0.0.1:"), docs["cam1"])
+        # All of them registered in the real Redis.
+        members = set(self.redis.command("SMEMBERS", "mirror:streams"))
+        self.assertTrue(set(docs) <= members, members)
+
+        # Wrong and missing passphrase, an id outside the allow-list, a second
+        # caller for a live id: each refused at the handshake and counted.
+        self.start(ffmpeg_sender(self.hevc, self.srt_port, "cam-locked", "wrong passphrase!"))
+        self.start(slt_sender(self.hevc, self.srt_port, "cam-locked"))
+        self.start(slt_sender(self.h264, self.srt_port, "intruder"))
+        self.start(ffmpeg_sender(self.h264, self.srt_port, "cam2"))
+
+        def rejected(stream_id, reason):
+            return metric(self.metrics(), "mirror_stream_ingestion_errors_total",
+                          stream=stream_id, reason=reason) > 0
+        wait_for(lambda: rejected("intruder", "not-allowed"), "intruder refused")
+        wait_for(lambda: rejected("cam2", "already-live"), "second cam2 caller refused")
+        wait_for(lambda: rejected("cam-locked", "bad-passphrase"), "bad passphrases refused")
+        self.assertIsNone(self.stream("intruder"))
+        self.assertIsNone(self.stream("cam-locked"))
+        self.assertIn("intruder", self.m.output())
+
+        # A TS-less payload fails only its own stream.
+        pacer = ("import os, sys, time\n"
+                 "while True:\n"
+                 "    sys.stdout.buffer.write(os.urandom(1316 * 10)); sys.stdout.flush(); time.sleep(0.02)\n")
+        self.start(Process(["sh", "-c", f"python3 -c '{pacer}' | exec srt-live-transmit -q file://con "
+                            f"'{srt_uri(self.srt_port, 'junk')}'"], log_name="junk", group=True))
+        doc = wait_for(lambda: (lambda d: d and d["state"] == "error" and d)(self.stream("junk")),
+                       "junk stream in error", deadline_s=60)
+        self.assertIn("MPEG-TS", doc["message"])
+
+        for stream_id in docs:
+            self.assertEqual(self.stream(stream_id)["state"], "live", stream_id)
+        self.assertEqual(self.stream("cam2")["peer"], docs["cam2"]["peer"])
+
+    def test_2_reconnect_within_window_continues(self):
+        sender = self.start(ffmpeg_sender(self.h264, self.srt_port, "cam-re"))
+        first = self.wait_live("cam-re", "h264")
+        sender.stop(signal.SIGKILL)
+        wait_for(lambda: metric(self.metrics(), "mirror_stream_ingestion_active", stream="cam-re") == 0,
+                 "disconnect seen")
+        self.start(ffmpeg_sender(self.h264, self.srt_port, "cam-re"))
+        wait_for(lambda: metric(self.metrics(), "mirror_connection_reconnects_total",
+                                stream="cam-re") == 1, "one reconnect counted")
+        again = self.wait_live("cam-re", "h264")
+        self.assertEqual(again["created_at"], first["created_at"])
+        self.assertIn("reconnected", self.m.output())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
