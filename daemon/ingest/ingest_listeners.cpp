@@ -122,15 +122,38 @@ IngestListeners::start (std::string *error)
   health_.set ("rtp", true,
                config_.server.bind_address + ":" + std::to_string (rtp.port) + "/udp (RTCP "
                    + std::to_string (rtp.port + 1) + ")");
+  rtp_counter_timer_ = g_timeout_add_seconds (
+      1,
+      [] (gpointer self) -> gboolean {
+        static_cast<IngestListeners *> (self)->count_rtp_drops ();
+        return G_SOURCE_CONTINUE;
+      },
+      this);
   log_info ("RTP listener on %s:%u (RTCP %u)", config_.server.bind_address.c_str (), rtp.port,
             rtp.port + 1);
   return true;
+}
+
+// The hub counts what it drops without a stream; Prometheus gets the growth.
+void
+IngestListeners::count_rtp_drops ()
+{
+  RtpHubCounters counters = rtp_->counters ();
+  metrics_.rtp_packets_dropped_total.Add ({ { "reason", "not-rtp" } })
+      .Increment (double (counters.not_rtp - counted_not_rtp_));
+  metrics_.rtp_packets_dropped_total.Add ({ { "reason", "unmapped-payload-type" } })
+      .Increment (double (counters.unmapped_payload_type - counted_unmapped_));
+  counted_not_rtp_ = counters.not_rtp;
+  counted_unmapped_ = counters.unmapped_payload_type;
 }
 
 void
 IngestListeners::stop ()
 {
   *alive_ = false;
+  if (rtp_counter_timer_)
+    g_source_remove (rtp_counter_timer_);
+  rtp_counter_timer_ = 0;
   if (srt_)
     srt_->set_new_stream_handler (nullptr);
   if (srt_)

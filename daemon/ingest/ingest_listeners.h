@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include <glib.h>
+
 namespace mirror {
 class Metrics;
 class SrtHub;
@@ -34,6 +36,7 @@ class IngestListeners {
  private:
   void on_srt_caller (const std::string &stream_id, const std::string &peer);
   std::string rtp_stream_id (uint32_t ssrc, const std::string &source) const;
+  void count_rtp_drops ();
 
   const Config &config_;
   StreamManager &streams_;
@@ -41,6 +44,9 @@ class IngestListeners {
   HealthBoard &health_;
   std::shared_ptr<SrtHub> srt_;
   std::shared_ptr<RtpHub> rtp_;
+  guint rtp_counter_timer_ = 0;
+  uint64_t counted_not_rtp_ = 0;
+  uint64_t counted_unmapped_ = 0;
   // Handlers run on hub threads and may outlive a stop(); they check this.
   std::shared_ptr<bool> alive_ = std::make_shared<bool> (true);
 };

@@ -60,6 +60,16 @@ StreamMetrics::on_message (const std::string &id, const GstStructure *s)
     add_growth (metrics_->stream_ingestion_packets_total.Add (labels), seen.packets,
                 number (s, "packets-received"));
     add_growth (metrics_->buffer_drops_total.Add (labels), seen.drops, number (s, "ring-drops"));
+    if (g_strcmp0 (gst_structure_get_string (s, "transport"), "srt") == 0) {
+      add_growth (metrics_->srt_packets_lost_total.Add (labels), seen.lost,
+                  number (s, "packets-lost"));
+      add_growth (metrics_->srt_packets_dropped_total.Add (labels), seen.late,
+                  number (s, "packets-dropped"));
+      add_growth (metrics_->srt_packets_retransmitted_total.Add (labels), seen.retransmitted,
+                  number (s, "packets-retransmitted"));
+      metrics_->srt_rtt_ms.Add (labels).Set (number (s, "rtt-ms"));
+      metrics_->srt_receive_rate_mbps.Add (labels).Set (number (s, "receive-rate-mbps"));
+    }
     metrics_->buffer_usage_bytes.Add (labels).Set (number (s, "ring-bytes"));
   } else if (gst_structure_has_name (s, "mirror-ingest-connected")) {
     metrics_->stream_ingestion_active.Add (labels).Set (1);
@@ -99,6 +109,12 @@ StreamMetrics::forget (const std::string &id)
   metrics_->buffer_drops_total.Remove (&metrics_->buffer_drops_total.Add (labels));
   metrics_->buffer_usage_bytes.Remove (&metrics_->buffer_usage_bytes.Add (labels));
   metrics_->stream_ingestion_active.Remove (&metrics_->stream_ingestion_active.Add (labels));
+  metrics_->srt_packets_lost_total.Remove (&metrics_->srt_packets_lost_total.Add (labels));
+  metrics_->srt_packets_dropped_total.Remove (&metrics_->srt_packets_dropped_total.Add (labels));
+  metrics_->srt_packets_retransmitted_total.Remove (
+      &metrics_->srt_packets_retransmitted_total.Add (labels));
+  metrics_->srt_rtt_ms.Remove (&metrics_->srt_rtt_ms.Add (labels));
+  metrics_->srt_receive_rate_mbps.Remove (&metrics_->srt_receive_rate_mbps.Add (labels));
 }
 
 } // namespace mirror::daemon

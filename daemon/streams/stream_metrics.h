@@ -28,6 +28,9 @@ class StreamMetrics {
     double bytes = 0;
     double packets = 0;
     double drops = 0;
+    double lost = 0;
+    double late = 0;
+    double retransmitted = 0;
     int64_t connected_at_us = 0;
   };
   Metrics *metrics_;

@@ -175,6 +175,12 @@ class Ingest(unittest.TestCase):
         self.assertIsNone(self.stream("cam-locked"))
         self.assertIn("intruder", self.m.output())
 
+        # libsrt's own figures reach /metrics.
+        text = self.metrics()
+        self.assertIn('mirror_srt_rtt_ms{stream="cam1"}', text)
+        self.assertGreater(metric(text, "mirror_srt_receive_rate_mbps", stream="cam1"), 0)
+        self.assertGreater(metric(text, "mirror_stream_ingestion_bytes_total", stream="cam2"), 0)
+
         # A TS-less payload fails only its own stream.
         pacer = ("import os, sys, time\n"
                  "while True:\n"
@@ -201,6 +207,35 @@ class Ingest(unittest.TestCase):
         again = self.wait_live("cam-re", "h264")
         self.assertEqual(again["created_at"], first["created_at"])
         self.assertIn("reconnected", self.m.output())
+
+    def test_3_rtp_noise_makes_no_stream(self):
+        unmapped = bytes([0x80, 120, 0, 1, 0, 0, 0, 1, 0, 0, 0x12, 0x34]) + b"x" * 100
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(20):
+                s.sendto(b"this is not RTP", ("127.0.0.1", self.rtp_port))
+                s.sendto(unmapped, ("127.0.0.1", self.rtp_port))
+
+        def counted():
+            text = self.metrics()
+            return (metric(text, "mirror_rtp_packets_dropped_total", reason="not-rtp") >= 20 and
+                    metric(text, "mirror_rtp_packets_dropped_total",
+                           reason="unmapped-payload-type") >= 20)
+        wait_for(counted, "non-RTP and unmapped datagrams counted")
+        self.assertIsNone(self.stream("rtp-4660"))
+
+    def test_4_pull_from_a_remote_listener(self):
+        port = free_port(socket.SOCK_DGRAM)
+        self.start(Process(
+            ["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "!",
+             "video/x-raw,width=320,height=240,framerate=25/1", "!",
+             "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!",
+             "h264parse", "!", "mpegtsmux", "alignment=7", "!",
+             "srtsink", f"uri=srt://:{port}?mode=listener"], log_name="listener"))
+        status, _, doc = self.m.http("POST", "/api/v1/streams", {
+            "id": "pulled", "uri": f"srt://127.0.0.1:{port}?mode=caller&streamid=pulled"})
+        self.assertEqual(status, 201, doc)
+        self.wait_live("pulled", "h264")
+        self.assertEqual(self.m.http("DELETE", "/api/v1/streams/pulled")[0], 204)
 
 
 if __name__ == "__main__":

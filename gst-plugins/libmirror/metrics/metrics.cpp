@@ -43,8 +43,22 @@ Metrics::Metrics ()
           COUNTER ("mirror_buffer_drops_total", "Buffers dropped by a full ingest ring")),
       connection_duration_seconds (
           HISTOGRAM ("mirror_connection_duration_seconds", "How long ingest connections lasted")),
-      connection_reconnects_total (COUNTER ("mirror_connection_reconnects_total",
-                                            "Callers that reconnected within the reconnect window"))
+      connection_reconnects_total (
+          COUNTER ("mirror_connection_reconnects_total",
+                   "Callers that reconnected within the reconnect window")),
+      srt_packets_lost_total (COUNTER ("mirror_srt_packets_lost_total",
+                                       "SRT packets the receiver detected as lost, by stream")),
+      srt_packets_dropped_total (COUNTER ("mirror_srt_packets_dropped_total",
+                                          "SRT packets dropped as too late to play, by stream")),
+      srt_packets_retransmitted_total (
+          COUNTER ("mirror_srt_packets_retransmitted_total",
+                   "SRT packets received again after a loss report, by stream")),
+      srt_rtt_ms (GAUGE ("mirror_srt_rtt_ms", "SRT round-trip time to the caller, ms")),
+      srt_receive_rate_mbps (
+          GAUGE ("mirror_srt_receive_rate_mbps", "SRT receive rate as libsrt measures it, Mbit/s")),
+      rtp_packets_dropped_total (
+          COUNTER ("mirror_rtp_packets_dropped_total",
+                   "Datagrams the RTP hub dropped without a stream, by reason"))
 {}
 
 #undef GAUGE

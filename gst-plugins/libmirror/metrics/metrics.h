@@ -52,6 +52,14 @@ class Metrics {
   prometheus::Family<prometheus::Counter> &buffer_drops_total;
   prometheus::Family<prometheus::Histogram> &connection_duration_seconds;
   prometheus::Family<prometheus::Counter> &connection_reconnects_total;
+
+  // Transport (libsrt statistics, RTP hub counters).
+  prometheus::Family<prometheus::Counter> &srt_packets_lost_total;
+  prometheus::Family<prometheus::Counter> &srt_packets_dropped_total;
+  prometheus::Family<prometheus::Counter> &srt_packets_retransmitted_total;
+  prometheus::Family<prometheus::Gauge> &srt_rtt_ms;
+  prometheus::Family<prometheus::Gauge> &srt_receive_rate_mbps;
+  prometheus::Family<prometheus::Counter> &rtp_packets_dropped_total;
 };
 
 } // namespace mirror
