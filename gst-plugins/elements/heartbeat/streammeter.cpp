@@ -110,7 +110,14 @@ StreamMeter::read (uint64_t now) const
   if (span == 0)
     return r;
   r.bitrate_bps = static_cast<double> (window_bytes_) * 8.0 * 1e9 / static_cast<double> (span);
-  r.frame_rate = static_cast<double> (window_.size ()) * 1e9 / static_cast<double> (span);
+  // Frame rate from the intervals between the samples: counting samples over
+  // the window's length is off by one whenever rounded timestamps put one
+  // sample on each edge.
+  uint64_t covered = newest - window_.front ().time;
+  if (window_.size () > 1 && covered > 0)
+    r.frame_rate = static_cast<double> (window_.size () - 1) * 1e9 / static_cast<double> (covered);
+  else
+    r.frame_rate = static_cast<double> (window_.size ()) * 1e9 / static_cast<double> (span);
   return r;
 }
 
