@@ -1,22 +1,48 @@
 /**
  * SECTION:element-mirrorcmafmux
  *
- * Packages one elementary stream as CMAF fragmented MP4 for LL-HLS: an init
- * segment, then one moof+mdat chunk per part (#GstMirrorCmafMux:part-duration);
- * segments (#GstMirrorCmafMux:segment-duration) start on keyframes. It never
- * touches files or sockets: output buffers are flagged so a sink can cut them
- * (init HEADER|DISCONT, segment start HEADER, other chunks HEADER|DELTA_UNIT,
- * last sample MARKER) and carry a meta with the media sequence, part index,
- * duration and independence.
+ * Packages one elementary stream (H.264 as avc1/avc3, H.265 as hvc1/hev1, or
+ * AAC) as one CMAF track for LL-HLS: an init segment (ftyp + moov), then one
+ * moof+mdat chunk per part (#GstMirrorCmafMux:part-duration), a styp before
+ * the first chunk of each segment (#GstMirrorCmafMux:segment-duration).
  *
- * Skeleton: the properties and the always pads `sink` and `src` exist; there
- * is no muxing yet, so the element refuses to go to PAUSED with a "not
- * implemented yet" error.
+ * A segment starts at the first keyframe at or after its target duration; a
+ * part closes at the first frame boundary at or after its target (and at each
+ * segment start); a part starting with a keyframe is independent. Everything
+ * before the first keyframe is dropped (and counted, #GstMirrorCmafMux:dropped).
+ * Sample durations are the steps between decode timestamps (DTS, else PTS),
+ * so a part is pushed when the frame after it arrives, or at EOS; the
+ * element adds one part duration to the latency it reports. The track's
+ * decode time stays monotonic through MPEG-TS wrap, backward jumps and gaps
+ * longer than 5 s; composition offsets (PTS - DTS) are signed, for B-frames.
+ * A caps change closes the open part and pushes a new init segment flagged
+ * DISCONT; the next segment starts on the next keyframe.
+ *
+ * The element never touches files or sockets: output buffers are flagged so a
+ * sink can cut them (init HEADER|DISCONT, segment start HEADER, other chunks
+ * HEADER|DELTA_UNIT, every chunk MARKER as it ends on a sample boundary) and
+ * carry a #GstMirrorCmafMeta with the kind, media sequence, part index,
+ * duration, independence and the wall-clock time of the part's first frame.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=60 ! x264enc key-int-max=15 ! h264parse ! \
+ *     mirrorcmafmux ! filesink location=out.mp4
+ * ]|
  */
 #include "cmafmux/gstmirrorcmafmux.h"
 
+#include <atomic>
+#include <deque>
+#include <memory>
 #include <mutex>
+#include <string>
 
+#include "cmaf/fragment.h"
+#include "cmaf/init_segment.h"
+#include "cmaf/part_cutter.h"
+#include "cmaf/track_config.h"
+#include "cmafmux/gstmirrorcmafmeta.h"
 #include "gstmirrorelements.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_mirror_cmaf_mux_debug);
@@ -29,6 +55,7 @@ enum {
   PROP_0,
   PROP_PART_DURATION,
   PROP_SEGMENT_DURATION,
+  PROP_DROPPED,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
@@ -46,6 +73,23 @@ struct GstMirrorCmafMuxPrivate {
   std::mutex settings_lock;
   GstClockTime part_duration = DEFAULT_PART_DURATION;
   GstClockTime segment_duration = DEFAULT_SEGMENT_DURATION;
+
+  // Streaming thread only (and state changes, with the stream stopped).
+  std::unique_ptr<mirror::cmaf::PartCutter> cutter;
+  mirror::cmaf::TrackConfig track;
+  bool have_track = false;
+  bool init_pending = false;
+  bool discont_pending = true;
+  // The accepted input buffers of the open part, oldest first.
+  std::deque<GstBuffer *> samples;
+  std::atomic<guint64> dropped{ 0 };
+
+  void clear_samples ()
+  {
+    for (GstBuffer *b : samples)
+      gst_buffer_unref (b);
+    samples.clear ();
+  }
 };
 
 struct _GstMirrorCmafMux {
@@ -69,6 +113,9 @@ static void gst_mirror_cmaf_mux_get_property (GObject *object, guint prop_id, GV
                                               GParamSpec *pspec);
 static GstStateChangeReturn gst_mirror_cmaf_mux_change_state (GstElement *element,
                                                               GstStateChange transition);
+static GstFlowReturn gst_mirror_cmaf_mux_chain (GstPad *pad, GstObject *parent, GstBuffer *buf);
+static gboolean gst_mirror_cmaf_mux_sink_event (GstPad *pad, GstObject *parent, GstEvent *event);
+static gboolean gst_mirror_cmaf_mux_src_query (GstPad *pad, GstObject *parent, GstQuery *query);
 
 static void
 gst_mirror_cmaf_mux_class_init (GstMirrorCmafMuxClass *klass)
@@ -96,6 +143,13 @@ gst_mirror_cmaf_mux_class_init (GstMirrorCmafMuxClass *klass)
           "the first keyframe at or after this much media",
           GST_MSECOND, G_MAXUINT64, DEFAULT_SEGMENT_DURATION,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property (
+      object_class, PROP_DROPPED,
+      g_param_spec_uint64 ("dropped", "Dropped",
+                           "Input buffers dropped while waiting for a keyframe (at start and "
+                           "after a caps change), in buffers, since READY->PAUSED",
+                           0, G_MAXUINT64, 0,
+                           (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 
   gst_element_class_set_static_metadata (
       element_class, "Mirror CMAF muxer", "Codec/Muxer",
@@ -107,6 +161,9 @@ gst_mirror_cmaf_mux_class_init (GstMirrorCmafMuxClass *klass)
   gst_element_class_add_static_pad_template (element_class, &src_template);
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_mirror_cmaf_mux_change_state);
+
+  // Register the meta at class init so that sinks can look it up by name.
+  gst_mirror_cmaf_meta_get_info ();
 }
 
 static void
@@ -115,8 +172,13 @@ gst_mirror_cmaf_mux_init (GstMirrorCmafMux *self)
   self->priv = new GstMirrorCmafMuxPrivate ();
 
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_mirror_cmaf_mux_chain));
+  gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_mirror_cmaf_mux_sink_event));
+  GST_PAD_SET_ACCEPT_TEMPLATE (self->sinkpad);
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_use_fixed_caps (self->srcpad);
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_mirror_cmaf_mux_src_query));
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 }
 
@@ -124,6 +186,7 @@ static void
 gst_mirror_cmaf_mux_finalize (GObject *object)
 {
   auto *self = GST_MIRROR_CMAF_MUX (object);
+  self->priv->clear_samples ();
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -161,21 +224,355 @@ gst_mirror_cmaf_mux_get_property (GObject *object, guint prop_id, GValue *value,
   case PROP_SEGMENT_DURATION:
     g_value_set_uint64 (value, priv->segment_duration);
     break;
+  case PROP_DROPPED:
+    g_value_set_uint64 (value, priv->dropped.load ());
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     break;
   }
 }
 
+// ---------------------------------------------------------------- caps
+
+static std::vector<uint8_t>
+codec_data_of (const GstStructure *s)
+{
+  const GValue *v = gst_structure_get_value (s, "codec_data");
+  if (!v || !GST_VALUE_HOLDS_BUFFER (v))
+    return {};
+  GstBuffer *b = gst_value_get_buffer (v);
+  std::vector<uint8_t> out (gst_buffer_get_size (b));
+  gst_buffer_extract (b, 0, out.data (), out.size ());
+  return out;
+}
+
+// The track @caps describe; FALSE (with @error and @codecs set) when they
+// lack what an init segment needs.
+static gboolean
+track_from_caps (GstCaps *caps, mirror::cmaf::TrackConfig *t, std::string *codecs,
+                 std::string *error)
+{
+  using mirror::cmaf::Codec;
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  const char *format = gst_structure_get_string (s, "stream-format");
+  t->codec_data = codec_data_of (s);
+  gint v = 0;
+  if (gst_structure_has_name (s, "video/x-h264") || gst_structure_has_name (s, "video/x-h265")) {
+    bool h264 = gst_structure_has_name (s, "video/x-h264");
+    t->codec = h264 ? Codec::H264 : Codec::H265;
+    t->sample_entry = format ? format : (h264 ? "avc" : "hvc1");
+    if (t->sample_entry == "avc")
+      t->sample_entry = "avc1";
+    t->timescale = 90000;
+    if (gst_structure_get_int (s, "width", &v))
+      t->width = (uint16_t)v;
+    if (gst_structure_get_int (s, "height", &v))
+      t->height = (uint16_t)v;
+    if (t->codec_data.empty ()) {
+      *error = std::string ("caps carry no codec_data (") + (h264 ? "avcC" : "hvcC") + ")";
+      return FALSE;
+    }
+    auto rec = h264 ? mirror::cmaf::parse_avcc (t->codec_data, t->sample_entry, error)
+                    : mirror::cmaf::parse_hvcc (t->codec_data, t->sample_entry, error);
+    if (!rec)
+      return FALSE;
+    *codecs = rec->codecs;
+    return TRUE;
+  }
+  t->codec = Codec::Aac;
+  t->sample_entry = "mp4a";
+  auto aac = mirror::cmaf::parse_audio_specific_config (t->codec_data);
+  if (!aac) {
+    *error = "caps carry no usable AudioSpecificConfig in codec_data";
+    return FALSE;
+  }
+  t->sample_rate = aac->sample_rate;
+  t->channels = (uint16_t)aac->channels;
+  if (gst_structure_get_int (s, "rate", &v) && v > 0)
+    t->sample_rate = (uint32_t)v;
+  if (gst_structure_get_int (s, "channels", &v) && v > 0)
+    t->channels = (uint16_t)v;
+  t->timescale = t->sample_rate;
+  *codecs = "mp4a.40." + std::to_string (aac->object_type);
+  return TRUE;
+}
+
+// ---------------------------------------------------------------- output
+
+// @media_sequence: the first segment the init segment applies to.
+static GstFlowReturn
+push_init (GstMirrorCmafMux *self, guint64 media_sequence)
+{
+  auto *priv = self->priv;
+  std::vector<uint8_t> bytes = mirror::cmaf::make_init_segment (priv->track);
+  gsize size = bytes.size ();
+  GstBuffer *buf = gst_buffer_new_wrapped (g_memdup2 (bytes.data (), size), size);
+  GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_HEADER);
+  GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+  auto *meta = gst_buffer_add_mirror_cmaf_meta (buf, GST_MIRROR_CMAF_KIND_INIT);
+  meta->media_sequence = media_sequence;
+  meta->independent = TRUE;
+  meta->wallclock = (guint64)g_get_real_time () * 1000;
+  priv->init_pending = false;
+  priv->discont_pending = true;
+  GST_INFO_OBJECT (self, "init segment of %" G_GSIZE_FORMAT " bytes for %s", size,
+                   priv->track.sample_entry.c_str ());
+  return gst_pad_push (self->srcpad, buf);
+}
+
+static GstFlowReturn
+push_part (GstMirrorCmafMux *self, const mirror::cmaf::Part &part)
+{
+  auto *priv = self->priv;
+  const size_t n = part.fragment.samples.size ();
+  g_assert (priv->samples.size () >= n);
+
+  mirror::cmaf::BoxWriter w;
+  if (part.segment_start)
+    mirror::cmaf::write_styp (w);
+  mirror::cmaf::write_chunk_header (w, part.fragment);
+  gsize header_size = w.size ();
+  GstBuffer *out = gst_buffer_new_wrapped (g_memdup2 (w.data ().data (), header_size), header_size);
+
+  GstClockTime pts = GST_CLOCK_TIME_NONE;
+  GstClockTime dts = GST_BUFFER_DTS_OR_PTS (priv->samples.front ());
+  for (size_t i = 0; i < n; i++) {
+    GstBuffer *sample = priv->samples.front ();
+    priv->samples.pop_front ();
+    GstClockTime p = GST_BUFFER_PTS (sample);
+    if (GST_CLOCK_TIME_IS_VALID (p) && (!GST_CLOCK_TIME_IS_VALID (pts) || p < pts))
+      pts = p;
+    // The sample's memories are appended, not copied.
+    out = gst_buffer_append (out, sample);
+  }
+  GST_BUFFER_PTS (out) = GST_CLOCK_TIME_IS_VALID (pts) ? pts : dts;
+  GST_BUFFER_DTS (out) = dts;
+  GST_BUFFER_DURATION (out) = part.duration_ns;
+  GST_BUFFER_OFFSET (out) = part.media_sequence;
+  GST_BUFFER_OFFSET_END (out) = part.part_index;
+  GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_HEADER);
+  GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_MARKER);
+  if (!part.segment_start)
+    GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DELTA_UNIT);
+  if (priv->discont_pending || part.timeline_break)
+    GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DISCONT);
+  priv->discont_pending = false;
+
+  auto *meta = gst_buffer_add_mirror_cmaf_meta (out, GST_MIRROR_CMAF_KIND_PART);
+  meta->media_sequence = part.media_sequence;
+  meta->part_index = part.part_index;
+  meta->duration = part.duration_ns;
+  meta->independent = part.independent;
+  meta->segment_start = part.segment_start;
+  meta->wallclock = part.wallclock_ns;
+
+  GST_LOG_OBJECT (
+      self, "part %" G_GUINT64_FORMAT ".%u: %" G_GSIZE_FORMAT " samples, %" GST_TIME_FORMAT "%s%s",
+      part.media_sequence, part.part_index, n, GST_TIME_ARGS (part.duration_ns),
+      part.independent ? ", independent" : "", part.segment_start ? ", segment" : "");
+  return gst_pad_push (self->srcpad, out);
+}
+
+// Pushes the open part, if any (EOS, caps change).
+static GstFlowReturn
+flush_part (GstMirrorCmafMux *self)
+{
+  auto *priv = self->priv;
+  if (!priv->cutter)
+    return GST_FLOW_OK;
+  auto part = priv->cutter->flush ();
+  if (!part)
+    return GST_FLOW_OK;
+  return push_part (self, *part);
+}
+
+static guint64
+wallclock_of (GstBuffer *buf)
+{
+  static GstCaps *unix_caps = gst_caps_new_empty_simple ("timestamp/x-unix");
+  GstReferenceTimestampMeta *ref = gst_buffer_get_reference_timestamp_meta (buf, unix_caps);
+  if (ref && GST_CLOCK_TIME_IS_VALID (ref->timestamp))
+    return ref->timestamp;
+  return (guint64)g_get_real_time () * 1000;
+}
+
+static GstFlowReturn
+gst_mirror_cmaf_mux_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+{
+  auto *self = GST_MIRROR_CMAF_MUX (parent);
+  auto *priv = self->priv;
+
+  if (!priv->have_track || !priv->cutter) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+                       ("%s: received media before any caps describing it", GST_OBJECT_NAME (self)),
+                       ("no caps event with codec_data before the first buffer"));
+    gst_buffer_unref (buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+
+  GstClockTime dts = GST_BUFFER_DTS_OR_PTS (buf);
+  if (!GST_CLOCK_TIME_IS_VALID (dts)) {
+    GST_WARNING_OBJECT (self, "dropping a buffer without DTS or PTS");
+    priv->dropped++;
+    gst_buffer_unref (buf);
+    return GST_FLOW_OK;
+  }
+  mirror::cmaf::TimedSample s;
+  s.dts_ns = (int64_t)dts;
+  s.pts_ns = GST_BUFFER_PTS_IS_VALID (buf) ? (int64_t)GST_BUFFER_PTS (buf) : s.dts_ns;
+  s.duration_ns = GST_BUFFER_DURATION_IS_VALID (buf) ? (int64_t)GST_BUFFER_DURATION (buf) : -1;
+  s.size = (uint32_t)gst_buffer_get_size (buf);
+  s.sync = !priv->track.is_video () || !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  s.wallclock_ns = wallclock_of (buf);
+
+  // A sample that starts a segment takes this sequence number.
+  guint64 next_msn = priv->cutter->next_media_sequence ();
+  auto r = priv->cutter->push (s);
+  if (!r.accepted) {
+    priv->dropped++;
+    GST_DEBUG_OBJECT (self, "waiting for a keyframe: dropped %" G_GUINT64_FORMAT " so far",
+                      priv->dropped.load ());
+    gst_buffer_unref (buf);
+    return GST_FLOW_OK;
+  }
+
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (r.closed)
+    ret = push_part (self, *r.closed);
+  // The init segment goes out before the first chunk that needs it; the part
+  // this sample opens is pushed later, when it closes.
+  if (priv->init_pending && ret == GST_FLOW_OK)
+    ret = push_init (self, next_msn);
+  priv->samples.push_back (buf);
+  return ret;
+}
+
+static gboolean
+gst_mirror_cmaf_mux_set_caps (GstMirrorCmafMux *self, GstCaps *caps)
+{
+  auto *priv = self->priv;
+  mirror::cmaf::TrackConfig track;
+  std::string codecs, error;
+  if (!track_from_caps (caps, &track, &codecs, &error)) {
+    gchar *str = gst_caps_to_string (caps);
+    GST_ELEMENT_ERROR (
+        self, STREAM, FORMAT,
+        ("%s: cannot package this stream: %s", GST_OBJECT_NAME (self), error.c_str ()),
+        ("caps: %s", str));
+    g_free (str);
+    return FALSE;
+  }
+  if (priv->have_track && track == priv->track) {
+    GST_DEBUG_OBJECT (self, "caps changed, track did not");
+    return TRUE;
+  }
+  if (priv->have_track) {
+    GST_INFO_OBJECT (self, "track changed: closing the open part, new init segment follows");
+    if (flush_part (self) != GST_FLOW_OK)
+      GST_DEBUG_OBJECT (self, "downstream refused the last part before the caps change");
+  }
+  if (!priv->cutter || priv->cutter->timescale () != track.timescale) {
+    GstClockTime part, segment;
+    {
+      std::lock_guard<std::mutex> lk (priv->settings_lock);
+      part = priv->part_duration;
+      segment = priv->segment_duration;
+    }
+    priv->cutter = std::make_unique<mirror::cmaf::PartCutter> (track.timescale, part, segment,
+                                                               track.track_id);
+  }
+  priv->track = track;
+  priv->have_track = true;
+  priv->init_pending = true;
+
+  GstCaps *src_caps = gst_caps_new_simple ("video/quicktime", "variant", G_TYPE_STRING, "cmaf",
+                                           "codecs", G_TYPE_STRING, codecs.c_str (), nullptr);
+  if (track.is_video ())
+    gst_caps_set_simple (src_caps, "width", G_TYPE_INT, (gint)track.width, "height", G_TYPE_INT,
+                         (gint)track.height, nullptr);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  gint num = 0, den = 1;
+  if (gst_structure_get_fraction (s, "framerate", &num, &den))
+    gst_caps_set_simple (src_caps, "framerate", GST_TYPE_FRACTION, num, den, nullptr);
+  gboolean ok = gst_pad_set_caps (self->srcpad, src_caps);
+  gst_caps_unref (src_caps);
+  return ok;
+}
+
+static gboolean
+gst_mirror_cmaf_mux_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  auto *self = GST_MIRROR_CMAF_MUX (parent);
+  auto *priv = self->priv;
+
+  switch (GST_EVENT_TYPE (event)) {
+  case GST_EVENT_CAPS: {
+    GstCaps *caps = nullptr;
+    gst_event_parse_caps (event, &caps);
+    gboolean ok = gst_mirror_cmaf_mux_set_caps (self, caps);
+    gst_event_unref (event);
+    return ok;
+  }
+  case GST_EVENT_EOS:
+    flush_part (self);
+    break;
+  case GST_EVENT_FLUSH_STOP:
+    priv->clear_samples ();
+    if (priv->cutter)
+      priv->cutter->flush ();
+    break;
+  default:
+    break;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+// A frame waits in the open part until the part closes: up to one part
+// duration (plus the frame that closes it, which upstream's latency covers).
+static gboolean
+gst_mirror_cmaf_mux_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  auto *self = GST_MIRROR_CMAF_MUX (parent);
+  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return gst_pad_query_default (pad, parent, query);
+  if (!gst_pad_peer_query (self->sinkpad, query))
+    return FALSE;
+  gboolean live = FALSE;
+  GstClockTime min = 0, max = GST_CLOCK_TIME_NONE;
+  gst_query_parse_latency (query, &live, &min, &max);
+  GstClockTime part;
+  {
+    std::lock_guard<std::mutex> lk (self->priv->settings_lock);
+    part = self->priv->part_duration;
+  }
+  min += part;
+  if (GST_CLOCK_TIME_IS_VALID (max))
+    max += part;
+  GST_DEBUG_OBJECT (self, "latency: live %d, min %" GST_TIME_FORMAT, live, GST_TIME_ARGS (min));
+  gst_query_set_latency (query, live, min, max);
+  return TRUE;
+}
+
 static GstStateChangeReturn
 gst_mirror_cmaf_mux_change_state (GstElement *element, GstStateChange transition)
 {
+  auto *self = GST_MIRROR_CMAF_MUX (element);
+  auto *priv = self->priv;
+
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
-    GST_ELEMENT_ERROR (element, CORE, NOT_IMPLEMENTED,
-                       ("%s: mirrorcmafmux is not implemented yet and cannot package media",
-                        GST_OBJECT_NAME (element)),
-                       ("refusing READY->PAUSED: CMAF muxing is still missing"));
-    return GST_STATE_CHANGE_FAILURE;
+    priv->cutter.reset ();
+    priv->have_track = false;
+    priv->init_pending = false;
+    priv->discont_pending = true;
+    priv->dropped = 0;
+    priv->clear_samples ();
   }
-  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    priv->clear_samples ();
+    priv->cutter.reset ();
+    priv->have_track = false;
+  }
+  return ret;
 }

@@ -1,0 +1,168 @@
+#include "cmaf/part_cutter.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace mirror::cmaf {
+
+namespace {
+uint64_t
+scale (uint64_t v, uint64_t num, uint64_t den)
+{
+  return (uint64_t)((unsigned __int128)v * num / den);
+}
+} // namespace
+
+PartCutter::PartCutter (uint32_t timescale, uint64_t part_duration_ns, uint64_t segment_duration_ns,
+                        uint32_t track_id)
+    : timescale_ (timescale), part_ticks_ (scale (part_duration_ns, timescale, 1000000000)),
+      segment_ticks_ (scale (segment_duration_ns, timescale, 1000000000)), track_id_ (track_id)
+{}
+
+uint64_t
+PartCutter::ticks_to_ns (uint64_t ticks) const
+{
+  return scale (ticks, 1000000000, timescale_);
+}
+
+int64_t
+PartCutter::ns_to_ticks (int64_t ns) const
+{
+  return ns < 0 ? -(int64_t)scale ((uint64_t)-ns, timescale_, 1000000000)
+                : (int64_t)scale ((uint64_t)ns, timescale_, 1000000000);
+}
+
+uint64_t
+PartCutter::decode_ticks_for (const TimedSample &s, bool *brk)
+{
+  *brk = false;
+  if (!have_timeline_) {
+    have_timeline_ = true;
+    anchor_dts_ns_ = s.dts_ns;
+    anchor_ticks_ = (uint64_t)std::max<int64_t> (0, ns_to_ticks (s.dts_ns));
+    // After a flush the track goes on where it stopped, never backwards.
+    if (resume_ticks_ && anchor_ticks_ < *resume_ticks_) {
+      anchor_ticks_ = *resume_ticks_;
+      *brk = true;
+    }
+    return anchor_ticks_;
+  }
+  int64_t step = s.dts_ns - last_dts_ns_;
+  if (step <= 0 || step > kMaxStepNs) {
+    // Re-anchor right after the previous sample, which keeps the duration
+    // upstream gave it (or the last one measured).
+    uint64_t prev = last_step_ticks_;
+    if (last_duration_ns_ > 0)
+      prev = (uint64_t)ns_to_ticks (last_duration_ns_);
+    if (prev == 0)
+      prev = timescale_ / 25;
+    *brk = true;
+    anchor_dts_ns_ = s.dts_ns;
+    anchor_ticks_ = last_ticks_ + prev;
+    return anchor_ticks_;
+  }
+  // Measured from the anchor, so rounding never accumulates.
+  return anchor_ticks_ + (uint64_t)ns_to_ticks (s.dts_ns - anchor_dts_ns_);
+}
+
+void
+PartCutter::start_part (uint64_t ticks, const TimedSample &s, const Part *previous)
+{
+  Part p;
+  if (!previous) {
+    p.media_sequence = next_msn_++;
+    p.part_index = 0;
+    p.segment_start = true;
+    segment_start_ticks_ = ticks;
+  } else {
+    p.media_sequence = previous->media_sequence;
+    p.part_index = previous->part_index + 1;
+  }
+  p.independent = s.sync;
+  p.wallclock_ns = s.wallclock_ns;
+  p.fragment.track_id = track_id_;
+  p.fragment.base_media_decode_time = ticks;
+  part_start_ticks_ = ticks;
+  open_ = std::move (p);
+}
+
+void
+PartCutter::add_sample (uint64_t ticks, const TimedSample &s)
+{
+  Sample out;
+  out.size = s.size;
+  out.sync = s.sync;
+  int64_t cto = ns_to_ticks (s.pts_ns - s.dts_ns);
+  out.composition_offset = (int32_t)std::clamp<int64_t> (cto, INT32_MIN, INT32_MAX);
+  open_->fragment.samples.push_back (out);
+  last_ticks_ = ticks;
+  last_dts_ns_ = s.dts_ns;
+  last_duration_ns_ = s.duration_ns;
+}
+
+Part
+PartCutter::close_part (uint64_t end_ticks)
+{
+  Part p = std::move (*open_);
+  open_.reset ();
+  p.fragment.samples.back ().duration = (uint32_t)(end_ticks - last_ticks_);
+  p.fragment.sequence_number = next_sequence_number_++;
+  p.duration_ticks = end_ticks - p.fragment.base_media_decode_time;
+  p.duration_ns = ticks_to_ns (p.duration_ticks);
+  return p;
+}
+
+PushResult
+PartCutter::push (const TimedSample &s)
+{
+  PushResult r;
+  if (waiting_sync_ && !s.sync) {
+    dropped_++;
+    return r;
+  }
+  r.accepted = true;
+  bool brk = false;
+  uint64_t ticks = decode_ticks_for (s, &brk);
+
+  if (open_) {
+    uint32_t step = (uint32_t)(ticks - last_ticks_);
+    last_step_ticks_ = step;
+    bool new_segment = s.sync && ticks - segment_start_ticks_ >= segment_ticks_;
+    bool new_part = ticks - part_start_ticks_ >= part_ticks_;
+    if (new_segment || new_part) {
+      r.closed = close_part (ticks);
+      start_part (ticks, s, new_segment ? nullptr : &*r.closed);
+    } else {
+      open_->fragment.samples.back ().duration = step;
+    }
+  } else {
+    start_part (ticks, s, nullptr);
+    waiting_sync_ = false;
+  }
+  if (brk)
+    open_->timeline_break = true;
+  add_sample (ticks, s);
+  return r;
+}
+
+std::optional<Part>
+PartCutter::flush ()
+{
+  waiting_sync_ = true;
+  if (!open_)
+    return std::nullopt;
+  uint64_t last = last_step_ticks_;
+  if (last_duration_ns_ > 0)
+    last = (uint64_t)ns_to_ticks (last_duration_ns_);
+  if (last == 0)
+    last = timescale_ / 25;
+  Part p = close_part (last_ticks_ + last);
+  // The timeline continues after the flushed part: the next sample, whatever
+  // its timestamp, is placed right after it.
+  last_ticks_ = last_ticks_ + last;
+  have_timeline_ = false;
+  resume_ticks_ = last_ticks_;
+  return p;
+}
+
+} // namespace mirror::cmaf

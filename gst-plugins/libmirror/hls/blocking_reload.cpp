@@ -1,0 +1,112 @@
+#include "hls/blocking_reload.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+
+namespace mirror {
+
+namespace {
+
+bool
+parse_u64 (std::string_view s, uint64_t *out)
+{
+  if (s.empty ())
+    return false;
+  auto [end, ec] = std::from_chars (s.data (), s.data () + s.size (), *out);
+  return ec == std::errc () && end == s.data () + s.size ();
+}
+
+} // namespace
+
+bool
+parse_reload_directives (std::string_view query, ReloadDirectives *out, std::string *why)
+{
+  *out = ReloadDirectives ();
+  while (!query.empty ()) {
+    auto amp = query.find ('&');
+    std::string_view pair = query.substr (0, amp);
+    query = amp == std::string_view::npos ? std::string_view () : query.substr (amp + 1);
+    auto eq = pair.find ('=');
+    std::string_view key = pair.substr (0, eq);
+    std::string_view value
+        = eq == std::string_view::npos ? std::string_view () : pair.substr (eq + 1);
+    if (key == "_HLS_msn" || key == "_HLS_part") {
+      uint64_t n;
+      if (!parse_u64 (value, &n)) {
+        *why = std::string (key) + "=" + std::string (value) + " is not a non-negative integer";
+        return false;
+      }
+      (key == "_HLS_msn" ? out->msn : out->part) = n;
+    } else if (key == "_HLS_skip") {
+      if (value != "YES" && value != "v2") {
+        *why = "_HLS_skip=" + std::string (value) + " is neither YES nor v2";
+        return false;
+      }
+      out->skip = true;
+    }
+  }
+  return true;
+}
+
+uint64_t
+advance_part_limit (int64_t part_target_ns)
+{
+  if (part_target_ns <= 0)
+    return 0;
+  return uint64_t (3000000000LL / part_target_ns);
+}
+
+ReloadDecision
+decide_reload (const ReloadDirectives &d, const RenditionProgress &p)
+{
+  ReloadDecision out;
+  // A finished playlist will not change: there is nothing to wait for.
+  if (p.ended)
+    return out;
+  if (d.part && !d.msn) {
+    out.verdict = ReloadVerdict::kBadRequest;
+    out.why = "_HLS_part=" + std::to_string (*d.part) + " without _HLS_msn";
+    return out;
+  }
+  if (!d.msn)
+    return out;
+
+  uint64_t msn = *d.msn;
+  if (p.has_parts) {
+    // The segment in progress counts as the last Media Segment: its parts
+    // are in the playlist.
+    if (msn > p.last.msn + 2) {
+      out.verdict = ReloadVerdict::kBadRequest;
+      out.why = "_HLS_msn=" + std::to_string (msn) + " is more than two segments past "
+                + std::to_string (p.last.msn);
+      return out;
+    }
+    if (d.part) {
+      uint64_t limit = advance_part_limit (p.part_target_ns);
+      uint64_t ahead = msn == p.last.msn  ? (*d.part > p.last.part ? *d.part - p.last.part : 0)
+                       : msn > p.last.msn ? *d.part + 1
+                                          : 0;
+      if (ahead > limit) {
+        out.verdict = ReloadVerdict::kBadRequest;
+        out.why = "_HLS_part=" + std::to_string (*d.part) + " is more than "
+                  + std::to_string (limit) + " parts ahead";
+        return out;
+      }
+    }
+  }
+
+  // _HLS_msn alone waits for the whole segment, which is complete once the
+  // next one has a part. A part index past the end of its segment is then
+  // satisfied by part 0 of the next one: published positions are ordered.
+  PartPosition until
+      = d.part ? PartPosition{ msn, uint32_t (std::min<uint64_t> (*d.part, UINT32_MAX)) }
+               : PartPosition{ msn + 1, 0 };
+  if (p.has_parts && p.last >= until)
+    return out;
+  out.verdict = ReloadVerdict::kHold;
+  out.hold_until = until;
+  return out;
+}
+
+} // namespace mirror

@@ -1,0 +1,28 @@
+// The multivariant playlist of one stream: one EXT-X-STREAM-INF per video
+// rendition, audio renditions as an EXT-X-MEDIA group that every variant
+// references (or as variants of their own when there is no video).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace mirror {
+
+enum class RenditionKind { kVideo, kAudio };
+
+struct RenditionInfo {
+  std::string name; // also its playlist name: {name}.m3u8
+  RenditionKind kind = RenditionKind::kVideo;
+  std::string codecs;     // RFC 6381, e.g. "avc1.64001f" or "mp4a.40.2"
+  unsigned width = 0;     // video
+  unsigned height = 0;    // video
+  double frame_rate = 0;  // video, frames per second
+  unsigned bandwidth = 0; // peak bits per second of this rendition alone
+  std::string language;   // audio, BCP 47; may be empty
+};
+
+constexpr const char *kHlsAudioGroup = "audio";
+
+std::string render_multivariant_playlist (const std::vector<RenditionInfo> &renditions);
+
+} // namespace mirror

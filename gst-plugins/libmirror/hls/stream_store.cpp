@@ -1,0 +1,307 @@
+#include "hls/stream_store.h"
+
+#include <algorithm>
+
+#include "hls/playlist.h"
+#include "hls/url_layout.h"
+
+namespace mirror {
+
+struct StreamStore::Rendition {
+  explicit Rendition (const RenditionInfo &i, int64_t playlist_length_ns)
+      : info (i), window (playlist_length_ns)
+  {}
+  RenditionInfo info;
+  RenditionWindow window;
+  PartWaitList waiters;
+  struct Cached {
+    uint64_t version = 0;
+    std::shared_ptr<const std::string> text;
+  } cached[2]; // full, delta
+};
+
+StreamStore::StreamStore (std::string id, StreamConfig config)
+    : id_ (std::move (id)), config_ (config)
+{
+  timing_.part_target_units = std::max<int64_t> (1, hls_units (config_.part_target_ns));
+  timing_.target_duration_s
+      = std::max<int64_t> (1, (config_.segment_target_ns + kNsPerSecond - 1) / kNsPerSecond);
+}
+
+StreamStore::~StreamStore ()
+{
+  close ();
+}
+
+StreamStore::Rendition *
+StreamStore::find (const std::string &name)
+{
+  auto it = renditions_.find (name);
+  return it == renditions_.end () ? nullptr : it->second.get ();
+}
+
+bool
+StreamStore::add_rendition (const RenditionInfo &info)
+{
+  if (!is_valid_rendition_name (info.name) || info.name == "index")
+    return false;
+  std::lock_guard<std::mutex> lock (mutex_);
+  if (Rendition *r = find (info.name)) {
+    r->info = info;
+  } else {
+    renditions_.emplace (info.name, std::make_unique<Rendition> (info, config_.playlist_length_ns));
+    order_.push_back (info.name);
+  }
+  ++version_;
+  return true;
+}
+
+bool
+StreamStore::set_init (const std::string &rendition, Bytes init)
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  Rendition *r = find (rendition);
+  if (!r)
+    return false;
+  r->window.set_init (std::move (init));
+  ++version_;
+  return true;
+}
+
+void
+StreamStore::update_timing (const RenditionWindow &w)
+{
+  // Grow, never shrink: a PART-TARGET that fits the longest part seen, and a
+  // TARGETDURATION no rounded EXTINF exceeds.
+  timing_.part_target_units = std::max (timing_.part_target_units, w.max_part_units ());
+  timing_.target_duration_s
+      = std::max (timing_.target_duration_s, hls_rounded_seconds (w.max_segment_units ()));
+}
+
+std::optional<PartPosition>
+StreamStore::add_part (const std::string &rendition, const PartInput &part)
+{
+  PartWaitList *waiters;
+  std::optional<PartPosition> pos;
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    Rendition *r = find (rendition);
+    if (!r || closed_)
+      return std::nullopt;
+    // The part may lengthen PART-TARGET before the segment it closes is
+    // checked against 85% of it.
+    timing_.part_target_units = std::max (timing_.part_target_units, hls_units (part.duration_ns));
+    pos = r->window.add_part (part, timing_);
+    if (!pos)
+      return std::nullopt;
+    update_timing (r->window);
+    ++version_;
+    waiters = &r->waiters; // renditions are never removed while the store lives
+  }
+  waiters->wake (*pos);
+  return pos;
+}
+
+void
+StreamStore::mark_discontinuity (const std::string &rendition)
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  if (Rendition *r = find (rendition)) {
+    r->window.mark_discontinuity ();
+    ++version_;
+  }
+}
+
+void
+StreamStore::finish (const std::string &rendition)
+{
+  PartWaitList *waiters;
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    Rendition *r = find (rendition);
+    if (!r)
+      return;
+    r->window.finish (timing_);
+    update_timing (r->window);
+    ++version_;
+    waiters = &r->waiters;
+  }
+  waiters->wake_all ();
+}
+
+void
+StreamStore::close ()
+{
+  std::vector<PartWaitList *> all;
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    closed_ = true;
+    for (auto &[name, r] : renditions_)
+      all.push_back (&r->waiters);
+  }
+  for (PartWaitList *w : all)
+    w->wake_all ();
+}
+
+std::shared_ptr<const std::string>
+StreamStore::media_playlist (const std::string &rendition, bool delta)
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  Rendition *r = find (rendition);
+  if (!r)
+    return nullptr;
+  auto &cached = r->cached[delta ? 1 : 0];
+  if (cached.text && cached.version == version_)
+    return cached.text;
+
+  MediaPlaylistInput in;
+  in.rendition = rendition;
+  in.window = &r->window;
+  in.timing = timing_;
+  in.delta = delta;
+  for (const std::string &name : order_) {
+    const Rendition &sibling = *renditions_.at (name);
+    if (name != rendition && sibling.window.has_parts ())
+      in.reports.push_back ({ name, sibling.window.last_position () });
+  }
+  cached.text = std::make_shared<const std::string> (render_media_playlist (in));
+  cached.version = version_;
+  ++renders_;
+  return cached.text;
+}
+
+std::shared_ptr<const std::string>
+StreamStore::multivariant_playlist ()
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  if (multivariant_ && multivariant_version_ == version_)
+    return multivariant_;
+  std::vector<RenditionInfo> infos;
+  for (const std::string &name : order_)
+    infos.push_back (renditions_.at (name)->info);
+  multivariant_ = std::make_shared<const std::string> (render_multivariant_playlist (infos));
+  multivariant_version_ = version_;
+  return multivariant_;
+}
+
+std::optional<Bytes>
+StreamStore::init (const std::string &rendition, std::optional<uint32_t> generation)
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  Rendition *r = find (rendition);
+  return r ? r->window.init (generation) : std::nullopt;
+}
+
+std::optional<std::vector<Bytes>>
+StreamStore::segment (const std::string &rendition, uint64_t msn)
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  Rendition *r = find (rendition);
+  return r ? r->window.segment (msn) : std::nullopt;
+}
+
+PartAvailability
+StreamStore::fetch_part (const std::string &rendition, PartPosition pos, Bytes *out,
+                         PartWaitList::WakeFn on_ready, uint64_t *wait_id)
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  Rendition *r = find (rendition);
+  if (!r)
+    return PartAvailability::kMissing;
+  if (auto bytes = r->window.part (pos, timing_)) {
+    *out = std::move (*bytes);
+    return PartAvailability::kReady;
+  }
+  // Only the hinted part may be asked for early; the RFC has it held until
+  // all of it can go at once, which is when it is published here whole.
+  auto hint = r->window.preload_hint ();
+  if (!on_ready || closed_ || !hint || *hint != pos)
+    return PartAvailability::kMissing;
+  uint64_t id = r->waiters.add (pos, std::move (on_ready));
+  if (wait_id)
+    *wait_id = id;
+  return PartAvailability::kHeld;
+}
+
+RenditionProgress
+StreamStore::progress_locked (const Rendition &r) const
+{
+  RenditionProgress p;
+  p.has_parts = r.window.has_parts ();
+  p.last = r.window.last_position ();
+  p.ended = r.window.ended () || closed_;
+  p.part_target_ns = timing_.part_target_ns ();
+  return p;
+}
+
+std::optional<StreamStore::Hold>
+StreamStore::hold_playlist (const std::string &rendition, const ReloadDirectives &d,
+                            PartWaitList::WakeFn on_ready)
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  Rendition *r = find (rendition);
+  if (!r)
+    return std::nullopt;
+  Hold hold;
+  hold.decision = decide_reload (d, progress_locked (*r));
+  if (hold.decision.verdict == ReloadVerdict::kHold)
+    hold.wait_id = r->waiters.add (hold.decision.hold_until, std::move (on_ready));
+  return hold;
+}
+
+bool
+StreamStore::cancel_wait (const std::string &rendition, uint64_t wait_id)
+{
+  PartWaitList *waiters;
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    Rendition *r = find (rendition);
+    if (!r)
+      return false;
+    waiters = &r->waiters;
+  }
+  return waiters->cancel (wait_id);
+}
+
+std::optional<RenditionProgress>
+StreamStore::progress (const std::string &rendition)
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  Rendition *r = find (rendition);
+  if (!r)
+    return std::nullopt;
+  return progress_locked (*r);
+}
+
+StreamTiming
+StreamStore::timing ()
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  return timing_;
+}
+
+std::vector<std::string>
+StreamStore::rendition_names ()
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  return order_;
+}
+
+std::optional<RenditionCounters>
+StreamStore::counters (const std::string &rendition)
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  Rendition *r = find (rendition);
+  if (!r)
+    return std::nullopt;
+  return r->window.counters ();
+}
+
+uint64_t
+StreamStore::render_count ()
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  return renders_;
+}
+
+} // namespace mirror

@@ -1,0 +1,107 @@
+// One stream's LL-HLS media: its renditions, their windows, the playlists
+// rendered from them and the requests held on them.
+//
+// Thread-safe: publishers call in from streaming threads, the HTTP front end
+// from its own thread. One lock covers all renditions because a media playlist
+// reports on its siblings. Playlists are rendered at most once per update
+// (per rendition and full/delta) and shared by every request that asks.
+// Wake-up callbacks run on the publishing thread, outside the lock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hls/blocking_reload.h"
+#include "hls/hls_timing.h"
+#include "hls/multivariant.h"
+#include "hls/part_wait_list.h"
+#include "hls/rendition_window.h"
+
+namespace mirror {
+
+struct StreamConfig {
+  int64_t part_target_ns = 100000000;             // packaging.part_duration
+  int64_t segment_target_ns = 500000000;          // packaging.segment_duration
+  int64_t playlist_length_ns = 10 * kNsPerSecond; // playlist-length
+};
+
+enum class PartAvailability {
+  kReady,   // here are the bytes
+  kHeld,    // it is the hinted part: the callback runs once it exists (or never will)
+  kMissing, // 404
+};
+
+class StreamStore {
+ public:
+  StreamStore (std::string id, StreamConfig config);
+  ~StreamStore ();
+
+  const std::string &id () const { return id_; }
+  const StreamConfig &config () const { return config_; }
+
+  // Publishing. A rendition must be added before media is published to it;
+  // adding it again updates what the multivariant playlist says about it.
+  bool add_rendition (const RenditionInfo &info);
+  bool set_init (const std::string &rendition, Bytes init);
+  std::optional<PartPosition> add_part (const std::string &rendition, const PartInput &part);
+  void mark_discontinuity (const std::string &rendition);
+  // EXT-X-ENDLIST on one rendition; held requests on it are answered.
+  void finish (const std::string &rendition);
+  // The stream is going away: answer every held request.
+  void close ();
+
+  // Reading. nullptr for an unknown rendition.
+  std::shared_ptr<const std::string> media_playlist (const std::string &rendition, bool delta);
+  std::shared_ptr<const std::string> multivariant_playlist ();
+  std::optional<Bytes> init (const std::string &rendition, std::optional<uint32_t> generation);
+  std::optional<std::vector<Bytes>> segment (const std::string &rendition, uint64_t msn);
+  // A part, or a hold on the hinted one. On kHeld, *wait_id is for cancel_wait ()
+  // and on_ready runs when it is time to call fetch_part again.
+  PartAvailability fetch_part (const std::string &rendition, PartPosition pos, Bytes *out,
+                               PartWaitList::WakeFn on_ready = nullptr,
+                               uint64_t *wait_id = nullptr);
+
+  // Blocking reload: decides, and on kHold registers on_ready in the same
+  // step, so no update can slip between the two. The caller answers with
+  // media_playlist () when on_ready runs, or 503 when its timer fires first
+  // (then cancel_wait ()). Unknown rendition: nullopt (404).
+  struct Hold {
+    ReloadDecision decision;
+    uint64_t wait_id = 0;
+  };
+  std::optional<Hold> hold_playlist (const std::string &rendition, const ReloadDirectives &d,
+                                     PartWaitList::WakeFn on_ready);
+  bool cancel_wait (const std::string &rendition, uint64_t wait_id);
+
+  std::optional<RenditionProgress> progress (const std::string &rendition);
+  StreamTiming timing ();
+  std::vector<std::string> rendition_names ();
+  std::optional<RenditionCounters> counters (const std::string &rendition);
+  // Renders done so far (tests: one per update, not one per viewer).
+  uint64_t render_count ();
+
+ private:
+  struct Rendition;
+  Rendition *find (const std::string &name);
+  RenditionProgress progress_locked (const Rendition &r) const;
+  void update_timing (const RenditionWindow &w);
+
+  const std::string id_;
+  const StreamConfig config_;
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<Rendition>> renditions_;
+  std::vector<std::string> order_; // as added: the multivariant playlist's order
+  StreamTiming timing_;
+  uint64_t version_ = 1; // any change to any rendition
+  uint64_t renders_ = 0;
+  uint64_t multivariant_version_ = 0;
+  std::shared_ptr<const std::string> multivariant_;
+  bool closed_ = false;
+};
+
+} // namespace mirror

@@ -1,0 +1,46 @@
+// The URL layout of one stream's LL-HLS, under /live/{stream}/:
+//
+//   index.m3u8                         multivariant playlist
+//   {rendition}.m3u8                   media playlist
+//   {rendition}/init{gen}.mp4          init segment; gen counts caps changes, so a
+//                                      new init never hides behind a cached URI
+//   {rendition}/init.mp4               alias of the newest init segment
+//   {rendition}/seg{msn}.m4s           media segment
+//   {rendition}/part{msn}.{part}.m4s   partial segment
+//
+// Playlists name everything relative to the stream folder, so the same text is
+// right behind any prefix or host.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mirror {
+
+enum class HlsObjectKind { kMultivariant, kMediaPlaylist, kInit, kSegment, kPart };
+
+struct HlsObjectRef {
+  HlsObjectKind kind = HlsObjectKind::kMultivariant;
+  std::string rendition;
+  // kInit: the generation, or none for the init.mp4 alias.
+  std::optional<uint32_t> init_generation;
+  uint64_t msn = 0;
+  uint32_t part = 0;
+};
+
+std::string hls_media_playlist_uri (std::string_view rendition);
+std::string hls_init_uri (std::string_view rendition, uint32_t generation);
+std::string hls_segment_uri (std::string_view rendition, uint64_t msn);
+std::string hls_part_uri (std::string_view rendition, uint64_t msn, uint32_t part);
+
+// Parses a path relative to /live/{stream}/ ("video.m3u8", "video/seg3.m4s").
+// Rendition names are [A-Za-z0-9_-]+, so nothing else can escape the folder.
+std::optional<HlsObjectRef> parse_hls_object_path (std::string_view path);
+
+bool is_valid_rendition_name (std::string_view name);
+
+const char *hls_content_type (HlsObjectKind kind);
+
+} // namespace mirror

@@ -1,0 +1,219 @@
+// Part and segment boundaries, independence, composition offsets and the
+// monotonic decode timeline, from samples with known timestamps.
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cmaf/part_cutter.h"
+
+namespace mirror::cmaf::test {
+namespace {
+
+constexpr int64_t kMs = 1000000;
+
+TimedSample
+frame (int64_t dts_ms, bool sync, int64_t pts_ms = -1)
+{
+  TimedSample s;
+  s.dts_ns = dts_ms * kMs;
+  s.pts_ns = (pts_ms < 0 ? dts_ms : pts_ms) * kMs;
+  s.duration_ns = 40 * kMs;
+  s.size = 100;
+  s.sync = sync;
+  s.wallclock_ns = (uint64_t)(1'700'000'000'000 + dts_ms) * kMs;
+  return s;
+}
+
+// 25 fps, a keyframe every @gop frames, @n frames from @start_ms.
+std::vector<Part>
+cut (PartCutter &c, int n, int gop, int64_t start_ms = 0, bool flush = true)
+{
+  std::vector<Part> parts;
+  for (int i = 0; i < n; i++) {
+    auto r = c.push (frame (start_ms + 40 * i, i % gop == 0));
+    if (r.closed)
+      parts.push_back (*r.closed);
+  }
+  if (flush)
+    if (auto p = c.flush ())
+      parts.push_back (*p);
+  return parts;
+}
+
+TEST (PartCutter, PartsCloseAtFirstFrameAtOrAfterTarget)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs);
+  auto parts = cut (c, 30, 10); // keyframes at 0, 400, 800 ms
+  // Parts of 120 ms (3 frames): [0,120) ... [600,720), then [720,800) closed
+  // by the segment starting on the keyframe at 800 ms (400 ms was too early).
+  ASSERT_GE (parts.size (), 8u);
+  for (int i = 0; i < 6; i++) {
+    EXPECT_EQ (parts[i].media_sequence, 0u) << i;
+    EXPECT_EQ (parts[i].part_index, (uint32_t)i);
+    EXPECT_EQ (parts[i].fragment.samples.size (), 3u) << i;
+    EXPECT_EQ (parts[i].duration_ns, (uint64_t)(120 * kMs)) << i;
+    EXPECT_EQ (parts[i].fragment.base_media_decode_time, (uint64_t)(i * 3 * 3600)) << i;
+  }
+  EXPECT_EQ (parts[6].media_sequence, 0u);
+  EXPECT_EQ (parts[6].part_index, 6u);
+  EXPECT_EQ (parts[6].fragment.samples.size (), 2u);
+  EXPECT_EQ (parts[7].media_sequence, 1u);
+  EXPECT_EQ (parts[7].part_index, 0u);
+  EXPECT_TRUE (parts[7].segment_start);
+  EXPECT_EQ (parts[7].fragment.base_media_decode_time, 800u * 90);
+  // mfhd sequence numbers count every part from 1.
+  for (size_t i = 0; i < parts.size (); i++)
+    EXPECT_EQ (parts[i].fragment.sequence_number, i + 1);
+}
+
+TEST (PartCutter, IndependentOnlyWhenStartingWithKeyframe)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs);
+  auto parts = cut (c, 30, 10);
+  EXPECT_TRUE (parts[0].independent);
+  EXPECT_TRUE (parts[0].segment_start);
+  EXPECT_TRUE (parts[0].fragment.samples[0].sync);
+  EXPECT_FALSE (parts[0].fragment.samples[1].sync);
+  // The keyframe at 400 ms lies inside [360,480): not independent.
+  EXPECT_FALSE (parts[3].independent);
+  EXPECT_FALSE (parts[3].segment_start);
+  EXPECT_TRUE (parts[3].fragment.samples[1].sync);
+  EXPECT_TRUE (parts[7].independent);
+}
+
+TEST (PartCutter, SampleDurationsAreDecodeTimeSteps)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs);
+  auto parts = cut (c, 15, 15);
+  uint64_t total = 0;
+  for (auto &p : parts)
+    for (auto &s : p.fragment.samples) {
+      EXPECT_EQ (s.duration, 3600u);
+      total += s.duration;
+    }
+  EXPECT_EQ (total, 15u * 3600);
+}
+
+TEST (PartCutter, DropsUntilFirstKeyframe)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs);
+  EXPECT_FALSE (c.push (frame (0, false)).accepted);
+  EXPECT_FALSE (c.push (frame (40, false)).accepted);
+  EXPECT_TRUE (c.push (frame (80, true)).accepted);
+  EXPECT_EQ (c.dropped (), 2u);
+  auto p = c.flush ();
+  ASSERT_TRUE (p.has_value ());
+  EXPECT_EQ (p->fragment.base_media_decode_time, 80u * 90);
+  EXPECT_EQ (p->media_sequence, 0u);
+}
+
+TEST (PartCutter, BFrameCompositionOffsets)
+{
+  // I P B B: decode order with DTS 80 ms behind; PTS 80, 200, 120, 160.
+  PartCutter c (90000, 1000 * kMs, 5000 * kMs);
+  c.push (frame (0, true, 80));
+  c.push (frame (40, false, 200));
+  c.push (frame (80, false, 120));
+  c.push (frame (120, false, 160));
+  auto p = c.flush ();
+  ASSERT_TRUE (p.has_value ());
+  const int32_t expected[] = { 80 * 90, 160 * 90, 40 * 90, 40 * 90 };
+  ASSERT_EQ (p->fragment.samples.size (), 4u);
+  for (int i = 0; i < 4; i++)
+    EXPECT_EQ (p->fragment.samples[i].composition_offset, expected[i]) << i;
+}
+
+TEST (PartCutter, NegativeCompositionOffset)
+{
+  PartCutter c (90000, 1000 * kMs, 5000 * kMs);
+  c.push (frame (100, true, 60));
+  auto p = c.flush ();
+  EXPECT_EQ (p->fragment.samples[0].composition_offset, -40 * 90);
+}
+
+TEST (PartCutter, WrapKeepsDecodeTimeMonotonic)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs);
+  // MPEG-TS 33-bit PTS wraps at 2^33 / 90 kHz = 95443.717 s.
+  const int64_t wrap_ms = 95443717;
+  std::vector<Part> parts;
+  int64_t dts[] = { wrap_ms - 120, wrap_ms - 80, wrap_ms - 40, 0, 40, 80, 120 };
+  for (int i = 0; i < 7; i++)
+    if (auto r = c.push (frame (dts[i], i == 0)); r.closed)
+      parts.push_back (*r.closed);
+  if (auto p = c.flush ())
+    parts.push_back (*p);
+  uint64_t expect = parts[0].fragment.base_media_decode_time;
+  bool saw_break = false;
+  for (auto &p : parts) {
+    EXPECT_EQ (p.fragment.base_media_decode_time, expect);
+    for (auto &s : p.fragment.samples) {
+      EXPECT_EQ (s.duration, 3600u);
+      expect += s.duration;
+    }
+    saw_break |= p.timeline_break;
+  }
+  EXPECT_TRUE (saw_break);
+}
+
+TEST (PartCutter, LongGapIsABreakNotALongSample)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs);
+  c.push (frame (0, true));
+  c.push (frame (40, false));
+  auto r = c.push (frame (60000, false));
+  EXPECT_FALSE (r.closed.has_value () && r.closed->fragment.samples.back ().duration > 3600);
+  auto p = c.flush ();
+  ASSERT_TRUE (p.has_value ());
+  EXPECT_TRUE (p->timeline_break);
+  uint64_t total = 0;
+  for (auto &s : p->fragment.samples)
+    total += s.duration;
+  EXPECT_EQ (total, 3u * 3600);
+}
+
+TEST (PartCutter, ShortGapStretchesTheSample)
+{
+  PartCutter c (90000, 1000 * kMs, 5000 * kMs);
+  c.push (frame (0, true));
+  c.push (frame (200, false)); // four frames lost
+  auto p = c.flush ();
+  EXPECT_EQ (p->fragment.samples[0].duration, 200u * 90);
+  EXPECT_FALSE (p->timeline_break);
+}
+
+TEST (PartCutter, FlushStartsANewSegmentAndContinuesTime)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs);
+  auto first = cut (c, 5, 15);
+  ASSERT_FALSE (first.empty ());
+  uint64_t end = first.back ().fragment.base_media_decode_time + first.back ().duration_ticks;
+  // Waits for a keyframe again, and restarts timestamps from 0 (a new
+  // encoder) without going backwards.
+  EXPECT_FALSE (c.push (frame (0, false)).accepted);
+  EXPECT_TRUE (c.push (frame (0, true)).accepted);
+  auto p = c.flush ();
+  ASSERT_TRUE (p.has_value ());
+  EXPECT_EQ (p->media_sequence, first.back ().media_sequence + 1);
+  EXPECT_TRUE (p->segment_start);
+  EXPECT_EQ (p->fragment.base_media_decode_time, end);
+}
+
+TEST (PartCutter, AudioTimescale)
+{
+  PartCutter c (48000, 100 * kMs, 500 * kMs);
+  TimedSample s;
+  s.sync = true;
+  s.size = 10;
+  for (int i = 0; i < 10; i++) {
+    s.dts_ns = s.pts_ns = (int64_t)i * 1024 * 1000000000 / 48000;
+    c.push (s);
+  }
+  auto p = c.flush ();
+  ASSERT_TRUE (p.has_value ());
+  for (auto &x : p->fragment.samples)
+    EXPECT_NEAR (x.duration, 1024u, 1u);
+}
+
+} // namespace
+} // namespace mirror::cmaf::test

@@ -1,0 +1,95 @@
+// The sliding window: what is listed, what is still fetchable, what is gone.
+#include <gtest/gtest.h>
+
+#include "hls/media_store.h"
+#include "hls_test_feed.h"
+
+namespace mirror::test {
+namespace {
+
+TEST (Window, SlidesAndKeepsRecentMediaFetchable)
+{
+  StreamStore store ("cam-1", default_config ());
+  ASSERT_TRUE (store.add_rendition (video_info ()));
+  ASSERT_TRUE (store.set_init ("video", fake_init ()));
+  Feed video (store, "video");
+  video.segments (60);
+  video.next_segment_part ();
+  std::string text = *store.media_playlist ("video", false);
+
+  // At least playlist-length (10 s) of complete segments: 21 of ~0.4998 s.
+  EXPECT_TRUE (has_line (text, "#EXT-X-MEDIA-SEQUENCE:39"));
+  EXPECT_EQ (count_prefix (text, "#EXTINF:"), 21);
+  EXPECT_FALSE (has_line (text, "video/seg38.m4s"));
+
+  // Unlisted segments stay fetchable for one more playlist-length.
+  EXPECT_TRUE (store.segment ("video", 38));
+  EXPECT_TRUE (store.segment ("video", 18));
+  EXPECT_FALSE (store.segment ("video", 17));
+  EXPECT_FALSE (store.segment ("video", 0));
+  // The open segment is not a segment yet, only parts.
+  EXPECT_FALSE (store.segment ("video", 60));
+  Bytes b;
+  EXPECT_EQ (store.fetch_part ("video", { 60, 0 }, &b), PartAvailability::kReady);
+  EXPECT_EQ (b.view (), "part 60.0");
+
+  // Parts: listed for 3 target durations, fetchable for 3 more.
+  EXPECT_EQ (store.fetch_part ("video", { 48, 0 }, &b), PartAvailability::kReady);
+  EXPECT_EQ (store.fetch_part ("video", { 47, 4 }, &b), PartAvailability::kMissing);
+  EXPECT_EQ (store.fetch_part ("video", { 61, 0 }, &b), PartAvailability::kMissing);
+}
+
+TEST (Window, SegmentIsItsPartsBackToBack)
+{
+  StreamStore store ("cam-1", default_config ());
+  ASSERT_TRUE (store.add_rendition (video_info ()));
+  ASSERT_TRUE (store.set_init ("video", fake_init ()));
+  Feed video (store, "video", 5);
+  video.segment (3);
+  video.next_segment_part ();
+  auto chunks = store.segment ("video", 5);
+  ASSERT_TRUE (chunks);
+  ASSERT_EQ (chunks->size (), 3u);
+  EXPECT_EQ ((*chunks)[0].view (), "part 5.0");
+  EXPECT_EQ ((*chunks)[2].view (), "part 5.2");
+}
+
+TEST (Window, ShorterPlaylistLength)
+{
+  StreamConfig config;
+  config.playlist_length_ns = 2 * kNsPerSecond;
+  StreamStore store ("cam-1", config);
+  ASSERT_TRUE (store.add_rendition (video_info ()));
+  ASSERT_TRUE (store.set_init ("video", fake_init ()));
+  Feed video (store, "video");
+  video.segments (20);
+  video.next_segment_part ();
+  std::string text = *store.media_playlist ("video", false);
+  EXPECT_EQ (count_prefix (text, "#EXTINF:"), 5);
+  EXPECT_TRUE (has_line (text, "#EXT-X-MEDIA-SEQUENCE:15"));
+}
+
+TEST (MediaStore, StreamsByIdAndRemoval)
+{
+  MediaStore media;
+  auto a = media.open_stream ("a");
+  EXPECT_EQ (media.open_stream ("a"), a);
+  EXPECT_EQ (media.find_stream ("b"), nullptr);
+  media.open_stream ("b");
+  EXPECT_EQ (media.stream_ids (), (std::vector<std::string>{ "a", "b" }));
+
+  ASSERT_TRUE (a->add_rendition (video_info ()));
+  ASSERT_TRUE (a->set_init ("video", fake_init ()));
+  int woken = 0;
+  auto hold = a->hold_playlist ("video", ReloadDirectives{ 0, 0, false }, [&] () { ++woken; });
+  ASSERT_TRUE (hold);
+  EXPECT_EQ (hold->decision.verdict, ReloadVerdict::kHold);
+  media.remove_stream ("a");
+  EXPECT_EQ (woken, 1); // answered, not left hanging
+  EXPECT_EQ (media.find_stream ("a"), nullptr);
+  // A request in flight still holds the stream; it now reads as ended.
+  EXPECT_TRUE (a->progress ("video")->ended);
+}
+
+} // namespace
+} // namespace mirror::test
