@@ -24,6 +24,7 @@
 #include "ingest/ingest_listeners.h"
 #include "log.h"
 #include "metrics/metrics.h"
+#include "origin/origin.h"
 #include "registry/stream_registry.h"
 #include "streams/pipeline_library.h"
 #include "streams/pipeline_variables.h"
@@ -113,14 +114,6 @@ parse_args (int argc, char **argv, Options *options)
 }
 
 std::string
-default_state_dir ()
-{
-  if (geteuid () == 0)
-    return "/var/lib/mirror";
-  return std::string (g_get_user_state_dir ()) + "/mirror";
-}
-
-std::string
 default_node_id (const Config &config)
 {
   // Stable across restarts, so a restarted node reclaims its own entries.
@@ -143,6 +136,7 @@ class Daemon {
   Metrics metrics_;
   HealthBoard health_;
   std::shared_ptr<StreamRegistry> registry_;
+  std::shared_ptr<Origin> origin_;
   std::unique_ptr<StreamManager> streams_;
   std::unique_ptr<IngestListeners> ingest_;
   std::unique_ptr<RestServer> rest_;
@@ -158,7 +152,7 @@ Daemon::start (std::string *error, int *exit_code)
   *exit_code = kExitRuntime;
 
   if (config_.storage.local.cache_dir.empty ())
-    config_.storage.local.cache_dir = default_state_dir ();
+    config_.storage.local.cache_dir = mirror::default_state_dir ();
   if (g_mkdir_with_parents (config_.storage.local.cache_dir.c_str (), 0700) != 0) {
     *error = "storage.local.cache_dir: cannot create " + config_.storage.local.cache_dir + ": "
              + g_strerror (errno);
@@ -224,6 +218,37 @@ Daemon::start (std::string *error, int *exit_code)
   streams_ = std::make_unique<StreamManager> (
       config_, registry_, std::make_shared<PipelineLibrary> (std::move (*pipelines)), &metrics_);
 
+  // The Origin: LL-HLS over HTTPS (TLS) and plain HTTP, before any stream
+  // can publish into it.
+  OriginConfig origin_config;
+  origin_config.bind_address = config_.server.bind_address;
+  origin_config.tls_port = (uint16_t)config_.server.http3_port;
+  origin_config.http_port = (uint16_t)config_.server.http_port;
+  origin_config.cert_file = config_.server.cert_file;
+  origin_config.key_file = config_.server.key_file;
+  origin_config.state_dir = config_.storage.local.cache_dir;
+  origin_config.stream_defaults.part_target_ns = config_.packaging.part_duration_ms * 1000000;
+  origin_config.stream_defaults.segment_target_ns = config_.packaging.segment_duration_ms * 1000000;
+  origin_config.stream_defaults.playlist_length_ns = config_.packaging.playlist_length_ms * 1000000;
+  std::string origin_error;
+  origin_ = Origin::start (origin_config, &origin_error);
+  if (!origin_) {
+    *error = "origin: " + origin_error;
+    health_.set ("origin", false, origin_error);
+    return false;
+  }
+  const TlsIdentity &tls = origin_->identity ();
+  log_info ("origin: LL-HLS on https://%s:%u/ and http://%s:%u/ (player page at /)",
+            config_.server.bind_address.c_str (), origin_->tls_port (),
+            config_.server.bind_address.c_str (), origin_->http_port ());
+  log_info ("origin: %s certificate %s, SPKI pin %s",
+            tls.generated ? "generated self-signed" : "using", tls.cert_file.c_str (),
+            tls.spki_pin.c_str ());
+  health_.set ("origin", true,
+               "https :" + std::to_string (origin_->tls_port ())
+                   + ", http :" + std::to_string (origin_->http_port ()));
+  streams_->set_origin (origin_);
+
   // Ingest listeners: callers become streams from here on.
   ingest_ = std::make_unique<IngestListeners> (config_, *streams_, metrics_, health_);
   if (!ingest_->start (error))
@@ -231,7 +256,7 @@ Daemon::start (std::string *error, int *exit_code)
 
   // APIs.
   rest_ = std::make_unique<RestServer> (
-      AdminContext{ config_, *streams_, registry_, metrics_, health_, started_ms_ });
+      AdminContext{ config_, *streams_, registry_, metrics_, health_, started_ms_, origin_ });
   if (!rest_->listen (config_.server.admin_bind_address, config_.server.admin_port, error))
     return false;
   health_.set ("admin", true,

@@ -9,6 +9,7 @@
 
 namespace mirror {
 class Metrics;
+class Origin;
 class StreamRegistry;
 } // namespace mirror
 
@@ -40,6 +41,7 @@ struct AdminContext {
   Metrics &metrics;
   HealthBoard &health;
   int64_t started_monotonic_ms;
+  std::shared_ptr<Origin> origin; // null: no LL-HLS front end
 };
 
 } // namespace mirror::daemon

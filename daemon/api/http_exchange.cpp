@@ -32,6 +32,19 @@ HttpExchange::body () const
 }
 
 std::string
+HttpExchange::host () const
+{
+  const char *h
+      = soup_message_headers_get_one (soup_server_message_get_request_headers (msg_), "Host");
+  if (!h || !*h)
+    return {};
+  std::string host (h);
+  if (host[0] == '[')
+    return host.substr (0, host.find (']') + 1);
+  return host.substr (0, host.find (':'));
+}
+
+std::string
 HttpExchange::query (const char *name) const
 {
   GUri *uri = soup_server_message_get_uri (msg_);

@@ -25,6 +25,9 @@ class HttpExchange {
   std::string body () const;
   // The query parameter, or "" when absent.
   std::string query (const char *name) const;
+  // The host the client addressed (Host header, without the port; IPv6 in
+  // brackets), for URLs it can follow; "" when it sent none.
+  std::string host () const;
 
   // Parses the body as a JSON object; on failure answers 400 and returns null.
   JsonObject *json_body ();

@@ -7,6 +7,7 @@
 
 #include "config/config.h"
 #include "metrics/metrics.h"
+#include "origin/origin_handle.h"
 #include "registry/registry_handle.h"
 #include "streams/pipeline_library.h"
 #include "streams/pipeline_variables.h"
@@ -82,6 +83,7 @@ struct StreamManager::Impl {
   std::shared_ptr<StreamRegistry> registry;
   std::shared_ptr<PipelineLibrary> pipelines;
   Metrics *metrics;
+  std::shared_ptr<Origin> origin;
   GMainContext *context;
   std::map<std::string, std::unique_ptr<Stream>> streams;
   std::set<std::string> pending; // ids being registered
@@ -368,6 +370,15 @@ struct StreamManager::Impl {
     g_boxed_free (MIRROR_TYPE_REGISTRY_HANDLE, handle);
     gst_element_set_context (pipeline, context);
     gst_context_unref (context);
+    if (origin) {
+      context = gst_context_new (MIRROR_ORIGIN_CONTEXT_TYPE, TRUE);
+      OriginHandle *origin_handle = origin_handle_new (origin);
+      gst_structure_set (gst_context_writable_structure (context), MIRROR_ORIGIN_CONTEXT_FIELD,
+                         MIRROR_TYPE_ORIGIN_HANDLE, origin_handle, nullptr);
+      g_boxed_free (MIRROR_TYPE_ORIGIN_HANDLE, origin_handle);
+      gst_element_set_context (pipeline, context);
+      gst_context_unref (context);
+    }
 
     GstBus *bus = gst_element_get_bus (pipeline);
     stream.bus_watch = gst_bus_add_watch_full (
@@ -425,6 +436,12 @@ struct StreamManager::Impl {
       metrics->streams.Add ({ { "state", to_string (state) } }).Set (n);
   }
 };
+
+void
+StreamManager::set_origin (std::shared_ptr<Origin> origin)
+{
+  impl_->origin = std::move (origin);
+}
 
 StreamManager::StreamManager (const Config &config, std::shared_ptr<StreamRegistry> registry,
                               std::shared_ptr<PipelineLibrary> pipelines, Metrics *metrics)

@@ -18,6 +18,7 @@
 
 namespace mirror {
 class Metrics;
+class Origin;
 }
 
 namespace mirror::daemon {
@@ -59,6 +60,10 @@ class StreamManager {
   ~StreamManager ();
   StreamManager (const StreamManager &) = delete;
   StreamManager &operator= (const StreamManager &) = delete;
+
+  // The Origin every pipeline publishes into ("mirror.origin" context); set
+  // before the first stream starts.
+  void set_origin (std::shared_ptr<Origin> origin);
 
   // Registers the id cluster-wide, builds and starts the pipeline.
   // ALREADY_EXISTS, CAPACITY_FULL, INVALID_INPUT (bad id, unknown pipeline,

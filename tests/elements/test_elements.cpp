@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "origin/origin_handle.h"
 #include "registry/registry_handle.h"
 #include "registry/stream_registry.h"
 
@@ -313,7 +314,7 @@ GST_END_TEST;
 // Skeletons say plainly that they cannot run yet.
 GST_START_TEST (test_skeletons_refuse_paused)
 {
-  for (const char *name : { "mirrortranscodebin", "mirrorh3sink" }) {
+  for (const char *name : { "mirrortranscodebin" }) {
     GstElement *e = gst_element_factory_make (name, nullptr);
     GstBus *bus = gst_bus_new ();
     gst_element_set_bus (e, bus);
@@ -333,6 +334,94 @@ GST_START_TEST (test_skeletons_refuse_paused)
     gst_object_unref (bus);
     gst_object_unref (e);
   }
+}
+GST_END_TEST;
+
+// ---------------------------------------------------------------- mirrorh3sink
+
+// Without a stream id there is nothing to publish under: a clear settings
+// error at READY->PAUSED, before any Origin is started.
+GST_START_TEST (test_h3sink_needs_stream_id)
+{
+  GstElement *e = gst_element_factory_make ("mirrorh3sink", nullptr);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (e, bus);
+  fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 0, GST_MESSAGE_ERROR);
+  fail_unless (msg != nullptr);
+  GError *err = nullptr;
+  gst_message_parse_error (msg, &err, nullptr);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS), "%s",
+               err->message);
+  fail_unless (strstr (err->message, "stream-id") != nullptr, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, nullptr);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+GST_END_TEST;
+
+// x264 -> mirrorcmafmux -> mirrorh3sink publishing into an Origin handed over
+// as a "mirror.origin" context (as mirrord does): the stream, its rendition
+// and its parts appear in that Origin's store, and EOS ends the playlist.
+GST_START_TEST (test_h3sink_publishes_into_context_origin)
+{
+  if (!gst_registry_check_feature_version (gst_registry_get (), "x264enc", 1, 0, 0)) {
+    g_print ("x264enc missing: skipping\n");
+    return;
+  }
+  mirror::OriginConfig config;
+  config.tls_port = std::nullopt; // no TLS, no certificate on disk
+  config.http_port = 0;           // any free port
+  std::string error;
+  auto origin = mirror::Origin::start (config, &error);
+  fail_unless (origin != nullptr, "%s", error.c_str ());
+
+  GError *err = nullptr;
+  GstElement *pipeline = gst_parse_launch (
+      "videotestsrc num-buffers=50 ! video/x-raw,format=I420,width=160,height=120,framerate=25/1 "
+      "! x264enc key-int-max=5 bframes=0 speed-preset=ultrafast ! h264parse "
+      "! mirrorcmafmux ! mirrorh3sink name=sink stream-id=ctxcam rendition=low port=1",
+      &err);
+  fail_unless (pipeline != nullptr, "%s", err ? err->message : "?");
+  GstContext *context = gst_context_new (MIRROR_ORIGIN_CONTEXT_TYPE, TRUE);
+  mirror::OriginHandle *handle = mirror::origin_handle_new (origin);
+  gst_structure_set (gst_context_writable_structure (context), MIRROR_ORIGIN_CONTEXT_FIELD,
+                     MIRROR_TYPE_ORIGIN_HANDLE, handle, nullptr);
+  g_boxed_free (MIRROR_TYPE_ORIGIN_HANDLE, handle);
+  gst_element_set_context (pipeline, context);
+  gst_context_unref (context);
+
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *msg = gst_bus_timed_pop_filtered (
+      bus, 30 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  fail_unless (msg != nullptr, "no EOS within 30 s");
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+
+  // Port 1 was never bound: the context's Origin was used, not a new one.
+  auto stream = origin->store ().find_stream ("ctxcam");
+  fail_unless (stream != nullptr);
+  auto progress = stream->progress ("low");
+  fail_unless (progress.has_value ());
+  fail_unless (progress->has_parts);
+  fail_unless (progress->ended, "EOS did not end the playlist");
+  // 2 s of frames, keyframes every 200 ms: 600 ms segments (the first
+  // keyframe at or after 500 ms).
+  fail_unless (progress->last.msn >= 2, "last segment %" G_GUINT64_FORMAT, progress->last.msn);
+  auto playlist = stream->media_playlist ("low", false);
+  fail_unless (playlist->find ("#EXT-X-ENDLIST") != std::string::npos);
+  fail_unless (playlist->find ("low/init") != std::string::npos);
+  auto mv = stream->multivariant_playlist ();
+  fail_unless (mv->find ("RESOLUTION=160x120") != std::string::npos, "%s", mv->c_str ());
+  fail_unless (mv->find ("avc1.") != std::string::npos, "%s", mv->c_str ());
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
 }
 GST_END_TEST;
 
@@ -703,6 +792,8 @@ mirrorlive_suite (void)
   tcase_add_test (tc, test_documented_defaults);
   tcase_add_test (tc, test_pads);
   tcase_add_test (tc, test_skeletons_refuse_paused);
+  tcase_add_test (tc, test_h3sink_needs_stream_id);
+  tcase_add_test (tc, test_h3sink_publishes_into_context_origin);
   tcase_add_test (tc, test_heartbeat_passthrough);
   tcase_add_test (tc, test_heartbeat_counts);
   tcase_add_test (tc, test_heartbeat_rates);

@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -59,8 +60,10 @@ def wait_for(predicate, what, deadline_s=DEADLINE_S, interval_s=0.05):
     raise AssertionError(f"timed out after {deadline_s}s waiting for {what} (last: {last!r})")
 
 
-def http(port, method, path, body=None, token=None, headers=None, raw_body=None, timeout=20):
-    """One request to 127.0.0.1:port. Returns (status, headers, parsed JSON or text)."""
+def http(port, method, path, body=None, token=None, headers=None, raw_body=None, timeout=20,
+         raw=False):
+    """One request to 127.0.0.1:port. Returns (status, headers, parsed JSON or text);
+    raw=True: the body as bytes, unparsed."""
     conn = httplib.HTTPConnection("127.0.0.1", port, timeout=timeout)
     hdrs = dict(headers or {})
     data = None
@@ -75,12 +78,29 @@ def http(port, method, path, body=None, token=None, headers=None, raw_body=None,
     try:
         conn.request(method, path, body=data, headers=hdrs)
         resp = conn.getresponse()
-        payload = resp.read().decode()
+        payload = resp.read()
+        if raw:
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload
+        payload = payload.decode()
         ctype = resp.getheader("Content-Type") or ""
         parsed = payload
         if "json" in ctype and payload.strip():
             parsed = json.loads(payload)
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, parsed
+    finally:
+        conn.close()
+
+
+def https(port, method, path, body=None, headers=None, timeout=20):
+    """One HTTPS request to 127.0.0.1:port, certificate not checked (the
+    Origin's is self-signed). Returns (status, lower-case headers, bytes)."""
+    conn = httplib.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                   context=ssl._create_unverified_context())
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        resp = conn.getresponse()
+        payload = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload
     finally:
         conn.close()
 
@@ -195,6 +215,11 @@ class Mirrord(Process):
         })
         full_env.update(env or {})
         self.env = full_env
+        # The ports it listens on, after the caller's overrides.
+        self.http_port = int(full_env["MIRROR_SERVER_HTTP_PORT"])
+        self.https_port = int(full_env["MIRROR_SERVER_HTTP3_PORT"])
+        self.srt_port = int(full_env["MIRROR_INGESTION_SRT_PORT"])
+        self.rtp_port = int(full_env["MIRROR_INGESTION_RTP_PORT"])
         argv = [MIRRORD]
         if config is not None:
             path = os.path.join(self.state_dir, "mirror.yaml")
@@ -220,6 +245,13 @@ class Mirrord(Process):
 
     def http(self, method, path, body=None, **kw):
         return http(self.admin_port, method, path, body=body, **kw)
+
+    def origin(self, method, path, tls=False, **kw):
+        """One request to the Origin: plain HTTP/1.1, or HTTPS (self-signed,
+        unverified). Returns (status, lower-case headers, body bytes)."""
+        if tls:
+            return https(self.https_port, method, path, **kw)
+        return http(self.http_port, method, path, raw=True, **kw)
 
     def stop(self, sig=signal.SIGTERM, timeout=DEADLINE_S):
         try:

@@ -1,18 +1,62 @@
 // /api/v1/streams and /api/v1/streams/{id}[/stats|/pause|/resume]
 #include "api/rest_server.h"
 #include "api/v1/stream_json.h"
+#include "config/config.h"
+#include "origin/origin.h"
 #include "streams/stream_manager.h"
 
 namespace mirror::daemon {
 
 namespace {
 
+// Where viewers find the stream: the Origin's URLs, on the host the API
+// client used (the Origin listens on every interface by default), or on the
+// configured bind address.
+void
+add_playback_members (JsonBuilder *b, const AdminContext &ctx, const Exchange &ex,
+                      const std::string &id)
+{
+  if (!ctx.origin || !ex)
+    return;
+  std::string host = ctx.config.server.bind_address;
+  if (host == "0.0.0.0" || host == "::" || host.empty ())
+    host = ex->host ().empty () ? "127.0.0.1" : ex->host ();
+  else if (host.find (':') != std::string::npos)
+    host = "[" + host + "]";
+  gchar *escaped = g_uri_escape_string (id.c_str (), nullptr, FALSE);
+  std::string path = std::string ("/live/") + escaped + "/index.m3u8";
+  std::string player = std::string ("/?stream=") + escaped;
+  g_free (escaped);
+  json_builder_set_member_name (b, "playback");
+  json_builder_begin_object (b);
+  if (ctx.origin->tls_port ()) {
+    std::string base = "https://" + host + ":" + std::to_string (ctx.origin->tls_port ());
+    json_builder_set_member_name (b, "hls");
+    json_builder_add_string_value (b, (base + path).c_str ());
+    json_builder_set_member_name (b, "player");
+    json_builder_add_string_value (b, (base + player).c_str ());
+  }
+  if (ctx.origin->http_port ()) {
+    std::string base = "http://" + host + ":" + std::to_string (ctx.origin->http_port ());
+    json_builder_set_member_name (b, "http");
+    json_builder_add_string_value (b, (base + path).c_str ());
+    if (!ctx.origin->tls_port ()) {
+      json_builder_set_member_name (b, "player");
+      json_builder_add_string_value (b, (base + player).c_str ());
+    }
+  }
+  json_builder_end_object (b);
+}
+
 std::string
-stream_document (const StreamView &view)
+stream_document (const StreamView &view, const AdminContext *ctx = nullptr,
+                 const Exchange *ex = nullptr)
 {
   JsonBuilder *b = json_builder_new ();
   json_builder_begin_object (b);
   add_stream_members (b, view);
+  if (ctx && ex && view.local)
+    add_playback_members (b, *ctx, *ex, view.entry.id);
   json_builder_end_object (b);
   std::string out = json_to_string (json_builder_get_root (b));
   g_object_unref (b);
@@ -117,11 +161,11 @@ add_stream_routes (Router &router, AdminContext &ctx)
       "POST", "/api/v1/streams", [&ctx] (Exchange ex) { create_stream (ctx, ex); }, true);
 
   router.add ("GET", "/api/v1/streams/{id}", [&ctx] (Exchange ex) {
-    ctx.streams.get (ex->param (0), [ex] (const ApiError &error, const StreamView &view) {
+    ctx.streams.get (ex->param (0), [ex, &ctx] (const ApiError &error, const StreamView &view) {
       if (!error.ok ())
         ex->send_error (error);
       else
-        ex->send_json (200, stream_document (view));
+        ex->send_json (200, stream_document (view, &ctx, &ex));
     });
   });
 

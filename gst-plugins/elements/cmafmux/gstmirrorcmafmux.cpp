@@ -486,8 +486,18 @@ gst_mirror_cmaf_mux_set_caps (GstMirrorCmafMux *self, GstCaps *caps)
   priv->have_track = true;
   priv->init_pending = true;
 
-  GstCaps *src_caps = gst_caps_new_simple ("video/quicktime", "variant", G_TYPE_STRING, "cmaf",
-                                           "codecs", G_TYPE_STRING, codecs.c_str (), nullptr);
+  GstClockTime part_duration, segment_duration;
+  {
+    std::lock_guard<std::mutex> lk (priv->settings_lock);
+    part_duration = priv->part_duration;
+    segment_duration = priv->segment_duration;
+  }
+  // The targets travel with the caps, so a sink can announce PART-TARGET and
+  // TARGETDURATION before the first part arrives.
+  GstCaps *src_caps = gst_caps_new_simple (
+      "video/quicktime", "variant", G_TYPE_STRING, "cmaf", "codecs", G_TYPE_STRING, codecs.c_str (),
+      "part-duration", G_TYPE_UINT64, (guint64)part_duration, "segment-duration", G_TYPE_UINT64,
+      (guint64)segment_duration, nullptr);
   if (track.is_video ())
     gst_caps_set_simple (src_caps, "width", G_TYPE_INT, (gint)track.width, "height", G_TYPE_INT,
                          (gint)track.height, nullptr);

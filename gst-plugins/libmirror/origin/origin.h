@@ -1,0 +1,106 @@
+// The Origin: every stream's LL-HLS media (a MediaStore), the request
+// handling over it and the HTTP front ends, on a thread and GMainContext of
+// its own so that no viewer ever waits on a streaming thread or the daemon's
+// main loop. Publishers (mirrorh3sink) attach to a stream, publish into its
+// StreamStore from their streaming threads, and detach; a stream whose last
+// publisher left ends its playlists (EXT-X-ENDLIST) and is forgotten after a
+// linger, so players see the end instead of a 404.
+//
+// mirrord owns one and hands it to pipelines through the "mirror.origin"
+// GstContext; a gst-launch prototype's sinks share one per port
+// (shared_for_port).
+#pragma once
+
+#include <cstdint>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <glib.h>
+
+#include "hls/media_store.h"
+#include "origin/origin_handler.h"
+#include "origin/tls_identity.h"
+
+namespace mirror {
+
+struct OriginConfig {
+  std::string bind_address = "0.0.0.0";
+  // HTTPS/HTTP-1.1 over TLS (and HTTP/3 on the same number, next). 0: any
+  // free port; nullopt: none.
+  std::optional<uint16_t> tls_port = 8443;
+  // Plain HTTP/1.1. 0: any free port; nullopt: none.
+  std::optional<uint16_t> http_port;
+  std::string cert_file; // both empty: self-signed in state_dir
+  std::string key_file;
+  std::string state_dir; // empty: default_state_dir ()
+  StreamConfig stream_defaults;
+  // How long an ended stream's playlists stay up after its last publisher left.
+  int64_t linger_ns = 10 * kNsPerSecond;
+};
+
+struct OriginStats {
+  OriginHandlerStats requests;
+  size_t streams = 0;
+};
+
+class Origin {
+ public:
+  // Binds the listeners and starts serving; nullptr with *error naming the
+  // port, file or value at fault.
+  static std::shared_ptr<Origin> start (const OriginConfig &config, std::string *error);
+  // The Origin for config.tls_port in this process, started on first use and
+  // shared by every caller asking for that port while one holds it.
+  static std::shared_ptr<Origin> shared_for_port (const OriginConfig &config, std::string *error);
+
+  ~Origin ();
+  Origin (const Origin &) = delete;
+  Origin &operator= (const Origin &) = delete;
+
+  MediaStore &store () { return store_; }
+  const OriginConfig &config () const { return config_; }
+  const TlsIdentity &identity () const { return identity_; }
+  uint16_t tls_port () const { return tls_port_; }
+  uint16_t http_port () const { return http_port_; }
+
+  // A publisher of stream id arrives: its store (a fresh one if the old one
+  // had ended). config applies when the stream is new.
+  std::shared_ptr<StreamStore> attach (const std::string &id, const StreamConfig &config);
+  std::shared_ptr<StreamStore> attach (const std::string &id)
+  {
+    return attach (id, config_.stream_defaults);
+  }
+  // It leaves; the last one out ends the stream's renditions and starts the linger.
+  void detach (const std::string &id);
+
+  // Taken on the Origin's thread (blocks the caller briefly).
+  OriginStats stats ();
+
+ private:
+  explicit Origin (const OriginConfig &config);
+  bool run (std::string *error);
+  void loop_thread (std::promise<std::string> *started);
+
+  const OriginConfig config_;
+  TlsIdentity identity_;
+  MediaStore store_;
+  GMainContext *context_ = nullptr;
+  GMainLoop *loop_ = nullptr;
+  std::thread thread_;
+  std::unique_ptr<OriginHandler> handler_; // lives on the thread
+  uint16_t tls_port_ = 0;
+  uint16_t http_port_ = 0;
+
+  struct Publishers {
+    int count = 0;
+    uint64_t generation = 0; // bumps on every attach, so a stale linger does nothing
+  };
+  std::mutex publishers_lock_;
+  std::map<std::string, Publishers> publishers_;
+};
+
+} // namespace mirror

@@ -1,0 +1,541 @@
+#include "origin/origin_handler.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstring>
+
+#include "hls/blocking_reload.h"
+#include "hls/url_layout.h"
+#include "util/main_context.h"
+
+namespace mirror {
+
+namespace {
+
+constexpr const char *kLivePrefix = "/live/";
+// Objects whose URI never names different bytes while their stream lives.
+// Not a year: a stream that restarts numbers its segments from 0 again.
+constexpr const char *kMediaCacheControl = "public, max-age=60";
+constexpr const char *kPlaylistCacheControl = "public, max-age=1";
+
+std::string
+json_escape (std::string_view s)
+{
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    default:
+      if ((unsigned char)c < 0x20) {
+        char buf[8];
+        g_snprintf (buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      } else {
+        out += c;
+      }
+    }
+  }
+  return out;
+}
+
+int64_t
+seconds_ceil (int64_t ns)
+{
+  return (ns + kNsPerSecond - 1) / kNsPerSecond;
+}
+
+} // namespace
+
+OriginResponse
+OriginResponse::text (int status, std::string_view body, std::string cache_control)
+{
+  OriginResponse r;
+  r.status = status;
+  r.content_type = "text/plain; charset=utf-8";
+  r.cache_control = std::move (cache_control);
+  std::string line (body);
+  line += '\n';
+  r.body.push_back (Bytes::copy (line));
+  return r;
+}
+
+size_t
+OriginResponse::body_size () const
+{
+  size_t n = 0;
+  for (const Bytes &b : body)
+    n += b.size ();
+  return n;
+}
+
+OriginHandler::OriginHandler (MediaStore &store, GMainContext *context)
+    : store_ (store), context_ (g_main_context_ref (context)),
+      alive_ (std::make_shared<bool> (true))
+{
+  common_headers_ = {
+    { "Access-Control-Allow-Origin", "*" },
+    { "Access-Control-Expose-Headers", "Age, Date, Content-Length, Alt-Svc" },
+  };
+}
+
+OriginHandler::~OriginHandler ()
+{
+  *alive_ = false;
+  while (!groups_.empty ()) {
+    auto it = groups_.begin ();
+    for (Waiter &w : it->second->waiters)
+      w.respond (OriginResponse::text (503, "the origin is shutting down"));
+    it->second->waiters.clear ();
+    drop_group (it);
+  }
+  g_main_context_unref (context_);
+}
+
+void
+OriginHandler::set_asset (const std::string &path, OriginAsset asset)
+{
+  assets_[path] = std::move (asset);
+}
+
+void
+OriginHandler::add_common_header (std::string name, std::string value)
+{
+  common_headers_.emplace_back (std::move (name), std::move (value));
+}
+
+OriginHandlerStats
+OriginHandler::stats () const
+{
+  OriginHandlerStats s = stats_;
+  s.hold_groups = groups_.size ();
+  s.held_now = 0;
+  for (const auto &[key, g] : groups_)
+    s.held_now += g->waiters.size ();
+  return s;
+}
+
+OriginResponse
+OriginHandler::finish (OriginResponse r) const
+{
+  for (const auto &h : common_headers_)
+    r.headers.push_back (h);
+  return r;
+}
+
+std::function<void ()>
+OriginHandler::handle (const OriginRequest &request, OriginRespond respond)
+{
+  ++stats_.requests;
+  OriginRespond out = [this, respond = std::move (respond)] (OriginResponse r) {
+    respond (finish (std::move (r)));
+  };
+  std::function<void ()> cancel;
+
+  if (request.method == "OPTIONS") {
+    OriginResponse r;
+    r.status = 204;
+    r.headers = { { "Allow", "GET, HEAD, OPTIONS" },
+                  { "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS" },
+                  { "Access-Control-Allow-Headers", "*" },
+                  { "Access-Control-Max-Age", "86400" } };
+    out (std::move (r));
+    return cancel;
+  }
+  if (request.method != "GET" && request.method != "HEAD") {
+    OriginResponse r = OriginResponse::text (405, request.method + " is not served here; use GET");
+    r.headers.emplace_back ("Allow", "GET, HEAD, OPTIONS");
+    out (std::move (r));
+    return cancel;
+  }
+
+  const std::string &path = request.path;
+  if (path == "/live/index.json" || path == "/live/") {
+    out (stream_index ());
+  } else if (path.rfind (kLivePrefix, 0) == 0) {
+    handle_live (request, std::string_view (path).substr (strlen (kLivePrefix)), out, &cancel);
+  } else if (auto it = assets_.find (path == "/index.html" ? "/" : path); it != assets_.end ()) {
+    OriginResponse r;
+    r.content_type = it->second.content_type;
+    r.cache_control = it->second.cache_control;
+    r.body.push_back (it->second.bytes);
+    out (std::move (r));
+  } else {
+    out (OriginResponse::text (404, "no such object: " + path));
+  }
+  return cancel;
+}
+
+OriginResponse
+OriginHandler::stream_index () const
+{
+  std::string json = "{\"streams\":[";
+  bool first = true;
+  for (const std::string &id : store_.stream_ids ()) {
+    auto stream = store_.find_stream (id);
+    if (!stream)
+      continue;
+    std::string renditions;
+    for (const std::string &name : stream->rendition_names ()) {
+      auto p = stream->progress (name);
+      if (!p || !p->has_parts)
+        continue;
+      renditions += (renditions.empty () ? "\"" : ",\"") + json_escape (name) + "\"";
+    }
+    if (renditions.empty ())
+      continue;
+    json += first ? "" : ",";
+    first = false;
+    json += "{\"id\":\"" + json_escape (id) + "\",\"url\":\"/live/" + json_escape (id)
+            + "/index.m3u8\",\"renditions\":[" + renditions + "]}";
+  }
+  json += "]}\n";
+  OriginResponse r;
+  r.content_type = "application/json";
+  r.cache_control = "no-cache";
+  r.body.push_back (Bytes::copy (json));
+  return r;
+}
+
+void
+OriginHandler::handle_live (const OriginRequest &request, std::string_view rest,
+                            OriginRespond respond, std::function<void ()> *cancel)
+{
+  auto slash = rest.find ('/');
+  if (slash == std::string_view::npos || slash == 0) {
+    respond (OriginResponse::text (404, "no such object: " + request.path));
+    return;
+  }
+  std::string id (rest.substr (0, slash));
+  auto stream = store_.find_stream (id);
+  if (!stream) {
+    respond (OriginResponse::text (404, "no live stream named " + id));
+    return;
+  }
+  auto ref = parse_hls_object_path (rest.substr (slash + 1));
+  if (!ref) {
+    respond (OriginResponse::text (404, "no such object in stream " + id + ": " + request.path));
+    return;
+  }
+  auto missing = [&] () {
+    respond (OriginResponse::text (404, "stream " + id + " has no " + request.path));
+  };
+
+  switch (ref->kind) {
+  case HlsObjectKind::kMultivariant: {
+    bool any = false;
+    for (const std::string &name : stream->rendition_names ())
+      if (auto p = stream->progress (name); p && p->has_parts)
+        any = true;
+    if (!any) {
+      respond (OriginResponse::text (404, "stream " + id + " has no media yet"));
+      return;
+    }
+    OriginResponse r;
+    r.content_type = hls_content_type (ref->kind);
+    r.cache_control = kPlaylistCacheControl;
+    r.body.push_back (Bytes::copy (*stream->multivariant_playlist ()));
+    respond (std::move (r));
+    return;
+  }
+  case HlsObjectKind::kMediaPlaylist:
+    handle_media_playlist (stream, ref->rendition, request, respond, cancel);
+    return;
+  case HlsObjectKind::kInit: {
+    auto init = stream->init (ref->rendition, ref->init_generation);
+    if (!init)
+      return missing ();
+    OriginResponse r;
+    r.content_type = hls_content_type (ref->kind);
+    // The alias init.mp4 follows caps changes; init{gen}.mp4 never changes.
+    r.cache_control = ref->init_generation ? kMediaCacheControl : "no-cache";
+    r.body.push_back (*init);
+    respond (std::move (r));
+    return;
+  }
+  case HlsObjectKind::kSegment: {
+    auto parts = stream->segment (ref->rendition, ref->msn);
+    if (!parts)
+      return missing ();
+    OriginResponse r;
+    r.content_type = hls_content_type (ref->kind);
+    r.cache_control = kMediaCacheControl;
+    r.body = std::move (*parts);
+    respond (std::move (r));
+    return;
+  }
+  case HlsObjectKind::kPart:
+    handle_part (stream, ref->rendition, PartPosition{ ref->msn, ref->part }, respond, cancel);
+    return;
+  }
+}
+
+OriginResponse
+OriginHandler::playlist_response (StreamStore &stream, const std::string &rendition, bool delta,
+                                  int64_t max_age_s)
+{
+  auto text = stream.media_playlist (rendition, delta);
+  if (!text)
+    return OriginResponse::text (404, "stream " + stream.id () + " has no rendition " + rendition);
+  OriginResponse r;
+  r.content_type = hls_content_type (HlsObjectKind::kMediaPlaylist);
+  r.cache_control = "public, max-age=" + std::to_string (max_age_s);
+  // The text is shared by every viewer of this update: keep it, not a copy.
+  r.body.push_back (
+      Bytes::wrap (reinterpret_cast<const uint8_t *> (text->data ()), text->size (), [text] () {}));
+  return r;
+}
+
+void
+OriginHandler::handle_media_playlist (const std::shared_ptr<StreamStore> &stream,
+                                      const std::string &rendition, const OriginRequest &request,
+                                      OriginRespond &respond, std::function<void ()> *cancel)
+{
+  ReloadDirectives d;
+  std::string why;
+  if (!parse_reload_directives (request.query, &d, &why)) {
+    respond (OriginResponse::text (400, "stream " + stream->id () + ": " + why));
+    return;
+  }
+  auto progress = stream->progress (rendition);
+  if (!progress) {
+    respond (
+        OriginResponse::text (404, "stream " + stream->id () + " has no rendition " + rendition));
+    return;
+  }
+  if (!progress->has_parts && !d.msn && !d.part) {
+    respond (OriginResponse::text (404, "stream " + stream->id () + " has no media in rendition "
+                                            + rendition + " yet"));
+    return;
+  }
+  // A response to "at least this part" stays right as the playlist grows, so
+  // caches may keep it for a while; a plain reload must stay fresh.
+  StreamTiming timing = stream->timing ();
+  int64_t max_age_s = d.msn ? timing.target_duration_s * 6 : 1;
+
+  HoldKind kind = d.skip ? HoldKind::kDeltaPlaylist : HoldKind::kPlaylist;
+  auto key = std::make_shared<HoldKey> ();
+  auto hold = stream->hold_playlist (rendition, d, wake_fn (key));
+  if (!hold) {
+    respond (
+        OriginResponse::text (404, "stream " + stream->id () + " has no rendition " + rendition));
+    return;
+  }
+  switch (hold->decision.verdict) {
+  case ReloadVerdict::kBadRequest:
+    respond (OriginResponse::text (400, "stream " + stream->id () + ": " + hold->decision.why));
+    return;
+  case ReloadVerdict::kAnswerNow:
+    respond (playlist_response (*stream, rendition, d.skip, max_age_s));
+    return;
+  case ReloadVerdict::kHold:
+    break;
+  }
+  PartPosition until = hold->decision.hold_until;
+  // The wake-up only posts to this thread, so filling the key now is in time.
+  *key = HoldKey ((uintptr_t)stream.get (), rendition, (int)kind, until.msn, until.part);
+  *cancel = join_group (*key, stream, rendition, kind, until, hold->wait_id, max_age_s,
+                        std::move (respond));
+}
+
+void
+OriginHandler::handle_part (const std::shared_ptr<StreamStore> &stream,
+                            const std::string &rendition, PartPosition pos, OriginRespond &respond,
+                            std::function<void ()> *cancel)
+{
+  auto key = std::make_shared<HoldKey> ();
+  Bytes bytes;
+  uint64_t wait_id = 0;
+  switch (stream->fetch_part (rendition, pos, &bytes, wake_fn (key), &wait_id)) {
+  case PartAvailability::kReady: {
+    OriginResponse r;
+    r.content_type = hls_content_type (HlsObjectKind::kPart);
+    r.cache_control = kMediaCacheControl;
+    r.body.push_back (std::move (bytes));
+    respond (std::move (r));
+    return;
+  }
+  case PartAvailability::kMissing:
+    respond (OriginResponse::text (
+        404, "stream " + stream->id () + " has no part " + std::to_string (pos.msn) + "."
+                 + std::to_string (pos.part) + " in rendition " + rendition));
+    return;
+  case PartAvailability::kHeld:
+    break;
+  }
+  *key = HoldKey ((uintptr_t)stream.get (), rendition, (int)HoldKind::kPart, pos.msn, pos.part);
+  *cancel
+      = join_group (*key, stream, rendition, HoldKind::kPart, pos, wait_id, 0, std::move (respond));
+}
+
+PartWaitList::WakeFn
+OriginHandler::wake_fn (std::shared_ptr<HoldKey> key)
+{
+  // Runs on the publisher's streaming thread: only post.
+  return [this, key, alive = alive_, context = context_] () {
+    invoke_on (context, [this, key, alive] () {
+      if (*alive)
+        on_group_woken (*key);
+    });
+  };
+}
+
+std::function<void ()>
+OriginHandler::join_group (const HoldKey &key, const std::shared_ptr<StreamStore> &stream,
+                           const std::string &rendition, HoldKind kind, PartPosition until,
+                           uint64_t store_wait_id, int64_t max_age_s, OriginRespond respond)
+{
+  ++stats_.held;
+  auto it = groups_.find (key);
+  if (it == groups_.end ()) {
+    auto g = std::make_unique<HoldGroup> ();
+    g->key = key;
+    g->stream = stream;
+    g->rendition = rendition;
+    g->kind = kind;
+    g->until = until;
+    g->store_wait_id = store_wait_id;
+    g->max_age_s = max_age_s;
+    it = groups_.emplace (key, std::move (g)).first;
+  } else {
+    // One store waiter per group. If this one already fired, its wake-up is
+    // on its way here and finds the group, which is what we want anyway.
+    stream->cancel_wait (rendition, store_wait_id);
+  }
+  HoldGroup &g = *it->second;
+  int64_t timeout_us = blocking_reload_timeout_ns (stream->timing ().target_duration_s) / 1000;
+  uint64_t id = next_waiter_id_++;
+  g.waiters.push_back ({ id, g_get_monotonic_time () + timeout_us, std::move (respond) });
+  if (!g.timer)
+    arm_timer (g);
+
+  return [this, key, id, alive = alive_] () {
+    if (!*alive)
+      return;
+    auto it = groups_.find (key);
+    if (it == groups_.end ())
+      return;
+    auto &waiters = it->second->waiters;
+    waiters.erase (std::remove_if (waiters.begin (), waiters.end (),
+                                   [id] (const Waiter &w) { return w.id == id; }),
+                   waiters.end ());
+    if (waiters.empty ())
+      drop_group (it);
+  };
+}
+
+void
+OriginHandler::arm_timer (HoldGroup &g)
+{
+  if (g.timer) {
+    g_source_destroy (g.timer);
+    g_source_unref (g.timer);
+    g.timer = nullptr;
+  }
+  if (g.waiters.empty ())
+    return;
+  int64_t wait_us = std::max<int64_t> (0, g.waiters.front ().deadline_us - g_get_monotonic_time ());
+  g.timer = g_timeout_source_new ((guint)((wait_us + 999) / 1000));
+  struct TimerData {
+    OriginHandler *self;
+    HoldKey key;
+  };
+  g_source_set_callback (
+      g.timer,
+      [] (gpointer data) -> gboolean {
+        auto *t = static_cast<TimerData *> (data);
+        t->self->on_group_timer (t->key);
+        return G_SOURCE_REMOVE;
+      },
+      new TimerData{ this, g.key }, [] (gpointer data) { delete static_cast<TimerData *> (data); });
+  g_source_attach (g.timer, context_);
+}
+
+void
+OriginHandler::on_group_timer (const HoldKey &key)
+{
+  auto it = groups_.find (key);
+  if (it == groups_.end ())
+    return;
+  HoldGroup &g = *it->second;
+  // The source fired and is being removed: forget it without destroying.
+  g_source_unref (g.timer);
+  g.timer = nullptr;
+  int64_t now = g_get_monotonic_time ();
+  std::vector<OriginRespond> expired;
+  while (!g.waiters.empty () && g.waiters.front ().deadline_us <= now + 500) {
+    expired.push_back (std::move (g.waiters.front ().respond));
+    g.waiters.pop_front ();
+  }
+  std::string why = "stream " + g.stream->id () + ": part " + std::to_string (g.until.msn) + "."
+                    + std::to_string (g.until.part) + " of rendition " + g.rendition
+                    + " did not appear within three target durations";
+  if (g.waiters.empty ())
+    drop_group (it);
+  else
+    arm_timer (g);
+  for (OriginRespond &respond : expired) {
+    ++stats_.hold_timeouts;
+    respond (OriginResponse::text (503, why));
+  }
+}
+
+bool
+OriginHandler::reached (StreamStore &stream, const std::string &rendition, PartPosition until)
+{
+  auto p = stream.progress (rendition);
+  return !p || p->ended || (p->has_parts && p->last >= until);
+}
+
+void
+OriginHandler::on_group_woken (const HoldKey &key)
+{
+  auto it = groups_.find (key);
+  if (it == groups_.end ())
+    return;
+  HoldGroup &g = *it->second;
+  // A stale wake-up (a cancelled waiter's, from an earlier group with this
+  // key) must not answer before the part exists.
+  if (!reached (*g.stream, g.rendition, g.until))
+    return;
+
+  OriginResponse r;
+  if (g.kind == HoldKind::kPart) {
+    Bytes bytes;
+    if (g.stream->fetch_part (g.rendition, g.until, &bytes) == PartAvailability::kReady) {
+      r.content_type = hls_content_type (HlsObjectKind::kPart);
+      r.cache_control = kMediaCacheControl;
+      r.body.push_back (std::move (bytes));
+    } else {
+      r = OriginResponse::text (404, "stream " + g.stream->id () + " ended before part "
+                                         + std::to_string (g.until.msn) + "."
+                                         + std::to_string (g.until.part));
+    }
+  } else {
+    // One render for every viewer waiting for this update.
+    r = playlist_response (*g.stream, g.rendition, g.kind == HoldKind::kDeltaPlaylist, g.max_age_s);
+  }
+  std::deque<Waiter> waiters = std::move (g.waiters);
+  g.waiters.clear ();
+  drop_group (it);
+  for (Waiter &w : waiters)
+    w.respond (r);
+}
+
+void
+OriginHandler::drop_group (std::map<HoldKey, std::unique_ptr<HoldGroup>>::iterator it)
+{
+  HoldGroup &g = *it->second;
+  if (g.timer) {
+    g_source_destroy (g.timer);
+    g_source_unref (g.timer);
+  }
+  g.stream->cancel_wait (g.rendition, g.store_wait_id);
+  groups_.erase (it);
+}
+
+} // namespace mirror

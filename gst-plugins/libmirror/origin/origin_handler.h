@@ -1,0 +1,142 @@
+// What the Origin answers, independent of the transport: the HTTPS/HTTP-1.1
+// front end (libsoup) and the HTTP/3 one hand every request to one
+// OriginHandler and write out the OriginResponse it produces.
+//
+// Everything here runs on the Origin's own GMainContext thread, except the
+// store's wake-ups, which arrive on a publisher's streaming thread and only
+// post to that context. Held requests (blocking playlist reloads, the hinted
+// part) that wait for the same thing form one group: one store waiter, one
+// hop to the context, one playlist render, however many viewers wait.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <glib.h>
+
+#include "hls/media_store.h"
+#include "util/bytes.h"
+
+namespace mirror {
+
+struct OriginRequest {
+  std::string method; // GET, HEAD, OPTIONS...
+  std::string path;   // absolute, without the query: /live/cam1/source.m3u8
+  std::string query;  // without the '?'
+};
+
+struct OriginResponse {
+  int status = 200;
+  std::string content_type;
+  std::string cache_control;
+  std::vector<std::pair<std::string, std::string>> headers; // any others
+  std::vector<Bytes> body; // refcounted store buffers, never copied per viewer
+
+  static OriginResponse text (int status, std::string_view body,
+                              std::string cache_control = "no-cache");
+  size_t body_size () const;
+};
+
+// Delivered exactly once per request, on the Origin's context.
+using OriginRespond = std::function<void (OriginResponse)>;
+
+struct OriginAsset {
+  Bytes bytes;
+  std::string content_type;
+  std::string cache_control;
+};
+
+struct OriginHandlerStats {
+  uint64_t requests = 0;
+  uint64_t held = 0;          // requests that had to wait
+  uint64_t held_now = 0;      // waiting at this moment
+  uint64_t hold_groups = 0;   // distinct things being waited for now
+  uint64_t hold_timeouts = 0; // answered 503
+};
+
+class OriginHandler {
+ public:
+  OriginHandler (MediaStore &store, GMainContext *context);
+  ~OriginHandler ();
+  OriginHandler (const OriginHandler &) = delete;
+  OriginHandler &operator= (const OriginHandler &) = delete;
+
+  // Static files (the player page): exact paths.
+  void set_asset (const std::string &path, OriginAsset asset);
+
+  // Answers through respond, now or later. For a held request, returns a
+  // function the front end calls if the client goes away first (respond is
+  // then never called); else an empty function.
+  std::function<void ()> handle (const OriginRequest &request, OriginRespond respond);
+
+  OriginHandlerStats stats () const;
+
+  // Headers every response carries (CORS; Alt-Svc once HTTP/3 listens).
+  void add_common_header (std::string name, std::string value);
+
+ private:
+  struct Waiter {
+    uint64_t id;
+    int64_t deadline_us; // monotonic
+    OriginRespond respond;
+  };
+  enum class HoldKind { kPlaylist, kDeltaPlaylist, kPart };
+  // The stream (by identity: a re-created stream is another), rendition,
+  // kind and position waited for.
+  using HoldKey = std::tuple<uintptr_t, std::string, int, uint64_t, uint32_t>;
+  struct HoldGroup {
+    HoldKey key;
+    std::shared_ptr<StreamStore> stream;
+    std::string rendition;
+    HoldKind kind;
+    PartPosition until;
+    uint64_t store_wait_id = 0;
+    int64_t max_age_s = 1;
+    std::deque<Waiter> waiters; // in arrival order, so deadlines ascend
+    GSource *timer = nullptr;
+    bool woken = false;
+  };
+
+  void handle_live (const OriginRequest &request, std::string_view rest, OriginRespond respond,
+                    std::function<void ()> *cancel);
+  void handle_media_playlist (const std::shared_ptr<StreamStore> &stream,
+                              const std::string &rendition, const OriginRequest &request,
+                              OriginRespond &respond, std::function<void ()> *cancel);
+  void handle_part (const std::shared_ptr<StreamStore> &stream, const std::string &rendition,
+                    PartPosition pos, OriginRespond &respond, std::function<void ()> *cancel);
+  OriginResponse stream_index () const;
+
+  // Joins (or starts) the group waiting for key; the store waiter is
+  // registered by start_store_wait when the group is new.
+  std::function<void ()> join_group (const HoldKey &key, const std::shared_ptr<StreamStore> &stream,
+                                     const std::string &rendition, HoldKind kind,
+                                     PartPosition until, uint64_t store_wait_id, int64_t max_age_s,
+                                     OriginRespond respond);
+  void on_group_woken (const HoldKey &key);
+  void on_group_timer (const HoldKey &key);
+  void arm_timer (HoldGroup &group);
+  void drop_group (std::map<HoldKey, std::unique_ptr<HoldGroup>>::iterator it);
+  PartWaitList::WakeFn wake_fn (std::shared_ptr<HoldKey> key);
+  bool reached (StreamStore &stream, const std::string &rendition, PartPosition until);
+  OriginResponse playlist_response (StreamStore &stream, const std::string &rendition, bool delta,
+                                    int64_t max_age_s);
+  OriginResponse finish (OriginResponse r) const;
+
+  MediaStore &store_;
+  GMainContext *context_;
+  std::shared_ptr<bool> alive_; // wake-ups posted after destruction see false
+  std::map<std::string, OriginAsset> assets_;
+  std::vector<std::pair<std::string, std::string>> common_headers_;
+  std::map<HoldKey, std::unique_ptr<HoldGroup>> groups_;
+  uint64_t next_waiter_id_ = 1;
+  OriginHandlerStats stats_;
+};
+
+} // namespace mirror
