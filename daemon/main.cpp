@@ -224,6 +224,11 @@ Daemon::start (std::string *error, int *exit_code)
   origin_config.bind_address = config_.server.bind_address;
   origin_config.tls_port = (uint16_t)config_.server.http3_port;
   origin_config.http_port = (uint16_t)config_.server.http_port;
+  origin_config.quic_limits.max_connections = (size_t)config_.server.http3_max_connections;
+  origin_config.quic_limits.max_streams_bidi = (uint64_t)config_.server.http3_max_streams;
+  origin_config.quic_limits.max_held_per_connection
+      = (size_t)config_.server.http3_max_held_requests;
+  origin_config.quic_limits.idle_timeout_ns = config_.server.http3_idle_timeout_ms * 1000000;
   origin_config.cert_file = config_.server.cert_file;
   origin_config.key_file = config_.server.key_file;
   origin_config.state_dir = config_.storage.local.cache_dir;
@@ -238,8 +243,9 @@ Daemon::start (std::string *error, int *exit_code)
     return false;
   }
   const TlsIdentity &tls = origin_->identity ();
-  log_info ("origin: LL-HLS on https://%s:%u/ and http://%s:%u/ (player page at /)",
-            config_.server.bind_address.c_str (), origin_->tls_port (),
+  log_info ("origin: LL-HLS on https://%s:%u/ (HTTP/3 on UDP %u) and http://%s:%u/ (player "
+            "page at /)",
+            config_.server.bind_address.c_str (), origin_->tls_port (), origin_->http3_port (),
             config_.server.bind_address.c_str (), origin_->http_port ());
   log_info ("origin: %s certificate %s, SPKI pin %s",
             tls.generated ? "generated self-signed" : "using", tls.cert_file.c_str (),
@@ -313,6 +319,9 @@ Daemon::begin_shutdown (const char *why)
 void
 Daemon::finish_shutdown ()
 {
+  // The streams have ended their playlists; viewers on HTTP/3 get GOAWAY.
+  if (origin_)
+    origin_->shutdown ();
   if (dbus_)
     dbus_->stop ();
   if (rest_)

@@ -1,10 +1,13 @@
 // The service endpoints around the API: /health, /metrics, the OpenAPI
 // document and the operator's page.
+#include <mutex>
+
 #include <gio/gio.h>
 
 #include "api/rest_server.h"
 #include "config/config.h"
 #include "metrics/metrics.h"
+#include "origin/origin.h"
 #include "registry/stream_registry.h"
 #include "streams/stream_manager.h"
 #include "util/main_context.h"
@@ -40,6 +43,43 @@ add_component (JsonBuilder *b, const char *name, bool healthy, const std::string
   json_builder_end_object (b);
 }
 
+// The Origin's counters are snapshots; Prometheus counters only go up by
+// what changed since the last scrape.
+void
+update_origin_metrics (AdminContext &ctx)
+{
+  if (!ctx.origin)
+    return;
+  static std::mutex lock;
+  static OriginStats last;
+  std::lock_guard<std::mutex> guard (lock);
+  OriginStats now = ctx.origin->stats ();
+  Metrics &m = ctx.metrics;
+  auto add = [] (prometheus::Counter &c, uint64_t now, uint64_t before) {
+    if (now > before)
+      c.Increment ((double)(now - before));
+  };
+  add (m.origin_requests_total.Add ({}), now.requests.requests, last.requests.requests);
+  add (m.origin_hold_timeouts_total.Add ({}), now.requests.hold_timeouts,
+       last.requests.hold_timeouts);
+  m.origin_held_requests.Add ({}).Set ((double)now.requests.held_now);
+  if (now.http3) {
+    const QuicFrontend::Stats &q = now.quic, &p = last.quic;
+    m.http3_connections.Add ({}).Set ((double)q.connections_now);
+    m.http3_held_requests.Add ({}).Set ((double)q.held_now);
+    add (m.http3_connections_total.Add ({}), q.connections_total, p.connections_total);
+    add (m.http3_handshake_failures_total.Add ({}), q.handshake_failures, p.handshake_failures);
+    add (m.http3_streams_total.Add ({}), q.streams_total, p.streams_total);
+    add (m.http3_bytes_total.Add ({ { "direction", "sent" } }), q.bytes_sent, p.bytes_sent);
+    add (m.http3_bytes_total.Add ({ { "direction", "received" } }), q.bytes_received,
+         p.bytes_received);
+    add (m.http3_packets_dropped_total.Add ({}), q.packets_dropped, p.packets_dropped);
+    add (m.http3_retries_total.Add ({}), q.retries_sent, p.retries_sent);
+    add (m.http3_stateless_resets_total.Add ({}), q.stateless_resets_sent, p.stateless_resets_sent);
+  }
+  last = now;
+}
+
 } // namespace
 
 void
@@ -64,6 +104,14 @@ add_health_routes (Router &router, AdminContext &ctx)
     for (const auto &[name, component] : ctx.health.snapshot ()) {
       healthy &= component.healthy;
       add_component (b, name.c_str (), component.healthy, component.detail);
+    }
+    if (ctx.origin) {
+      OriginStats s = ctx.origin->stats ();
+      add_component (b, "http3", s.http3,
+                     s.http3 ? "udp :" + std::to_string (ctx.origin->http3_port ()) + ", "
+                                   + std::to_string (s.quic.connections_now) + " connections, "
+                                   + std::to_string (s.quic.held_now) + " held requests"
+                             : "off");
     }
     json_builder_end_object (b);
 
@@ -90,6 +138,7 @@ add_health_routes (Router &router, AdminContext &ctx)
   });
 
   router.add ("GET", "/metrics", [&ctx] (Exchange ex) {
+    update_origin_metrics (ctx);
     ctx.metrics.uptime_seconds.Add ({}).Set ((monotonic_ms () - ctx.started_monotonic_ms) / 1000.0);
     ctx.metrics.registry_connected.Add ({ { "backend", ctx.registry->describe () } })
         .Set (ctx.registry->is_connected () ? 1 : 0);

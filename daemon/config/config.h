@@ -20,6 +20,11 @@ struct ServerConfig {
   std::string admin_token;          // empty: mutating calls need no token
   std::string cert_file;            // empty: self-signed in the state dir
   std::string key_file;
+  // HTTP/3 (QUIC) limits: what one peer, or all of them, can make us keep.
+  int http3_max_connections = 10000;
+  int http3_max_streams = 100;       // concurrent request streams per connection
+  int http3_max_held_requests = 32;  // held (blocking) requests per connection
+  int64_t http3_idle_timeout_ms = 30000;
   int64_t shutdown_timeout_ms = 10000;
 };
 

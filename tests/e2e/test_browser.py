@@ -3,12 +3,15 @@
 
 mirrord on free ports gets an SRT feed made here (H.264 main + AAC, 0.48 s
 GOPs); Debian's chromium, driven by playwright-core (web/, pinned), opens the
-Origin's player page over HTTPS/HTTP-1.1 and over plain HTTP, and must see
-playback advance. hls.js's live latency is printed for the record.
+Origin's player page over HTTP/3 (QUIC forced to the Origin's port, its
+self-signed certificate trusted by the SPKI pin mirrord logs), over
+HTTPS/HTTP-1.1 and over plain HTTP, and must see playback advance with the
+expected protocol. hls.js's live latency is printed for the record.
 Skips (exit 77) only when chromium or web/node_modules is missing, which
 tools/mirror-dev deps installs."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,9 +39,10 @@ def feed(srt_port, stream):
     return Process(["sh", "-c", "exec " + pipeline], log_name="e2e-feed", group=True)
 
 
-def play(url, expect_protocol):
+def play(url, expect_protocol, extra_args=()):
     r = subprocess.run(["node", PLAY, "--url", url, "--seconds", "60",
-                        "--expect-protocol", expect_protocol],
+                        "--expect-protocol", expect_protocol]
+                       + [f"--extra-arg={a}" for a in extra_args],
                        capture_output=True, text=True, timeout=120)
     lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {"ok": False, "reason": r.stderr[-2000:]}
@@ -66,9 +70,17 @@ def main():
             return status == 200 and b"mp4a" in body
         wait_for(ready, "the e2e stream's multivariant playlist with audio", deadline_s=60)
 
+        pin = re.search(r"SPKI pin (\S+)", mirrord.output())
+        assert pin, "mirrord logged no SPKI pin"
+        h3 = play(f"https://127.0.0.1:{mirrord.https_port}/?stream=e2e", "h3", [
+            "--enable-quic",
+            f"--origin-to-force-quic-on=127.0.0.1:{mirrord.https_port}",
+            f"--ignore-certificate-errors-spki-list={pin.group(1)}",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+        ])
         tls = play(f"https://127.0.0.1:{mirrord.https_port}/?stream=e2e", "http/1.1")
         plain = play(f"http://127.0.0.1:{mirrord.http_port}/?stream=e2e", "http/1.1")
-        for name, r in (("https", tls), ("http", plain)):
+        for name, r in (("http/3", h3), ("https", tls), ("http", plain)):
             print(f"hls.js live latency over {name}: {r.get('latency_s')} s "
                   f"(program-date-time: {r.get('pdt_latency_s')} s)")
             # Far above what it does (about a second); below it, playback is

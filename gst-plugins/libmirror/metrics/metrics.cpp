@@ -58,7 +58,32 @@ Metrics::Metrics ()
           GAUGE ("mirror_srt_receive_rate_mbps", "SRT receive rate as libsrt measures it, Mbit/s")),
       rtp_packets_dropped_total (
           COUNTER ("mirror_rtp_packets_dropped_total",
-                   "Datagrams the RTP hub dropped without a stream, by reason"))
+                   "Datagrams the RTP hub dropped without a stream, by reason")),
+      origin_requests_total (COUNTER ("mirror_origin_requests_total",
+                                      "Viewer requests the Origin handled, every transport")),
+      origin_held_requests (GAUGE ("mirror_origin_held_requests",
+                                   "Requests held now (blocking playlist reloads, hinted parts)")),
+      origin_hold_timeouts_total (COUNTER ("mirror_origin_hold_timeouts_total",
+                                           "Held requests answered 503 after three target "
+                                           "durations")),
+      http3_connections (GAUGE ("mirror_http3_connections", "QUIC connections open now")),
+      http3_connections_total (COUNTER ("mirror_http3_connections_total",
+                                        "QUIC connections accepted (address validated)")),
+      http3_handshake_failures_total (COUNTER ("mirror_http3_handshake_failures_total",
+                                               "QUIC connections gone before their handshake "
+                                               "completed")),
+      http3_streams_total (COUNTER ("mirror_http3_streams_total", "HTTP/3 requests")),
+      http3_bytes_total (
+          COUNTER ("mirror_http3_bytes_total", "UDP payload bytes of HTTP/3, by direction")),
+      http3_held_requests (
+          GAUGE ("mirror_http3_held_requests", "HTTP/3 requests waiting on the Origin now")),
+      http3_packets_dropped_total (COUNTER ("mirror_http3_packets_dropped_total",
+                                            "Datagrams dropped: undecodable, unexpected or "
+                                            "refused")),
+      http3_retries_total (
+          COUNTER ("mirror_http3_retries_total", "QUIC Retry packets sent (address validation)")),
+      http3_stateless_resets_total (
+          COUNTER ("mirror_http3_stateless_resets_total", "QUIC stateless resets sent"))
 {}
 
 #undef GAUGE

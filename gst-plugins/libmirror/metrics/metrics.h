@@ -60,6 +60,20 @@ class Metrics {
   prometheus::Family<prometheus::Gauge> &srt_rtt_ms;
   prometheus::Family<prometheus::Gauge> &srt_receive_rate_mbps;
   prometheus::Family<prometheus::Counter> &rtp_packets_dropped_total;
+
+  // The Origin (LL-HLS to viewers), every transport; HTTP/3 (QUIC) alone.
+  prometheus::Family<prometheus::Counter> &origin_requests_total;
+  prometheus::Family<prometheus::Gauge> &origin_held_requests;
+  prometheus::Family<prometheus::Counter> &origin_hold_timeouts_total;
+  prometheus::Family<prometheus::Gauge> &http3_connections;
+  prometheus::Family<prometheus::Counter> &http3_connections_total;
+  prometheus::Family<prometheus::Counter> &http3_handshake_failures_total;
+  prometheus::Family<prometheus::Counter> &http3_streams_total;
+  prometheus::Family<prometheus::Counter> &http3_bytes_total;
+  prometheus::Family<prometheus::Gauge> &http3_held_requests;
+  prometheus::Family<prometheus::Counter> &http3_packets_dropped_total;
+  prometheus::Family<prometheus::Counter> &http3_retries_total;
+  prometheus::Family<prometheus::Counter> &http3_stateless_resets_total;
 };
 
 } // namespace mirror

@@ -106,9 +106,23 @@ Origin::run (std::string *error)
       tls_port_ = frontend->tls_port ();
       http_port_ = frontend->http_port ();
     }
+    // HTTP/3 on the HTTPS port's number, over UDP.
+    std::unique_ptr<QuicFrontend> quic;
+    if (ok && config_.tls_port && config_.http3) {
+      quic = std::make_unique<QuicFrontend> (*handler_, identity_, config_.quic_limits);
+      ok = quic->listen (config_.bind_address, tls_port_, &err);
+      if (ok) {
+        http3_port_ = quic->port ();
+        quic_ = quic.get ();
+        handler_->add_common_header ("Alt-Svc",
+                                     "h3=\":" + std::to_string (http3_port_) + "\"; ma=86400");
+      }
+    }
     started.set_value (ok ? std::string () : err);
     if (ok)
       g_main_loop_run (loop_);
+    quic_ = nullptr;
+    quic.reset ();
     frontend.reset ();
     handler_.reset ();
     g_main_context_pop_thread_default (context_);
@@ -195,6 +209,15 @@ Origin::detach (const std::string &id)
   });
 }
 
+void
+Origin::shutdown ()
+{
+  invoke_on (context_, [this] () {
+    if (quic_)
+      quic_->shutdown ();
+  });
+}
+
 OriginStats
 Origin::stats ()
 {
@@ -205,6 +228,10 @@ Origin::stats ()
     if (handler_)
       s.requests = handler_->stats ();
     s.streams = store_.stream_ids ().size ();
+    if (quic_) {
+      s.http3 = true;
+      s.quic = quic_->stats ();
+    }
     result.set_value (s);
   });
   return f.get ();

@@ -24,6 +24,7 @@
 
 #include "hls/media_store.h"
 #include "origin/origin_handler.h"
+#include "origin/quic_frontend.h"
 #include "origin/tls_identity.h"
 
 namespace mirror {
@@ -35,6 +36,9 @@ struct OriginConfig {
   std::optional<uint16_t> tls_port = 8443;
   // Plain HTTP/1.1. 0: any free port; nullopt: none.
   std::optional<uint16_t> http_port;
+  // HTTP/3 on UDP with the TLS port's number, advertised by Alt-Svc.
+  bool http3 = true;
+  QuicFrontend::Limits quic_limits;
   std::string cert_file; // both empty: self-signed in state_dir
   std::string key_file;
   std::string state_dir; // empty: default_state_dir ()
@@ -46,6 +50,8 @@ struct OriginConfig {
 struct OriginStats {
   OriginHandlerStats requests;
   size_t streams = 0;
+  bool http3 = false;
+  QuicFrontend::Stats quic;
 };
 
 class Origin {
@@ -66,6 +72,12 @@ class Origin {
   const TlsIdentity &identity () const { return identity_; }
   uint16_t tls_port () const { return tls_port_; }
   uint16_t http_port () const { return http_port_; }
+  // UDP port of HTTP/3, 0 when off.
+  uint16_t http3_port () const { return http3_port_; }
+
+  // Graceful stop of the viewers' side: HTTP/3 connections get GOAWAY and
+  // finish what they asked for. Any thread.
+  void shutdown ();
 
   // A publisher of stream id arrives: its store (a fresh one if the old one
   // had ended). config applies when the stream is new.
@@ -94,6 +106,8 @@ class Origin {
   std::unique_ptr<OriginHandler> handler_; // lives on the thread
   uint16_t tls_port_ = 0;
   uint16_t http_port_ = 0;
+  uint16_t http3_port_ = 0;
+  QuicFrontend *quic_ = nullptr; // owned by the thread
 
   struct Publishers {
     int count = 0;
