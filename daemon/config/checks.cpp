@@ -1,5 +1,6 @@
 #include "checks.h"
 
+#include "transcode/ladder.h"
 #include "values.h"
 
 #include <cctype>
@@ -64,6 +65,17 @@ bind_address (std::string_view text)
   if (text.empty () || has_space (text))
     return std::string ("is not an address");
   return std::nullopt;
+}
+
+std::optional<std::string>
+transcoding_ladder (std::string_view text)
+{
+  if (text.empty ())
+    return std::nullopt;
+  std::string error;
+  if (mirror::parse_ladder (text, &error))
+    return std::nullopt;
+  return "is not a ladder: " + error;
 }
 
 std::optional<std::string>

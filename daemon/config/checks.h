@@ -12,6 +12,7 @@ namespace mirror::daemon::config_checks {
 std::optional<std::string> host_port_or_empty (std::string_view text);
 std::optional<std::string> bind_address (std::string_view text);
 std::optional<std::string> srt_passphrase (std::string_view text);
+std::optional<std::string> transcoding_ladder (std::string_view text);
 std::optional<std::string> not_empty (std::string_view text);
 std::optional<std::string> pipeline_name (std::string_view text);
 std::optional<std::string> x264_tune (std::string_view text);

@@ -216,6 +216,7 @@ const std::vector<Key> kKeys = {
   { .path = "transcoding.renditions",
     .kind = Kind::kString,
     .field = FIELD (transcoding.renditions),
+    .check = checks::transcoding_ladder,
     .allowed = "a ladder such as \"360p:640x360@400k,source\"; empty: one output_* rendition" },
   { .path = "transcoding.x264_preset",
     .kind = Kind::kEnum,

@@ -12,6 +12,7 @@
 #include "streams/pipeline_library.h"
 #include "streams/pipeline_variables.h"
 #include "streams/stream_metrics.h"
+#include "transcode/ladder.h"
 #include "util/main_context.h"
 
 namespace mirror::daemon {
@@ -73,10 +74,38 @@ struct Stream {
   int64_t created_unix_ms = 0;
   std::string peer; // the ingest caller now connected, if any
   bool user_paused = false;
+  bool transcodes = false; // holds one of transcoding.max_sessions
   bool stopping = false;
   guint stop_timer = 0;
   std::vector<StreamManager::DoneFn> stop_waiters;
 };
+
+// Whether a parsed pipeline holds a transcoding session: a
+// mirrortranscodebin whose ladder decodes (anything but `source` alone).
+bool
+pipeline_transcodes (GstElement *pipeline)
+{
+  bool transcodes = false;
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    auto *element = GST_ELEMENT (g_value_get_object (&item));
+    GstElementFactory *factory = gst_element_get_factory (element);
+    if (factory && g_strcmp0 (GST_OBJECT_NAME (factory), "mirrortranscodebin") == 0) {
+      gchar *spec = nullptr;
+      g_object_get (element, "renditions", &spec, nullptr);
+      std::string error;
+      auto ladder = spec && *spec ? parse_ladder (spec, &error) : std::nullopt;
+      // No ladder, or one the element will refuse: count it, to be safe.
+      transcodes |= !ladder || ladder_transcodes (*ladder);
+      g_free (spec);
+    }
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  return transcodes;
+}
 
 struct StreamManager::Impl {
   const Config &config;
@@ -86,7 +115,8 @@ struct StreamManager::Impl {
   std::shared_ptr<Origin> origin;
   GMainContext *context;
   std::map<std::string, std::unique_ptr<Stream>> streams;
-  std::set<std::string> pending; // ids being registered
+  std::set<std::string> pending;            // ids being registered
+  std::set<std::string> pending_transcodes; // those of them that will transcode
   // streams.size () + pending.size (), readable from the hubs' threads.
   std::atomic<size_t> occupied{ 0 };
   StreamMetrics stream_metrics;
@@ -510,6 +540,15 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
     return;
   }
 
+  // Transcoding sessions: a pipeline with a mirrortranscodebin whose ladder
+  // decodes holds one.
+  auto transcode_sessions = [&impl] () {
+    size_t n = impl.pending_transcodes.size ();
+    for (const auto &[sid, s] : impl.streams)
+      n += s->transcodes ? 1 : 0;
+    return n;
+  };
+
   std::string name = request.pipeline.empty () ? impl.route (id) : request.pipeline;
   auto vars = pipeline_variables (impl.config, id, request.source, request.variables);
   std::string error;
@@ -537,7 +576,23 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
   }
   gst_object_set_name (GST_OBJECT (pipeline), id.c_str ());
 
+  const bool transcodes = pipeline_transcodes (pipeline);
+  const int max_sessions = impl.config.transcoding.max_sessions;
+  if (transcodes && (int)transcode_sessions () >= max_sessions) {
+    gst_object_unref (pipeline);
+    g_warning ("stream %s: refused, %d transcoding sessions already (transcoding.max_sessions)",
+               id.c_str (), max_sessions);
+    done ({ ApiErrc::kCapacityFull,
+            "stream \"" + id + "\" refused: this node runs its maximum of "
+                + std::to_string (max_sessions)
+                + " transcoding sessions (transcoding.max_sessions); a pipeline that only "
+                  "packages the feed (renditions \"source\") needs none" });
+    return;
+  }
+
   impl.pending.insert (id);
+  if (transcodes)
+    impl.pending_transcodes.insert (id);
   impl.recount ();
   StreamEntry entry;
   entry.id = id;
@@ -548,6 +603,7 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
         impl.back_on_main ([&impl, request, name, pipeline, done, status] () {
           const std::string &id = request.id;
           impl.pending.erase (id);
+          const bool transcodes = impl.pending_transcodes.erase (id) > 0;
           impl.recount ();
           if (!status.ok ()) {
             gst_object_unref (pipeline);
@@ -563,6 +619,7 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
           }
           auto stream = std::make_unique<Stream> ();
           stream->request = request;
+          stream->transcodes = transcodes;
           stream->pipeline_name = name;
           stream->started_ms = monotonic_ms ();
           stream->created_unix_ms = unix_ms ();
