@@ -31,6 +31,16 @@ namespace mirror {
 
 namespace {
 
+// Pacing from ngtcp2 0.12 starts from its 333 ms initial RTT guess, which
+// holds the first response of every connection back by tens of ms; until
+// the handshake has measured a real RTT, send as soon as allowed.
+void
+pace (ngtcp2_conn *conn, ngtcp2_tstamp ts)
+{
+  if (ngtcp2_conn_get_handshake_completed (conn))
+    ngtcp2_conn_update_pkt_tx_time (conn, ts);
+}
+
 // Our connection IDs. Fixed length, because a short header does not say how
 // long its DCID is; long enough that nobody guesses a live one.
 constexpr size_t kScidLen = 18;
@@ -712,7 +722,7 @@ QuicFrontend::Endpoint::Connection::write_streams ()
       // Nothing more to send now (congestion, pacing or nothing to say).
       if (batch_packets)
         flush (batch_ps.path, batch_ecn, buf, (size_t)(pos - buf), gso_size);
-      ngtcp2_conn_update_pkt_tx_time (conn, ts);
+      pace (conn, ts);
       return;
     }
 
@@ -725,7 +735,7 @@ QuicFrontend::Endpoint::Connection::write_streams ()
     if (batch_packets > 0 && !joins) {
       if (!flush (batch_ps.path, batch_ecn, buf, (size_t)(pos - buf), gso_size)) {
         keep (ps.path, pi.ecn, pos, (size_t)n, (size_t)n);
-        ngtcp2_conn_update_pkt_tx_time (conn, ts);
+        pace (conn, ts);
         return;
       }
       memmove (buf, pos, (size_t)n);
@@ -748,7 +758,7 @@ QuicFrontend::Endpoint::Connection::write_streams ()
       batch_packets = 0;
       if (quantum_spent || !sent) {
         // The pacing timer (in the expiry) brings us back for the rest.
-        ngtcp2_conn_update_pkt_tx_time (conn, ts);
+        pace (conn, ts);
         return;
       }
     }
