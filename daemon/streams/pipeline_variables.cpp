@@ -26,7 +26,8 @@ configured_ladder (const Config &config)
 namespace {
 
 // One packaging branch per rung of the ladder: mirrorcmafmux and
-// mirrorh3sink publishing it under its name.
+// mirrorh3sink publishing it under its name. No quotes: rendering escapes
+// them in values, and stream ids and rendition names need none.
 std::string
 rendition_branches (const std::vector<LadderRung> &ladder, const std::string &stream_id,
                     const std::string &part_ns, const std::string &segment_ns)
@@ -36,8 +37,8 @@ rendition_branches (const std::vector<LadderRung> &ladder, const std::string &st
     const std::string &name = ladder[i].name;
     out += "transcode.src_" + std::to_string (i) + " ! mirrorcmafmux name=mux_" + name
            + " part-duration=" + part_ns + " segment-duration=" + segment_ns
-           + " ! mirrorh3sink name=sink_" + name + " stream-id=\"" + stream_id
-           + "\" rendition=" + name + "\n";
+           + " ! mirrorh3sink name=sink_" + name + " stream-id=" + stream_id + " rendition=" + name
+           + "\n";
   }
   return out;
 }
@@ -70,7 +71,7 @@ pipeline_variables (const Config &config, const std::string &stream_id, const st
   // warning; cpu: never touch the GPU.
   bool cpu = config.transcoding.hardware == "cpu";
   vars["decoder"] = cpu ? "cpu" : "auto";
-  vars["encoder"] = cpu ? "x264enc" : "auto";
+  vars["encoder"] = cpu ? "cpu" : "auto";
   for (const auto &[k, v] : extra)
     vars[k] = v;
   return vars;

@@ -73,12 +73,60 @@ struct Stream {
   int64_t started_ms = 0;
   int64_t created_unix_ms = 0;
   std::string peer; // the ingest caller now connected, if any
+  TranscodeView transcode;
   bool user_paused = false;
   bool transcodes = false; // holds one of transcoding.max_sessions
   bool stopping = false;
   guint stop_timer = 0;
   std::vector<StreamManager::DoneFn> stop_waiters;
 };
+
+void
+read_transcode_stats (const GstStructure *s, TranscodeView *t)
+{
+  auto text = [s] (const char *field) {
+    const gchar *v = gst_structure_get_string (s, field);
+    return std::string (v ? v : "");
+  };
+  auto count = [s] (const char *field) -> uint64_t {
+    guint64 u = 0;
+    gint i = 0;
+    guint ui = 0;
+    if (gst_structure_get_uint64 (s, field, &u))
+      return u;
+    if (gst_structure_get_uint (s, field, &ui))
+      return ui;
+    if (gst_structure_get_int (s, field, &i))
+      return (uint64_t)std::max (i, 0);
+    return 0;
+  };
+  auto real = [s] (const char *field) {
+    gdouble d = 0;
+    return gst_structure_get_double (s, field, &d) ? d : 0.0;
+  };
+  t->present = true;
+  t->decoder = text ("decoder");
+  t->encoder = text ("encoder");
+  t->hardware = text ("hardware");
+  t->frames_in = count ("frames-in");
+  t->frames_out = count ("frames-out");
+  t->frames_dropped = count ("frames-dropped");
+  t->latency_p50_ms = real ("latency-p50-ms");
+  t->latency_p99_ms = real ("latency-p99-ms");
+}
+
+// A persistent context of @type carrying @handle (a boxed value of @gtype,
+// consumed) in @field, set on @pipeline: how shared things reach elements.
+void
+set_boxed_context (GstElement *pipeline, const char *type, const char *field, GType gtype,
+                   gpointer handle)
+{
+  GstContext *context = gst_context_new (type, TRUE);
+  gst_structure_set (gst_context_writable_structure (context), field, gtype, handle, nullptr);
+  g_boxed_free (gtype, handle);
+  gst_element_set_context (pipeline, context);
+  gst_context_unref (context);
+}
 
 // Whether a parsed pipeline holds a transcoding session: a
 // mirrortranscodebin whose ladder decodes (anything but `source` alone).
@@ -177,6 +225,7 @@ struct StreamManager::Impl {
     view.pipeline = stream.pipeline_name;
     view.pipeline_state = stream.pipeline ? gst_state_name (stream.pipeline) : "NULL";
     view.peer = stream.peer;
+    view.transcode = stream.transcode;
     view.uptime_ms = monotonic_ms () - stream.started_ms;
     return view;
   }
@@ -372,6 +421,8 @@ struct StreamManager::Impl {
       std::string peer = stream_metrics.on_message (id, s);
       if (!peer.empty ())
         stream.peer = peer;
+      if (gst_structure_has_name (s, "mirror-transcode-stats"))
+        read_transcode_stats (s, &stream.transcode);
       if (gst_structure_has_name (s, "mirror-ingest-reconnected"))
         g_message ("stream %s: caller %s reconnected", id.c_str (), peer.c_str ());
       if (stream.stopping || stream.user_paused)
@@ -393,22 +444,11 @@ struct StreamManager::Impl {
     Stream &stream = *streams.at (id);
     stream.pipeline = pipeline;
 
-    GstContext *context = gst_context_new (MIRROR_REGISTRY_CONTEXT_TYPE, TRUE);
-    RegistryHandle *handle = registry_handle_new (registry);
-    gst_structure_set (gst_context_writable_structure (context), MIRROR_REGISTRY_CONTEXT_FIELD,
-                       MIRROR_TYPE_REGISTRY_HANDLE, handle, nullptr);
-    g_boxed_free (MIRROR_TYPE_REGISTRY_HANDLE, handle);
-    gst_element_set_context (pipeline, context);
-    gst_context_unref (context);
-    if (origin) {
-      context = gst_context_new (MIRROR_ORIGIN_CONTEXT_TYPE, TRUE);
-      OriginHandle *origin_handle = origin_handle_new (origin);
-      gst_structure_set (gst_context_writable_structure (context), MIRROR_ORIGIN_CONTEXT_FIELD,
-                         MIRROR_TYPE_ORIGIN_HANDLE, origin_handle, nullptr);
-      g_boxed_free (MIRROR_TYPE_ORIGIN_HANDLE, origin_handle);
-      gst_element_set_context (pipeline, context);
-      gst_context_unref (context);
-    }
+    set_boxed_context (pipeline, MIRROR_REGISTRY_CONTEXT_TYPE, MIRROR_REGISTRY_CONTEXT_FIELD,
+                       MIRROR_TYPE_REGISTRY_HANDLE, registry_handle_new (registry));
+    if (origin)
+      set_boxed_context (pipeline, MIRROR_ORIGIN_CONTEXT_TYPE, MIRROR_ORIGIN_CONTEXT_FIELD,
+                         MIRROR_TYPE_ORIGIN_HANDLE, origin_handle_new (origin));
 
     GstBus *bus = gst_element_get_bus (pipeline);
     stream.bus_watch = gst_bus_add_watch_full (

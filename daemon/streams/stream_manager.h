@@ -27,6 +27,14 @@ struct Config;
 class PipelineLibrary;
 
 // What the APIs show of one stream.
+// What mirrortranscodebin last said about a stream (mirror-transcode-stats).
+struct TranscodeView {
+  bool present = false;
+  std::string decoder, encoder, hardware; // the element chain in use
+  uint64_t frames_in = 0, frames_out = 0, frames_dropped = 0;
+  double latency_p50_ms = 0, latency_p99_ms = 0;
+};
+
 struct StreamView {
   StreamEntry entry;          // registry view (cluster-wide fields)
   bool local = false;         // owned by this mirrord
@@ -34,6 +42,7 @@ struct StreamView {
   std::string pipeline_state; // "PLAYING", "PAUSED", ... local streams only
   int64_t uptime_ms = 0;      // local streams only
   std::string peer;           // ingest caller connected now, local streams only
+  TranscodeView transcode;    // local streams that transcode
 };
 
 struct StreamRequest {

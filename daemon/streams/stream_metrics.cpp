@@ -71,6 +71,30 @@ StreamMetrics::on_message (const std::string &id, const GstStructure *s)
       metrics_->srt_receive_rate_mbps.Add (labels).Set (number (s, "receive-rate-mbps"));
     }
     metrics_->buffer_usage_bytes.Add (labels).Set (number (s, "ring-bytes"));
+  } else if (gst_structure_has_name (s, "mirror-transcode-stats")) {
+    auto kind = [&id] (const char *k) {
+      return prometheus::Labels{ { "stream", id }, { "kind", k } };
+    };
+    add_growth (metrics_->transcode_frames_total.Add (kind ("in")), seen.frames_in,
+                number (s, "frames-in"));
+    add_growth (metrics_->transcode_frames_total.Add (kind ("out")), seen.frames_out,
+                number (s, "frames-out"));
+    add_growth (metrics_->transcode_frames_total.Add (kind ("dropped")), seen.frames_dropped,
+                number (s, "frames-dropped"));
+    metrics_->transcode_latency_ms.Add ({ { "stream", id }, { "quantile", "0.5" } })
+        .Set (number (s, "latency-p50-ms"));
+    metrics_->transcode_latency_ms.Add ({ { "stream", id }, { "quantile", "0.99" } })
+        .Set (number (s, "latency-p99-ms"));
+    prometheus::Labels chain = { { "stream", id },
+                                 { "decoder", text (s, "decoder") },
+                                 { "encoder", text (s, "encoder") },
+                                 { "hardware", text (s, "hardware") } };
+    if (chain != seen.transcode_chain) {
+      if (!seen.transcode_chain.empty ())
+        metrics_->transcode_info.Remove (&metrics_->transcode_info.Add (seen.transcode_chain));
+      metrics_->transcode_info.Add (chain).Set (1);
+      seen.transcode_chain = chain;
+    }
   } else if (gst_structure_has_name (s, "mirror-ingest-connected")) {
     metrics_->stream_ingestion_active.Add (labels).Set (1);
     seen.connected_at_us = g_get_monotonic_time ();
@@ -96,9 +120,25 @@ StreamMetrics::on_message (const std::string &id, const GstStructure *s)
 void
 StreamMetrics::forget (const std::string &id)
 {
-  if (!metrics_ || !seen_.erase (id))
+  auto it = seen_.find (id);
+  if (!metrics_ || it == seen_.end ())
     return;
+  const prometheus::Labels chain = it->second.transcode_chain;
+  seen_.erase (it);
   const prometheus::Labels labels = { { "stream", id } };
+  if (!chain.empty ())
+    metrics_->transcode_info.Remove (&metrics_->transcode_info.Add (chain));
+  // Only series that exist: Add would make them.
+  if (!chain.empty ()) {
+    for (const char *kind : { "in", "out", "dropped" }) {
+      const prometheus::Labels l = { { "stream", id }, { "kind", kind } };
+      metrics_->transcode_frames_total.Remove (&metrics_->transcode_frames_total.Add (l));
+    }
+    for (const char *q : { "0.5", "0.99" }) {
+      const prometheus::Labels l = { { "stream", id }, { "quantile", q } };
+      metrics_->transcode_latency_ms.Remove (&metrics_->transcode_latency_ms.Add (l));
+    }
+  }
   // Add returns the existing series, which Remove then drops.
   metrics_->stream_ingestion_bytes_total.Remove (
       &metrics_->stream_ingestion_bytes_total.Add (labels));

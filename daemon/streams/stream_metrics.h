@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include <prometheus/labels.h>
+
 #include <gst/gst.h>
 
 namespace mirror {
@@ -31,6 +33,8 @@ class StreamMetrics {
     double lost = 0;
     double late = 0;
     double retransmitted = 0;
+    double frames_in = 0, frames_out = 0, frames_dropped = 0;
+    prometheus::Labels transcode_chain; // the info series now set
     int64_t connected_at_us = 0;
   };
   Metrics *metrics_;

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Headless Chromium plays a live stream from mirrord with hls.js.
 
-mirrord on free ports gets an SRT feed made here (H.264 main + AAC, 0.48 s
-GOPs); Debian's chromium, driven by playwright-core (web/, pinned), opens the
+mirrord on free ports, on its default pipeline, gets an HEVC + AAC SRT feed
+made here, which it transcodes to H.264 (640x360, the default ladder) and
+packages: the product's whole path, since Chromium plays no HEVC. Debian's chromium, driven by playwright-core (web/, pinned), opens the
 Origin's player page over HTTP/3 (QUIC forced to the Origin's port, its
 self-signed certificate trusted by the SPKI pin mirrord logs), over
 HTTPS/HTTP-1.1 and over plain HTTP, and must see playback advance with the
@@ -31,8 +32,8 @@ def feed(srt_port, stream):
     pipeline = (
         "gst-launch-1.0 -q videotestsrc is-live=true pattern=ball "
         "! video/x-raw,format=I420,width=640,height=360,framerate=25/1 "
-        "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=12 bframes=0 bitrate=800 "
-        "! video/x-h264,profile=main ! h264parse config-interval=-1 "
+        "! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=800 "
+        "! h265parse config-interval=-1 "
         "! mpegtsmux name=mux alignment=7 "
         f"! srtsink uri=\"srt://127.0.0.1:{srt_port}?streamid={stream}\" wait-for-connection=false "
         + audio)
@@ -67,8 +68,11 @@ def main():
     try:
         def ready():
             status, _, body = mirrord.origin("GET", "/live/e2e/index.m3u8")
-            return status == 200 and b"mp4a" in body
-        wait_for(ready, "the e2e stream's multivariant playlist with audio", deadline_s=60)
+            return status == 200 and b"mp4a" in body and b"avc1" in body
+        wait_for(ready, "the e2e stream's multivariant playlist with H.264 and audio",
+                 deadline_s=90)
+        _, _, multivariant = mirrord.origin("GET", "/live/e2e/index.m3u8")
+        assert b"RESOLUTION=640x360" in multivariant and b"hvc1" not in multivariant, multivariant
 
         pin = re.search(r"SPKI pin (\S+)", mirrord.output())
         assert pin, "mirrord logged no SPKI pin"

@@ -193,7 +193,8 @@ GST_START_TEST (test_part_and_segment_boundaries)
     fail_unless (memcmp (&bytes[at + 4], "moof", 4) == 0);
     gssize tfdt = find_type (bytes, "tfdt");
     guint64 base = ((guint64)be32 (bytes, tfdt + 12) << 32) | be32 (bytes, tfdt + 16);
-    fail_unless_equals_uint64 (base, want[i].start_ms * 90);
+    // Running time (the harness's segment starts at 0) plus the 10 s base.
+    fail_unless_equals_uint64 (base, (want[i].start_ms + 10000) * 90);
     size_t mdat = at + be32 (bytes, at);
     fail_unless (memcmp (&bytes[mdat + 4], "mdat", 4) == 0);
     guint frames = (guint)(want[i].dur_ms / 40);
@@ -295,7 +296,7 @@ GST_START_TEST (test_caps_change_new_init)
   // Decode time goes on from where the last part ended.
   Bytes p = bytes_of (after[1]);
   gssize tfdt = find_type (p, "tfdt");
-  fail_unless_equals_int (be32 (p, tfdt + 16), 240 * 90);
+  fail_unless_equals_int (be32 (p, tfdt + 16), (10000 + 240) * 90);
   unref_all (before);
   unref_all (flushed);
   unref_all (after);

@@ -62,7 +62,9 @@ def max_age(cache_control):
 class Hls(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.m = Mirrord()
+        # The packaging of the feed itself (rendition "source"): transcoding
+        # has its own test.
+        cls.m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false"})
         cls.feed = None
         try:
             cls.feed = srt_feed(cls.m.srt_port, STREAM)

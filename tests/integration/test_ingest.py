@@ -102,6 +102,8 @@ class Ingest(unittest.TestCase):
             "MIRROR_REDIS_ADDR": f"127.0.0.1:{cls.redis.port}",
             "MIRROR_INGESTION_SRT_PORT": str(cls.srt_port),
             "MIRROR_INGESTION_SRT_ALLOW_LIST": "cam*,rtp-*,junk",
+            # Ingest is under test: package the feeds as they come.
+            "MIRROR_TRANSCODING_ENABLED": "false",
             "MIRROR_INGESTION_SRT_STREAM_PASSPHRASES":
                 f"cam-secure={SECRET},cam-locked={SECRET} too",
             "MIRROR_INGESTION_RECONNECT_WINDOW": "5s",

@@ -184,7 +184,9 @@ def start_mirrord(build, srt_port, http_port, https_port, admin_port, log):
                MIRROR_INGESTION_SRT_PORT=str(srt_port),
                MIRROR_INGESTION_RTP_PORT=str(free_port(socket.SOCK_DGRAM)),
                MIRROR_STORAGE_LOCAL_CACHE_DIR=tempfile.mkdtemp(prefix="mirror-bench-"),
-               MIRROR_MONITORING_LOG_LEVEL="warn")
+               MIRROR_MONITORING_LOG_LEVEL="warn",
+               # Packaging latency: the feed as it comes (rendition source).
+               MIRROR_TRANSCODING_ENABLED="false")
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
     return subprocess.Popen([os.path.join(build, "daemon", "mirrord")], env=env,
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)

@@ -262,7 +262,7 @@ def main():
     stream = "cam1"
     log(f"load average at start: {loadavg()} (2 cores; other work on the box skews every number)")
 
-    m = Mirrord()
+    m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false"})  # the feed as it comes
     feed = None
     try:
         feed = srt_feed(m.srt_port, stream)

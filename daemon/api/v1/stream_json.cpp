@@ -66,6 +66,28 @@ add_stream_members (JsonBuilder *b, const StreamView &view)
     json_builder_add_int_value (b, view.uptime_ms);
     json_builder_set_member_name (b, "peer");
     json_builder_add_string_value (b, view.peer.c_str ());
+    if (view.transcode.present) {
+      const TranscodeView &t = view.transcode;
+      json_builder_set_member_name (b, "transcode");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "decoder");
+      json_builder_add_string_value (b, t.decoder.c_str ());
+      json_builder_set_member_name (b, "encoder");
+      json_builder_add_string_value (b, t.encoder.c_str ());
+      json_builder_set_member_name (b, "hardware");
+      json_builder_add_string_value (b, t.hardware.c_str ());
+      json_builder_set_member_name (b, "frames_in");
+      json_builder_add_int_value (b, (gint64)t.frames_in);
+      json_builder_set_member_name (b, "frames_out");
+      json_builder_add_int_value (b, (gint64)t.frames_out);
+      json_builder_set_member_name (b, "frames_dropped");
+      json_builder_add_int_value (b, (gint64)t.frames_dropped);
+      json_builder_set_member_name (b, "latency_p50_ms");
+      json_builder_add_double_value (b, t.latency_p50_ms);
+      json_builder_set_member_name (b, "latency_p99_ms");
+      json_builder_add_double_value (b, t.latency_p99_ms);
+      json_builder_end_object (b);
+    }
   }
   json_builder_set_member_name (b, "stats");
   json_builder_begin_object (b);

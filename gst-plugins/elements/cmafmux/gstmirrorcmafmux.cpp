@@ -10,6 +10,9 @@
  * part closes at the first frame boundary at or after its target (and at each
  * segment start); a part starting with a keyframe is independent. Everything
  * before the first keyframe is dropped (and counted, #GstMirrorCmafMux:dropped).
+ * Timestamps are taken as running time (so every track of a pipeline shares
+ * one timeline, whatever offsets encoders put on their buffers) plus 10 s,
+ * which keeps decode times positive with B-frames.
  * Sample durations are the steps between decode timestamps (DTS, else PTS),
  * so a part is pushed when the frame after it arrives, or at EOS; the
  * element adds one part duration to the latency it reports. The track's
@@ -49,6 +52,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_mirror_cmaf_mux_debug);
 #define GST_CAT_DEFAULT gst_mirror_cmaf_mux_debug
 
 #define DEFAULT_PART_DURATION (100 * GST_MSECOND)
+// Where the track's decode time starts: its running time plus this.
+constexpr int64_t kTimelineBaseNs = 10 * (int64_t)GST_SECOND;
 #define DEFAULT_SEGMENT_DURATION (500 * GST_MSECOND)
 
 enum {
@@ -80,6 +85,10 @@ struct GstMirrorCmafMuxPrivate {
   bool have_track = false;
   bool init_pending = false;
   bool discont_pending = true;
+  // Timestamps become running time: the one clock every track of a pipeline
+  // shares (an encoder may shift its buffers' timestamps, x264enc by 1000 h,
+  // and say so in its segment; an audio track passed through does not).
+  GstSegment segment;
   // The accepted input buffers of the open part, oldest first.
   std::deque<GstBuffer *> samples;
   std::atomic<guint64> dropped{ 0 };
@@ -170,6 +179,7 @@ static void
 gst_mirror_cmaf_mux_init (GstMirrorCmafMux *self)
 {
   self->priv = new GstMirrorCmafMuxPrivate ();
+  gst_segment_init (&self->priv->segment, GST_FORMAT_TIME);
 
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_mirror_cmaf_mux_chain));
@@ -418,9 +428,18 @@ gst_mirror_cmaf_mux_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     gst_buffer_unref (buf);
     return GST_FLOW_OK;
   }
+  // Running time, from a base that keeps B-frames' decode times (which run
+  // ahead of their presentation) above zero.
+  auto timeline_ns = [priv] (GstClockTime t) -> int64_t {
+    guint64 rt = 0;
+    int sign = gst_segment_to_running_time_full (&priv->segment, GST_FORMAT_TIME, t, &rt);
+    if (sign == 0)
+      return (int64_t)t; // outside a TIME segment: the timestamp as it is
+    return kTimelineBaseNs + (sign > 0 ? (int64_t)rt : -(int64_t)rt);
+  };
   mirror::cmaf::TimedSample s;
-  s.dts_ns = (int64_t)dts;
-  s.pts_ns = GST_BUFFER_PTS_IS_VALID (buf) ? (int64_t)GST_BUFFER_PTS (buf) : s.dts_ns;
+  s.dts_ns = timeline_ns (dts);
+  s.pts_ns = GST_BUFFER_PTS_IS_VALID (buf) ? timeline_ns (GST_BUFFER_PTS (buf)) : s.dts_ns;
   s.duration_ns = GST_BUFFER_DURATION_IS_VALID (buf) ? (int64_t)GST_BUFFER_DURATION (buf) : -1;
   s.size = (uint32_t)gst_buffer_get_size (buf);
   s.sync = !priv->track.is_video () || !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
@@ -517,6 +536,13 @@ gst_mirror_cmaf_mux_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   auto *priv = self->priv;
 
   switch (GST_EVENT_TYPE (event)) {
+  case GST_EVENT_SEGMENT: {
+    const GstSegment *segment = nullptr;
+    gst_event_parse_segment (event, &segment);
+    if (segment->format == GST_FORMAT_TIME)
+      gst_segment_copy_into (segment, &priv->segment);
+    break;
+  }
   case GST_EVENT_CAPS: {
     GstCaps *caps = nullptr;
     gst_event_parse_caps (event, &caps);
@@ -577,6 +603,7 @@ gst_mirror_cmaf_mux_change_state (GstElement *element, GstStateChange transition
     priv->discont_pending = true;
     priv->dropped = 0;
     priv->clear_samples ();
+    gst_segment_init (&priv->segment, GST_FORMAT_TIME);
   }
   GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {

@@ -59,6 +59,15 @@ Metrics::Metrics ()
       rtp_packets_dropped_total (
           COUNTER ("mirror_rtp_packets_dropped_total",
                    "Datagrams the RTP hub dropped without a stream, by reason")),
+      transcode_frames_total (COUNTER ("mirror_transcode_frames_total",
+                                       "Video frames into and out of the transcoder, and "
+                                       "dropped, by stream and kind (in, out, dropped)")),
+      transcode_latency_ms (GAUGE ("mirror_transcode_latency_ms",
+                                   "Transcode latency (a frame in to its encoded frame out) over "
+                                   "the last 256 frames, by stream and quantile")),
+      transcode_info (GAUGE ("mirror_transcode_info",
+                             "The transcoding chain in use (1), by stream, decoder, encoder and "
+                             "hardware (gpu, cpu, mixed)")),
       origin_requests_total (COUNTER ("mirror_origin_requests_total",
                                       "Viewer requests the Origin handled, every transport")),
       origin_held_requests (GAUGE ("mirror_origin_held_requests",

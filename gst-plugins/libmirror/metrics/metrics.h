@@ -61,6 +61,11 @@ class Metrics {
   prometheus::Family<prometheus::Gauge> &srt_receive_rate_mbps;
   prometheus::Family<prometheus::Counter> &rtp_packets_dropped_total;
 
+  // Transcoding (mirrortranscodebin's mirror-transcode-stats), by stream.
+  prometheus::Family<prometheus::Counter> &transcode_frames_total;
+  prometheus::Family<prometheus::Gauge> &transcode_latency_ms;
+  prometheus::Family<prometheus::Gauge> &transcode_info;
+
   // The Origin (LL-HLS to viewers), every transport; HTTP/3 (QUIC) alone.
   prometheus::Family<prometheus::Counter> &origin_requests_total;
   prometheus::Family<prometheus::Gauge> &origin_held_requests;
