@@ -75,6 +75,7 @@ struct TranscodingConfig {
   std::string x264_preset = "veryfast";
   std::string x264_tune = "zerolatency";
   int max_sessions = 25;
+  int gpu_max_sessions = 0;         // GPU decodes at once; 0: no limit
 };
 
 struct PackagingConfig {

@@ -62,6 +62,7 @@ pipeline_variables (const Config &config, const std::string &stream_id, const st
     { "x264_preset", config.transcoding.x264_preset },
     { "x264_tune", config.transcoding.x264_tune },
     { "audio_bitrate", std::to_string (config.transcoding.audio_bitrate) },
+    { "gpu_max_sessions", std::to_string (config.transcoding.gpu_max_sessions) },
   };
   std::vector<LadderRung> ladder = configured_ladder (config);
   vars["renditions"] = format_ladder (ladder);

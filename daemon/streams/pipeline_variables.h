@@ -21,7 +21,7 @@ std::vector<LadderRung> configured_ladder (const Config &config);
 // renditions (the ladder for mirrortranscodebin), rendition_branches (one
 // "transcode.src_N ! mirrorcmafmux ! mirrorh3sink" branch per rung, for a
 // mirrortranscodebin named transcode), x264_preset, x264_tune,
-// audio_bitrate (bit/s), decoder, encoder (auto, or the CPU elements when
+// audio_bitrate (bit/s), gpu_max_sessions, decoder, encoder (auto, or cpu when
 // transcoding.hardware is cpu); plus extra, which wins.
 std::map<std::string, std::string>
 pipeline_variables (const Config &config, const std::string &stream_id, const std::string &uri,

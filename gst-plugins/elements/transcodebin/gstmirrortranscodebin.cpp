@@ -76,6 +76,7 @@
 #include <gst/video/video.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -129,6 +130,7 @@ enum {
   PROP_BFRAMES,
   PROP_AUDIO_BITRATE,
   PROP_STATS_INTERVAL,
+  PROP_MAX_GPU_SESSIONS,
   PROP_HARDWARE,
   PROP_ACTIVE_DECODER,
   PROP_ACTIVE_ENCODER,
@@ -192,6 +194,8 @@ struct GstMirrorTranscodeBinPrivate {
   std::string x264_tune = DEFAULT_X264_TUNE;
   guint bframes = DEFAULT_BFRAMES;
   gint audio_bitrate = DEFAULT_AUDIO_BITRATE;
+  guint max_gpu_sessions = 0;     // 0: no limit
+  bool holds_gpu_session = false; // counted in gpu_sessions
   GstClockTime stats_interval = DEFAULT_STATS_INTERVAL;
   std::string active_decoder;
   std::string active_encoder;
@@ -417,6 +421,31 @@ make_cpu_decoder (const GstCaps *caps, const gchar *preferred, std::string &chos
   return found;
 }
 
+// GPU decode sessions of this process, against max-gpu-sessions: NVDEC has
+// a fixed number of engines, and past them every stream slows down, so the
+// ones beyond the limit decode on the CPU instead.
+static std::atomic<guint> gpu_sessions{ 0 };
+
+static bool
+take_gpu_session (GstMirrorTranscodeBinPrivate *priv, guint limit)
+{
+  guint now = gpu_sessions.load ();
+  do {
+    if (limit > 0 && now >= limit)
+      return false;
+  } while (!gpu_sessions.compare_exchange_weak (now, now + 1));
+  priv->holds_gpu_session = true;
+  return true;
+}
+
+static void
+release_gpu_session (GstMirrorTranscodeBinPrivate *priv)
+{
+  if (priv->holds_gpu_session)
+    gpu_sessions.fetch_sub (1);
+  priv->holds_gpu_session = false;
+}
+
 static GstElement *
 choose_decoder (GstMirrorTranscodeBin *self, const GstCaps *caps)
 {
@@ -426,15 +455,23 @@ choose_decoder (GstMirrorTranscodeBin *self, const GstCaps *caps)
   const gchar *cpu = hevc ? "avdec_h265" : "avdec_h264";
   const gchar *gpu = hevc ? "nvh265dec" : "nvh264dec";
   std::string wanted;
+  guint limit;
   {
     std::lock_guard<std::mutex> lk (priv->settings_lock);
     wanted = priv->decoder;
+    limit = priv->max_gpu_sessions;
   }
   std::string why, chosen;
   GstElement *dec = nullptr;
   if (wanted == "auto") {
-    if (factory_exists (gpu) && (dec = make_checked (gpu, caps, why)))
-      chosen = gpu;
+    if (factory_exists (gpu) && !take_gpu_session (priv, limit)) {
+      GST_INFO_OBJECT (self, "all %u GPU decode sessions are taken: decoding on the CPU", limit);
+    } else if (factory_exists (gpu)) {
+      if ((dec = make_checked (gpu, caps, why)))
+        chosen = gpu;
+      else
+        release_gpu_session (priv);
+    }
   } else if (wanted == "cpu") {
     // transcoding.hardware: cpu. Never touch the GPU, and no warning.
   } else if ((dec = make_checked (wanted, caps, why))) {
@@ -1110,6 +1147,7 @@ teardown_all (GstMirrorTranscodeBin *self)
     gst_object_unref (qsink);
   }
   remove_elements (self, priv->decode_elements);
+  release_gpu_session (priv);
   priv->decoded_tee = nullptr;
   gst_ghost_pad_set_target (GST_GHOST_PAD (self->audio_sinkpad), nullptr);
   gst_ghost_pad_set_target (GST_GHOST_PAD (self->audio_srcpad), nullptr);
@@ -1298,6 +1336,12 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
       g_param_spec_int ("audio-bitrate", "Audio bitrate",
                         "AAC bitrate in bit/s when audio is transcoded (AAC input passes through)",
                         8000, 512000, DEFAULT_AUDIO_BITRATE, flags));
+  g_object_class_install_property (
+      object_class, PROP_MAX_GPU_SESSIONS,
+      g_param_spec_uint ("max-gpu-sessions", "Max GPU sessions",
+                         "GPU decode sessions the whole process may hold (decoder \"auto\"); "
+                         "streams beyond it decode on the CPU; 0: no limit",
+                         0, 1000, 0, flags));
   g_object_class_install_property (
       object_class, PROP_STATS_INTERVAL,
       g_param_spec_uint64 ("stats-interval", "Stats interval",
@@ -1521,6 +1565,9 @@ gst_mirror_transcode_bin_set_property (GObject *object, guint prop_id, const GVa
   case PROP_STATS_INTERVAL:
     priv->stats_interval = g_value_get_uint64 (value);
     break;
+  case PROP_MAX_GPU_SESSIONS:
+    priv->max_gpu_sessions = g_value_get_uint (value);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     break;
@@ -1587,6 +1634,9 @@ gst_mirror_transcode_bin_get_property (GObject *object, guint prop_id, GValue *v
     break;
   case PROP_STATS_INTERVAL:
     g_value_set_uint64 (value, priv->stats_interval);
+    break;
+  case PROP_MAX_GPU_SESSIONS:
+    g_value_set_uint (value, priv->max_gpu_sessions);
     break;
   case PROP_HARDWARE:
     g_value_set_string (value, hardware_of (priv->active_decoder, priv->active_encoder).c_str ());
