@@ -51,6 +51,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import llhls  # noqa: E402
+from mirrortest import free_port, free_port_pair  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 FPS = 25
@@ -65,24 +66,6 @@ def cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / TICK
     except OSError:
         return 0.0
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_port_pair():
-    for _ in range(50):
-        port = free_port()
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no port free for both TCP and UDP")
 
 
 def stop(procs):
