@@ -14,8 +14,10 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
 
 BUILD_ROOT = os.environ.get("MIRROR_BUILD_ROOT", os.path.join(os.path.dirname(__file__), "../../build"))
 SOURCE_ROOT = os.environ.get("MIRROR_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "../.."))
@@ -280,3 +282,40 @@ def run_mirrord_once(args, env=None, timeout=30):
     r = subprocess.run([MIRRORD] + list(args), env=full_env, capture_output=True, text=True,
                        timeout=timeout, stdin=subprocess.DEVNULL)
     return r.returncode, r.stdout + r.stderr
+
+
+class LiveStreamCase(unittest.TestCase):
+    """A test class around one mirrord and one live feed into it, shared by
+    its tests. Subclasses call start_live from setUpClass; on a failed
+    set-up both logs are printed and both processes stopped, and at the end
+    mirrord must exit cleanly."""
+
+    m = None
+    feed = None
+
+    @classmethod
+    def start_live(cls, env, make_feed, ready):
+        """make_feed(mirrord) -> Process; ready() runs once the feed is up
+        (it waits on whatever the class needs) and its result is returned."""
+        cls.m = Mirrord(env=env)
+        cls.feed = None
+        try:
+            cls.feed = make_feed(cls.m)
+            return ready()
+        except BaseException:
+            print("set-up failed; mirrord's log ends:\n" + cls.m.output()[-4000:],
+                  file=sys.stderr, flush=True)
+            if cls.feed is not None:
+                print("the feed's log ends:\n" + cls.feed.output()[-2000:], file=sys.stderr,
+                      flush=True)
+                cls.feed.stop()
+            cls.m.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.feed is not None:
+            cls.feed.stop()
+        if cls.m is not None:
+            code = cls.m.stop()
+            assert code == 0, f"mirrord exited with {code}:\n{cls.m.output()[-4000:]}"

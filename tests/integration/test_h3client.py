@@ -21,7 +21,7 @@ SOURCE_ROOT = os.environ.get("MIRROR_SOURCE_ROOT", os.path.join(HERE, "../.."))
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "integration"))
 
 import llhls  # noqa: E402
-from mirrortest import BUILD_ROOT, Mirrord, wait_for  # noqa: E402
+from mirrortest import BUILD_ROOT, LiveStreamCase, wait_for  # noqa: E402
 from test_hls import srt_feed  # noqa: E402
 
 H3GET = os.path.join(BUILD_ROOT, "tools", "h3", "mirror-h3get")
@@ -34,34 +34,21 @@ def log(msg):
     print(f"test_h3: {msg}", file=sys.stderr, flush=True)
 
 
-class H3Get(unittest.TestCase):
+class H3Get(LiveStreamCase):
     @classmethod
     def setUpClass(cls):
         if not os.access(H3GET, os.X_OK):
             raise AssertionError(f"{H3GET} is missing: build tools/h3 first")
+
+        def hinted():
+            status, _, body = cls.m.origin("GET", f"{LIVE}/source.m3u8", timeout=5)
+            return status == 200 and llhls.MediaPlaylist(body.decode()).preload_hint_position()
+
         # The feed packaged as it comes (rendition "source").
-        cls.m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false"})
-        cls.feed = None
-        try:
-            cls.feed = srt_feed(cls.m.srt_port, STREAM)
-
-            def hinted():
-                status, _, body = cls.m.origin("GET", f"{LIVE}/source.m3u8", timeout=5)
-                return status == 200 and llhls.MediaPlaylist(body.decode()).preload_hint_position()
-            wait_for(hinted, "source.m3u8 with parts and a preload hint", deadline_s=60, interval_s=0.1)
-        except BaseException:
-            log("set-up failed; mirrord's log ends:\n" + cls.m.output()[-4000:])
-            if cls.feed is not None:
-                cls.feed.stop()
-            cls.m.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.feed is not None:
-            cls.feed.stop()
-        code = cls.m.stop()
-        assert code == 0, f"mirrord exited with {code}:\n{cls.m.output()[-4000:]}"
+        cls.start_live({"MIRROR_TRANSCODING_ENABLED": "false"},
+                       lambda m: srt_feed(m.srt_port, STREAM),
+                       lambda: wait_for(hinted, "source.m3u8 with parts and a preload hint",
+                                        deadline_s=60, interval_s=0.1))
 
     # -- helpers -----------------------------------------------------------
 

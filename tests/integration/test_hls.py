@@ -16,7 +16,7 @@ import time
 import unittest
 
 import llhls
-from mirrortest import Mirrord, Process, wait_for
+from mirrortest import LiveStreamCase, Process, wait_for
 
 STREAM = "cam1"
 LIVE = f"/live/{STREAM}"
@@ -59,15 +59,10 @@ def max_age(cache_control):
     return int(m.group(1)) if m else None
 
 
-class Hls(unittest.TestCase):
+class Hls(LiveStreamCase):
     @classmethod
     def setUpClass(cls):
-        # The packaging of the feed itself (rendition "source"): transcoding
-        # has its own test.
-        cls.m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false"})
-        cls.feed = None
-        try:
-            cls.feed = srt_feed(cls.m.srt_port, STREAM)
+        def ready():
             cls.mv = wait_for(cls.multivariant_with_audio, "multivariant playlist with video and audio",
                               deadline_s=60, interval_s=0.1)
             cls.video_uri = cls.mv.variants[0]["URI"]
@@ -75,20 +70,10 @@ class Hls(unittest.TestCase):
             # Both renditions have parts listed and a preload hint.
             for uri in (cls.video_uri, cls.audio_uri):
                 wait_for(lambda: cls.hinted(uri), f"{uri} with parts", deadline_s=30)
-        except BaseException:
-            log("set-up failed; mirrord's log ends:\n" + cls.m.output()[-4000:])
-            if cls.feed is not None:
-                log("the feed's log ends:\n" + cls.feed.output()[-2000:])
-                cls.feed.stop()
-            cls.m.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.feed is not None:
-            cls.feed.stop()
-        code = cls.m.stop()
-        assert code == 0, f"mirrord exited with {code}:\n{cls.m.output()[-4000:]}"
+        # The packaging of the feed itself (rendition "source"): transcoding
+        # has its own test.
+        cls.start_live({"MIRROR_TRANSCODING_ENABLED": "false"},
+                       lambda m: srt_feed(m.srt_port, STREAM), ready)
 
     # -- helpers -----------------------------------------------------------
 

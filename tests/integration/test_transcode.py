@@ -6,10 +6,9 @@ transcoding.max_sessions turns a stream away with CAPACITY_FULL."""
 import json
 import re
 import subprocess
-import sys
 import unittest
 
-from mirrortest import Mirrord, Process, wait_for
+from mirrortest import LiveStreamCase, Process, wait_for
 
 LADDER = "360p:640x360@400k,180p:320x180@150k,source"
 
@@ -30,41 +29,20 @@ def hevc_feed(port, stream_id):
         log_name="transcode-feed")
 
 
-def log(msg):
-    print(f"test_transcode: {msg}", file=sys.stderr, flush=True)
-
-
-class Transcode(unittest.TestCase):
+class Transcode(LiveStreamCase):
     @classmethod
     def setUpClass(cls):
-        cls.m = Mirrord(env={"MIRROR_TRANSCODING_RENDITIONS": LADDER,
-                             "MIRROR_TRANSCODING_MAX_SESSIONS": "1"})
-        cls.feed = None
-        try:
-            cls.feed = hevc_feed(cls.m.srt_port, "cam1")
+        def ladder_live():
+            status, _, body = cls.m.origin("GET", "/live/cam1/index.m3u8")
+            text = body.decode(errors="replace")
+            # Every rendition and the audio have media.
+            return status == 200 and text.count("#EXT-X-STREAM-INF") == 3 \
+                and "mp4a.40.2" in text and text
 
-            def ready():
-                status, _, body = cls.m.origin("GET", "/live/cam1/index.m3u8")
-                text = body.decode(errors="replace")
-                # Every rendition and the audio have media.
-                return status == 200 and text.count("#EXT-X-STREAM-INF") == 3 \
-                    and "mp4a.40.2" in text and text
-            cls.multivariant = wait_for(ready, "the ladder's multivariant playlist",
-                                        deadline_s=120)
-        except BaseException:
-            log("set-up failed; mirrord's log ends:\n" + cls.m.output()[-4000:])
-            if cls.feed is not None:
-                log("the feed's log ends:\n" + cls.feed.output()[-2000:])
-                cls.feed.stop()
-            cls.m.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.feed is not None:
-            cls.feed.stop()
-        code = cls.m.stop()
-        assert code == 0, f"mirrord exited with {code}:\n{cls.m.output()[-4000:]}"
+        cls.multivariant = cls.start_live(
+            {"MIRROR_TRANSCODING_RENDITIONS": LADDER, "MIRROR_TRANSCODING_MAX_SESSIONS": "1"},
+            lambda m: hevc_feed(m.srt_port, "cam1"),
+            lambda: wait_for(ladder_live, "the ladder's multivariant playlist", deadline_s=120))
 
     def variant(self, name):
         lines = self.multivariant.splitlines()
