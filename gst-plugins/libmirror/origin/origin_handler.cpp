@@ -1,8 +1,9 @@
 #include "origin/origin_handler.h"
 
 #include <algorithm>
-#include <cinttypes>
 #include <cstring>
+
+#include <json-glib/json-glib.h>
 
 #include "hls/blocking_reload.h"
 #include "hls/url_layout.h"
@@ -18,35 +19,16 @@ constexpr const char *kLivePrefix = "/live/";
 constexpr const char *kMediaCacheControl = "public, max-age=60";
 constexpr const char *kPlaylistCacheControl = "public, max-age=1";
 
-std::string
-json_escape (std::string_view s)
+// The renditions of a stream that have published media: what the stream
+// list and the multivariant playlist may name.
+std::vector<std::string>
+renditions_with_media (StreamStore &stream)
 {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    default:
-      if ((unsigned char)c < 0x20) {
-        char buf[8];
-        g_snprintf (buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out += c;
-      }
-    }
-  }
+  std::vector<std::string> out;
+  for (const std::string &name : stream.rendition_names ())
+    if (auto p = stream.progress (name); p && p->has_parts)
+      out.push_back (name);
   return out;
-}
-
-int64_t
-seconds_ceil (int64_t ns)
-{
-  return (ns + kNsPerSecond - 1) / kNsPerSecond;
 }
 
 } // namespace
@@ -173,27 +155,38 @@ OriginHandler::handle (const OriginRequest &request, OriginRespond respond)
 OriginResponse
 OriginHandler::stream_index () const
 {
-  std::string json = "{\"streams\":[";
-  bool first = true;
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "streams");
+  json_builder_begin_array (b);
   for (const std::string &id : store_.stream_ids ()) {
     auto stream = store_.find_stream (id);
-    if (!stream)
-      continue;
-    std::string renditions;
-    for (const std::string &name : stream->rendition_names ()) {
-      auto p = stream->progress (name);
-      if (!p || !p->has_parts)
-        continue;
-      renditions += (renditions.empty () ? "\"" : ",\"") + json_escape (name) + "\"";
-    }
+    std::vector<std::string> renditions;
+    if (stream)
+      renditions = renditions_with_media (*stream);
     if (renditions.empty ())
       continue;
-    json += first ? "" : ",";
-    first = false;
-    json += "{\"id\":\"" + json_escape (id) + "\",\"url\":\"/live/" + json_escape (id)
-            + "/index.m3u8\",\"renditions\":[" + renditions + "]}";
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_string_value (b, id.c_str ());
+    json_builder_set_member_name (b, "url");
+    json_builder_add_string_value (b, ("/live/" + id + "/index.m3u8").c_str ());
+    json_builder_set_member_name (b, "renditions");
+    json_builder_begin_array (b);
+    for (const std::string &name : renditions)
+      json_builder_add_string_value (b, name.c_str ());
+    json_builder_end_array (b);
+    json_builder_end_object (b);
   }
-  json += "]}\n";
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  JsonNode *root = json_builder_get_root (b);
+  gchar *text = json_to_string (root, FALSE);
+  std::string json = std::string (text) + "\n";
+  g_free (text);
+  json_node_unref (root);
+  g_object_unref (b);
+
   OriginResponse r;
   r.content_type = "application/json";
   r.cache_control = "no-cache";
@@ -227,11 +220,7 @@ OriginHandler::handle_live (const OriginRequest &request, std::string_view rest,
 
   switch (ref->kind) {
   case HlsObjectKind::kMultivariant: {
-    bool any = false;
-    for (const std::string &name : stream->rendition_names ())
-      if (auto p = stream->progress (name); p && p->has_parts)
-        any = true;
-    if (!any) {
+    if (renditions_with_media (*stream).empty ()) {
       respond (OriginResponse::text (404, "stream " + id + " has no media yet"));
       return;
     }
