@@ -9,12 +9,12 @@ build/bench-media/. Every receiver's CPU is read from /proc/PID/stat; the
 senders' CPU is reported too, since they share the 2 cores. Prints medians and
 the ratio mirrord / srt-live-transmit (target <= 1.1). Not a test.
 
-Known limit (2 cores, senders on the same box): srt-live-transmit gets one
-UDP socket, hence one libsrt receive thread, per stream; mirrord receives
-every stream on one port, so libsrt gives it one receive thread for all of
-them. When the senders saturate the box that one thread gets a small share
-of the CPU (the scheduler is fair per thread) and packets are lost, although
-mirrord's CPU per Gbit is on par below saturation.
+Every stream of mirrord goes through the ingest-only description. Loss is
+libsrt's count of packets seen missing, over the measured window; kdrop is
+the kernel's count of UDP datagrams dropped for a full socket buffer (a
+receive thread that fell behind). --threads prints where mirrord's CPU went;
+--receive-threads sets ingestion.srt.receive_threads (the port's UDP sockets,
+one libsrt receive thread each), --only runs one side.
 """
 
 import argparse
@@ -39,6 +39,22 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def thread_cpu(pid):
+    """CPU-seconds per thread name of a process (digits folded: one line
+    for all of libsrt's 'SRT:TsbPd' threads, say)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue  # the thread ended
+        name = "".join(c for c in text[text.index("(") + 1:text.rindex(")")] if not c.isdigit())
+        fields = text.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / TICK
+    return out
 
 
 def free_udp_port():
@@ -108,6 +124,7 @@ def run_reference(n, seconds):
     time.sleep(0.5)  # listeners bind; no readiness signal from srt-live-transmit
     senders = [sender(p, None) for p in ports]
     time.sleep(2)  # warm-up excluded from the measurement
+    kdrop0 = udp_rcvbuf_errors()
     cpu0 = sum(cpu_seconds(r.pid) for r in receivers)
     send0 = sum(cpu_seconds(s.pid) for s in senders)
     t0 = time.monotonic()
@@ -115,6 +132,7 @@ def run_reference(n, seconds):
     cpu = sum(cpu_seconds(r.pid) for r in receivers) - cpu0
     send = sum(cpu_seconds(s.pid) for s in senders) - send0
     wall = time.monotonic() - t0
+    kdrop = udp_rcvbuf_errors() - kdrop0
     stop(senders + receivers)
     # srt-live-transmit's JSON stats are per interval: sum them.
     lost = 0
@@ -127,7 +145,15 @@ def run_reference(n, seconds):
                         lost += json.loads(line).get("recv", {}).get("packetsLost", 0)
                     except ValueError:
                         pass  # the line being written when the process stopped
-    return cpu, send, wall, lost
+    return dict(cpu=cpu, send=send, wall=wall, lost=lost, kdrop=kdrop)
+
+
+def udp_rcvbuf_errors():
+    """The kernel's count of UDP datagrams dropped for a full socket buffer:
+    what a receive thread that falls behind costs before libsrt sees it."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    return int(rows[1][rows[0].index("RcvbufErrors")])
 
 
 def http_json(port, path):
@@ -135,9 +161,14 @@ def http_json(port, path):
         return json.load(r)
 
 
-def run_mirrord(n, seconds):
+def run_mirrord(n, seconds, receive_threads):
     srt_port = free_udp_port()
     admin = free_tcp_port()
+    # The measured path is the issue's: hub -> ring -> tsdemux -> parse ->
+    # heartbeat, so every stream takes the ingest-only description.
+    config = os.path.join(tempfile.mkdtemp(prefix="mirror-bench-"), "mirror.yaml")
+    with open(config, "w") as f:
+        f.write('ingestion:\n  routes:\n    - {match: "*", pipeline: ingest-only}\n')
     env = dict(os.environ,
                GST_PLUGIN_PATH_1_0=os.path.join(BUILD, "gst-plugins"),
                GST_REGISTRY_1_0=os.path.join(BUILD, "gst-registry.bin"),
@@ -148,8 +179,11 @@ def run_mirrord(n, seconds):
                MIRROR_INGESTION_RTP_PORT=str(free_udp_port()),
                MIRROR_STORAGE_LOCAL_CACHE_DIR=tempfile.mkdtemp(prefix="mirror-bench-"),
                MIRROR_MONITORING_LOG_LEVEL="warn")
+    if receive_threads:
+        env["MIRROR_INGESTION_SRT_RECEIVE_THREADS"] = str(receive_threads)
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    mirrord = subprocess.Popen([os.path.join(BUILD, "daemon", "mirrord")], env=env,
+    mirrord = subprocess.Popen([os.path.join(BUILD, "daemon", "mirrord"), "--config", config],
+                               env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
@@ -168,18 +202,32 @@ def run_mirrord(n, seconds):
         if len(live) == n:
             break
         time.sleep(0.2)
+    else:
+        raise RuntimeError(f"only {len(live)} of {n} streams went live")
     time.sleep(2)
+    streams0 = {s["id"]: s["stats"] for s in http_json(admin, "/api/v1/streams")["streams"]}
+    kdrop0 = udp_rcvbuf_errors()
     cpu0 = cpu_seconds(mirrord.pid)
+    threads0 = thread_cpu(mirrord.pid)
     send0 = sum(cpu_seconds(s.pid) for s in senders)
     t0 = time.monotonic()
     time.sleep(seconds)
     cpu = cpu_seconds(mirrord.pid) - cpu0
+    threads = {k: v - threads0.get(k, 0) for k, v in thread_cpu(mirrord.pid).items()}
     send = sum(cpu_seconds(s.pid) for s in senders) - send0
     wall = time.monotonic() - t0
-    lost = sum(s["stats"]["packets_lost"] for s in http_json(admin, "/api/v1/streams")["streams"])
+    kdrop = udp_rcvbuf_errors() - kdrop0
+    streams = http_json(admin, "/api/v1/streams")["streams"]
+    # Counted over the measured window, like the reference's (its stats files
+    # start with the connection, but the warm-up loses nothing there).
+    lost = sum(s["stats"]["packets_lost"] - streams0.get(s["id"], {}).get("packets_lost", 0)
+               for s in streams)
+    received = sum(s["stats"]["bytes"] - streams0.get(s["id"], {}).get("bytes", 0)
+                   for s in streams)
     stop(senders)
     stop([mirrord])
-    return cpu, send, wall, lost
+    return dict(cpu=cpu, send=send, wall=wall, lost=lost, kdrop=kdrop, received=received,
+                threads=threads)
 
 
 def main():
@@ -187,28 +235,51 @@ def main():
     ap.add_argument("--streams", default="1,5,10")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--receive-threads", type=int, default=0,
+                    help="mirrord's ingestion.srt.receive_threads (0: its default)")
+    ap.add_argument("--threads", action="store_true",
+                    help="print where mirrord's CPU went, per thread name")
+    ap.add_argument("--only", choices=["mirrord", "reference"],
+                    help="run one side only (no ratio)")
     args = ap.parse_args()
     make_media()
     rate = media_bitrate()
     print(f"media: {rate / 1e6:.1f} Mbit/s; {args.runs} runs of {args.seconds:.0f} s; medians")
-    print(f"{'streams':>7} {'ref CPU-s/Gbit':>15} {'mirrord CPU-s/Gbit':>19} {'ratio':>6} "
-          f"{'ref lost':>8} {'mirror lost':>11} {'sender cores':>12}")
+    print("lost: packets libsrt saw missing; kdrop: datagrams the kernel dropped (full buffer)")
+    print(f"{'streams':>7} {'ref CPU-s/Gbit':>14} {'mirrord CPU-s/Gbit':>18} {'ratio':>5} "
+          f"{'ref lost/kdrop':>14} {'mirrord lost/kdrop':>18} {'sender cores':>12}")
+    med = statistics.median
     for n in [int(x) for x in args.streams.split(",")]:
-        ref, mir, ratios, ref_lost, mir_lost, send = [], [], [], [], [], []
+        ref, mir = [], []
         for _ in range(args.runs):
-            cpu, s, wall, lost = run_reference(n, args.seconds)
-            gbit = rate * n * wall / 1e9
-            ref.append(cpu / gbit)
-            ref_lost.append(lost)
-            cpu2, s2, wall2, lost2 = run_mirrord(n, args.seconds)
-            gbit2 = rate * n * wall2 / 1e9
-            mir.append(cpu2 / gbit2)
-            mir_lost.append(lost2)
-            ratios.append(mir[-1] / ref[-1])
-            send.append((s + s2) / (wall + wall2))
-        print(f"{n:>7} {statistics.median(ref):>15.3f} {statistics.median(mir):>19.3f} "
-              f"{statistics.median(ratios):>6.2f} {statistics.median(ref_lost):>8.0f} "
-              f"{statistics.median(mir_lost):>11.0f} {statistics.median(send):>12.2f}")
+            if args.only != "mirrord":
+                r = run_reference(n, args.seconds)
+                r["per_gbit"] = r["cpu"] / (rate * n * r["wall"] / 1e9)
+                ref.append(r)
+            if args.only != "reference":
+                m = run_mirrord(n, args.seconds, args.receive_threads)
+                m["per_gbit"] = m["cpu"] / (rate * n * m["wall"] / 1e9)
+                mir.append(m)
+
+        def col(runs, key, fmt):
+            return format(med([r[key] for r in runs]), fmt) if runs else "-"
+
+        ratio = (format(med([m["per_gbit"] / r["per_gbit"] for r, m in zip(ref, mir)]), ".2f")
+                 if ref and mir else "-")
+        send = med([r["send"] / r["wall"] for r in ref + mir])
+        if mir:  # the senders keep their pace: mirrord's byte count says so
+            got = med([m["received"] * 8 / (rate * n * m["wall"]) for m in mir])
+            print(f"        mirrord received {got:.1%} of the paced load", flush=True)
+        print("        lost per run: reference " + ",".join(str(r["lost"]) for r in ref)
+              + "; mirrord " + ",".join(str(m["lost"]) for m in mir), flush=True)
+        if mir and args.threads:
+            last = mir[-1]
+            for name, c in sorted(last["threads"].items(), key=lambda kv: -kv[1])[:12]:
+                print(f"        {name:<18} {c / last['wall']:.3f} cores", flush=True)
+        print(f"{n:>7} {col(ref, 'per_gbit', '.3f'):>14} {col(mir, 'per_gbit', '.3f'):>18} "
+              f"{ratio:>5} {col(ref, 'lost', '.0f') + '/' + col(ref, 'kdrop', '.0f'):>14} "
+              f"{col(mir, 'lost', '.0f') + '/' + col(mir, 'kdrop', '.0f'):>18} {send:>12.2f}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -8,27 +8,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ingest/udp_socket.h"
+
 namespace mirror {
-
-namespace {
-
-void
-raise_receive_buffer (int fd, int wanted, int *got)
-{
-  // SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN; plain
-  // SO_RCVBUF is clamped to rmem_max. Either way the kernel reports double
-  // what it books for payload.
-  if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &wanted, sizeof wanted) != 0)
-    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &wanted, sizeof wanted);
-  int value = 0;
-  socklen_t length = sizeof value;
-  if (getsockopt (fd, SOL_SOCKET, SO_RCVBUF, &value, &length) != 0)
-    value = 0;
-  if (got)
-    *got = value;
-}
-
-} // namespace
 
 std::string
 describe_udp_endpoint (const std::string &address, uint16_t port)
@@ -113,7 +95,9 @@ open_rtp_socket (const std::string &address, uint16_t port, int rcvbuf_bytes, in
     freeaddrinfo (found);
     return -1;
   }
-  raise_receive_buffer (fd, rcvbuf_bytes, rcvbuf_got);
+  int got = raise_udp_receive_buffer (fd, rcvbuf_bytes);
+  if (rcvbuf_got)
+    *rcvbuf_got = got;
   if (bind (fd, found->ai_addr, found->ai_addrlen) != 0) {
     if (error)
       *error = "cannot bind UDP socket to " + describe_udp_endpoint (address, port) + ": "

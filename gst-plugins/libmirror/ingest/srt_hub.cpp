@@ -4,13 +4,16 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
+#include <vector>
 
 #include <glib.h>
 #include <srt/srt.h>
 
 #include "ingest/srt_hub_options.h"
 #include "ingest/srt_port.h"
+#include "util/main_context.h"
 
 namespace mirror {
 
@@ -18,6 +21,8 @@ namespace {
 
 // How long acquire () waits for the previous hub of a port to let go of it.
 constexpr auto kReleaseWait = std::chrono::seconds (5);
+// How long a released port stays parked, ready to be taken back.
+constexpr int64_t kParkMs = 5000;
 
 struct HubTable {
   std::mutex mutex;
@@ -25,8 +30,10 @@ struct HubTable {
   struct Entry {
     std::weak_ptr<SrtHub> hub;
     const SrtHub *identity = nullptr;
+    std::shared_ptr<SrtPort> parked; // released by its last user, still bound
   };
-  // An expired entry is a hub whose destructor is still closing its port.
+  // An expired entry without a parked port is a hub whose destructor is
+  // still parking its port.
   std::map<uint16_t, Entry> hubs;
   bool srt_started = false;
 };
@@ -39,19 +46,71 @@ table ()
   return *table;
 }
 
+// At exit, before libsrt's own static teardown (registered after it was
+// built, so run before): a parked port's threads must not outlive libsrt.
+void
+stop_parked_ports ()
+{
+  std::vector<std::shared_ptr<SrtPort>> parked;
+  auto &t = table ();
+  {
+    std::lock_guard lock (t.mutex);
+    for (auto it = t.hubs.begin (); it != t.hubs.end ();) {
+      if (it->second.parked) {
+        parked.push_back (std::move (it->second.parked));
+        it = t.hubs.erase (it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  // Outside the lock: a receive thread may be waiting for it.
+  for (auto &port : parked)
+    port->stop ();
+}
+
 class SrtHubHandle final : public SrtHub {
  public:
   explicit SrtHubHandle (std::shared_ptr<SrtPort> port) : port_ (std::move (port)) {}
 
   ~SrtHubHandle () override
   {
-    port_->stop ();
+    // Parked outside the table's lock: parking waits for a consumer callback
+    // in progress, which may itself acquire a hub.
+    const uint16_t number = port_->port ();
+    std::weak_ptr<SrtPort> weak = port_;
+    port_->park (monotonic_ms () + kParkMs, [weak, number] { close_parked (weak, number); });
     auto &t = table ();
     std::lock_guard lock (t.mutex);
-    auto it = t.hubs.find (port_->port ());
-    if (it != t.hubs.end () && it->second.identity == this)
-      t.hubs.erase (it);
+    auto it = t.hubs.find (number);
+    if (it != t.hubs.end () && it->second.identity == this) {
+      it->second.identity = nullptr;
+      it->second.parked = port_;
+      static std::once_flag at_exit;
+      std::call_once (at_exit, [] { std::atexit (stop_parked_ports); });
+    } else {
+      port_->stop ();
+    }
     t.released.notify_all ();
+  }
+
+  // On the port's receive thread once its parking ran out, unless acquire ()
+  // took it back meanwhile.
+  static void close_parked (const std::weak_ptr<SrtPort> &weak, uint16_t number)
+  {
+    std::shared_ptr<SrtPort> port;
+    auto &t = table ();
+    {
+      std::lock_guard lock (t.mutex);
+      auto it = t.hubs.find (number);
+      if (it == t.hubs.end () || !it->second.parked || it->second.parked != weak.lock ()
+          || !it->second.parked->parked ())
+        return;
+      port = std::move (it->second.parked);
+      t.hubs.erase (it);
+      t.released.notify_all ();
+    }
+    port->stop ();
   }
 
   uint16_t port () const override { return port_->port (); }
@@ -126,6 +185,24 @@ SrtHub::acquire (const SrtHubOptions &options, std::string *error)
           g_warning ("SRT port %u is already open; the options of this user are ignored (%s)",
                      options.port, changes.c_str ());
         return hub;
+      }
+      if (auto parked = it->second.parked) {
+        if (describe_srt_hub_option_changes (parked->options (), options).empty ()) {
+          parked->unpark ();
+          auto hub = std::make_shared<SrtHubHandle> (std::move (parked));
+          it->second = HubTable::Entry{ hub, hub.get (), nullptr };
+          g_info ("SRT port %u: taken back by a new user", options.port);
+          return hub;
+        }
+        // Other options: this port closes, and the new one waits for libsrt
+        // to let go of its sockets (SrtPort::open).
+        it->second.parked.reset ();
+        t.hubs.erase (it);
+        lock.unlock ();
+        parked->stop ();
+        parked.reset ();
+        lock.lock ();
+        continue;
       }
       if (t.released.wait_until (lock, deadline) == std::cv_status::timeout) {
         if (error)

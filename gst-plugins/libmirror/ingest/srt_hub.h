@@ -31,6 +31,9 @@ struct SrtHubOptions {
   int flow_control_window = 25600;                        // packets (SRTO_FC)
   int64_t peer_idle_timeout_ms = 5000;
   int64_t input_bandwidth = 0;                            // bytes/s, 0: estimate
+  // UDP sockets sharing the port, each with its own libsrt receive thread;
+  // a caller stays on one. 0: one per CPU core, at most 4.
+  int receive_threads = 0;
   // Bytes held for an accepted caller whose consumer has not attached yet.
   size_t pending_limit_bytes = 4 * 1024 * 1024;
 };

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <thread>
 #include <type_traits>
 
 #include <srt/srt.h>
@@ -87,10 +89,23 @@ validate_srt_hub_options (const SrtHubOptions &o, std::string *error)
     return fail (
         o, "peer_idle_timeout_ms " + std::to_string (o.peer_idle_timeout_ms) + " is below 100",
         error);
+  if (o.receive_threads < 0 || o.receive_threads > kMaxSrtReceiveThreads)
+    return fail (o,
+                 "receive_threads " + std::to_string (o.receive_threads) + " is outside 0.."
+                     + std::to_string (kMaxSrtReceiveThreads),
+                 error);
   if (o.input_bandwidth < 0)
     return fail (o, "input_bandwidth " + std::to_string (o.input_bandwidth) + " is negative",
                  error);
   return true;
+}
+
+int
+srt_receive_threads (const SrtHubOptions &options)
+{
+  if (options.receive_threads > 0)
+    return options.receive_threads;
+  return int (std::clamp (std::thread::hardware_concurrency (), 1u, 4u));
 }
 
 std::string
@@ -112,6 +127,7 @@ describe_srt_hub_option_changes (const SrtHubOptions &a, const SrtHubOptions &b)
   note (&out, "flow_control_window", a.flow_control_window, b.flow_control_window);
   note (&out, "peer_idle_timeout_ms", a.peer_idle_timeout_ms, b.peer_idle_timeout_ms);
   note (&out, "input_bandwidth", a.input_bandwidth, b.input_bandwidth);
+  note (&out, "receive_threads", a.receive_threads, b.receive_threads);
   note (&out, "pending_limit_bytes", a.pending_limit_bytes, b.pending_limit_bytes);
   return out;
 }

@@ -9,6 +9,11 @@
 
 namespace mirror {
 
+constexpr int kMaxSrtReceiveThreads = 64;
+
+// options.receive_threads with 0 resolved: one per CPU core, at most 4.
+int srt_receive_threads (const SrtHubOptions &options);
+
 // False and *error naming the port, the option and the value.
 bool validate_srt_hub_options (const SrtHubOptions &options, std::string *error);
 

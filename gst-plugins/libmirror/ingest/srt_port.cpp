@@ -1,14 +1,54 @@
 #include "ingest/srt_port.h"
 
 #include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include <glib.h>
 
 #include "ingest/srt_address.h"
+#include "ingest/srt_hub_options.h"
 #include "ingest/srt_socket_options.h"
+#include "ingest/udp_socket.h"
 #include "util/main_context.h"
 
 namespace mirror {
+
+namespace {
+
+// libsrt closes a listener's UDP socket from its collector thread, a second
+// or two after srt_close. A port this process has just let go may still be
+// held by it, and is waited for rather than refused.
+constexpr int64_t kReleaseWaitMs = 6000;
+constexpr int64_t kReleasePollMs = 50;
+
+std::mutex released_mu;
+std::map<std::pair<std::string, uint16_t>, int64_t> released_at; // -> monotonic ms
+
+void
+note_released (const std::string &address, uint16_t port)
+{
+  std::lock_guard lock (released_mu);
+  released_at[{ address, port }] = monotonic_ms ();
+}
+
+// When this process let address:port go, or -1.
+int64_t
+released_ms (const std::string &address, uint16_t port)
+{
+  std::lock_guard lock (released_mu);
+  auto it = released_at.find ({ address, port });
+  return it == released_at.end () ? -1 : it->second;
+}
+
+} // namespace
 
 SrtPort::SrtPort (const SrtHubOptions &options) : options_ (options), port_ (options.port)
 {
@@ -30,64 +70,100 @@ SrtPort::open (const SrtHubOptions &options, std::string *error)
 bool
 SrtPort::start (std::string *error)
 {
-  std::string what;
   sockaddr_storage address;
   int address_length = 0;
   make_srt_bind_address (options_.bind_address, options_.port, &address, &address_length);
   const bool ipv6 = address.ss_family == AF_INET6;
   const std::string where
       = "SRT port " + std::to_string (options_.port) + " (" + options_.bind_address + "): ";
+  const int count = srt_receive_threads (options_);
 
-  listener_ = srt_create_socket ();
-  if (listener_ == SRT_INVALID_SOCK) {
-    *error = where + "cannot create a socket: " + srt_getlasterror_str ();
-    return false;
+  std::string what;
+  int error_number = 0;
+  std::vector<int> fds
+      = open_shared_udp_sockets (reinterpret_cast<sockaddr *> (&address),
+                                 socklen_t (address_length), count, &what, &error_number);
+  const int64_t released = options_.port ? released_ms (options_.bind_address, options_.port) : -1;
+  while (fds.empty () && error_number == EADDRINUSE && released >= 0
+         && monotonic_ms () < released + kReleaseWaitMs) {
+    std::this_thread::sleep_for (std::chrono::milliseconds (kReleasePollMs));
+    fds = open_shared_udp_sockets (reinterpret_cast<sockaddr *> (&address),
+                                   socklen_t (address_length), count, &what, &error_number);
   }
-  bool ok = configure_srt_listener (listener_, options_, ipv6, &what);
-  if (ok
-      && srt_bind (listener_, reinterpret_cast<sockaddr *> (&address), address_length)
-             == SRT_ERROR) {
-    what = std::string ("cannot bind: ") + srt_getlasterror_str ();
-    ok = false;
-  }
+  bool ok = !fds.empty ();
   if (ok) {
     // Port 0 asks for any free port; the hub then goes by the real one.
     sockaddr_storage bound;
-    int bound_length = sizeof bound;
-    if (srt_getsockname (listener_, reinterpret_cast<sockaddr *> (&bound), &bound_length)
-        != SRT_ERROR)
+    socklen_t bound_length = sizeof bound;
+    if (getsockname (fds[0], reinterpret_cast<sockaddr *> (&bound), &bound_length) == 0)
       port_ = ntohs (ipv6 ? reinterpret_cast<sockaddr_in6 *> (&bound)->sin6_port
                           : reinterpret_cast<sockaddr_in *> (&bound)->sin_port);
   }
-  // The callback goes in before srt_listen: no caller may slip past it.
-  if (ok && srt_listen_callback (listener_, &SrtPort::on_listen, this) == SRT_ERROR) {
-    what = std::string ("cannot install the listen callback: ") + srt_getlasterror_str ();
-    ok = false;
-  }
-  // The backlog only holds callers between handshake and srt_accept.
-  if (ok && srt_listen (listener_, std::max (options_.max_connections, 16)) == SRT_ERROR) {
-    what = std::string ("cannot listen: ") + srt_getlasterror_str ();
-    ok = false;
-  }
-  if (ok) {
-    epoll_ = srt_epoll_create ();
-    int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
-    // Empty once stop () closed the listener; waiting must still work.
-    if (epoll_ < 0 || srt_epoll_set (epoll_, SRT_EPOLL_ENABLE_EMPTY) == SRT_ERROR
-        || srt_epoll_add_usock (epoll_, listener_, &events) == SRT_ERROR) {
-      what = std::string ("cannot set up an SRT epoll: ") + srt_getlasterror_str ();
+  int buffer_got = 0;
+  for (size_t i = 0; ok && i < fds.size (); ++i) {
+    SRTSOCKET listener = srt_create_socket ();
+    if (listener == SRT_INVALID_SOCK) {
+      what = std::string ("cannot create a socket: ") + srt_getlasterror_str ();
+      ok = false;
+      break;
+    }
+    listeners_.push_back (listener);
+    ok = configure_srt_listener (listener, options_, ipv6, &what);
+    // libsrt owns the UDP socket from here (and closes it with the listener).
+    const int fd = fds[i];
+    if (ok && srt_bind_acquire (listener, fd) == SRT_ERROR) {
+      what = std::string ("cannot bind: ") + srt_getlasterror_str ();
+      ok = false;
+      break;
+    }
+    if (!ok)
+      break;
+    fds[i] = -1;
+    // libsrt set SO_RCVBUF from SRTO_UDP_RCVBUF, which the kernel clamps to
+    // net.core.rmem_max; with CAP_NET_ADMIN the buffer may be had whole.
+    buffer_got = raise_udp_receive_buffer (fd, srt_udp_receive_buffer_bytes (count));
+    // The callback goes in before srt_listen: no caller may slip past it.
+    if (ok && srt_listen_callback (listener, &SrtPort::on_listen, this) == SRT_ERROR) {
+      what = std::string ("cannot install the listen callback: ") + srt_getlasterror_str ();
+      ok = false;
+    }
+    // The backlog only holds callers between handshake and srt_accept.
+    if (ok && srt_listen (listener, std::max (options_.max_connections, 16)) == SRT_ERROR) {
+      what = std::string ("cannot listen: ") + srt_getlasterror_str ();
       ok = false;
     }
   }
+  for (int fd : fds)
+    if (fd >= 0)
+      close (fd);
+  if (ok) {
+    epoll_ = srt_epoll_create ();
+    int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
+    // Empty once stop () closed the listeners; waiting must still work.
+    ok = epoll_ >= 0 && srt_epoll_set (epoll_, SRT_EPOLL_ENABLE_EMPTY) != SRT_ERROR;
+    for (size_t i = 0; ok && i < listeners_.size (); ++i)
+      ok = srt_epoll_add_usock (epoll_, listeners_[i], &events) != SRT_ERROR;
+    if (!ok)
+      what = std::string ("cannot set up an SRT epoll: ") + srt_getlasterror_str ();
+  }
   if (!ok) {
     *error = where + what;
-    srt_close (listener_);
-    listener_ = SRT_INVALID_SOCK;
+    for (SRTSOCKET listener : listeners_)
+      srt_close (listener);
+    listeners_.clear ();
     return false;
   }
   thread_ = std::thread ([self = shared_from_this ()] { self->run (); });
-  g_info ("SRT port %u: listening on %s, latency %" G_GINT64_FORMAT " ms", port_,
-          options_.bind_address.c_str (), options_.latency_ms);
+  g_info ("SRT port %u: listening on %s, latency %" G_GINT64_FORMAT
+          " ms, %d receive thread%s, UDP receive buffer %d KiB each",
+          port_, options_.bind_address.c_str (), options_.latency_ms, count, count == 1 ? "" : "s",
+          buffer_got / 2 / 1024);
+  const int wanted = srt_udp_receive_buffer_bytes (count);
+  if (buffer_got / 2 < wanted)
+    g_warning ("SRT port %u: the kernel granted a UDP receive buffer of %d KiB of the %d KiB "
+               "wanted; raise net.core.rmem_max (or run with CAP_NET_ADMIN) so that a busy box "
+               "does not drop callers' packets",
+               port_, buffer_got / 2 / 1024, wanted / 1024);
   return true;
 }
 
@@ -97,8 +173,8 @@ SrtPort::stop ()
   std::call_once (stopped_, [this] {
     stopping_.store (true);
     // Outside mu_: closing waits for a listen callback in progress.
-    if (listener_ != SRT_INVALID_SOCK)
-      srt_close (listener_);
+    for (SRTSOCKET listener : listeners_)
+      srt_close (listener);
     if (!thread_.joinable ())
       return;
     if (on_receive_thread ())
@@ -106,6 +182,63 @@ SrtPort::stop ()
     else
       thread_.join ();
   });
+}
+
+void
+SrtPort::park (int64_t until_ms, std::function<void ()> on_expired)
+{
+  std::vector<SRTSOCKET> to_close;
+  {
+    std::unique_lock lock (mu_);
+    consumers_.clear ();
+    new_stream_handler_ = nullptr;
+    held_stream_handler_ = nullptr;
+    reject_observer_ = nullptr;
+    // Reaped by the receive thread, as after detach ().
+    for (auto &[sock, c] : connections_) {
+      if (!c->closing) {
+        c->closing = true;
+        c->consumer.reset ();
+        to_close.push_back (sock);
+      }
+    }
+    for (auto &[sock, handshake] : handshakes_)
+      to_close.push_back (sock);
+    handshakes_.clear ();
+    claims_.clear ();
+    parked_until_ms_ = until_ms;
+    on_parked_expired_ = std::move (on_expired);
+    if (!on_receive_thread ()) {
+      ++detach_waiters_;
+      callback_done_.wait (lock, [&] { return in_callback_.load () == nullptr; });
+      --detach_waiters_;
+    }
+  }
+  for (SRTSOCKET sock : to_close)
+    srt_close (sock);
+  g_info ("SRT port %u: released, closed %zu caller%s; the port stays bound a few seconds", port_,
+          to_close.size (), to_close.size () == 1 ? "" : "s");
+}
+
+void
+SrtPort::unpark ()
+{
+  std::lock_guard lock (mu_);
+  parked_until_ms_ = 0;
+  on_parked_expired_ = nullptr;
+}
+
+bool
+SrtPort::parked () const
+{
+  std::lock_guard lock (mu_);
+  return parked_until_ms_ != 0;
+}
+
+bool
+SrtPort::is_listener (SRTSOCKET sock) const
+{
+  return std::find (listeners_.begin (), listeners_.end (), sock) != listeners_.end ();
 }
 
 SrtPort::~SrtPort ()
@@ -118,6 +251,8 @@ SrtPort::~SrtPort ()
     srt_close (sock);
   if (epoll_ >= 0)
     srt_epoll_release (epoll_);
+  if (!listeners_.empty ())
+    note_released (options_.bind_address, port_);
 }
 
 bool

@@ -4,6 +4,13 @@
 // batches to consumers (srt_port_receive.cpp), and the routing tables both
 // share (srt_port.cpp).
 //
+// The port is several UDP sockets sharing it (SO_REUSEPORT), each bound into
+// libsrt with its own listener: libsrt reads each UDP socket on its own
+// thread, so receive_threads of them keep up where one thread, starved of CPU
+// by a busy box, would let the kernel drop datagrams. The kernel keeps every
+// caller on one socket; admission and routing are the port's, whichever
+// listener a caller reached.
+//
 // Lifetime: the receive thread holds a reference, so an SrtPort outlives
 // stop () until its thread has returned; that lets a consumer drop the last
 // hub reference from inside a callback.
@@ -15,12 +22,14 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <srt/srt.h>
 
@@ -42,6 +51,16 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
   // the receive thread: joins it, or lets it finish on its own when called
   // from it. Connections close when the last reference goes.
   void stop ();
+
+  // The last user let go: every caller and handler goes, the listeners stay
+  // (refusing callers) until unpark () or until_ms, when on_expired is called
+  // on the receive thread. libsrt frees a closed listener's UDP socket only
+  // seconds later, so a port reopened at once (a pipeline restarted) is
+  // taken back parked rather than waited for. Waits for a consumer callback
+  // in progress, like detach ().
+  void park (int64_t until_ms, std::function<void ()> on_expired);
+  void unpark ();
+  bool parked () const;
 
   const SrtHubOptions &options () const { return options_; }
   uint16_t port () const { return port_; }
@@ -96,7 +115,8 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
 
   // srt_port_receive.cpp: the receive thread.
   void run ();
-  void accept_callers ();
+  void accept_callers (SRTSOCKET listener);
+  bool is_listener (SRTSOCKET sock) const;
   void receive (Connection &c);
   void deliver (Connection &c, const uint8_t *data, size_t size);
   void end_callback ();
@@ -106,7 +126,7 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
 
   const SrtHubOptions options_;
   uint16_t port_ = 0;
-  SRTSOCKET listener_ = SRT_INVALID_SOCK;
+  std::vector<SRTSOCKET> listeners_; // one per UDP socket of the port
   int epoll_ = -1;
   std::thread thread_;
   std::atomic<std::thread::id> receive_thread_id_{};
@@ -125,6 +145,8 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
   SrtHub::HeldStreamFn held_stream_handler_;
   SrtHub::RejectFn reject_observer_;
   std::map<SrtRejectReason, uint64_t> reject_counts_;
+  int64_t parked_until_ms_ = 0; // 0: in use
+  std::function<void ()> on_parked_expired_;
 
   // The consumer being called on the receive thread, so that detach () can
   // wait for that call to end without the receive thread locking twice per

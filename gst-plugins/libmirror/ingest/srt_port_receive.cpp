@@ -1,5 +1,5 @@
 // The receive path: one thread per port waits on one SRT epoll holding the
-// listener and every connection, reads each ready socket until libsrt says it
+// listeners and every connection, reads each ready socket until libsrt says it
 // would block, and hands consecutive payloads of one socket to its consumer in
 // one on_data call (a scratch batch of up to 64 KiB), taking the routing lock
 // once per batch. Nothing is allocated per packet.
@@ -65,8 +65,8 @@ SrtPort::run ()
         std::this_thread::sleep_for (std::chrono::milliseconds (kTickMs));
       }
       for (int i = 0; i < n; ++i) {
-        if (events[i].fd == listener_) {
-          accept_callers ();
+        if (is_listener (events[i].fd)) {
+          accept_callers (events[i].fd);
           continue;
         }
         auto it = connections_.find (events[i].fd);
@@ -87,12 +87,12 @@ SrtPort::run ()
 // One caller per readiness event: the listener stays ready while more are
 // queued, and an srt_accept that would block makes libsrt log an error.
 void
-SrtPort::accept_callers ()
+SrtPort::accept_callers (SRTSOCKET listener)
 {
   if (!stopping_.load ()) {
     sockaddr_storage address;
     int length = sizeof address;
-    SRTSOCKET sock = srt_accept (listener_, reinterpret_cast<sockaddr *> (&address), &length);
+    SRTSOCKET sock = srt_accept (listener, reinterpret_cast<sockaddr *> (&address), &length);
     if (sock == SRT_INVALID_SOCK)
       return; // none left (SRT_EASYNCRCV), or the listener closed
 
@@ -274,6 +274,14 @@ SrtPort::end_connection (Connection &c, const std::string &reason)
 void
 SrtPort::housekeeping (int64_t now_ms)
 {
+  std::function<void ()> expired_park;
+  {
+    std::lock_guard lock (mu_);
+    if (parked_until_ms_ && now_ms >= parked_until_ms_)
+      expired_park = std::move (on_parked_expired_);
+  }
+  if (expired_park)
+    expired_park ();
   check_handshakes (now_ms);
   std::vector<Connection *> announce, expired, detached;
   {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ingest/srt_hub_options.h"
+
 namespace mirror {
 
 namespace {
@@ -19,9 +21,10 @@ constexpr int64_t kBufferUnitBytes = 1500 - 28;
 constexpr int64_t kMinBufferPackets = 32;
 
 constexpr int64_t kCallersPerPort = 25;
-// How long libsrt's UDP reading thread may be descheduled on a busy 2-core
-// box before the kernel drops datagrams.
-constexpr int64_t kUdpStallMs = 50;
+// How long libsrt's UDP reading threads may be descheduled on a busy 2-core
+// box before the kernel drops datagrams. Longer than a scheduler period
+// under load; what waits in the buffer only eats into the SRT latency.
+constexpr int64_t kUdpStallMs = 100;
 
 bool
 set_flag (SRTSOCKET s, SRT_SOCKOPT option, const char *name, const void *value, int size,
@@ -53,9 +56,12 @@ srt_receive_buffer_bytes (int64_t latency_ms, int payload_size, int flow_control
 }
 
 int
-srt_udp_receive_buffer_bytes ()
+srt_udp_receive_buffer_bytes (int receive_threads)
 {
-  return int (kCallersPerPort * kStreamBitsPerSecond / 8 * kUdpStallMs / 1000);
+  const int64_t all = kCallersPerPort * kStreamBitsPerSecond / 8 * kUdpStallMs / 1000;
+  // The kernel spreads callers over the sockets by a hash, not evenly: each
+  // gets room for twice its share.
+  return int (std::min (all, all * 2 / std::max (1, receive_threads)));
 }
 
 bool
@@ -80,7 +86,8 @@ configure_srt_listener (SRTSOCKET s, const SrtHubOptions &o, bool ipv6, std::str
   if (!set_flag (s, SRTO_RCVBUF, "SRTO_RCVBUF", rcvbuf, error))
     return false;
   // The kernel caps this at net.core.rmem_max.
-  if (!set_flag (s, SRTO_UDP_RCVBUF, "SRTO_UDP_RCVBUF", srt_udp_receive_buffer_bytes (), error))
+  if (!set_flag (s, SRTO_UDP_RCVBUF, "SRTO_UDP_RCVBUF",
+                 srt_udp_receive_buffer_bytes (srt_receive_threads (o)), error))
     return false;
   if (!set_flag (s, SRTO_PEERIDLETIMEO, "SRTO_PEERIDLETIMEO", int (o.peer_idle_timeout_ms), error))
     return false;

@@ -16,9 +16,10 @@ namespace mirror {
 // requires to hold the whole buffer.
 int srt_receive_buffer_bytes (int64_t latency_ms, int payload_size, int flow_control_window);
 
-// SRTO_UDP_RCVBUF of the port's one UDP socket, which every caller shares:
-// room for 25 callers at 50 Mbps while libsrt's receiving thread is held up.
-int srt_udp_receive_buffer_bytes ();
+// SRTO_UDP_RCVBUF of each of the port's sockets (receive_threads of them,
+// which the callers share): room for 25 callers at 50 Mbps while libsrt's
+// receiving threads are held up.
+int srt_udp_receive_buffer_bytes (int receive_threads);
 
 // Sets the options on a listener that is not bound yet; false and *error
 // naming the option and libsrt's reason.

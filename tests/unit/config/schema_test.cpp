@@ -34,7 +34,7 @@ TEST (ConfigSchema, EveryKeyHasItsOwnField)
     EXPECT_TRUE (fields.insert (address).second) << key.path;
     EXPECT_FALSE (schema::allowed_text (key).empty ()) << key.path;
   }
-  EXPECT_EQ (schema::keys ().size (), 66u);
+  EXPECT_EQ (schema::keys ().size (), 67u);
 }
 
 TEST (ConfigSchema, SectionsAreContiguous)

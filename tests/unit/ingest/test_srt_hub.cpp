@@ -5,8 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
+#include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <srt/access_control.h>
@@ -18,6 +23,45 @@ namespace mirror::test {
 namespace {
 
 using Counts = std::map<SrtRejectReason, uint64_t>;
+
+// The inodes of the UDP sockets bound to port, from /proc/net/udp{,6}: what
+// the kernel, not the hub, says holds the port.
+std::set<unsigned long>
+udp_sockets_on (uint16_t port)
+{
+  std::set<unsigned long> inodes;
+  for (const char *table : { "/proc/net/udp", "/proc/net/udp6" }) {
+    std::ifstream in (table);
+    std::string line;
+    std::getline (in, line); // header
+    while (std::getline (in, line)) {
+      std::istringstream fields (line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout;
+      unsigned long inode = 0;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout
+          >> inode;
+      auto colon = local.rfind (':');
+      if (colon != std::string::npos && std::stoul (local.substr (colon + 1), nullptr, 16) == port)
+        inodes.insert (inode);
+    }
+  }
+  return inodes;
+}
+
+// Whether a plain UDP bind (no SO_REUSEPORT), as another program would try,
+// gets 127.0.0.1:port.
+bool
+port_free_for_others (uint16_t port)
+{
+  int fd = socket (AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  address.sin_port = htons (port);
+  bool bound = bind (fd, reinterpret_cast<sockaddr *> (&address), sizeof address) == 0;
+  close (fd);
+  return bound;
+}
 
 struct Rejection {
   SrtPeer peer;
@@ -491,6 +535,123 @@ TEST_F (SrtHubTest, LastReleaseClosesEverythingAndThePortCanBeReopened)
   SrtCaller again;
   ASSERT_TRUE (again.connect (reopened->port (), { .stream_id = "cam1" }));
   send_and_expect (again, *next, test_bytes (1316 * 50, 23));
+}
+
+TEST_F (SrtHubTest, SeveralReceiveThreadsShareOnePort)
+{
+  SrtHubOptions options = test_hub_options ();
+  options.receive_threads = 4;
+  auto hub = open_hub (options);
+  ASSERT_TRUE (hub);
+  // Four sockets on the port, each read by its own libsrt thread; nobody
+  // else gets in.
+  EXPECT_EQ (udp_sockets_on (hub->port ()).size (), 4u);
+  EXPECT_FALSE (port_free_for_others (hub->port ()));
+
+  // Callers land on whichever socket the kernel picks; each one's data
+  // arrives whole, in order, at its own consumer.
+  constexpr int kCallers = 8;
+  std::vector<std::shared_ptr<RecordingConsumer>> consumers;
+  std::vector<std::unique_ptr<SrtCaller>> callers;
+  std::vector<std::vector<uint8_t>> data;
+  for (int i = 0; i < kCallers; ++i) {
+    consumers.push_back (attach (*hub, "cam" + std::to_string (i)));
+    callers.push_back (std::make_unique<SrtCaller> ());
+    ASSERT_TRUE (callers[i]->connect (hub->port (), { .stream_id = "cam" + std::to_string (i) }));
+    data.push_back (test_bytes (1316 * 200, uint8_t (40 + i)));
+  }
+  std::vector<std::thread> senders;
+  for (int i = 0; i < kCallers; ++i)
+    senders.emplace_back ([&, i] { EXPECT_TRUE (callers[i]->send (data[i])); });
+  for (auto &sender : senders)
+    sender.join ();
+  for (int i = 0; i < kCallers; ++i) {
+    ASSERT_TRUE (consumers[i]->wait_for_bytes (data[i].size ())) << "cam" << i;
+    EXPECT_TRUE (consumers[i]->data () == data[i]) << "cam" << i;
+  }
+  EXPECT_EQ (hub->connection_count (), size_t (kCallers));
+  // A second caller for a live id is refused whichever socket it reaches.
+  for (int i = 0; i < kCallers; ++i) {
+    SrtCaller again;
+    EXPECT_FALSE (again.connect (hub->port (), { .stream_id = "cam" + std::to_string (i) }));
+  }
+  EXPECT_EQ (hub->reject_counts ()[SrtRejectReason::kAlreadyLive], uint64_t (kCallers));
+}
+
+TEST_F (SrtHubTest, OneReceiveThreadTakesThePortAlone)
+{
+  SrtHubOptions options = test_hub_options ();
+  options.receive_threads = 1;
+  auto hub = open_hub (options);
+  ASSERT_TRUE (hub);
+  EXPECT_EQ (udp_sockets_on (hub->port ()).size (), 1u);
+  EXPECT_FALSE (port_free_for_others (hub->port ()));
+  auto consumer = attach (*hub, "cam1");
+  SrtCaller caller;
+  ASSERT_TRUE (caller.connect (hub->port (), { .stream_id = "cam1" }));
+  send_and_expect (caller, *consumer, test_bytes (1316 * 50, 25));
+}
+
+TEST_F (SrtHubTest, ATakenPortIsRefusedNamingIt)
+{
+  SrtHubOptions options = test_hub_options ();
+  int fd = socket (AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  address.sin_port = htons (options.port);
+  ASSERT_EQ (bind (fd, reinterpret_cast<sockaddr *> (&address), sizeof address), 0);
+  for (int threads : { 1, 3 }) {
+    options.receive_threads = threads;
+    std::string error;
+    EXPECT_EQ (SrtHub::acquire (options, &error), nullptr);
+    EXPECT_NE (error.find (std::to_string (options.port)), std::string::npos) << error;
+    EXPECT_NE (error.find ("in use"), std::string::npos) << error;
+  }
+  close (fd);
+}
+
+TEST_F (SrtHubTest, AReleasedPortIsTakenBackWithItsSockets)
+{
+  SrtHubOptions options = test_hub_options ();
+  options.receive_threads = 2;
+  auto hub = open_hub (options);
+  ASSERT_TRUE (hub);
+  const auto sockets = udp_sockets_on (options.port);
+  ASSERT_EQ (sockets.size (), 2u);
+  auto consumer = attach (*hub, "cam1");
+  SrtCaller caller;
+  ASSERT_TRUE (caller.connect (options.port, { .stream_id = "cam1" }));
+  send_and_expect (caller, *consumer, test_bytes (1316 * 20, 26));
+  hub.reset ();
+  // Released: the caller is dropped and newcomers are refused...
+  EXPECT_TRUE (eventually ([&] { return caller.is_broken (); }));
+  SrtCaller refused;
+  EXPECT_FALSE (refused.connect (options.port, { .stream_id = "cam1" }));
+  // ...until a new user takes the port back, on the very same sockets (a
+  // pipeline restarted does not wait for libsrt to free them).
+  auto again = open_hub (options);
+  ASSERT_TRUE (again);
+  EXPECT_EQ (udp_sockets_on (options.port), sockets);
+  auto next = attach (*again, "cam1");
+  SrtCaller caller2;
+  ASSERT_TRUE (caller2.connect (options.port, { .stream_id = "cam1" }));
+  send_and_expect (caller2, *next, test_bytes (1316 * 20, 27));
+  again.reset ();
+
+  // Other options make a new port, once libsrt has let go of the old one.
+  options.receive_threads = 3;
+  options.latency_ms = 200;
+  auto changed = open_hub (options);
+  ASSERT_TRUE (changed);
+  auto renewed = udp_sockets_on (options.port);
+  EXPECT_EQ (renewed.size (), 3u);
+  for (unsigned long inode : sockets)
+    EXPECT_EQ (renewed.count (inode), 0u);
+  auto third = attach (*changed, "cam1");
+  SrtCaller caller3;
+  ASSERT_TRUE (caller3.connect (options.port, { .stream_id = "cam1" }));
+  send_and_expect (caller3, *third, test_bytes (1316 * 20, 28));
 }
 
 // A consumer that drops the last hub reference from its own callback (an
