@@ -93,6 +93,29 @@ def sender(port, stream_id):
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+BURNER = """
+import time
+busy, idle = {busy}, {idle}
+while True:
+    end = time.monotonic() + busy
+    while time.monotonic() < end:
+        pass
+    time.sleep(idle)
+"""
+
+
+def burners(load):
+    """Processes that keep `load` cores busy in 10 ms duty cycles: the rest of
+    a box's work, which the receivers must put up with."""
+    procs = []
+    while load > 0.001:
+        share = min(load, 1.0)
+        code = BURNER.format(busy=0.01 * share, idle=0.01 * (1 - share))
+        procs.append(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL))
+        load -= share
+    return procs
+
+
 def stop(procs):
     for p in procs:
         if p.poll() is None:
@@ -111,7 +134,7 @@ def media_bitrate():
     return float(json.loads(out.stdout)["format"]["bit_rate"])
 
 
-def run_reference(n, seconds):
+def run_reference(n, seconds, load=0.0):
     """n srt-live-transmit listeners (one port each), n paced ffmpeg callers."""
     ports = [free_udp_port() for _ in range(n)]
     stats_dir = tempfile.mkdtemp(prefix="slt-stats-")
@@ -123,6 +146,7 @@ def run_reference(n, seconds):
         for p in ports]
     time.sleep(0.5)  # listeners bind; no readiness signal from srt-live-transmit
     senders = [sender(p, None) for p in ports]
+    others = burners(load)
     time.sleep(2)  # warm-up excluded from the measurement
     kdrop0 = udp_rcvbuf_errors()
     cpu0 = sum(cpu_seconds(r.pid) for r in receivers)
@@ -133,7 +157,7 @@ def run_reference(n, seconds):
     send = sum(cpu_seconds(s.pid) for s in senders) - send0
     wall = time.monotonic() - t0
     kdrop = udp_rcvbuf_errors() - kdrop0
-    stop(senders + receivers)
+    stop(others + senders + receivers)
     # srt-live-transmit's JSON stats are per interval: sum them.
     lost = 0
     for p in ports:
@@ -161,7 +185,7 @@ def http_json(port, path):
         return json.load(r)
 
 
-def run_mirrord(n, seconds, receive_threads):
+def run_mirrord(n, seconds, receive_threads, load=0.0):
     srt_port = free_udp_port()
     admin = free_tcp_port()
     # The measured path is the issue's: hub -> ring -> tsdemux -> parse ->
@@ -204,6 +228,7 @@ def run_mirrord(n, seconds, receive_threads):
         time.sleep(0.2)
     else:
         raise RuntimeError(f"only {len(live)} of {n} streams went live")
+    others = burners(load)
     time.sleep(2)
     streams0 = {s["id"]: s["stats"] for s in http_json(admin, "/api/v1/streams")["streams"]}
     kdrop0 = udp_rcvbuf_errors()
@@ -224,7 +249,7 @@ def run_mirrord(n, seconds, receive_threads):
                for s in streams)
     received = sum(s["stats"]["bytes"] - streams0.get(s["id"], {}).get("bytes", 0)
                    for s in streams)
-    stop(senders)
+    stop(others + senders)
     stop([mirrord])
     return dict(cpu=cpu, send=send, wall=wall, lost=lost, kdrop=kdrop, received=received,
                 threads=threads)
@@ -239,12 +264,15 @@ def main():
                     help="mirrord's ingestion.srt.receive_threads (0: its default)")
     ap.add_argument("--threads", action="store_true",
                     help="print where mirrord's CPU went, per thread name")
+    ap.add_argument("--load", type=float, default=0.0,
+                    help="cores of extra busy work during both sides' runs (a busier box)")
     ap.add_argument("--only", choices=["mirrord", "reference"],
                     help="run one side only (no ratio)")
     args = ap.parse_args()
     make_media()
     rate = media_bitrate()
-    print(f"media: {rate / 1e6:.1f} Mbit/s; {args.runs} runs of {args.seconds:.0f} s; medians")
+    print(f"media: {rate / 1e6:.1f} Mbit/s; {args.runs} runs of {args.seconds:.0f} s; medians"
+          + (f"; {args.load:.2f} cores of other load" if args.load else ""))
     print("lost: packets libsrt saw missing; kdrop: datagrams the kernel dropped (full buffer)")
     print(f"{'streams':>7} {'ref CPU-s/Gbit':>14} {'mirrord CPU-s/Gbit':>18} {'ratio':>5} "
           f"{'ref lost/kdrop':>14} {'mirrord lost/kdrop':>18} {'sender cores':>12}")
@@ -253,11 +281,11 @@ def main():
         ref, mir = [], []
         for _ in range(args.runs):
             if args.only != "mirrord":
-                r = run_reference(n, args.seconds)
+                r = run_reference(n, args.seconds, args.load)
                 r["per_gbit"] = r["cpu"] / (rate * n * r["wall"] / 1e9)
                 ref.append(r)
             if args.only != "reference":
-                m = run_mirrord(n, args.seconds, args.receive_threads)
+                m = run_mirrord(n, args.seconds, args.receive_threads, args.load)
                 m["per_gbit"] = m["cpu"] / (rate * n * m["wall"] / 1e9)
                 mir.append(m)
 
