@@ -57,6 +57,14 @@ def thread_cpu(pid):
     return out
 
 
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def free_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -219,6 +227,7 @@ def run_mirrord(n, seconds, receive_threads, load=0.0):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+    idle_rss = rss_bytes(mirrord.pid)
     senders = [sender(srt_port, f"bench{i}") for i in range(n)]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -242,6 +251,7 @@ def run_mirrord(n, seconds, receive_threads, load=0.0):
     send = sum(cpu_seconds(s.pid) for s in senders) - send0
     wall = time.monotonic() - t0
     kdrop = udp_rcvbuf_errors() - kdrop0
+    rss_per_stream = (rss_bytes(mirrord.pid) - idle_rss) / n
     streams = http_json(admin, "/api/v1/streams")["streams"]
     # Counted over the measured window, like the reference's (its stats files
     # start with the connection, but the warm-up loses nothing there).
@@ -252,7 +262,7 @@ def run_mirrord(n, seconds, receive_threads, load=0.0):
     stop(others + senders)
     stop([mirrord])
     return dict(cpu=cpu, send=send, wall=wall, lost=lost, kdrop=kdrop, received=received,
-                threads=threads)
+                threads=threads, rss_per_stream=rss_per_stream)
 
 
 def main():
@@ -297,7 +307,9 @@ def main():
         send = med([r["send"] / r["wall"] for r in ref + mir])
         if mir:  # the senders keep their pace: mirrord's byte count says so
             got = med([m["received"] * 8 / (rate * n * m["wall"]) for m in mir])
-            print(f"        mirrord received {got:.1%} of the paced load", flush=True)
+            print(f"        mirrord received {got:.1%} of the paced load; RSS "
+                  f"{med([m['rss_per_stream'] for m in mir]) / 2**20:.1f} MiB per stream",
+                  flush=True)
         print("        lost per run: reference " + ",".join(str(r["lost"]) for r in ref)
               + "; mirrord " + ",".join(str(m["lost"]) for m in mir), flush=True)
         if mir and args.threads:

@@ -150,6 +150,9 @@ SrtPort::start (std::string *error)
     *error = where + what;
     for (SRTSOCKET listener : listeners_)
       srt_close (listener);
+    // libsrt frees the sockets it was given only later.
+    if (!listeners_.empty ())
+      note_released (options_.bind_address, port_);
     listeners_.clear ();
     return false;
   }
