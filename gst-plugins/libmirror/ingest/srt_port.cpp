@@ -36,7 +36,10 @@ void
 note_released (const std::string &address, uint16_t port)
 {
   std::lock_guard lock (released_mu);
-  released_at[{ address, port }] = monotonic_ms ();
+  const int64_t now = monotonic_ms ();
+  std::erase_if (released_at,
+                 [now] (const auto &entry) { return now - entry.second > kReleaseWaitMs; });
+  released_at[{ address, port }] = now;
 }
 
 // When this process let address:port go, or -1.
