@@ -39,7 +39,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -53,33 +52,11 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import llhls  # noqa: E402
 from mirrortest import free_port, free_port_pair  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
+from benchproc import cpu_seconds, stop  # noqa: E402
+
 FPS = 25
 GOP = 25  # frames: 1 s
 PTS_RE = re.compile(r"last-message = chain .*?pts: (\d+):(\d\d):(\d\d)\.(\d{9})")
-
-
-def cpu_seconds(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
-    except OSError:
-        return 0.0
-
-
-def stop(procs):
-    for p in procs:
-        if p is not None and p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        if p is None:
-            continue
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def pct(values, q):

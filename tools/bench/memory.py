@@ -16,7 +16,6 @@ read at its own pace (-re). Target: under 64 MiB per stream. Not a test.
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,17 +27,11 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 os.environ.setdefault("MIRROR_BUILD_ROOT", BUILD)
 from mirrortest import Mirrord  # noqa: E402
 
+from benchproc import rss_bytes, stop  # noqa: E402
+
 MEDIA = os.path.join(BUILD, "bench-media", "h264_720p25_4M.ts")
 # srt_ingest.py's BENCHMARKS recipe (generated there): the typical feed.
 HEVC_MEDIA = os.path.join(BUILD, "bench-media", "hevc1080_50M.ts")
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def make_media():
@@ -53,18 +46,6 @@ def make_media():
          "-preset", "veryfast", "-b:v", "4M", "-g", "25", "-c:a", "aac", "-b:a", "128k",
          "-f", "mpegts", MEDIA + ".part"], check=True)
     os.rename(MEDIA + ".part", MEDIA)
-
-
-def stop(procs):
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def paced(args):

@@ -20,7 +20,6 @@ one libsrt receive thread each), --only runs one side.
 import argparse
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -29,40 +28,11 @@ import tempfile
 import time
 import urllib.request
 
+from benchproc import cpu_seconds, rss_bytes, stop, thread_cpu
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 BUILD = os.path.join(ROOT, "build")
 MEDIA = os.path.join(BUILD, "bench-media", "hevc1080_50M.ts")
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def thread_cpu(pid):
-    """CPU-seconds per thread name of a process (digits folded: one line
-    for all of libsrt's 'SRT:TsbPd' threads, say)."""
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                text = f.read()
-        except OSError:
-            continue  # the thread ended
-        name = "".join(c for c in text[text.index("(") + 1:text.rindex(")")] if not c.isdigit())
-        fields = text.rsplit(")", 1)[1].split()
-        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / TICK
-    return out
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def free_udp_port():
@@ -122,18 +92,6 @@ def burners(load):
         procs.append(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL))
         load -= share
     return procs
-
-
-def stop(procs):
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def media_bitrate():

@@ -45,8 +45,9 @@ import tempfile
 import time
 import urllib.request
 
+from benchproc import cpu_seconds as _cpu_seconds
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def log(msg):
@@ -54,12 +55,7 @@ def log(msg):
 
 
 def cpu_seconds(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
-    except OSError:
-        return float("nan")
+    return _cpu_seconds(pid, missing=float("nan"))
 
 
 def children(pid):

@@ -48,19 +48,30 @@ udp_sockets_on (uint16_t port)
   return inodes;
 }
 
-// Whether a plain UDP bind (no SO_REUSEPORT), as another program would try,
-// gets 127.0.0.1:port.
-bool
-port_free_for_others (uint16_t port)
+// A UDP socket bound to 127.0.0.1:port the plain way (no SO_REUSEPORT), as
+// another program would take it; -1 when the port is taken.
+int
+bind_udp_loopback (uint16_t port)
 {
   int fd = socket (AF_INET, SOCK_DGRAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   address.sin_port = htons (port);
-  bool bound = bind (fd, reinterpret_cast<sockaddr *> (&address), sizeof address) == 0;
+  if (bind (fd, reinterpret_cast<sockaddr *> (&address), sizeof address) == 0)
+    return fd;
   close (fd);
-  return bound;
+  return -1;
+}
+
+bool
+port_free_for_others (uint16_t port)
+{
+  int fd = bind_udp_loopback (port);
+  if (fd < 0)
+    return false;
+  close (fd);
+  return true;
 }
 
 struct Rejection {
@@ -595,12 +606,8 @@ TEST_F (SrtHubTest, OneReceiveThreadTakesThePortAlone)
 TEST_F (SrtHubTest, ATakenPortIsRefusedNamingIt)
 {
   SrtHubOptions options = test_hub_options ();
-  int fd = socket (AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  address.sin_port = htons (options.port);
-  ASSERT_EQ (bind (fd, reinterpret_cast<sockaddr *> (&address), sizeof address), 0);
+  int fd = bind_udp_loopback (options.port);
+  ASSERT_GE (fd, 0);
   for (int threads : { 1, 3 }) {
     options.receive_threads = threads;
     std::string error;
