@@ -155,6 +155,38 @@ pipeline_transcodes (GstElement *pipeline)
   return transcodes;
 }
 
+namespace {
+
+// A branch the feed never fed (the audio one of a video-only feed: its
+// sometimes pad never came, so nothing links into it) would never see the
+// pipeline's EOS, and the pipeline would not drain until its timeout. EOS
+// goes straight into every unlinked sink pad of the top-level elements.
+void
+end_unfed_branches (GstBin *pipeline)
+{
+  GstIterator *elements = gst_bin_iterate_elements (pipeline);
+  GValue element_value = G_VALUE_INIT;
+  while (gst_iterator_next (elements, &element_value) == GST_ITERATOR_OK) {
+    auto *element = GST_ELEMENT (g_value_get_object (&element_value));
+    GstIterator *pads = gst_element_iterate_sink_pads (element);
+    GValue pad_value = G_VALUE_INIT;
+    while (gst_iterator_next (pads, &pad_value) == GST_ITERATOR_OK) {
+      auto *pad = GST_PAD (g_value_get_object (&pad_value));
+      if (!gst_pad_is_linked (pad)) {
+        gst_pad_send_event (pad, gst_event_new_eos ());
+      }
+      g_value_reset (&pad_value);
+    }
+    g_value_unset (&pad_value);
+    gst_iterator_free (pads);
+    g_value_reset (&element_value);
+  }
+  g_value_unset (&element_value);
+  gst_iterator_free (elements);
+}
+
+} // namespace
+
 struct StreamManager::Impl {
   const Config &config;
   std::shared_ptr<StreamRegistry> registry;
@@ -346,6 +378,7 @@ struct StreamManager::Impl {
         stream.pipeline,
         [] (GstElement *pipeline, gpointer) {
           gst_element_send_event (pipeline, gst_event_new_eos ());
+          end_unfed_branches (GST_BIN (pipeline));
         },
         nullptr, nullptr);
     stream.stop_timer = g_timeout_add_full (

@@ -599,7 +599,8 @@ check_aac_caps (const Output &out)
 }
 
 // ADTS AAC passes through (same frames, re-framed raw); MP2 becomes AAC; a
-// video-only feed builds no audio branch.
+// video-only feed builds no audio branch, and passes on an EOS that comes
+// without audio.
 GST_START_TEST (test_audio)
 {
   {
@@ -630,6 +631,19 @@ GST_START_TEST (test_audio)
     fail_unless_equals_int ((int)run.outputs["out0"].frames.size (), 5);
     for (const std::string &c : run.children)
       fail_unless (!g_str_has_prefix (c.c_str (), "audio_"), "audio branch built without audio");
+  }
+  {
+    // A video-only feed whose audio branch is linked all the same (mirrord's
+    // pipelines) ends it with a bare EOS: that EOS must come out of
+    // audio_src, or the pipeline never drains.
+    Run run;
+    run_pipeline ("mirrortranscodebin name=t t.src_0 ! fakesink name=out0 "
+                  "t.audio_src ! fakesink name=audio_out async=false "
+                  "fakesrc num-buffers=0 ! t.audio_sink "
+                      + video_source ("h264", 5, 320, 240),
+                  run, 30);
+    fail_unless (run.eos);
+    fail_unless_equals_int ((int)run.outputs["out0"].frames.size (), 5);
   }
 }
 GST_END_TEST;

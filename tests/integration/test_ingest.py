@@ -239,6 +239,24 @@ class Ingest(unittest.TestCase):
         self.wait_live("pulled", "h264")
         self.assertEqual(self.m.http("DELETE", "/api/v1/streams/pulled")[0], 204)
 
+    def test_5_a_video_only_feed_drains_on_delete(self):
+        # No audio in the feed: the audio branch of its pipeline is never fed,
+        # and must not hold back the EOS that stops the stream.
+        self.start(Process(
+            ["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "!",
+             "video/x-raw,width=320,height=240,framerate=25/1", "!",
+             "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!",
+             "h264parse", "!", "mpegtsmux", "alignment=7", "!",
+             "srtsink", f"uri={srt_uri(self.srt_port, 'cam-video')}"], log_name="video-only"))
+        self.wait_live("cam-video", "h264")
+        self.assertEqual(self.m.http("DELETE", "/api/v1/streams/cam-video")[0], 204)
+        self.assertIn("stream cam-video: stopped", self.m.output())
+        self.assertNotIn("stream cam-video: no EOS in time", self.m.output())
+        # Every stream's source joined mirrord's own SRT and RTP hubs as they
+        # are, without a warning about options its URI never named.
+        self.assertNotIn("the options of this user are ignored", self.m.output())
+        self.assertNotIn("ignoring bind address", self.m.output())
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -1017,6 +1017,8 @@ gst_mirror_ingest_bin_build (GstMirrorIngestBin *self)
       options.passphrase = feed->passphrase;
       if (feed->pbkeylen)
         options.pbkeylen = feed->pbkeylen;
+      options.join_open_port = feed->host.empty () && feed->latency_ms < 0
+                               && feed->passphrase.empty () && !feed->pbkeylen;
       gst_mirror_srt_hub_src_set_hub (GST_MIRROR_SRT_HUB_SRC (src), options, *hub_id, label);
     } else {
       src = GST_ELEMENT (g_object_new (GST_TYPE_MIRROR_RING_SRC, "name", "src", nullptr));
@@ -1082,6 +1084,7 @@ gst_mirror_ingest_bin_build (GstMirrorIngestBin *self)
     // For a hub this element starts (gst-launch-1.0): the URI's payload type
     // must be mapped or the hub drops the packets.
     options.payload_types[feed->effective_payload_type ()] = feed->encoding;
+    options.join_open_port = feed->host.empty ();
     std::string peer = feed->source.empty () ? feed->redacted () : feed->source;
     gst_mirror_rtp_hub_src_set_hub (GST_MIRROR_RTP_HUB_SRC (src), options, feed->ssrc, feed->source,
                                     rtcp_ring, peer, label);

@@ -1126,6 +1126,11 @@ audio_caps_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data)
     GstCaps *caps;
     gst_event_parse_caps (ev, &caps);
     build_audio (self, caps);
+  } else if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS && !self->priv->audio_built) {
+    // No audio ever came (a video-only feed, its audio branch ended by
+    // mirrord): audio_src has no target to carry the EOS, so it goes out
+    // here, or the audio rendition would hold the pipeline's drain.
+    gst_pad_push_event (self->audio_srcpad, gst_event_new_eos ());
   }
   return GST_PAD_PROBE_OK;
 }

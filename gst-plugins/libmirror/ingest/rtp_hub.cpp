@@ -77,6 +77,15 @@ class RtpHubHandle final : public RtpHub {
 void
 log_option_differences (const RtpHubOptions &hub, const RtpHubOptions &asked)
 {
+  if (asked.join_open_port) {
+    for (const auto &[type, encoding] : asked.payload_types) {
+      auto it = hub.payload_types.find (type);
+      if (it == hub.payload_types.end () || it->second != encoding)
+        g_warning ("rtp hub: port %u does not map payload type %d to %s; its packets are dropped",
+                   hub.port, type, encoding.c_str ());
+    }
+    return;
+  }
   if (hub.bind_address != asked.bind_address)
     g_warning ("rtp hub: port %u is already bound to %s; ignoring bind address %s", hub.port,
                hub.bind_address.c_str (), asked.bind_address.c_str ());

@@ -22,6 +22,10 @@ struct RtpHubOptions {
   std::map<int, std::string> payload_types = { { 96, "H265" }, { 97, "H264" }, { 98, "AAC" } };
   int64_t session_timeout_ms = 10000;           // no packet for this long ends a session
   size_t pending_limit_bytes = 4 * 1024 * 1024; // held per new session until a consumer attaches
+  // A user that names only the port (rtp://:5004?ssrc=... in a process that
+  // already listens there): the open hub's address and timeouts are taken
+  // as they are; only payload types it lacks are worth a warning.
+  bool join_open_port = false;
 };
 
 struct RtpSessionInfo {

@@ -181,7 +181,7 @@ SrtHub::acquire (const SrtHubOptions &options, std::string *error)
       if (auto hub = it->second.hub.lock ()) {
         auto *handle = static_cast<SrtHubHandle *> (hub.get ());
         std::string changes = describe_srt_hub_option_changes (handle->options (), options);
-        if (!changes.empty ())
+        if (!changes.empty () && !options.join_open_port)
           g_warning ("SRT port %u is already open; the options of this user are ignored (%s)",
                      options.port, changes.c_str ());
         return hub;

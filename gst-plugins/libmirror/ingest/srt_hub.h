@@ -36,6 +36,10 @@ struct SrtHubOptions {
   int receive_threads = 0;
   // Bytes held for an accepted caller whose consumer has not attached yet.
   size_t pending_limit_bytes = 4 * 1024 * 1024;
+  // A user that names only the port (srt://:6000?streamid=cam1 in a
+  // process that already listens there, mirrord's streams): a hub open on
+  // it is taken as it is, without a warning about the options that differ.
+  bool join_open_port = false;
 };
 
 // "cam1" or the access-control form "#!::r=cam1,m=publish"; nullopt when
