@@ -66,6 +66,16 @@ def srtsink_sender(port, stream_id, passphrase=None):
         log_name="srtsink")
 
 
+def h264_srtsink(uri, log_name):
+    """A live H.264 encode, video only, into GStreamer's srtsink at uri."""
+    return Process(
+        ["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "!",
+         "video/x-raw,width=320,height=240,framerate=25/1", "!",
+         "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!",
+         "h264parse", "!", "mpegtsmux", "alignment=7", "!", "srtsink", f"uri={uri}"],
+        log_name=log_name)
+
+
 def rtp_sender(port):
     # x265's CRA keyframes carry no parameter sets for rtph265pay to repeat:
     # ask the encoder to repeat them, so a late joiner can parse.
@@ -227,12 +237,7 @@ class Ingest(unittest.TestCase):
 
     def test_4_pull_from_a_remote_listener(self):
         port = free_port(socket.SOCK_DGRAM)
-        self.start(Process(
-            ["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "!",
-             "video/x-raw,width=320,height=240,framerate=25/1", "!",
-             "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!",
-             "h264parse", "!", "mpegtsmux", "alignment=7", "!",
-             "srtsink", f"uri=srt://:{port}?mode=listener"], log_name="listener"))
+        self.start(h264_srtsink(f"srt://:{port}?mode=listener", "listener"))
         status, _, doc = self.m.http("POST", "/api/v1/streams", {
             "id": "pulled", "uri": f"srt://127.0.0.1:{port}?mode=caller&streamid=pulled"})
         self.assertEqual(status, 201, doc)
@@ -242,12 +247,7 @@ class Ingest(unittest.TestCase):
     def test_5_a_video_only_feed_drains_on_delete(self):
         # No audio in the feed: the audio branch of its pipeline is never fed,
         # and must not hold back the EOS that stops the stream.
-        self.start(Process(
-            ["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "!",
-             "video/x-raw,width=320,height=240,framerate=25/1", "!",
-             "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!",
-             "h264parse", "!", "mpegtsmux", "alignment=7", "!",
-             "srtsink", f"uri={srt_uri(self.srt_port, 'cam-video')}"], log_name="video-only"))
+        self.start(h264_srtsink(srt_uri(self.srt_port, "cam-video"), "video-only"))
         self.wait_live("cam-video", "h264")
         self.assertEqual(self.m.http("DELETE", "/api/v1/streams/cam-video")[0], 204)
         self.assertIn("stream cam-video: stopped", self.m.output())
