@@ -27,25 +27,10 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 os.environ.setdefault("MIRROR_BUILD_ROOT", BUILD)
 from mirrortest import Mirrord  # noqa: E402
 
+from benchmedia import H264_720P_4M, HEVC_1080P_50M, media  # noqa: E402
 from benchproc import rss_bytes, stop  # noqa: E402
 
-MEDIA = os.path.join(BUILD, "bench-media", "h264_720p25_4M.ts")
-# srt_ingest.py's BENCHMARKS recipe (generated there): the typical feed.
-HEVC_MEDIA = os.path.join(BUILD, "bench-media", "hevc1080_50M.ts")
-
-
-def make_media():
-    if os.path.exists(MEDIA):
-        return
-    os.makedirs(os.path.dirname(MEDIA), exist_ok=True)
-    print("generating", MEDIA, "(once)", file=sys.stderr)
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-         "testsrc2=size=1280x720:rate=25,noise=alls=6:allf=t", "-f", "lavfi", "-i",
-         "sine=frequency=440:sample_rate=48000", "-t", "10", "-c:v", "libx264",
-         "-preset", "veryfast", "-b:v", "4M", "-g", "25", "-c:a", "aac", "-b:a", "128k",
-         "-f", "mpegts", MEDIA + ".part"], check=True)
-    os.rename(MEDIA + ".part", MEDIA)
+MEDIA = None  # main () makes it
 
 
 def paced(args):
@@ -132,12 +117,7 @@ def main():
                     "(about a core per stream to decode)")
     args = ap.parse_args()
     global MEDIA
-    if args.hevc:
-        if not os.path.exists(HEVC_MEDIA):
-            sys.exit(f"{HEVC_MEDIA} is missing: tools/bench/srt_ingest.py makes it")
-        MEDIA = HEVC_MEDIA
-    else:
-        make_media()
+    MEDIA = media(BUILD, HEVC_1080P_50M if args.hevc else H264_720P_4M)
     print(f"media: {os.path.basename(MEDIA)}; MiB of RSS")
     print(f"{'streams':>7} {'mirrord idle':>12} {'mirrord per stream':>18} {'after the first':>15} "
           f"{'ffmpeg per stream':>17} {'ratio':>5}")

@@ -33,11 +33,12 @@ import time
 import urllib.request
 from datetime import datetime
 
+from benchmedia import HEVC_1080P_50M, media
 from benchproc import cpu_seconds, rss_bytes, stop, thread_cpu
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 BUILD = os.path.join(ROOT, "build")
-MEDIA = os.path.join(BUILD, "bench-media", "hevc1080_50M.ts")
+MEDIA = None  # main () makes it
 
 
 def free_udp_port():
@@ -50,20 +51,6 @@ def free_tcp_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def make_media():
-    if os.path.exists(MEDIA):
-        return
-    os.makedirs(os.path.dirname(MEDIA), exist_ok=True)
-    print("generating", MEDIA, "(once; a few minutes)", file=sys.stderr)
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-         "testsrc2=size=1920x1080:rate=30,noise=alls=12:allf=t", "-t", "10",
-         "-c:v", "libx265", "-preset", "ultrafast", "-b:v", "50M", "-maxrate", "50M",
-         "-bufsize", "25M", "-x265-params", "keyint=15:min-keyint=15:scenecut=0:repeat-headers=1",
-         "-f", "mpegts", MEDIA + ".part"], check=True)
-    os.rename(MEDIA + ".part", MEDIA)
 
 
 def sender(port, stream_id):
@@ -250,7 +237,8 @@ def main():
     ap.add_argument("--only", choices=["mirrord", "reference"],
                     help="run one side only (no ratio)")
     args = ap.parse_args()
-    make_media()
+    global MEDIA
+    MEDIA = media(BUILD, HEVC_1080P_50M)
     rate = media_bitrate()
     print(f"media: {rate / 1e6:.1f} Mbit/s; {args.runs} runs of {args.seconds:.0f} s; medians"
           + (f"; {args.load:.2f} cores of other load" if args.load else ""))

@@ -28,26 +28,18 @@ import sys
 import tempfile
 import time
 
+from benchmedia import HEVC_1080P_50M, media
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
-MEDIA_NAME = "hevc1080_50M.ts"
 
 
 def find_or_make_media(build):
-    for d in (os.path.join(build, "bench-media"), os.path.join(ROOT, "build", "bench-media")):
-        path = os.path.join(d, MEDIA_NAME)
-        if os.path.exists(path):
-            return path
-    path = os.path.join(build, "bench-media", MEDIA_NAME)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    print("generating", path, "(once; a few minutes)", file=sys.stderr)
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-         "testsrc2=size=1920x1080:rate=30,noise=alls=12:allf=t", "-t", "10",
-         "-c:v", "libx265", "-preset", "ultrafast", "-b:v", "50M", "-maxrate", "50M",
-         "-bufsize", "25M", "-x265-params", "keyint=15:min-keyint=15:scenecut=0:repeat-headers=1",
-         "-f", "mpegts", path + ".part"], check=True)
-    os.rename(path + ".part", path)
-    return path
+    """The BENCHMARKS media: the one in build (or the source tree's build/)
+    if either has it, else made in build."""
+    for d in (build, os.path.join(ROOT, "build")):
+        if os.path.exists(os.path.join(d, "bench-media", HEVC_1080P_50M[0])):
+            return media(d, HEVC_1080P_50M)
+    return media(build, HEVC_1080P_50M)
 
 
 def probe(media):

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,21 @@ class JsonWriter {
   {
     comma ();
     out_ += v ? "true" : "false";
+  }
+  // {"kind": count, ...}
+  void value (const std::map<std::string, uint64_t> &counts)
+  {
+    begin_object ();
+    for (const auto &[k, n] : counts)
+      field (k, (double)n);
+    end_object ();
+  }
+  void value (const std::vector<std::string> &texts)
+  {
+    begin_array ();
+    for (const auto &t : texts)
+      value (t);
+    end_array ();
   }
   template <typename T> void field (const std::string &k, const T &v)
   {

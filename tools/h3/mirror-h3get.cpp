@@ -232,16 +232,8 @@ do_follow (EventLoop &loop, const Url &url, const sockaddr_storage &addr, sockle
     j.field ("latency_p50_ms", percentile (lat, 50));
     j.field ("latency_p99_ms", percentile (lat, 99));
     j.field ("latency_max_ms", percentile (lat, 100));
-    j.key ("errors");
-    j.begin_object ();
-    for (auto &[k, v] : stats.errors)
-      j.field (k, (double)v);
-    j.end_object ();
-    j.key ("first_errors");
-    j.begin_array ();
-    for (auto &e : stats.first_errors)
-      j.value (e);
-    j.end_array ();
+    j.field ("errors", stats.errors);
+    j.field ("first_errors", stats.first_errors);
     j.key ("part_list");
     j.begin_array ();
     for (auto &p : parts) {

@@ -467,16 +467,8 @@ main (int argc, char **argv)
     j.field ("fanout_p50_ms", percentile (s.fanout_ms, 50));
     j.field ("fanout_p99_ms", percentile (s.fanout_ms, 99));
     j.field ("errors_in_window", (double)s.errors);
-    j.key ("errors");
-    j.begin_object ();
-    for (auto &[k, v] : stats.errors)
-      j.field (k, (double)v);
-    j.end_object ();
-    j.key ("first_errors");
-    j.begin_array ();
-    for (auto &e : stats.first_errors)
-      j.value (e);
-    j.end_array ();
+    j.field ("errors", stats.errors);
+    j.field ("first_errors", stats.first_errors);
     j.field ("hints_withdrawn", (double)stats.hints_withdrawn);
     j.field ("parts_caught_up", (double)stats.parts_caught_up);
     j.field ("connections", (double)stats.connections);

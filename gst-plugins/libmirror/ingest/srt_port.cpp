@@ -102,6 +102,7 @@ SrtPort::start (std::string *error)
       port_ = ntohs (ipv6 ? reinterpret_cast<sockaddr_in6 *> (&bound)->sin6_port
                           : reinterpret_cast<sockaddr_in *> (&bound)->sin_port);
   }
+  const int buffer_wanted = srt_udp_receive_buffer_bytes (count);
   int buffer_got = 0;
   for (size_t i = 0; ok && i < fds.size (); ++i) {
     SRTSOCKET listener = srt_create_socket ();
@@ -111,20 +112,21 @@ SrtPort::start (std::string *error)
       break;
     }
     listeners_.push_back (listener);
-    ok = configure_srt_listener (listener, options_, ipv6, &what);
-    // libsrt owns the UDP socket from here (and closes it with the listener).
+    if (!configure_srt_listener (listener, options_, ipv6, &what)) {
+      ok = false;
+      break;
+    }
     const int fd = fds[i];
-    if (ok && srt_bind_acquire (listener, fd) == SRT_ERROR) {
+    if (srt_bind_acquire (listener, fd) == SRT_ERROR) {
       what = std::string ("cannot bind: ") + srt_getlasterror_str ();
       ok = false;
       break;
     }
-    if (!ok)
-      break;
+    // libsrt owns the UDP socket from here (and closes it with the listener).
     fds[i] = -1;
     // libsrt set SO_RCVBUF from SRTO_UDP_RCVBUF, which the kernel clamps to
     // net.core.rmem_max; with CAP_NET_ADMIN the buffer may be had whole.
-    buffer_got = raise_udp_receive_buffer (fd, srt_udp_receive_buffer_bytes (count));
+    buffer_got = raise_udp_receive_buffer (fd, buffer_wanted);
     // The callback goes in before srt_listen: no caller may slip past it.
     if (ok && srt_listen_callback (listener, &SrtPort::on_listen, this) == SRT_ERROR) {
       what = std::string ("cannot install the listen callback: ") + srt_getlasterror_str ();
@@ -164,12 +166,11 @@ SrtPort::start (std::string *error)
           " ms, %d receive thread%s, UDP receive buffer %d KiB each",
           port_, options_.bind_address.c_str (), options_.latency_ms, count, count == 1 ? "" : "s",
           buffer_got / 2 / 1024);
-  const int wanted = srt_udp_receive_buffer_bytes (count);
-  if (buffer_got / 2 < wanted)
+  if (buffer_got / 2 < buffer_wanted)
     g_warning ("SRT port %u: the kernel granted a UDP receive buffer of %d KiB of the %d KiB "
                "wanted; raise net.core.rmem_max (or run with CAP_NET_ADMIN) so that a busy box "
                "does not drop callers' packets",
-               port_, buffer_got / 2 / 1024, wanted / 1024);
+               port_, buffer_got / 2 / 1024, buffer_wanted / 1024);
   return true;
 }
 
