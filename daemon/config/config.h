@@ -25,6 +25,9 @@ struct ServerConfig {
   int http3_max_streams = 100;       // concurrent request streams per connection
   int http3_max_held_requests = 32;  // held (blocking) requests per connection
   int64_t http3_idle_timeout_ms = 30000;
+  // An HTTP/1.1 or HTTPS connection with no request in flight for this long
+  // is closed (viewer and admin ports).
+  int64_t http_idle_timeout_ms = 30000;
   int64_t shutdown_timeout_ms = 10000;
 };
 
@@ -59,6 +62,9 @@ struct IngestionConfig {
   RtpConfig rtp;
   BufferConfig buffer;
   int64_t reconnect_window_ms = 5000;
+  // How long an ended or failed stream stays listed (and its playlists,
+  // ended, reachable) before it is removed.
+  int64_t ended_retention_ms = 30000;
   int max_streams = 64;
   // Stream id glob -> pipeline description name in pipelines/ (first match wins).
   std::vector<std::pair<std::string, std::string>> routes = {{"*", "default"}};

@@ -1,7 +1,12 @@
-// The stream manager: one GStreamer pipeline per stream, built from a
-// description in pipelines/, with the shared contexts set on it. It lives on
-// mirrord's main context: every method must be called there, and every
-// callback runs there.
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The stream manager: admission (stream ids, ingestion.max_streams,
+// transcoding.max_sessions), the registry's view of every local stream and
+// each stream's lifecycle (registry/stream_lifecycle.h). Each stream's
+// pipeline is a StreamPipeline, built from a description in pipelines/. A
+// stream whose feed is over, or whose pipeline failed, releases its pipeline
+// at once and stays listed for ingestion.ended_retention, then goes.
+// It lives on mirrord's main context: every method must be called there, and
+// every callback runs there.
 #pragma once
 
 #include <functional>
@@ -15,6 +20,7 @@
 
 #include "registry/stream_registry.h"
 #include "streams/api_error.h"
+#include "streams/stream_view.h"
 
 namespace mirror {
 class Metrics;
@@ -25,25 +31,6 @@ namespace mirror::daemon {
 
 struct Config;
 class PipelineLibrary;
-
-// What the APIs show of one stream.
-// What mirrortranscodebin last said about a stream (mirror-transcode-stats).
-struct TranscodeView {
-  bool present = false;
-  std::string decoder, encoder, hardware; // the element chain in use
-  uint64_t frames_in = 0, frames_out = 0, frames_dropped = 0;
-  double latency_p50_ms = 0, latency_p99_ms = 0;
-};
-
-struct StreamView {
-  StreamEntry entry;          // registry view (cluster-wide fields)
-  bool local = false;         // owned by this mirrord
-  std::string pipeline;       // description name, local streams only
-  std::string pipeline_state; // "PLAYING", "PAUSED", ... local streams only
-  int64_t uptime_ms = 0;      // local streams only
-  std::string peer;           // ingest caller connected now, local streams only
-  TranscodeView transcode;    // local streams that transcode
-};
 
 struct StreamRequest {
   std::string id;
@@ -83,16 +70,18 @@ class StreamManager {
   ApiError pause (const std::string &id);
   ApiError resume (const std::string &id);
   // Sends EOS, waits for it (bounded), tears the pipeline down, unregisters.
+  // An ended or failed stream is removed at once.
   void stop (const std::string &id, DoneFn done);
 
   void get (const std::string &id, ViewFn done) const;
   void list (ListFn done) const;
   std::vector<StreamView> local_streams () const;
   std::optional<StreamView> local_stream (const std::string &id) const;
-  size_t local_count () const;
+  size_t local_count () const; // listed, ended and failed ones included
   size_t error_count () const; // local streams whose pipeline failed
-  // Whether a new stream would fit (ingestion.max_streams) and mirrord is not
-  // shutting down. Callable from any thread (the hubs ask it in a handshake).
+  // Whether a new stream would fit (ingestion.max_streams, counting streams
+  // that run a pipeline) and mirrord is not shutting down. Callable from any
+  // thread (the hubs ask it in a handshake).
   bool has_room () const;
 
   unsigned add_listener (Listener listener);

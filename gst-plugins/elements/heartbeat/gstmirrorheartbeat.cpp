@@ -16,7 +16,9 @@
  * statistics); the stream must have been registered by its owner (normally
  * mirroringestbin or mirrord).
  *
- * While PLAYING, if no buffer arrives for #GstMirrorHeartbeat:timeout it posts
+ * The first buffer after each start (PAUSED->PLAYING) posts `mirror-flowing`
+ * (stream-id): media arrives. While PLAYING, if no buffer arrives for
+ * #GstMirrorHeartbeat:timeout it posts
  * `mirror-stalled` (stream-id, last-buffer-age) once, and `mirror-recovered`
  * (stream-id, stalled-for) when data returns. These timers run on the
  * monotonic system clock, not the pipeline clock. EOS is not a stall.
@@ -40,6 +42,7 @@
 #include "common/gstmirrorcontext.h"
 #include "gstmirrorelements.h"
 #include "heartbeat/streammeter.h"
+#include "util/message_names.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_mirror_heartbeat_debug);
 #define GST_CAT_DEFAULT gst_mirror_heartbeat_debug
@@ -90,6 +93,7 @@ struct GstMirrorHeartbeatPrivate {
   bool playing = false;
   GstClockTime playing_since = GST_CLOCK_TIME_NONE;
   bool stalled = false;
+  bool flow_announced = false; // mirror-flowing posted since the last PAUSED->PLAYING
   GstClockTime silent_since = GST_CLOCK_TIME_NONE; // while stalled: when data was last seen
   GstClockID heartbeat_id = nullptr;
   GstClockID stall_id = nullptr;
@@ -291,7 +295,7 @@ gst_mirror_heartbeat_figures_locked (GstMirrorHeartbeat *self, GstClockTime now,
     stats->frame_rate = r.frame_rate;
   }
   // clang-format off
-  return gst_structure_new ("mirror-heartbeat",
+  return gst_structure_new (mirror::msg::kHeartbeat,
       "stream-id", G_TYPE_STRING, priv->active_stream_id.c_str (),
       "bytes", G_TYPE_UINT64, (guint64) r.bytes,
       "buffers", G_TYPE_UINT64, (guint64) r.buffers,
@@ -439,7 +443,7 @@ gst_mirror_heartbeat_on_stall_check (GstClock *clock, GstClockTime time, GstCloc
       // Not re-armed: the next buffer re-arms it after posting mirror-recovered.
       priv->stalled = true;
       priv->silent_since = seen;
-      stalled = gst_structure_new ("mirror-stalled", "stream-id", G_TYPE_STRING,
+      stalled = gst_structure_new (mirror::msg::kStalled, "stream-id", G_TYPE_STRING,
                                    priv->active_stream_id.c_str (), "last-buffer-age",
                                    G_TYPE_UINT64, (guint64)(now - seen), nullptr);
       GST_WARNING_OBJECT (self, "stream %s stalled: no buffer for %" GST_TIME_FORMAT,
@@ -478,6 +482,7 @@ gst_mirror_heartbeat_start_timers_locked (GstMirrorHeartbeat *self)
   priv->playing = true;
   priv->playing_since = now;
   priv->stalled = false;
+  priv->flow_announced = false;
 
   if (priv->active_interval > 0) {
     priv->heartbeat_id = gst_clock_new_periodic_id (priv->clock, now + priv->active_interval,
@@ -667,9 +672,14 @@ gst_mirror_heartbeat_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
       = GST_BUFFER_DTS_IS_VALID (buf) ? GST_BUFFER_DTS (buf) : GST_BUFFER_PTS (buf);
   bool keyframe = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
 
-  GstStructure *recovered = nullptr;
+  GstStructure *recovered = nullptr, *flowing = nullptr;
   {
     std::lock_guard<std::mutex> lk (priv->state_lock);
+    if (!priv->flow_announced && priv->playing) {
+      priv->flow_announced = true;
+      flowing = gst_structure_new (mirror::msg::kFlowing, "stream-id", G_TYPE_STRING,
+                                   priv->active_stream_id.c_str (), nullptr);
+    }
     if (priv->meter.add (timestamp, GST_BUFFER_DURATION (buf), gst_buffer_get_size (buf), keyframe,
                          now))
       GST_INFO_OBJECT (self, "timestamp gap at %" GST_TIME_FORMAT, GST_TIME_ARGS (timestamp));
@@ -677,7 +687,7 @@ gst_mirror_heartbeat_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
     if (priv->stalled) {
       priv->stalled = false;
       GstClockTime stalled_for = now - priv->silent_since;
-      recovered = gst_structure_new ("mirror-recovered", "stream-id", G_TYPE_STRING,
+      recovered = gst_structure_new (mirror::msg::kRecovered, "stream-id", G_TYPE_STRING,
                                      priv->active_stream_id.c_str (), "stalled-for", G_TYPE_UINT64,
                                      (guint64)stalled_for, nullptr);
       GST_INFO_OBJECT (self, "stream %s recovered after %" GST_TIME_FORMAT,
@@ -685,6 +695,9 @@ gst_mirror_heartbeat_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
       gst_mirror_heartbeat_arm_stall_locked (self, now + priv->active_timeout);
     }
   }
+  if (flowing)
+    gst_element_post_message (GST_ELEMENT_CAST (self),
+                              gst_message_new_element (GST_OBJECT_CAST (self), flowing));
   if (recovered)
     gst_element_post_message (GST_ELEMENT_CAST (self),
                               gst_message_new_element (GST_OBJECT_CAST (self), recovered));

@@ -42,7 +42,11 @@
  *   ring-drops and ring-dropped-bytes (chunks and bytes the ring dropped).
  * - `mirror-ingest-connected` (stream-id, peer),
  *   `mirror-ingest-disconnected` (stream-id, peer, reason),
- *   `mirror-ingest-reconnected` (stream-id, peer, gap in ns).
+ *   `mirror-ingest-reconnected` (stream-id, peer, gap in ns): the caller is
+ *   back and its data flows again.
+ * - `mirror-ingest-ended` (stream-id, peer, reason): the feed is over (no
+ *   caller within the reconnect window, the RTP session timed out); EOS
+ *   follows on every pad.
  *
  * Once a feed has connected, a disconnection is not the end: the bin waits
  * #GstMirrorIngestBin:reconnect-window for the same stream to come back
@@ -76,6 +80,7 @@
 #include "ingestbin/ingesttransport.h"
 #include "ingestbin/ingesturi.h"
 #include "ingestbin/srtcallertap.h"
+#include "util/message_names.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_mirror_ingest_bin_debug);
 #define GST_CAT_DEFAULT gst_mirror_ingest_bin_debug
@@ -370,7 +375,7 @@ gst_mirror_ingest_bin_on_feed_event (GstMirrorIngestBin *self, const GstMirrorIn
   switch (event.kind) {
   case GstMirrorIngestEvent::Kind::kConnected:
     GST_INFO_OBJECT (self, "stream %s: %s connected", label.c_str (), peer.c_str ());
-    gst_mirror_ingest_bin_post (self, gst_structure_new ("mirror-ingest-connected", "stream-id",
+    gst_mirror_ingest_bin_post (self, gst_structure_new (mirror::msg::kIngestConnected, "stream-id",
                                                          G_TYPE_STRING, label.c_str (), "peer",
                                                          G_TYPE_STRING, peer.c_str (), nullptr));
     break;
@@ -378,7 +383,7 @@ gst_mirror_ingest_bin_on_feed_event (GstMirrorIngestBin *self, const GstMirrorIn
     GST_INFO_OBJECT (self, "stream %s: %s reconnected after %" GST_TIME_FORMAT, label.c_str (),
                      peer.c_str (), GST_TIME_ARGS (event.gap));
     gst_mirror_ingest_bin_post (
-        self, gst_structure_new ("mirror-ingest-reconnected", "stream-id", G_TYPE_STRING,
+        self, gst_structure_new (mirror::msg::kIngestReconnected, "stream-id", G_TYPE_STRING,
                                  label.c_str (), "peer", G_TYPE_STRING, peer.c_str (), "gap",
                                  G_TYPE_UINT64, (guint64)event.gap, nullptr));
     break;
@@ -386,16 +391,27 @@ gst_mirror_ingest_bin_on_feed_event (GstMirrorIngestBin *self, const GstMirrorIn
     GST_INFO_OBJECT (self, "stream %s: %s disconnected: %s", label.c_str (), peer.c_str (),
                      event.reason.c_str ());
     gst_mirror_ingest_bin_post (
-        self, gst_structure_new ("mirror-ingest-disconnected", "stream-id", G_TYPE_STRING,
+        self, gst_structure_new (mirror::msg::kIngestDisconnected, "stream-id", G_TYPE_STRING,
                                  label.c_str (), "peer", G_TYPE_STRING, peer.c_str (), "reason",
                                  G_TYPE_STRING, event.reason.c_str (), nullptr));
     break;
   case GstMirrorIngestEvent::Kind::kWindowExpired:
     GST_WARNING_OBJECT (self, "stream %s: %s did not come back within the reconnect window: EOS",
                         label.c_str (), peer.c_str ());
+    gst_mirror_ingest_bin_post (
+        self, gst_structure_new (mirror::msg::kIngestEnded, "stream-id", G_TYPE_STRING,
+                                 label.c_str (), "peer", G_TYPE_STRING, peer.c_str (), "reason",
+                                 G_TYPE_STRING, "the caller did not come back within the "
+                                 "reconnect window", nullptr));
     break;
   case GstMirrorIngestEvent::Kind::kEnded:
     GST_INFO_OBJECT (self, "stream %s: feed from %s ended: EOS", label.c_str (), peer.c_str ());
+    gst_mirror_ingest_bin_post (
+        self, gst_structure_new (mirror::msg::kIngestEnded, "stream-id", G_TYPE_STRING,
+                                 label.c_str (), "peer", G_TYPE_STRING, peer.c_str (), "reason",
+                                 G_TYPE_STRING,
+                                 event.reason.empty () ? "the feed ended" : event.reason.c_str (),
+                                 nullptr));
     break;
   }
 }
@@ -804,7 +820,7 @@ gst_mirror_ingest_bin_on_stats_tick (GstClock *clock, GstClockTime time, GstCloc
   }
 
   // clang-format off
-  gst_mirror_ingest_bin_post (self, gst_structure_new ("mirror-ingest-stats",
+  gst_mirror_ingest_bin_post (self, gst_structure_new (mirror::msg::kIngestStats,
       "stream-id", G_TYPE_STRING, label.c_str (),
       "peer", G_TYPE_STRING, f.peer.c_str (),
       "transport", G_TYPE_STRING, feed.is_srt () ? "srt" : "rtp",

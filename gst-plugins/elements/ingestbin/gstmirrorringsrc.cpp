@@ -25,6 +25,10 @@ struct GstMirrorRingSrcState {
   bool ever_connected = false;
   bool disconnected = false;
   gint64 disconnected_at_us = 0;
+  // A caller came back: kReconnected waits for its first data, so that the
+  // event means "the feed flows again", not only "someone connected".
+  bool reconnect_pending = false;
+  GstClockTime reconnect_gap = GST_CLOCK_TIME_NONE;
   std::string last_peer;
   bool ended = false;
   std::vector<mirror::IngestRing::Item> items;
@@ -89,6 +93,7 @@ gst_mirror_ring_src_start (GstBaseSrc *bsrc)
   }
   st->ever_connected = false;
   st->disconnected = false;
+  st->reconnect_pending = false;
   st->ended = false;
   st->last_peer.clear ();
   return TRUE;
@@ -161,21 +166,24 @@ gst_mirror_ring_src_handle_note (GstMirrorRingSrc *src, GstMirrorRingSrcState *s
   switch (note.kind) {
   case mirror::IngestNote::Kind::kConnected:
     if (st->ever_connected && st->disconnected) {
-      event.kind = GstMirrorIngestEvent::Kind::kReconnected;
-      event.gap = (GstClockTime)MAX (note.at_us - st->disconnected_at_us, 0) * GST_USECOND;
-    } else {
-      event.kind = GstMirrorIngestEvent::Kind::kConnected;
+      st->reconnect_pending = true;
+      st->reconnect_gap
+          = (GstClockTime)MAX (note.at_us - st->disconnected_at_us, 0) * GST_USECOND;
+      st->disconnected = false;
+      st->last_peer = note.peer;
+      GST_INFO_OBJECT (src, "%s is back, waiting for its data", note.peer.c_str ());
+      return;
     }
+    event.kind = GstMirrorIngestEvent::Kind::kConnected;
     st->ever_connected = true;
     st->disconnected = false;
     st->last_peer = note.peer;
-    GST_INFO_OBJECT (src, "%s %s",
-                     event.kind == GstMirrorIngestEvent::Kind::kReconnected ? "reconnected"
-                                                                            : "connected",
-                     note.peer.c_str ());
+    GST_INFO_OBJECT (src, "connected %s", note.peer.c_str ());
     break;
   case mirror::IngestNote::Kind::kDisconnected:
     event.kind = GstMirrorIngestEvent::Kind::kDisconnected;
+    // Back and gone again without data: the window runs from this loss.
+    st->reconnect_pending = false;
     st->disconnected = true;
     st->disconnected_at_us = note.at_us;
     GST_INFO_OBJECT (src, "%s disconnected: %s", note.peer.c_str (), note.reason.c_str ());
@@ -241,7 +249,7 @@ gst_mirror_ring_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     gint64 deadline = -1;
     if (st->ended)
       deadline = 0;
-    else if (st->ever_connected && st->disconnected)
+    else if (st->ever_connected && st->disconnected && GST_CLOCK_TIME_IS_VALID (window))
       deadline = st->disconnected_at_us + (gint64)(window / GST_USECOND);
 
     mirror::IngestNote note;
@@ -268,6 +276,16 @@ gst_mirror_ring_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     }
     case mirror::IngestRing::Wait::kData:
       break;
+    }
+
+    if (st->reconnect_pending) {
+      st->reconnect_pending = false;
+      GstMirrorIngestEvent event;
+      event.kind = GstMirrorIngestEvent::Kind::kReconnected;
+      event.peer = st->last_peer;
+      event.gap = st->reconnect_gap;
+      GST_INFO_OBJECT (src, "%s reconnected, its data flows", event.peer.c_str ());
+      gst_mirror_ring_src_emit (st, std::move (event));
     }
 
     gst_mirror_ring_src_timestamp (src, st->items);

@@ -3,7 +3,8 @@
 // with its arrival time (running time), and turns the ring's connection notes
 // into events for the bin, including the reconnect window: once a feed has
 // connected, a disconnection ends the stream (EOS) unless a caller comes back
-// within the window. Not a public factory: the bin makes it with
+// within the window (GST_CLOCK_TIME_NONE: wait for it forever, as a pull
+// does). Not a public factory: the bin makes it with
 // g_object_new. Subclasses attach the ring to a hub in start().
 #pragma once
 
@@ -31,7 +32,7 @@ G_END_DECLS
 struct GstMirrorIngestEvent {
   enum class Kind {
     kConnected,     // the first caller (or the first RTP packet)
-    kReconnected,   // a caller came back within the window; gap set
+    kReconnected,   // a caller came back within the window and its data flows; gap set
     kDisconnected,  // the caller left (or the RTP session timed out)
     kWindowExpired, // no caller came back in time: EOS follows
     kEnded,         // the feed ended (RTP timeout, upstream EOS): EOS follows
@@ -48,7 +49,7 @@ using GstMirrorIngestEventFn = std::function<void (const GstMirrorIngestEvent &e
 struct GstMirrorRingSrcConfig {
   std::shared_ptr<mirror::IngestRing> ring;
   GstCaps *caps = nullptr; // borrowed; the source keeps a ref
-  GstClockTime reconnect_window = 5 * GST_SECOND;
+  GstClockTime reconnect_window = 5 * GST_SECOND; // NONE: forever
   guint max_chunks_per_push = 1; // > 1: a GstBufferList of what is queued
   GstMirrorIngestEventFn on_event;
 };

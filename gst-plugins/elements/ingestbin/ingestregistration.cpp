@@ -86,7 +86,8 @@ IngestRegistration::on_existing (const RegistryStatus &status,
     if (release_requested_)
       return;
   }
-  registry_->update_state (id_, StreamState::kLive, {});
+  // The owner (mirrord) keeps the entry's state: only it knows the whole
+  // stream's lifecycle. The bin adds what it learnt of the media.
   registry_->update_stats (id_, entry.stats, kStatsCodec | kStatsResolution | kStatsFrameRate);
 }
 

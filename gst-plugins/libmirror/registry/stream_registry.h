@@ -19,7 +19,18 @@
 
 namespace mirror {
 
-enum class StreamState { kStarting, kLive, kPaused, kStalled, kError, kStopping };
+// What a stream is doing; the transitions are StreamLifecycle's
+// (registry/stream_lifecycle.h).
+enum class StreamState {
+  kStarting,     // pipeline running, no media yet
+  kLive,         // media arriving
+  kPaused,       // paused by the operator
+  kStalled,      // the feed is connected but no media came for a while
+  kError,        // the pipeline failed; released, listed until it lapses or is deleted
+  kStopping,     // a DELETE or shutdown is draining it
+  kReconnecting, // the feed went away; waiting for it (callers) or retrying (pulls)
+  kEnded,        // the feed is over; released, listed until it lapses
+};
 
 const char *to_string (StreamState state);
 std::optional<StreamState> stream_state_from_string (std::string_view text);

@@ -14,6 +14,7 @@ constexpr StateName kStateNames[] = {
   { StreamState::kStarting, "starting" }, { StreamState::kLive, "live" },
   { StreamState::kPaused, "paused" },     { StreamState::kStalled, "stalled" },
   { StreamState::kError, "error" },       { StreamState::kStopping, "stopping" },
+  { StreamState::kReconnecting, "reconnecting" }, { StreamState::kEnded, "ended" },
 };
 
 } // namespace

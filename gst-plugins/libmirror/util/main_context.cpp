@@ -15,6 +15,23 @@ invoke_on (GMainContext *context, std::function<void ()> fn)
       heap, [] (gpointer data) { delete static_cast<std::function<void ()> *> (data); });
 }
 
+guint
+timeout_add (unsigned ms, std::function<bool ()> fn, GMainContext *context)
+{
+  GSource *source = g_timeout_source_new (ms);
+  g_source_set_callback (
+      source,
+      [] (gpointer data) -> gboolean {
+        return (*static_cast<std::function<bool ()> *> (data)) () ? G_SOURCE_CONTINUE
+                                                                   : G_SOURCE_REMOVE;
+      },
+      new std::function<bool ()> (std::move (fn)),
+      [] (gpointer data) { delete static_cast<std::function<bool ()> *> (data); });
+  guint id = g_source_attach (source, context);
+  g_source_unref (source);
+  return id;
+}
+
 int64_t
 monotonic_ms ()
 {

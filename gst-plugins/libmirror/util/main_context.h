@@ -12,6 +12,12 @@ namespace mirror {
 // already owns context.
 void invoke_on (GMainContext *context, std::function<void ()> fn);
 
+// Calls fn on context's thread (nullptr: the global default context) after
+// ms, and again every ms for as long as it returns true. Returns the source
+// id; g_source_remove (id) cancels it (on that context's thread). What fn
+// captures is freed with the source.
+guint timeout_add (unsigned ms, std::function<bool ()> fn, GMainContext *context = nullptr);
+
 // Monotonic milliseconds, and wall-clock milliseconds since the epoch.
 int64_t monotonic_ms ();
 int64_t unix_ms ();

@@ -34,7 +34,7 @@ TEST (ConfigSchema, EveryKeyHasItsOwnField)
     EXPECT_TRUE (fields.insert (address).second) << key.path;
     EXPECT_FALSE (schema::allowed_text (key).empty ()) << key.path;
   }
-  EXPECT_EQ (schema::keys ().size (), 67u);
+  EXPECT_EQ (schema::keys ().size (), 69u);
 }
 
 TEST (ConfigSchema, SectionsAreContiguous)
@@ -66,8 +66,9 @@ TEST (ConfigSchema, Sections)
              (std::vector<std::string>{ "server", "ingestion", "transcoding", "packaging",
                                         "storage", "redis", "registry", "monitoring" }));
   EXPECT_EQ (schema::section_children ("ingestion"),
-             (std::vector<std::string>{ "srt", "rtp", "buffer", "reconnect_window", "max_streams",
-                                        "routes", "pipelines_dir" }));
+             (std::vector<std::string>{ "srt", "rtp", "buffer", "reconnect_window",
+                                        "ended_retention", "max_streams", "routes",
+                                        "pipelines_dir" }));
   EXPECT_TRUE (schema::is_section ("ingestion.srt"));
   EXPECT_FALSE (schema::is_section ("ingestion.srt.port"));
   EXPECT_FALSE (schema::is_section ("ingestion.sr"));

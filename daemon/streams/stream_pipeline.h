@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// One stream's pipeline: the GstElement built from its description, its bus
+// watch and shared contexts, start, pause/resume, drain-with-timeout and
+// release. It translates what the pipeline reports (errors, EOS, the
+// heartbeat's and the ingest bin's element messages) into lifecycle events;
+// deciding what they mean for the stream is the stream manager's job.
+//
+// Main context only: every method must be called on mirrord's main context
+// and every callback runs there.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <gst/gst.h>
+
+#include "registry/stream_lifecycle.h"
+
+namespace mirror {
+class Origin;
+class StreamRegistry;
+}
+
+namespace mirror::daemon {
+
+class StreamPipeline {
+ public:
+  struct Callbacks {
+    // What the pipeline says about the stream's lifecycle.
+    std::function<void (StreamEvent event, const std::string &detail)> on_event;
+    // Every element message (statistics), after on_event for that message.
+    std::function<void (const GstStructure *s)> on_element_message;
+    // EOS came out of every sink (in_time), or a drain's timeout passed
+    // first (!in_time). Also when the input ends by itself.
+    std::function<void (bool in_time)> on_drained;
+  };
+
+  // Builds a pipeline from gst-launch text, named @id; nullptr and *error
+  // (GStreamer's reason) when it does not build. Nothing runs yet.
+  static GstElement *parse (const std::string &id, const std::string &description,
+                            std::string *error);
+  // Whether @pipeline holds a transcoding session: a mirrortranscodebin whose
+  // ladder decodes (anything but `source` alone).
+  static bool transcodes (GstElement *pipeline);
+
+  // Takes @pipeline (from parse ()).
+  StreamPipeline (std::string id, GstElement *pipeline, Callbacks callbacks);
+  ~StreamPipeline ();
+  StreamPipeline (const StreamPipeline &) = delete;
+  StreamPipeline &operator= (const StreamPipeline &) = delete;
+
+  // The shared registry and Origin reach the elements as GstContexts.
+  void set_contexts (const std::shared_ptr<StreamRegistry> &registry,
+                     const std::shared_ptr<Origin> &origin);
+
+  // PLAYING; false and *error (the pipeline's own reason) when it refused.
+  bool start (std::string *error);
+  bool set_paused (bool paused);
+
+  // Ends the stream's media: EOS into the pipeline (send_eos; a feed that
+  // ended sends its own) and into every branch the feed never fed (the audio
+  // branch of a video-only feed), so the sinks finish their playlists. Then
+  // on_drained, once: true when EOS came out, false after timeout_ms.
+  void drain (int64_t timeout_ms, bool send_eos);
+  bool draining () const { return drain_timer_ != 0 || drain_started_; }
+
+  // Stops the pipeline and lets it go: its threads, sockets and buffers are
+  // released. Idempotent; no callback runs afterwards.
+  void release ();
+  bool released () const { return pipeline_ == nullptr; }
+
+  // "PLAYING", "PAUSED", ...; "NULL" once released.
+  std::string state_name () const;
+  bool playing () const;
+
+ private:
+  bool on_bus_message (GstMessage *msg);
+  void on_element_message (const GstStructure *s);
+
+  const std::string id_;
+  GstElement *pipeline_ = nullptr;
+  Callbacks callbacks_;
+  guint bus_watch_ = 0;
+  guint drain_timer_ = 0;
+  bool drain_started_ = false;
+  bool drained_ = false;
+  // Pipelines without mirrorheartbeat have nothing that reports media: for
+  // them PLAYING has to stand for it.
+  bool has_heartbeat_ = false;
+};
+
+} // namespace mirror::daemon

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// What the APIs (REST, D-Bus, the admin page) show of one stream.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <gst/gst.h>
+
+#include "registry/stream_registry.h"
+
+namespace mirror::daemon {
+
+// What mirrortranscodebin last said about a stream (mirror-transcode-stats).
+struct TranscodeView {
+  bool present = false;
+  std::string decoder, encoder, hardware; // the element chain in use
+  uint64_t frames_in = 0, frames_out = 0, frames_dropped = 0;
+  double latency_p50_ms = 0, latency_p99_ms = 0;
+};
+
+struct StreamView {
+  StreamEntry entry;          // registry view (cluster-wide fields)
+  bool local = false;         // owned by this mirrord
+  std::string pipeline;       // description name, local streams only
+  std::string pipeline_state; // "PLAYING", "PAUSED", ...; "NULL" once released. Local only
+  int64_t uptime_ms = 0;      // local streams only
+  std::string peer;           // ingest caller connected now, local streams only
+  TranscodeView transcode;    // local streams that transcode
+};
+
+// Reads a mirror-transcode-stats structure into *view.
+void read_transcode_stats (const GstStructure *s, TranscodeView *view);
+
+} // namespace mirror::daemon
