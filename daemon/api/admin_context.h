@@ -2,10 +2,13 @@
 // one request.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+
+#include "http/soup_acceptor.h"
 
 namespace mirror {
 class Metrics;
@@ -42,6 +45,8 @@ struct AdminContext {
   HealthBoard &health;
   int64_t started_monotonic_ms;
   std::shared_ptr<Origin> origin; // null: no LL-HLS front end
+  // The admin port's own connections (set by the REST server).
+  std::function<SoupAcceptor::Stats ()> admin_connections;
 };
 
 } // namespace mirror::daemon

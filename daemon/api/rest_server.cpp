@@ -65,6 +65,7 @@ HealthBoard::snapshot () const
 
 RestServer::RestServer (AdminContext context) : context_ (context)
 {
+  context_.admin_connections = [this] () { return connection_stats (); };
   add_stream_routes (router_, context_);
   add_stats_routes (router_, context_);
   add_health_routes (router_, context_);
@@ -87,18 +88,12 @@ RestServer::~RestServer ()
 bool
 RestServer::listen (const std::string &address, uint16_t port, std::string *error)
 {
-  GError *err = nullptr;
-  GSocketAddress *addr = g_inet_socket_address_new_from_string (address.c_str (), port);
-  if (!addr) {
-    *error = "server.admin_bind_address: \"" + address + "\" is not an IP address";
-    return false;
-  }
-  gboolean ok = soup_server_listen (server_, addr, (SoupServerListenOptions)0, &err);
-  g_object_unref (addr);
-  if (!ok) {
-    *error = "admin API: cannot listen on " + address + ":" + std::to_string (port) + ": "
-             + err->message;
-    g_error_free (err);
+  SoupAcceptor::Limits limits;
+  limits.idle_timeout_ms = context_.config.server.http_idle_timeout_ms;
+  acceptor_ = std::make_unique<SoupAcceptor> (server_, limits);
+  std::string why;
+  if (!acceptor_->listen (address, port, nullptr, &why)) {
+    *error = "admin API: cannot listen on " + address + ":" + std::to_string (port) + ": " + why;
     return false;
   }
   return true;
@@ -107,8 +102,15 @@ RestServer::listen (const std::string &address, uint16_t port, std::string *erro
 void
 RestServer::close ()
 {
+  acceptor_.reset (); // closes every connection
   if (server_)
     soup_server_disconnect (server_);
+}
+
+SoupAcceptor::Stats
+RestServer::connection_stats () const
+{
+  return acceptor_ ? acceptor_->stats () : SoupAcceptor::Stats ();
 }
 
 bool

@@ -1,5 +1,8 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The admin HTTP server (libsoup 3): REST API v1, /health, /metrics, the
-// OpenAPI document and the operator's web page, on server.admin_port.
+// OpenAPI document and the operator's web page, on server.admin_port. Its
+// connections come through a SoupAcceptor, which closes what clients leave
+// and idle ones after server.http_idle_timeout.
 #pragma once
 
 #include <memory>
@@ -7,6 +10,7 @@
 
 #include "api/admin_context.h"
 #include "api/router.h"
+#include "http/soup_acceptor.h"
 
 typedef struct _SoupServer SoupServer;
 
@@ -21,6 +25,7 @@ class RestServer {
 
   bool listen (const std::string &address, uint16_t port, std::string *error);
   void close ();
+  SoupAcceptor::Stats connection_stats () const;
 
  private:
   void handle (SoupServerMessage *msg, const char *path);
@@ -29,6 +34,7 @@ class RestServer {
   AdminContext context_;
   Router router_;
   SoupServer *server_ = nullptr;
+  std::unique_ptr<SoupAcceptor> acceptor_;
 };
 
 // Route tables, one per URL subtree (api/v1/*.cpp, api/health.cpp).

@@ -43,6 +43,26 @@ add_component (JsonBuilder *b, const char *name, bool healthy, const std::string
   json_builder_end_object (b);
 }
 
+// The HTTP/1.1 and HTTPS connections of one server (libsoup's, through a
+// SoupAcceptor).
+void
+update_http_metrics (Metrics &m, const char *server, const SoupAcceptor::Stats &now,
+                     SoupAcceptor::Stats &last)
+{
+  const prometheus::Labels labels = { { "server", server } };
+  auto add = [] (prometheus::Counter &c, uint64_t now, uint64_t before) {
+    if (now > before)
+      c.Increment ((double)(now - before));
+  };
+  m.http_connections.Add (labels).Set ((double)now.open);
+  add (m.http_connections_total.Add (labels), now.accepted, last.accepted);
+  add (m.http_idle_closed_total.Add (labels), now.idle_closed, last.idle_closed);
+  add (m.http_held_abandoned_total.Add (labels), now.held_abandoned, last.held_abandoned);
+  add (m.http_tls_handshake_failures_total.Add (labels), now.handshake_failures,
+       last.handshake_failures);
+  last = now;
+}
+
 // The Origin's counters are snapshots; Prometheus counters only go up by
 // what changed since the last scrape.
 void
@@ -59,6 +79,8 @@ update_origin_metrics (AdminContext &ctx)
     if (now > before)
       c.Increment ((double)(now - before));
   };
+  static SoupAcceptor::Stats last_http;
+  update_http_metrics (m, "origin", now.http, last_http);
   add (m.origin_requests_total.Add ({}), now.requests.requests, last.requests.requests);
   add (m.origin_hold_timeouts_total.Add ({}), now.requests.hold_timeouts,
        last.requests.hold_timeouts);
@@ -139,6 +161,11 @@ add_health_routes (Router &router, AdminContext &ctx)
 
   router.add ("GET", "/metrics", [&ctx] (Exchange ex) {
     update_origin_metrics (ctx);
+    if (ctx.admin_connections) {
+      static SoupAcceptor::Stats last_admin;
+      update_http_metrics (ctx.metrics, "admin", ctx.admin_connections (), last_admin);
+    }
+    ctx.metrics.update_process ();
     ctx.metrics.uptime_seconds.Add ({}).Set ((monotonic_ms () - ctx.started_monotonic_ms) / 1000.0);
     ctx.metrics.registry_connected.Add ({ { "backend", ctx.registry->describe () } })
         .Set (ctx.registry->is_connected () ? 1 : 0);

@@ -1,6 +1,9 @@
 #include "metrics/metrics.h"
 
+#include <algorithm>
 #include <sstream>
+
+#include "metrics/process_stats.h"
 
 #include <prometheus/text_serializer.h>
 
@@ -16,6 +19,19 @@ Metrics::Metrics ()
     : registry_ (std::make_shared<prometheus::Registry> ()),
       build_info (GAUGE ("mirror_build_info", "Always 1; labels carry the version and git commit")),
       uptime_seconds (GAUGE ("mirror_uptime_seconds", "Seconds since mirrord started")),
+      process_open_fds_mirror (
+          GAUGE ("mirror_process_open_fds", "File descriptors this process holds open")),
+      process_threads_mirror (GAUGE ("mirror_process_threads", "Threads of this process")),
+      process_open_fds (GAUGE ("process_open_fds", "Number of open file descriptors")),
+      process_max_fds (GAUGE ("process_max_fds", "Maximum number of open file descriptors")),
+      process_resident_memory_bytes (
+          GAUGE ("process_resident_memory_bytes", "Resident memory size in bytes")),
+      process_virtual_memory_bytes (
+          GAUGE ("process_virtual_memory_bytes", "Virtual memory size in bytes")),
+      process_cpu_seconds_total (
+          COUNTER ("process_cpu_seconds_total", "Total user and system CPU time spent in seconds")),
+      process_start_time_seconds (GAUGE ("process_start_time_seconds",
+                                         "Start time of the process since unix epoch in seconds")),
       streams (GAUGE ("mirror_streams", "Streams owned by this node, by state")),
       streams_created_total (
           COUNTER ("mirror_streams_created_total", "Streams whose pipeline this node started")),
@@ -92,8 +108,37 @@ Metrics::Metrics ()
       http3_retries_total (
           COUNTER ("mirror_http3_retries_total", "QUIC Retry packets sent (address validation)")),
       http3_stateless_resets_total (
-          COUNTER ("mirror_http3_stateless_resets_total", "QUIC stateless resets sent"))
+          COUNTER ("mirror_http3_stateless_resets_total", "QUIC stateless resets sent")),
+      http_connections (GAUGE ("mirror_http_connections",
+                               "HTTP/1.1 and HTTPS connections open now, by server")),
+      http_connections_total (
+          COUNTER ("mirror_http_connections_total", "HTTP/1.1 and HTTPS connections accepted")),
+      http_idle_closed_total (COUNTER ("mirror_http_idle_closed_total",
+                                       "Connections closed by server.http_idle_timeout")),
+      http_held_abandoned_total (COUNTER ("mirror_http_held_abandoned_total",
+                                          "Held requests (blocking reloads) whose client left")),
+      http_tls_handshake_failures_total (
+          COUNTER ("mirror_http_tls_handshake_failures_total",
+                   "TLS handshakes that failed or timed out (HTTPS)"))
 {}
+
+void
+Metrics::update_process ()
+{
+  auto now = read_process_stats ();
+  if (!now)
+    return;
+  process_open_fds_mirror.Add ({}).Set ((double)now->open_fds);
+  process_threads_mirror.Add ({}).Set ((double)now->threads);
+  process_open_fds.Add ({}).Set ((double)now->open_fds);
+  process_max_fds.Add ({}).Set ((double)now->max_fds);
+  process_resident_memory_bytes.Add ({}).Set ((double)now->resident_bytes);
+  process_virtual_memory_bytes.Add ({}).Set ((double)now->virtual_bytes);
+  process_start_time_seconds.Add ({}).Set (now->start_time_unix);
+  if (now->cpu_seconds > cpu_seconds_seen_)
+    process_cpu_seconds_total.Add ({}).Increment (now->cpu_seconds - cpu_seconds_seen_);
+  cpu_seconds_seen_ = std::max (cpu_seconds_seen_, now->cpu_seconds);
+}
 
 #undef GAUGE
 #undef COUNTER

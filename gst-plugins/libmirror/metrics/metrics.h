@@ -29,6 +29,18 @@ class Metrics {
   // Process and build.
   prometheus::Family<prometheus::Gauge> &build_info;
   prometheus::Family<prometheus::Gauge> &uptime_seconds;
+  // What the process holds (read on every scrape): Mirror's own names and
+  // the standard process_* families Prometheus client libraries export.
+  prometheus::Family<prometheus::Gauge> &process_open_fds_mirror;
+  prometheus::Family<prometheus::Gauge> &process_threads_mirror;
+  prometheus::Family<prometheus::Gauge> &process_open_fds;
+  prometheus::Family<prometheus::Gauge> &process_max_fds;
+  prometheus::Family<prometheus::Gauge> &process_resident_memory_bytes;
+  prometheus::Family<prometheus::Gauge> &process_virtual_memory_bytes;
+  prometheus::Family<prometheus::Counter> &process_cpu_seconds_total;
+  prometheus::Family<prometheus::Gauge> &process_start_time_seconds;
+  // Reads /proc/self into the families above.
+  void update_process ();
 
   // Streams on this node, by state; lifecycle counters.
   prometheus::Family<prometheus::Gauge> &streams;
@@ -79,6 +91,16 @@ class Metrics {
   prometheus::Family<prometheus::Counter> &http3_packets_dropped_total;
   prometheus::Family<prometheus::Counter> &http3_retries_total;
   prometheus::Family<prometheus::Counter> &http3_stateless_resets_total;
+
+  // HTTP/1.1 and HTTPS connections (libsoup), by server: "origin", "admin".
+  prometheus::Family<prometheus::Gauge> &http_connections;
+  prometheus::Family<prometheus::Counter> &http_connections_total;
+  prometheus::Family<prometheus::Counter> &http_idle_closed_total;
+  prometheus::Family<prometheus::Counter> &http_held_abandoned_total;
+  prometheus::Family<prometheus::Counter> &http_tls_handshake_failures_total;
+
+ private:
+  double cpu_seconds_seen_ = 0;
 };
 
 } // namespace mirror

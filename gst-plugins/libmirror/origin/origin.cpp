@@ -96,7 +96,10 @@ Origin::run (std::string *error)
     g_main_context_push_thread_default (context_);
     handler_ = std::make_unique<OriginHandler> (store_, context_);
     add_player_assets (*handler_);
-    auto frontend = std::make_unique<SoupFrontend> (*handler_);
+    SoupAcceptor::Limits limits;
+    limits.idle_timeout_ms = config_.http_idle_timeout_ms;
+    auto frontend = std::make_unique<SoupFrontend> (*handler_, limits);
+    http_ = frontend.get ();
     std::string err;
     bool ok = frontend->listen (config_.bind_address, config_.tls_port, certificate,
                                 config_.http_port, &err);
@@ -123,6 +126,7 @@ Origin::run (std::string *error)
       g_main_loop_run (loop_);
     quic_ = nullptr;
     quic.reset ();
+    http_ = nullptr;
     frontend.reset ();
     handler_.reset ();
     g_main_context_pop_thread_default (context_);
@@ -228,6 +232,8 @@ Origin::stats ()
     if (handler_)
       s.requests = handler_->stats ();
     s.streams = store_.stream_ids ().size ();
+    if (http_)
+      s.http = http_->connection_stats ();
     if (quic_) {
       s.http3 = true;
       s.quic = quic_->stats ();

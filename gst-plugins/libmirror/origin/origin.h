@@ -23,8 +23,10 @@
 #include <glib.h>
 
 #include "hls/media_store.h"
+#include "http/soup_acceptor.h"
 #include "origin/origin_handler.h"
 #include "origin/quic_frontend.h"
+#include "origin/soup_frontend.h"
 #include "origin/tls_identity.h"
 
 namespace mirror {
@@ -45,10 +47,13 @@ struct OriginConfig {
   StreamConfig stream_defaults;
   // How long an ended stream's playlists stay up after its last publisher left.
   int64_t linger_ns = 10 * kNsPerSecond;
+  // HTTPS and HTTP/1.1 connections with nothing in flight for this long close.
+  int64_t http_idle_timeout_ms = 30000;
 };
 
 struct OriginStats {
   OriginHandlerStats requests;
+  SoupAcceptor::Stats http; // HTTPS and HTTP/1.1 connections
   size_t streams = 0;
   bool http3 = false;
   QuicFrontend::Stats quic;
@@ -108,6 +113,7 @@ class Origin {
   uint16_t http_port_ = 0;
   uint16_t http3_port_ = 0;
   QuicFrontend *quic_ = nullptr; // owned by the thread
+  SoupFrontend *http_ = nullptr; // owned by the thread
 
   struct Publishers {
     int count = 0;

@@ -15,9 +15,19 @@ struct Exchange {
   bool gone = false; // the connection closed first
   std::function<void ()> cancel;
   gulong finished_id = 0;
+  std::weak_ptr<SoupAcceptor> acceptor; // the front end's; gone at shutdown
+  uint64_t hold_token = 0;               // while paused
+
+  void release_hold ()
+  {
+    if (auto a = acceptor.lock (); a && hold_token)
+      a->release (hold_token);
+    hold_token = 0;
+  }
 
   ~Exchange ()
   {
+    release_hold ();
     if (finished_id)
       g_signal_handler_disconnect (msg, finished_id);
     g_object_unref (msg);
@@ -51,14 +61,15 @@ write_response (SoupServerMessage *msg, OriginResponse &r)
 
 } // namespace
 
-SoupFrontend::SoupFrontend (OriginHandler &handler) : handler_ (handler) {}
+SoupFrontend::SoupFrontend (OriginHandler &handler, SoupAcceptor::Limits limits)
+    : handler_ (handler), limits_ (limits)
+{}
 
 SoupFrontend::~SoupFrontend ()
 {
-  if (server_) {
-    soup_server_disconnect (server_);
+  acceptor_.reset (); // closes every connection
+  if (server_)
     g_object_unref (server_);
-  }
 }
 
 bool
@@ -66,42 +77,26 @@ SoupFrontend::listen (const std::string &bind_address, std::optional<uint16_t> t
                       GTlsCertificate *certificate, std::optional<uint16_t> http_port,
                       std::string *error)
 {
-  server_ = soup_server_new ("server-header", "mirror ", "tls-certificate", certificate, nullptr);
+  server_ = soup_server_new ("server-header", "mirror ", nullptr);
   soup_server_add_handler (server_, nullptr, on_request, this, nullptr);
-
-  auto listen_one = [&] (uint16_t port, bool tls) -> bool {
-    GSocketAddress *addr = g_inet_socket_address_new_from_string (bind_address.c_str (), port);
-    if (!addr) {
-      *error = "server.bind_address " + bind_address + ": not an IP address";
+  acceptor_ = std::make_shared<SoupAcceptor> (server_, limits_);
+  if (tls_port) {
+    tls_port_ = acceptor_->listen (bind_address, *tls_port, certificate, error);
+    if (!tls_port_)
       return false;
-    }
-    GError *err = nullptr;
-    gboolean ok = soup_server_listen (
-        server_, addr, tls ? SOUP_SERVER_LISTEN_HTTPS : (SoupServerListenOptions)0, &err);
-    g_object_unref (addr);
-    if (!ok) {
-      *error = std::string (tls ? "HTTPS" : "HTTP") + " listener on " + bind_address + ":"
-               + std::to_string (port) + ": " + err->message;
-      g_error_free (err);
-      return false;
-    }
-    return true;
-  };
-  if (tls_port && !listen_one (*tls_port, true))
-    return false;
-  if (http_port && !listen_one (*http_port, false))
-    return false;
-
-  GSList *uris = soup_server_get_uris (server_);
-  for (GSList *l = uris; l; l = l->next) {
-    auto *uri = static_cast<GUri *> (l->data);
-    if (g_strcmp0 (g_uri_get_scheme (uri), "https") == 0)
-      tls_port_ = (uint16_t)g_uri_get_port (uri);
-    else
-      http_port_ = (uint16_t)g_uri_get_port (uri);
   }
-  g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
+  if (http_port) {
+    http_port_ = acceptor_->listen (bind_address, *http_port, nullptr, error);
+    if (!http_port_)
+      return false;
+  }
   return true;
+}
+
+SoupAcceptor::Stats
+SoupFrontend::connection_stats () const
+{
+  return acceptor_ ? acceptor_->stats () : SoupAcceptor::Stats ();
 }
 
 void
@@ -136,6 +131,7 @@ SoupFrontend::on_request (SoupServer *server, SoupServerMessage *msg, const char
       return;
     ex->answered = true;
     write_response (ex->msg, r);
+    ex->release_hold ();
     if (ex->paused)
       soup_server_message_unpause (ex->msg);
     ex->cancel = nullptr;
@@ -144,6 +140,25 @@ SoupFrontend::on_request (SoupServer *server, SoupServerMessage *msg, const char
   if (!ex->answered) {
     ex->paused = true;
     soup_server_message_pause (msg);
+    // Held (a blocking reload, a hinted part): if the client leaves
+    // meanwhile, the wait ends now, and the connection with it.
+    ex->acceptor = self->acceptor_;
+    std::weak_ptr<Exchange> weak = ex;
+    ex->hold_token = self->acceptor_->hold (msg, [weak] () {
+      auto ex = weak.lock ();
+      if (!ex || ex->answered || ex->gone)
+        return;
+      ex->gone = true;
+      ex->hold_token = 0;
+      if (auto cancel = std::move (ex->cancel))
+        cancel ();
+      ex->cancel = nullptr;
+      soup_server_message_set_status (ex->msg, SOUP_STATUS_SERVICE_UNAVAILABLE, nullptr);
+      soup_message_headers_replace (soup_server_message_get_response_headers (ex->msg),
+                                    "Connection", "close");
+      soup_message_body_complete (soup_server_message_get_response_body (ex->msg));
+      soup_server_message_unpause (ex->msg);
+    });
   } else {
     ex->cancel = nullptr;
   }
