@@ -15,7 +15,9 @@
  *   the hub's options when this element starts it (gst-launch-1.0
  *   prototypes); in mirrord the hub already exists and its configuration wins.
  * - `srt://host:port?mode=caller&streamid=cam1`: pull from a remote SRT
- *   listener (stock srtsrc, which reconnects by itself).
+ *   listener. A failed or broken connection is tried again, 1 s later and
+ *   then twice as long after each failure, up to 30 s, until the element
+ *   stops; each failed attempt posts `mirror-ingest-retrying`.
  * - `rtp://:5004?ssrc=1234&encoding=H265`: one RTP session (RTCP on port + 1)
  *   through the process-wide RTP hub; `encoding` is H265, H264 or AAC
  *   (MPEG4-GENERIC); optional `source` (sender IP), `pt`, `clock-rate` and,
@@ -26,7 +28,7 @@
  * exposed too for a later stage to transcode; any other video codec is an
  * error). RTP goes through rtpbin (200 ms jitter buffer) and the matching
  * depayloader. The children have stable names: `src`, `demux` (tsdemux),
- * `srtsrc` (caller mode), `rtpbin`, `rtcpsrc`, `depay`, `video_0_parse`, ...
+ * `rtpbin`, `rtcpsrc`, `depay`, `video_0_parse`, ...
  *
  * When the first access unit leaves a parser, the stream is registered under
  * #GstMirrorIngestBin:stream-id (codec, resolution and frame rate from the
@@ -47,12 +49,15 @@
  * - `mirror-ingest-ended` (stream-id, peer, reason): the feed is over (no
  *   caller within the reconnect window, the RTP session timed out); EOS
  *   follows on every pad.
+ * - `mirror-ingest-retrying` (stream-id, peer, attempt, delay in ns, reason):
+ *   a pull's attempt failed and the next one waits that long.
  *
  * Once a feed has connected, a disconnection is not the end: the bin waits
  * #GstMirrorIngestBin:reconnect-window for the same stream to come back
  * (the next buffer is flagged DISCONT so that the demuxer resynchronises),
- * and pushes EOS only if none did. Before the first caller it waits as long as
- * it takes. An RTP session that times out in the hub ends the stream.
+ * and pushes EOS only if none did (`mirror-ingest-ended`). Before the first
+ * caller it waits as long as it takes. A pull is never over by itself: it
+ * keeps trying. An RTP session that times out in the hub ends the stream.
  *
  * ## Example launch line
  * |[
@@ -73,13 +78,13 @@
 #include "gstmirrorelements.h"
 #include "ingestbin/gstmirrorringsrc.h"
 #include "ingestbin/gstmirrorrtphubsrc.h"
+#include "ingestbin/gstmirrorsrtcallersrc.h"
 #include "ingestbin/gstmirrorsrthubsrc.h"
 #include "ingestbin/ingestcodecs.h"
 #include "ingestbin/ingestregistration.h"
 #include "ingestbin/ingestring.h"
 #include "ingestbin/ingesttransport.h"
 #include "ingestbin/ingesturi.h"
-#include "ingestbin/srtcallertap.h"
 #include "util/message_names.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_mirror_ingest_bin_debug);
@@ -153,10 +158,8 @@ struct GstMirrorIngestBinPrivate {
   std::string registry_id; // stream-id; empty: not registered
   std::shared_ptr<mirror::IngestRing> ring;
   std::shared_ptr<mirror::IngestRing> rtcp_ring;
-  std::shared_ptr<mirror::SrtCallerTap> tap;
   std::vector<GstElement *> children; // every element this bin added
   GstElement *src = nullptr;          // the ring source (not reffed: a child)
-  GstElement *srtsrc = nullptr;
   GstElement *rtpbin = nullptr;
   GstElement *jitterbuffer = nullptr; // ref held
   GstCaps *rtp_caps = nullptr;
@@ -197,14 +200,12 @@ static void gst_mirror_ingest_bin_get_property (GObject *object, guint prop_id, 
 static GstStateChangeReturn gst_mirror_ingest_bin_change_state (GstElement *element,
                                                                 GstStateChange transition);
 static void gst_mirror_ingest_bin_set_context (GstElement *element, GstContext *context);
-static void gst_mirror_ingest_bin_handle_message (GstBin *bin, GstMessage *message);
 
 static void
 gst_mirror_ingest_bin_class_init (GstMirrorIngestBinClass *klass)
 {
   auto *object_class = G_OBJECT_CLASS (klass);
   auto *element_class = GST_ELEMENT_CLASS (klass);
-  auto *bin_class = GST_BIN_CLASS (klass);
 
   object_class->finalize = gst_mirror_ingest_bin_finalize;
   object_class->set_property = gst_mirror_ingest_bin_set_property;
@@ -266,7 +267,6 @@ gst_mirror_ingest_bin_class_init (GstMirrorIngestBinClass *klass)
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_mirror_ingest_bin_change_state);
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_mirror_ingest_bin_set_context);
-  bin_class->handle_message = GST_DEBUG_FUNCPTR (gst_mirror_ingest_bin_handle_message);
 }
 
 static void
@@ -394,6 +394,16 @@ gst_mirror_ingest_bin_on_feed_event (GstMirrorIngestBin *self, const GstMirrorIn
         self, gst_structure_new (mirror::msg::kIngestDisconnected, "stream-id", G_TYPE_STRING,
                                  label.c_str (), "peer", G_TYPE_STRING, peer.c_str (), "reason",
                                  G_TYPE_STRING, event.reason.c_str (), nullptr));
+    break;
+  case GstMirrorIngestEvent::Kind::kRetrying:
+    GST_INFO_OBJECT (self, "stream %s: pulling from %s: attempt %u failed (%s)", label.c_str (),
+                     peer.c_str (), event.attempt, event.reason.c_str ());
+    gst_mirror_ingest_bin_post (
+        self, gst_structure_new (mirror::msg::kIngestRetrying, "stream-id", G_TYPE_STRING,
+                                 label.c_str (), "peer", G_TYPE_STRING, peer.c_str (), "attempt",
+                                 G_TYPE_UINT, event.attempt, "delay", G_TYPE_UINT64,
+                                 (guint64)event.delay, "reason", G_TYPE_STRING,
+                                 event.reason.c_str (), nullptr));
     break;
   case GstMirrorIngestEvent::Kind::kWindowExpired:
     GST_WARNING_OBJECT (self, "stream %s: %s did not come back within the reconnect window: EOS",
@@ -719,28 +729,6 @@ gst_mirror_ingest_bin_on_new_jitterbuffer (GstElement *rtpbin, GstElement *jitte
   gst_object_replace ((GstObject **)&priv->jitterbuffer, GST_OBJECT (jitterbuffer));
 }
 
-static void
-gst_mirror_ingest_bin_handle_message (GstBin *bin, GstMessage *message)
-{
-  auto *priv = GST_MIRROR_INGEST_BIN (bin)->priv;
-  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_WARNING) {
-    std::shared_ptr<mirror::SrtCallerTap> tap;
-    {
-      std::lock_guard<std::mutex> lk (priv->state_lock);
-      if (priv->srtsrc && GST_MESSAGE_SRC (message) == GST_OBJECT_CAST (priv->srtsrc))
-        tap = priv->tap;
-    }
-    // srtsrc (auto-reconnect) warns when it lost the listener and retries.
-    if (tap) {
-      GError *err = nullptr;
-      gst_message_parse_warning (message, &err, nullptr);
-      tap->on_connection_lost (err ? err->message : "connection lost");
-      g_clear_error (&err);
-    }
-  }
-  GST_BIN_CLASS (parent_class)->handle_message (bin, message);
-}
-
 // ------------------------------------------------------------------ stats
 
 static gboolean
@@ -754,7 +742,7 @@ gst_mirror_ingest_bin_on_stats_tick (GstClock *clock, GstClockTime time, GstCloc
   std::string label;
   std::shared_ptr<mirror::IngestRing> ring;
   std::shared_ptr<mirror::IngestRegistration> registration;
-  GstElement *src = nullptr, *srtsrc = nullptr, *rtpbin = nullptr, *jitterbuffer = nullptr;
+  GstElement *src = nullptr, *rtpbin = nullptr, *jitterbuffer = nullptr;
   bool saw_es, error_posted;
   gint64 playing_since;
   mirror::TransportFigures f;
@@ -772,8 +760,6 @@ gst_mirror_ingest_bin_on_stats_tick (GstClock *clock, GstClockTime time, GstCloc
     playing_since = priv->playing_since_us;
     if (priv->src)
       src = GST_ELEMENT (gst_object_ref (priv->src));
-    if (priv->srtsrc)
-      srtsrc = GST_ELEMENT (gst_object_ref (priv->srtsrc));
     if (priv->rtpbin)
       rtpbin = GST_ELEMENT (gst_object_ref (priv->rtpbin));
     if (priv->jitterbuffer)
@@ -791,8 +777,10 @@ gst_mirror_ingest_bin_on_stats_tick (GstClock *clock, GstClockTime time, GstCloc
     }
     break;
   case mirror::IngestUri::Kind::kSrtCaller:
-    if (srtsrc)
-      mirror::transport_figures_from_srtsrc (srtsrc, &f);
+    if (src && GST_IS_MIRROR_SRT_CALLER_SRC (src)) {
+      if (auto s = gst_mirror_srt_caller_src_stats (GST_MIRROR_SRT_CALLER_SRC (src)))
+        mirror::transport_figures_from_srt_hub (*s, &f);
+    }
     break;
   case mirror::IngestUri::Kind::kRtp:
     f.bytes = ring_counters.bytes_in;
@@ -802,7 +790,7 @@ gst_mirror_ingest_bin_on_stats_tick (GstClock *clock, GstClockTime time, GstCloc
       f.packets = ring_counters.chunks_in;
     break;
   }
-  for (GstElement *e : { src, srtsrc, rtpbin, jitterbuffer })
+  for (GstElement *e : { src, rtpbin, jitterbuffer })
     if (e)
       gst_object_unref (e);
 
@@ -984,7 +972,6 @@ gst_mirror_ingest_bin_build (GstMirrorIngestBin *self)
     priv->registry_id = stream_id;
     priv->ring = ring;
     priv->rtcp_ring.reset ();
-    priv->tap.reset ();
     priv->streams.clear ();
     priv->n_video = priv->n_audio = 0;
     priv->saw_elementary_stream = false;
@@ -1037,32 +1024,18 @@ gst_mirror_ingest_bin_build (GstMirrorIngestBin *self)
                                && feed->passphrase.empty () && !feed->pbkeylen;
       gst_mirror_srt_hub_src_set_hub (GST_MIRROR_SRT_HUB_SRC (src), options, *hub_id, label);
     } else {
-      src = GST_ELEMENT (g_object_new (GST_TYPE_MIRROR_RING_SRC, "name", "src", nullptr));
-      GstElement *srtsrc = gst_mirror_ingest_bin_make (self, "srtsrc", "srtsrc", label);
-      if (!srtsrc) {
-        gst_caps_unref (caps);
-        gst_object_unref (gst_object_ref_sink (src));
-        return FALSE;
-      }
-      gchar *uri = g_strdup_printf ("srt://%s:%u", feed->host.c_str (), (guint)feed->port);
-      g_object_set (srtsrc, "uri", uri, "mode", 1 /* caller */, "auto-reconnect", TRUE,
-                    "do-timestamp", FALSE, nullptr);
-      g_free (uri);
-      if (!feed->stream_id.empty ())
-        g_object_set (srtsrc, "streamid", feed->stream_id.c_str (), nullptr);
+      // A pull never ends by itself: it retries with backoff until stopped.
+      config.reconnect_window = GST_CLOCK_TIME_NONE;
+      src = GST_ELEMENT (g_object_new (GST_TYPE_MIRROR_SRT_CALLER_SRC, "name", "src", nullptr));
+      mirror::SrtCallerOptions options;
+      options.host = feed->host;
+      options.port = feed->port;
+      options.stream_id = feed->stream_id;
       if (feed->latency_ms >= 0)
-        g_object_set (srtsrc, "latency", (gint)feed->latency_ms, nullptr);
-      if (!feed->passphrase.empty ())
-        g_object_set (srtsrc, "passphrase", feed->passphrase.c_str (), nullptr);
-      if (feed->pbkeylen)
-        g_object_set (srtsrc, "pbkeylen", feed->pbkeylen, nullptr);
-
-      auto tap = std::make_shared<mirror::SrtCallerTap> (ring, feed->host + ":"
-                                                                   + std::to_string (feed->port));
-      tap->attach (srtsrc);
-      std::lock_guard<std::mutex> lk (priv->state_lock);
-      priv->srtsrc = srtsrc;
-      priv->tap = tap;
+        options.latency_ms = feed->latency_ms;
+      options.passphrase = feed->passphrase;
+      options.pbkeylen = feed->pbkeylen;
+      gst_mirror_srt_caller_src_set_options (GST_MIRROR_SRT_CALLER_SRC (src), options, label);
     }
     gst_mirror_ring_src_configure (GST_MIRROR_RING_SRC (src), config);
     gst_caps_unref (caps);
@@ -1168,8 +1141,7 @@ gst_mirror_ingest_bin_teardown (GstMirrorIngestBin *self)
     registration = std::move (priv->registration);
     jitterbuffer = priv->jitterbuffer;
     priv->jitterbuffer = nullptr;
-    priv->src = priv->srtsrc = priv->rtpbin = nullptr;
-    priv->tap.reset ();
+    priv->src = priv->rtpbin = nullptr;
     priv->ring.reset ();
     priv->rtcp_ring.reset ();
     gst_caps_replace (&priv->rtp_caps, nullptr);

@@ -29,6 +29,10 @@ struct GstMirrorRingSrcState {
   // event means "the feed flows again", not only "someone connected".
   bool reconnect_pending = false;
   GstClockTime reconnect_gap = GST_CLOCK_TIME_NONE;
+  // A pull's failed attempts before this connection: its first connection
+  // is then a return too (the stream was already said to be reconnecting).
+  bool retrying = false;
+  gint64 retrying_since_us = 0;
   std::string last_peer;
   bool ended = false;
   std::vector<mirror::IngestRing::Item> items;
@@ -94,6 +98,7 @@ gst_mirror_ring_src_start (GstBaseSrc *bsrc)
   st->ever_connected = false;
   st->disconnected = false;
   st->reconnect_pending = false;
+  st->retrying = false;
   st->ended = false;
   st->last_peer.clear ();
   return TRUE;
@@ -165,11 +170,13 @@ gst_mirror_ring_src_handle_note (GstMirrorRingSrc *src, GstMirrorRingSrcState *s
   event.reason = note.reason;
   switch (note.kind) {
   case mirror::IngestNote::Kind::kConnected:
-    if (st->ever_connected && st->disconnected) {
+    if ((st->ever_connected && st->disconnected) || st->retrying) {
+      gint64 since = st->disconnected ? st->disconnected_at_us : st->retrying_since_us;
       st->reconnect_pending = true;
-      st->reconnect_gap
-          = (GstClockTime)MAX (note.at_us - st->disconnected_at_us, 0) * GST_USECOND;
+      st->reconnect_gap = (GstClockTime)MAX (note.at_us - since, 0) * GST_USECOND;
       st->disconnected = false;
+      st->retrying = false;
+      st->ever_connected = true;
       st->last_peer = note.peer;
       GST_INFO_OBJECT (src, "%s is back, waiting for its data", note.peer.c_str ());
       return;
@@ -187,6 +194,17 @@ gst_mirror_ring_src_handle_note (GstMirrorRingSrc *src, GstMirrorRingSrcState *s
     st->disconnected = true;
     st->disconnected_at_us = note.at_us;
     GST_INFO_OBJECT (src, "%s disconnected: %s", note.peer.c_str (), note.reason.c_str ());
+    break;
+  case mirror::IngestNote::Kind::kRetrying:
+    if (!st->retrying && !st->disconnected)
+      st->retrying_since_us = note.at_us;
+    st->retrying = true;
+    event.kind = GstMirrorIngestEvent::Kind::kRetrying;
+    event.attempt = note.attempt;
+    event.delay = (GstClockTime)note.delay_ms * GST_MSECOND;
+    st->last_peer = note.peer;
+    GST_INFO_OBJECT (src, "attempt %u on %s failed (%s), next in %" G_GINT64_FORMAT " ms",
+                     note.attempt, note.peer.c_str (), note.reason.c_str (), note.delay_ms);
     break;
   case mirror::IngestNote::Kind::kEnded:
     // Reported when the EOS is actually returned, after the ring drained.

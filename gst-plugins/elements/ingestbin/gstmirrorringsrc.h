@@ -36,11 +36,14 @@ struct GstMirrorIngestEvent {
     kDisconnected,  // the caller left (or the RTP session timed out)
     kWindowExpired, // no caller came back in time: EOS follows
     kEnded,         // the feed ended (RTP timeout, upstream EOS): EOS follows
+    kRetrying,      // a pull's attempt failed; attempt, delay and reason set
   };
   Kind kind = Kind::kConnected;
   std::string peer;
   std::string reason;
   GstClockTime gap = GST_CLOCK_TIME_NONE;
+  unsigned attempt = 0;
+  GstClockTime delay = GST_CLOCK_TIME_NONE;
 };
 
 // Called on the source's streaming thread, no lock held.

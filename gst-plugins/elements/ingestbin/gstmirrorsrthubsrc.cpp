@@ -4,50 +4,11 @@
 #include <memory>
 #include <mutex>
 
+#include "ingestbin/srtringfeed.h"
+
 GST_DEBUG_CATEGORY_STATIC (gst_mirror_srt_hub_src_debug);
 #define GST_CAT_DEFAULT gst_mirror_srt_hub_src_debug
 
-namespace {
-
-// The hub's view of this stream. Runs on the hub's receive thread: it only
-// copies into the ring and leaves notes, it never touches the element (which
-// may be gone while the hub still holds this object).
-class SrtRingFeed final : public mirror::SrtStreamConsumer {
- public:
-  explicit SrtRingFeed (std::shared_ptr<mirror::IngestRing> ring) : ring_ (std::move (ring)) {}
-
-  void on_connect (const mirror::SrtPeer &peer) override
-  {
-    // A returning caller's data does not continue the old TS packet stream.
-    if (connected_before_)
-      ring_->mark_discont ();
-    connected_before_ = true;
-    ring_->note (
-        { mirror::IngestNote::Kind::kConnected, peer.address, {}, g_get_monotonic_time () });
-  }
-
-  void on_data (const uint8_t *data, size_t size) override
-  {
-    // One buffer per batch: downstream sees few large buffers.
-    GstBuffer *buffer = gst_buffer_new_allocate (nullptr, size, nullptr);
-    if (!buffer)
-      return;
-    gst_buffer_fill (buffer, 0, data, size);
-    ring_->push (buffer);
-  }
-
-  void on_disconnect (const mirror::SrtPeer &peer, const std::string &reason) override
-  {
-    ring_->note (
-        { mirror::IngestNote::Kind::kDisconnected, peer.address, reason, g_get_monotonic_time () });
-  }
-
- private:
-  std::shared_ptr<mirror::IngestRing> ring_;
-  bool connected_before_ = false; // hub thread only
-};
-
-} // namespace
 
 struct GstMirrorSrtHubSrcPrivate {
   std::mutex lock;
@@ -55,7 +16,7 @@ struct GstMirrorSrtHubSrcPrivate {
   std::string stream_id;
   std::string label;
   std::shared_ptr<mirror::SrtHub> hub;
-  std::shared_ptr<SrtRingFeed> feed;
+  std::shared_ptr<mirror::SrtRingFeed> feed;
 };
 
 struct _GstMirrorSrtHubSrc {
@@ -115,7 +76,7 @@ gst_mirror_srt_hub_src_start (GstBaseSrc *bsrc)
     label = priv->label;
   }
   auto feed
-      = std::make_shared<SrtRingFeed> (gst_mirror_ring_src_get_ring (GST_MIRROR_RING_SRC (src)));
+      = std::make_shared<mirror::SrtRingFeed> (gst_mirror_ring_src_get_ring (GST_MIRROR_RING_SRC (src)));
 
   std::string error;
   std::shared_ptr<mirror::SrtHub> hub;
@@ -161,7 +122,7 @@ gst_mirror_srt_hub_src_stop (GstBaseSrc *bsrc)
 {
   auto *priv = GST_MIRROR_SRT_HUB_SRC (bsrc)->priv;
   std::shared_ptr<mirror::SrtHub> hub;
-  std::shared_ptr<SrtRingFeed> feed;
+  std::shared_ptr<mirror::SrtRingFeed> feed;
   std::string stream_id;
   {
     std::lock_guard<std::mutex> lk (priv->lock);

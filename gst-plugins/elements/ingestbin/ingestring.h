@@ -21,11 +21,15 @@
 namespace mirror {
 
 struct IngestNote {
-  enum class Kind { kConnected, kDisconnected, kEnded };
+  // kRetrying: a pull's attempt failed and the next one waits (attempt,
+  // delay_ms, reason).
+  enum class Kind { kConnected, kDisconnected, kEnded, kRetrying };
   Kind kind = Kind::kConnected;
   std::string peer;
   std::string reason;
   gint64 at_us = 0; // g_get_monotonic_time () when it happened
+  unsigned attempt = 0;
+  gint64 delay_ms = 0;
 };
 
 struct IngestRingCounters {

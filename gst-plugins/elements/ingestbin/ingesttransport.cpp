@@ -22,15 +22,6 @@ structure_u64 (const GstStructure *s, const char *field)
   return 0;
 }
 
-double
-structure_double (const GstStructure *s, const char *field)
-{
-  const GValue *v = gst_structure_get_value (s, field);
-  if (v && G_VALUE_HOLDS_DOUBLE (v))
-    return g_value_get_double (v);
-  return (double)structure_u64 (s, field);
-}
-
 } // namespace
 
 void
@@ -45,24 +36,6 @@ transport_figures_from_srt_hub (const SrtConnectionStats &stats, TransportFigure
   f->rate_mbps = stats.receive_rate_mbps;
   if (!stats.peer.empty ())
     f->peer = stats.peer;
-}
-
-void
-transport_figures_from_srtsrc (GstElement *srtsrc, TransportFigures *f)
-{
-  GstStructure *s = nullptr;
-  g_object_get (srtsrc, "stats", &s, nullptr);
-  if (!s)
-    return;
-  f->bytes = structure_u64 (s, "bytes-received");
-  f->packets = structure_u64 (s, "packets-received");
-  f->lost = structure_u64 (s, "packets-received-lost");
-  f->dropped = structure_u64 (s, "packets-received-dropped");
-  f->retransmitted = structure_u64 (s, "packets-received-retransmitted");
-  f->rtt_ms = structure_double (s, "rtt-ms");
-  if (gst_structure_has_field (s, "receive-rate-mbps"))
-    f->rate_mbps = structure_double (s, "receive-rate-mbps");
-  gst_structure_free (s);
 }
 
 void

@@ -1,4 +1,4 @@
-// What the transport under a feed says about itself (SRT hub, srtsrc or
+// What the transport under a feed says about itself (SRT hub or pull,
 // rtpbin), in the terms of the mirror-ingest-stats message.
 #pragma once
 
@@ -22,8 +22,6 @@ struct TransportFigures {
 };
 
 void transport_figures_from_srt_hub (const SrtConnectionStats &stats, TransportFigures *f);
-// srtsrc's "stats" property (caller mode).
-void transport_figures_from_srtsrc (GstElement *srtsrc, TransportFigures *f);
 // rtpbin's session source for @ssrc and its jitter buffer (may be nullptr).
 void transport_figures_from_rtpbin (GstElement *rtpbin, GstElement *jitterbuffer, guint32 ssrc,
                                     TransportFigures *f);
