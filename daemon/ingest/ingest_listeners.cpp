@@ -1,5 +1,8 @@
 #include "ingest/ingest_listeners.h"
 
+#include <mutex>
+#include <set>
+
 #include <gio/gio.h>
 
 #include "api/admin_context.h"
@@ -12,6 +15,32 @@
 #include "util/main_context.h"
 
 namespace mirror::daemon {
+
+namespace {
+
+// The stream ids refused callers named: the first kMaxIds get a series of
+// their own in mirror_stream_ingestion_errors_total, the rest share
+// "(other)", so that callers inventing ids cannot grow /metrics without end.
+// Called on the hub's threads.
+class RejectedIds {
+ public:
+  std::string label (const std::string &id)
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    if (ids_.count (id) || ids_.size () < kMaxIds) {
+      ids_.insert (id);
+      return id;
+    }
+    return "(other)";
+  }
+
+ private:
+  static constexpr size_t kMaxIds = 100;
+  std::mutex lock_;
+  std::set<std::string> ids_;
+};
+
+} // namespace
 
 IngestListeners::IngestListeners (const Config &config, StreamManager &streams, Metrics &metrics,
                                   HealthBoard &health)
@@ -71,13 +100,15 @@ IngestListeners::start (std::string *error)
       on_srt_caller (peer.stream_id, peer.address);
   });
   Metrics *metrics = &metrics_;
-  srt_->set_reject_observer (
-      [metrics] (const SrtPeer &peer, SrtRejectReason reason, const std::string &message) {
-        // The hub has logged it; here it is counted per stream and reason.
-        metrics->stream_ingestion_errors_total
-            .Add ({ { "stream", peer.stream_id }, { "reason", to_string (reason) } })
-            .Increment ();
-      });
+  auto labelled = std::make_shared<RejectedIds> ();
+  srt_->set_reject_observer ([metrics, labelled] (const SrtPeer &peer, SrtRejectReason reason,
+                                                  const std::string &message) {
+    // The hub has logged it; here it is counted per stream and reason. The
+    // ids come from callers, so only so many get series of their own.
+    metrics->stream_ingestion_errors_total
+        .Add ({ { "stream", labelled->label (peer.stream_id) }, { "reason", to_string (reason) } })
+        .Increment ();
+  });
   health_.set ("srt", true, config_.server.bind_address + ":" + std::to_string (srt.port) + "/udp");
   log_info ("SRT listener on %s:%u (latency %lld ms%s)", config_.server.bind_address.c_str (),
             srt.port, (long long)srt.latency_ms, srt.passphrase.empty () ? "" : ", encrypted");

@@ -121,8 +121,10 @@ void
 StreamMetrics::forget (const std::string &id)
 {
   auto it = seen_.find (id);
-  if (!metrics_ || it == seen_.end ())
+  if (!metrics_)
     return;
+  if (it == seen_.end ())
+    it = seen_.emplace (id, Seen{}).first; // only error series, perhaps
   const prometheus::Labels chain = it->second.transcode_chain;
   seen_.erase (it);
   const prometheus::Labels labels = { { "stream", id } };
@@ -155,6 +157,17 @@ StreamMetrics::forget (const std::string &id)
       &metrics_->srt_packets_retransmitted_total.Add (labels));
   metrics_->srt_rtt_ms.Remove (&metrics_->srt_rtt_ms.Add (labels));
   metrics_->srt_receive_rate_mbps.Remove (&metrics_->srt_receive_rate_mbps.Add (labels));
+  metrics_->connection_reconnects_total.Remove (
+      &metrics_->connection_reconnects_total.Add (labels));
+  metrics_->stream_errors_total.Remove (&metrics_->stream_errors_total.Add (labels));
+  // Ingest errors by reason: disconnections, and the hub's refusals of
+  // further callers for this id.
+  for (const char *reason : { "disconnect", "malformed-stream-id", "not-allowed", "bad-passphrase",
+                              "already-live", "too-many-connections", "no-consumer" }) {
+    const prometheus::Labels l = { { "stream", id }, { "reason", reason } };
+    metrics_->stream_ingestion_errors_total.Remove (
+        &metrics_->stream_ingestion_errors_total.Add (l));
+  }
 }
 
 } // namespace mirror::daemon

@@ -21,7 +21,7 @@ class StreamMetrics {
 
   // Returns the peer when the message names a newly connected one, else "".
   std::string on_message (const std::string &stream_id, const GstStructure *s);
-  // The stream is gone: its series leave /metrics.
+  // The stream is gone: every series labelled with it leaves /metrics.
   void forget (const std::string &stream_id);
 
  private:
