@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "streams/pipeline_library.h"
 #include "streams/pipeline_variables.h"
 #include "streams/stream_manager.h"
+#include "streams/stream_pipeline.h"
 #include "util/main_context.h"
 #include "version.h"
 
@@ -211,6 +213,33 @@ Daemon::start (std::string *error, int *exit_code)
                  return all;
                }()
                + ")";
+      *exit_code = kExitConfig;
+      return false;
+    }
+  }
+  // Every routed pipeline must build here: its elements must exist (a
+  // missing mirrorlive plugin would otherwise fail each stream later).
+  std::set<std::string> routed = { "default" };
+  for (const auto &[glob, name] : config_.ingestion.routes)
+    routed.insert (name);
+  for (const std::string &name : routed) {
+    std::string why;
+    auto text = pipelines->render (
+        name,
+        pipeline_variables (config_, "check",
+                            "srt://:" + std::to_string (config_.ingestion.srt.port)
+                                + "?streamid=check",
+                            {}),
+        &why);
+    std::string missing = text ? StreamPipeline::missing_element (*text) : "";
+    if (!missing.empty ()) {
+      *error = "pipeline \"" + name + "\" needs GStreamer element \"" + missing
+               + "\", which is not installed"
+               + (missing.rfind ("mirror", 0) == 0
+                      ? " (mirrord's own plugin mirrorlive: point GST_PLUGIN_PATH_1_0 at the "
+                        "build's gst-plugins folder, as tools/mirror-dev does, or install it "
+                        "with meson install)"
+                      : " (install the GStreamer plugin that provides it)");
       *exit_code = kExitConfig;
       return false;
     }

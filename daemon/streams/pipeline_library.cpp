@@ -1,5 +1,7 @@
 #include "streams/pipeline_library.h"
 
+#include <algorithm>
+
 #include <gio/gio.h>
 
 namespace mirror::daemon {
@@ -167,6 +169,49 @@ PipelineLibrary::render (const std::string &name,
   if (!text)
     *error = "pipeline \"" + name + "\" needs ${" + missing + "}, which has no value";
   return text;
+}
+
+std::vector<std::string>
+PipelineLibrary::element_names (const std::string &rendered)
+{
+  // Words, split on blanks and '!' outside quotes; comments already gone.
+  std::vector<std::string> words;
+  std::string word;
+  char quote = 0;
+  bool escaped = false;
+  for (char c : rendered) {
+    if (escaped) {
+      word += c;
+      escaped = false;
+    } else if (c == '\\') {
+      word += c;
+      escaped = true;
+    } else if (quote) {
+      word += c;
+      if (c == quote)
+        quote = 0;
+    } else if (c == '"' || c == '\'') {
+      word += c;
+      quote = c;
+    } else if (c == '!' || g_ascii_isspace (c) || c == '(' || c == ')') {
+      if (!word.empty ())
+        words.push_back (word);
+      word.clear ();
+    } else {
+      word += c;
+    }
+  }
+  if (!word.empty ())
+    words.push_back (word);
+
+  std::vector<std::string> names;
+  for (const std::string &w : words) {
+    if (w.find_first_of ("=./,:\"'") != std::string::npos || !g_ascii_isalpha (w[0]))
+      continue;
+    if (std::find (names.begin (), names.end (), w) == names.end ())
+      names.push_back (w);
+  }
+  return names;
 }
 
 } // namespace mirror::daemon

@@ -26,6 +26,13 @@ class PipelineLibrary {
                                      const std::map<std::string, std::string> &variables,
                                      std::string *error) const;
 
+  // The element factory names a rendered description uses, in order, each
+  // once: the words that are neither properties (key=value), pad
+  // references (name.pad), caps (media/type,...), links (!) nor inside
+  // quotes. GStreamer 1.22's parser can crash on a description whose named
+  // elements are missing, so mirrord looks them up before parsing.
+  static std::vector<std::string> element_names (const std::string &rendered);
+
   // Exposed for tests and for tools/mirror-launch.
   static std::optional<std::string>
   render_text (const std::string &text, const std::map<std::string, std::string> &variables,

@@ -5,6 +5,7 @@
 
 #include "origin/origin_handle.h"
 #include "registry/registry_handle.h"
+#include "streams/pipeline_library.h"
 #include "transcode/ladder.h"
 #include "util/main_context.h"
 #include "util/message_names.h"
@@ -142,9 +143,28 @@ lifecycle_event (const GstStructure *s)
 
 } // namespace
 
+std::string
+StreamPipeline::missing_element (const std::string &description)
+{
+  for (const std::string &name : PipelineLibrary::element_names (description)) {
+    GstElementFactory *factory = gst_element_factory_find (name.c_str ());
+    if (!factory)
+      return name;
+    gst_object_unref (factory);
+  }
+  return {};
+}
+
 GstElement *
 StreamPipeline::parse (const std::string &id, const std::string &description, std::string *error)
 {
+  // GStreamer 1.22 can crash parsing a description whose named elements are
+  // missing: look them up first.
+  std::string missing = missing_element (description);
+  if (!missing.empty ()) {
+    *error = "GStreamer has no element \"" + missing + "\" (install the plugin that provides it)";
+    return nullptr;
+  }
   GError *err = nullptr;
   GstElement *pipeline
       = gst_parse_launch_full (description.c_str (), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);

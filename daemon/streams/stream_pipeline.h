@@ -40,6 +40,9 @@ class StreamPipeline {
   // (GStreamer's reason) when it does not build. Nothing runs yet.
   static GstElement *parse (const std::string &id, const std::string &description,
                             std::string *error);
+  // The first element @description names that GStreamer does not have, or
+  // "" when it has them all.
+  static std::string missing_element (const std::string &description);
   // Whether @pipeline holds a transcoding session: a mirrortranscodebin whose
   // ladder decodes (anything but `source` alone).
   static bool transcodes (GstElement *pipeline);

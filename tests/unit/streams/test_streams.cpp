@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The stream lifecycle with real pipelines but no network: StreamPipeline
+// (start, media, drain, failure) and the StreamManager around it (a stream
+// that ends is listed as ended, then removed; one that fails is released;
+// stop drains), on test sources from a private pipelines directory.
+#include <gtest/gtest.h>
+
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+
+#include <chrono>
+#include <functional>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+#include "config/config.h"
+#include "registry/stream_registry.h"
+#include "streams/pipeline_library.h"
+#include "streams/stream_manager.h"
+#include "streams/stream_pipeline.h"
+
+namespace mirror::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Iterates the default main context until pred holds or the deadline passes.
+bool
+pump_until (const std::function<bool ()> &pred, std::chrono::milliseconds deadline = 20s)
+{
+  auto end = std::chrono::steady_clock::now () + deadline;
+  while (std::chrono::steady_clock::now () < end) {
+    if (pred ())
+      return true;
+    if (!g_main_context_iteration (nullptr, FALSE))
+      g_usleep (2000);
+  }
+  return pred ();
+}
+
+TEST (PipelineLibrary, ElementNamesSkipPropertiesPadsCapsAndQuotes)
+{
+  auto names = PipelineLibrary::element_names (
+      "mirroringestbin name=ingest uri=\"srt://:6000?streamid=a b\"\n"
+      "ingest.video_0 ! mirrorheartbeat stream-id=\"x\" ! video/x-raw,width=2 ! "
+      "timeoverlay font-desc=\"Sans Bold 40\" ! fakesink\n"
+      "ingest.audio_0 ! queue ! fakesink");
+  EXPECT_EQ (names, (std::vector<std::string>{ "mirroringestbin", "mirrorheartbeat",
+                                               "timeoverlay", "fakesink", "queue" }));
+}
+
+TEST (StreamPipeline, AMissingElementIsNamedNotParsed)
+{
+  std::string error;
+  EXPECT_EQ (StreamPipeline::parse ("s", "nosuchbin name=a a.src_0 ! fakesink a.src_1 ! nosuch2",
+                                    &error),
+             nullptr);
+  EXPECT_NE (error.find ("\"nosuchbin\""), std::string::npos) << error;
+}
+
+struct Seen {
+  std::vector<StreamEvent> events;
+  std::vector<std::string> details;
+  std::optional<bool> drained;
+};
+
+std::unique_ptr<StreamPipeline>
+make (const std::string &description, Seen *seen)
+{
+  std::string error;
+  GstElement *element = StreamPipeline::parse ("s", description, &error);
+  EXPECT_NE (element, nullptr) << error;
+  if (!element)
+    return nullptr;
+  StreamPipeline::Callbacks callbacks;
+  callbacks.on_event = [seen] (StreamEvent e, const std::string &detail) {
+    seen->events.push_back (e);
+    seen->details.push_back (detail);
+  };
+  callbacks.on_drained = [seen] (bool in_time) { seen->drained = in_time; };
+  return std::make_unique<StreamPipeline> ("s", element, std::move (callbacks));
+}
+
+bool
+has (const Seen &seen, StreamEvent e)
+{
+  return std::find (seen.events.begin (), seen.events.end (), e) != seen.events.end ();
+}
+
+TEST (StreamPipeline, MediaFlowsThenADrainEndsIt)
+{
+  Seen seen;
+  auto p = make ("videotestsrc is-live=true ! mirrorheartbeat stream-id=s ! fakesink", &seen);
+  ASSERT_TRUE (p);
+  std::string error;
+  ASSERT_TRUE (p->start (&error)) << error;
+  ASSERT_TRUE (pump_until ([&] { return has (seen, StreamEvent::kMediaFlowing); }));
+  ASSERT_TRUE (pump_until ([&] { return p->playing (); }));
+  p->drain (5000, true);
+  ASSERT_TRUE (pump_until ([&] { return seen.drained.has_value (); }));
+  EXPECT_TRUE (*seen.drained);
+  p->release ();
+  EXPECT_TRUE (p->released ());
+  EXPECT_EQ (p->state_name (), "NULL");
+}
+
+TEST (StreamPipeline, AnInputThatEndsByItselfDrains)
+{
+  Seen seen;
+  auto p = make ("videotestsrc num-buffers=10 ! mirrorheartbeat ! fakesink", &seen);
+  ASSERT_TRUE (p);
+  std::string error;
+  ASSERT_TRUE (p->start (&error)) << error;
+  ASSERT_TRUE (pump_until ([&] { return seen.drained.has_value (); }));
+  EXPECT_TRUE (*seen.drained);
+}
+
+TEST (StreamPipeline, AFailureIsReportedWithItsReason)
+{
+  Seen seen;
+  auto p = make ("filesrc location=/nonexistent/mirror-test ! fakesink", &seen);
+  ASSERT_TRUE (p);
+  std::string error;
+  if (p->start (&error)) {
+    ASSERT_TRUE (pump_until ([&] { return has (seen, StreamEvent::kFailed); }));
+    error = seen.details.back ();
+  }
+  EXPECT_NE (error.find ("/nonexistent/mirror-test"), std::string::npos) << error;
+}
+
+// The manager, with descriptions from a private directory.
+class Manager : public ::testing::Test {
+ protected:
+  void SetUp () override
+  {
+    dir_ = g_dir_make_tmp ("mirror-pipelines-XXXXXX", nullptr);
+    write ("live", "videotestsrc is-live=true ! mirrorheartbeat stream-id=\"${stream_id}\" ! "
+                   "fakesink sync=false");
+    write ("short", "videotestsrc is-live=true num-buffers=15 ! "
+                    "mirrorheartbeat stream-id=\"${stream_id}\" ! fakesink sync=false");
+    write ("broken", "filesrc location=/nonexistent/mirror-test ! fakesink");
+    config_.ingestion.pipelines_dir = dir_;
+    config_.ingestion.ended_retention_ms = 300;
+    std::string error;
+    auto library = PipelineLibrary::load (dir_, &error);
+    ASSERT_TRUE (library) << error;
+    RegistryOptions options;
+    options.node_id = "test";
+    registry_ = make_registry (options, &error);
+    ASSERT_TRUE (registry_) << error;
+    manager_ = std::make_unique<StreamManager> (
+        config_, registry_, std::make_shared<PipelineLibrary> (std::move (*library)), nullptr);
+    StreamManager::Listener listener;
+    listener.state_changed = [this] (const StreamView &v) {
+      states_.push_back (v.entry.id + ":" + to_string (v.entry.state));
+    };
+    listener.removed = [this] (const std::string &id) { removed_.push_back (id); };
+    manager_->add_listener (listener);
+  }
+
+  void TearDown () override
+  {
+    manager_.reset ();
+    registry_.reset ();
+    for (const char *name : { "live", "short", "broken" })
+      g_remove ((std::string (dir_) + "/" + name + ".pipeline").c_str ());
+    g_rmdir (dir_);
+    g_free (dir_);
+  }
+
+  void write (const char *name, const std::string &text)
+  {
+    std::ofstream (std::string (dir_) + "/" + name + ".pipeline") << text << "\n";
+  }
+
+  ApiError create (const std::string &id, const std::string &pipeline)
+  {
+    std::optional<ApiError> result;
+    manager_->create ({ id, pipeline, "", {} }, [&] (const ApiError &e) { result = e; });
+    EXPECT_TRUE (pump_until ([&] { return result.has_value (); }));
+    return result.value_or (ApiError{ ApiErrc::kInternal, "no answer" });
+  }
+
+  std::string state (const std::string &id)
+  {
+    auto view = manager_->local_stream (id);
+    return view ? to_string (view->entry.state) : "gone";
+  }
+
+  bool gone (const std::string &id)
+  {
+    return std::find (removed_.begin (), removed_.end (), id) != removed_.end ();
+  }
+
+  gchar *dir_ = nullptr;
+  Config config_;
+  std::shared_ptr<StreamRegistry> registry_;
+  std::unique_ptr<StreamManager> manager_;
+  std::vector<std::string> states_;
+  std::vector<std::string> removed_;
+};
+
+TEST_F (Manager, MediaMakesItLiveAndStopRemovesIt)
+{
+  ASSERT_TRUE (create ("a", "live").ok ());
+  ASSERT_TRUE (pump_until ([&] { return state ("a") == "live"; }));
+  std::optional<ApiError> stopped;
+  manager_->stop ("a", [&] (const ApiError &e) { stopped = e; });
+  ASSERT_TRUE (pump_until ([&] { return stopped.has_value (); }));
+  EXPECT_TRUE (stopped->ok ());
+  EXPECT_EQ (state ("a"), "gone");
+  EXPECT_EQ (states_, (std::vector<std::string>{ "a:live", "a:stopping" }));
+}
+
+TEST_F (Manager, AnInputThatEndsIsEndedThenRemoved)
+{
+  ASSERT_TRUE (create ("b", "short").ok ());
+  ASSERT_TRUE (pump_until ([&] { return state ("b") == "ended"; }));
+  auto view = manager_->local_stream ("b");
+  EXPECT_EQ (view->pipeline_state, "NULL"); // released at once
+  EXPECT_TRUE (manager_->has_room ());
+  ASSERT_TRUE (pump_until ([&] { return gone ("b"); }));
+  EXPECT_EQ (state ("b"), "gone");
+  EXPECT_EQ (states_, (std::vector<std::string>{ "b:live", "b:ended" }));
+}
+
+TEST_F (Manager, AFailedStreamIsReleasedThenRemovedAndItsIdCanBeReused)
+{
+  ASSERT_TRUE (create ("c", "broken").ok ());
+  ASSERT_TRUE (pump_until ([&] { return state ("c") == "error"; }));
+  EXPECT_FALSE (manager_->local_stream ("c")->entry.message.empty ());
+  EXPECT_EQ (manager_->error_count (), 1u);
+  // A new stream for the id replaces the failed one at once.
+  ASSERT_TRUE (create ("c", "live").ok ());
+  ASSERT_TRUE (pump_until ([&] { return state ("c") == "live"; }));
+  EXPECT_EQ (manager_->error_count (), 0u);
+}
+
+} // namespace
+} // namespace mirror::daemon
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  ::testing::InitGoogleTest (&argc, argv);
+  return RUN_ALL_TESTS ();
+}
