@@ -226,10 +226,9 @@ Daemon::start (std::string *error, int *exit_code)
     std::string why;
     auto text = pipelines->render (
         name,
-        pipeline_variables (config_, "check",
-                            "srt://:" + std::to_string (config_.ingestion.srt.port)
-                                + "?streamid=check",
-                            {}),
+        pipeline_variables (
+            config_, "check",
+            "srt://:" + std::to_string (config_.ingestion.srt.port) + "?streamid=check", {}),
         &why);
     std::string missing = text ? StreamPipeline::missing_element (*text) : "";
     if (!missing.empty ()) {

@@ -174,8 +174,7 @@ struct StreamManager::Impl {
     return view;
   }
 
-  template <typename Fn>
-  void notify (Fn fn)
+  template <typename Fn> void notify (Fn fn)
   {
     // A listener may add or remove listeners.
     auto copy = listeners;
@@ -517,47 +516,47 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
   entry.id = id;
   entry.state = StreamState::kStarting;
   entry.source = request.source;
-  impl.registry->register_stream (entry, [&impl, request, name, pipeline,
-                                          done] (const RegistryStatus &status) {
-    impl.back_on_main ([&impl, request, name, pipeline, done, status] () {
-      const std::string &id = request.id;
-      impl.pending.erase (id);
-      const bool transcodes = impl.pending_transcodes.erase (id) > 0;
-      impl.recount ();
-      if (!status.ok ()) {
-        gst_object_unref (pipeline);
-        g_message ("stream %s: not started: %s", id.c_str (), status.message.c_str ());
-        done (from_registry (status, id));
-        return;
-      }
-      if (impl.shutting_down) {
-        gst_object_unref (pipeline);
-        impl.registry->unregister_stream (id, nullptr);
-        done ({ ApiErrc::kServiceUnavailable, "mirrord is shutting down" });
-        return;
-      }
-      auto stream = std::make_unique<Stream> ();
-      stream->request = request;
-      stream->transcodes = transcodes;
-      stream->pipeline_name = name;
-      stream->started_ms = monotonic_ms ();
-      stream->created_unix_ms = unix_ms ();
-      impl.streams[id] = std::move (stream);
-      impl.recount ();
-      if (impl.metrics)
-        impl.metrics->streams_created_total.Add ({}).Increment ();
-      g_message ("stream %s: starting pipeline \"%s\"%s%s", id.c_str (), name.c_str (),
-                 request.source.empty () ? "" : " from ", request.source.c_str ());
-      auto view = impl.view_of (id, *impl.streams.at (id));
-      impl.notify ([&view] (Listener &l) {
-        if (l.added)
-          l.added (view);
+  impl.registry->register_stream (
+      entry, [&impl, request, name, pipeline, done] (const RegistryStatus &status) {
+        impl.back_on_main ([&impl, request, name, pipeline, done, status] () {
+          const std::string &id = request.id;
+          impl.pending.erase (id);
+          const bool transcodes = impl.pending_transcodes.erase (id) > 0;
+          impl.recount ();
+          if (!status.ok ()) {
+            gst_object_unref (pipeline);
+            g_message ("stream %s: not started: %s", id.c_str (), status.message.c_str ());
+            done (from_registry (status, id));
+            return;
+          }
+          if (impl.shutting_down) {
+            gst_object_unref (pipeline);
+            impl.registry->unregister_stream (id, nullptr);
+            done ({ ApiErrc::kServiceUnavailable, "mirrord is shutting down" });
+            return;
+          }
+          auto stream = std::make_unique<Stream> ();
+          stream->request = request;
+          stream->transcodes = transcodes;
+          stream->pipeline_name = name;
+          stream->started_ms = monotonic_ms ();
+          stream->created_unix_ms = unix_ms ();
+          impl.streams[id] = std::move (stream);
+          impl.recount ();
+          if (impl.metrics)
+            impl.metrics->streams_created_total.Add ({}).Increment ();
+          g_message ("stream %s: starting pipeline \"%s\"%s%s", id.c_str (), name.c_str (),
+                     request.source.empty () ? "" : " from ", request.source.c_str ());
+          auto view = impl.view_of (id, *impl.streams.at (id));
+          impl.notify ([&view] (Listener &l) {
+            if (l.added)
+              l.added (view);
+          });
+          impl.start (id, pipeline);
+          impl.update_gauges ();
+          done (ApiError::none ());
+        });
       });
-      impl.start (id, pipeline);
-      impl.update_gauges ();
-      done (ApiError::none ());
-    });
-  });
 }
 
 ApiError

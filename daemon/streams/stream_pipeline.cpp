@@ -118,8 +118,8 @@ lifecycle_event (const GstStructure *s)
   }
   if (gst_structure_has_name (s, msg::kIngestDisconnected)) {
     std::string peer = text_field (s, "peer"), reason = text_field (s, "reason");
-    return std::pair (StreamEvent::kFeedLost, "feed from " + (peer.empty () ? "?" : peer)
-                                                  + " lost" + (reason.empty () ? "" : ": " + reason)
+    return std::pair (StreamEvent::kFeedLost, "feed from " + (peer.empty () ? "?" : peer) + " lost"
+                                                  + (reason.empty () ? "" : ": " + reason)
                                                   + "; waiting for it to come back");
   }
   if (gst_structure_has_name (s, msg::kIngestRetrying)) {
@@ -130,9 +130,8 @@ lifecycle_event (const GstStructure *s)
     char text[96];
     g_snprintf (text, sizeof text, "attempt %u failed; next in %.1f s", attempt, delay / 1e9);
     std::string reason = text_field (s, "reason");
-    return std::pair (StreamEvent::kFeedLost,
-                      "pulling from " + text_field (s, "peer") + ": " + text
-                          + (reason.empty () ? "" : " (" + reason + ")"));
+    return std::pair (StreamEvent::kFeedLost, "pulling from " + text_field (s, "peer") + ": " + text
+                                                  + (reason.empty () ? "" : " (" + reason + ")"));
   }
   if (gst_structure_has_name (s, msg::kIngestReconnected))
     return std::pair (StreamEvent::kFeedBack, std::string ());
@@ -286,9 +285,8 @@ StreamPipeline::drain (int64_t timeout_ms, bool send_eos)
   }
   // Sending EOS can block while a source holds its lock, so never on the
   // main loop.
-  GstElementCallAsyncFunc end = [] (GstElement *pipeline, gpointer) {
-    end_unfed_branches (GST_BIN (pipeline));
-  };
+  GstElementCallAsyncFunc end
+      = [] (GstElement *pipeline, gpointer) { end_unfed_branches (GST_BIN (pipeline)); };
   GstElementCallAsyncFunc end_all = [] (GstElement *pipeline, gpointer) {
     gst_element_send_event (pipeline, gst_event_new_eos ());
     end_unfed_branches (GST_BIN (pipeline));

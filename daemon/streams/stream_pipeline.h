@@ -20,7 +20,7 @@
 namespace mirror {
 class Origin;
 class StreamRegistry;
-}
+} // namespace mirror
 
 namespace mirror::daemon {
 

@@ -164,7 +164,8 @@ main (int argc, char **argv)
 {
   Options o;
   if (!parse (argc, argv, &o)) {
-    fprintf (stderr, "usage: mirror-srt-churn --port P --file media.ts [options] (see the source)\n");
+    fprintf (stderr,
+             "usage: mirror-srt-churn --port P --file media.ts [options] (see the source)\n");
     return 2;
   }
   std::ifstream in (o.file, std::ios::binary);

@@ -399,29 +399,30 @@ gst_mirror_ingest_bin_on_feed_event (GstMirrorIngestBin *self, const GstMirrorIn
     GST_INFO_OBJECT (self, "stream %s: pulling from %s: attempt %u failed (%s)", label.c_str (),
                      peer.c_str (), event.attempt, event.reason.c_str ());
     gst_mirror_ingest_bin_post (
-        self, gst_structure_new (mirror::msg::kIngestRetrying, "stream-id", G_TYPE_STRING,
-                                 label.c_str (), "peer", G_TYPE_STRING, peer.c_str (), "attempt",
-                                 G_TYPE_UINT, event.attempt, "delay", G_TYPE_UINT64,
-                                 (guint64)event.delay, "reason", G_TYPE_STRING,
-                                 event.reason.c_str (), nullptr));
+        self,
+        gst_structure_new (mirror::msg::kIngestRetrying, "stream-id", G_TYPE_STRING, label.c_str (),
+                           "peer", G_TYPE_STRING, peer.c_str (), "attempt", G_TYPE_UINT,
+                           event.attempt, "delay", G_TYPE_UINT64, (guint64)event.delay, "reason",
+                           G_TYPE_STRING, event.reason.c_str (), nullptr));
     break;
   case GstMirrorIngestEvent::Kind::kWindowExpired:
     GST_WARNING_OBJECT (self, "stream %s: %s did not come back within the reconnect window: EOS",
                         label.c_str (), peer.c_str ());
-    gst_mirror_ingest_bin_post (
-        self, gst_structure_new (mirror::msg::kIngestEnded, "stream-id", G_TYPE_STRING,
-                                 label.c_str (), "peer", G_TYPE_STRING, peer.c_str (), "reason",
-                                 G_TYPE_STRING, "the caller did not come back within the "
-                                 "reconnect window", nullptr));
+    gst_mirror_ingest_bin_post (self, gst_structure_new (mirror::msg::kIngestEnded, "stream-id",
+                                                         G_TYPE_STRING, label.c_str (), "peer",
+                                                         G_TYPE_STRING, peer.c_str (), "reason",
+                                                         G_TYPE_STRING,
+                                                         "the caller did not come back within the "
+                                                         "reconnect window",
+                                                         nullptr));
     break;
   case GstMirrorIngestEvent::Kind::kEnded:
     GST_INFO_OBJECT (self, "stream %s: feed from %s ended: EOS", label.c_str (), peer.c_str ());
     gst_mirror_ingest_bin_post (
-        self, gst_structure_new (mirror::msg::kIngestEnded, "stream-id", G_TYPE_STRING,
-                                 label.c_str (), "peer", G_TYPE_STRING, peer.c_str (), "reason",
-                                 G_TYPE_STRING,
-                                 event.reason.empty () ? "the feed ended" : event.reason.c_str (),
-                                 nullptr));
+        self, gst_structure_new (
+                  mirror::msg::kIngestEnded, "stream-id", G_TYPE_STRING, label.c_str (), "peer",
+                  G_TYPE_STRING, peer.c_str (), "reason", G_TYPE_STRING,
+                  event.reason.empty () ? "the feed ended" : event.reason.c_str (), nullptr));
     break;
   }
 }

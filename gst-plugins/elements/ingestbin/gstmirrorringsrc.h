@@ -51,9 +51,9 @@ using GstMirrorIngestEventFn = std::function<void (const GstMirrorIngestEvent &e
 
 struct GstMirrorRingSrcConfig {
   std::shared_ptr<mirror::IngestRing> ring;
-  GstCaps *caps = nullptr; // borrowed; the source keeps a ref
+  GstCaps *caps = nullptr;                        // borrowed; the source keeps a ref
   GstClockTime reconnect_window = 5 * GST_SECOND; // NONE: forever
-  guint max_chunks_per_push = 1; // > 1: a GstBufferList of what is queued
+  guint max_chunks_per_push = 1;                  // > 1: a GstBufferList of what is queued
   GstMirrorIngestEventFn on_event;
 };
 

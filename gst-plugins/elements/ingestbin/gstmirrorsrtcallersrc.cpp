@@ -22,8 +22,7 @@ struct _GstMirrorSrtCallerSrc {
 };
 
 #define gst_mirror_srt_caller_src_parent_class parent_class
-G_DEFINE_TYPE_WITH_CODE (GstMirrorSrtCallerSrc, gst_mirror_srt_caller_src,
-                         GST_TYPE_MIRROR_RING_SRC,
+G_DEFINE_TYPE_WITH_CODE (GstMirrorSrtCallerSrc, gst_mirror_srt_caller_src, GST_TYPE_MIRROR_RING_SRC,
                          GST_DEBUG_CATEGORY_INIT (gst_mirror_srt_caller_src_debug,
                                                   "mirrorsrtcallersrc", 0,
                                                   "Mirror ingest SRT pull source"));
@@ -62,8 +61,9 @@ gst_mirror_srt_caller_src_start (GstBaseSrc *bsrc)
   auto ring = gst_mirror_ring_src_get_ring (GST_MIRROR_RING_SRC (src));
   auto feed = std::make_shared<mirror::SrtRingFeed> (ring);
   auto caller = std::make_unique<mirror::SrtCaller> (
-      options, feed, [ring, peer = options.host + ":" + std::to_string (options.port)] (
-                         const mirror::SrtCallerRetry &retry) {
+      options, feed,
+      [ring, peer = options.host + ":"
+                    + std::to_string (options.port)] (const mirror::SrtCallerRetry &retry) {
         mirror::IngestNote note;
         note.kind = mirror::IngestNote::Kind::kRetrying;
         note.peer = peer;

@@ -9,7 +9,6 @@
 GST_DEBUG_CATEGORY_STATIC (gst_mirror_srt_hub_src_debug);
 #define GST_CAT_DEFAULT gst_mirror_srt_hub_src_debug
 
-
 struct GstMirrorSrtHubSrcPrivate {
   std::mutex lock;
   mirror::SrtHubOptions options;
@@ -75,8 +74,8 @@ gst_mirror_srt_hub_src_start (GstBaseSrc *bsrc)
     stream_id = priv->stream_id;
     label = priv->label;
   }
-  auto feed
-      = std::make_shared<mirror::SrtRingFeed> (gst_mirror_ring_src_get_ring (GST_MIRROR_RING_SRC (src)));
+  auto feed = std::make_shared<mirror::SrtRingFeed> (
+      gst_mirror_ring_src_get_ring (GST_MIRROR_RING_SRC (src)));
 
   std::string error;
   std::shared_ptr<mirror::SrtHub> hub;

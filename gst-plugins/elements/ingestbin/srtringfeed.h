@@ -40,7 +40,8 @@ class SrtRingFeed final : public SrtStreamConsumer {
 
   void on_disconnect (const SrtPeer &peer, const std::string &reason) override
   {
-    ring_->note ({ IngestNote::Kind::kDisconnected, peer.address, reason, g_get_monotonic_time () });
+    ring_->note (
+        { IngestNote::Kind::kDisconnected, peer.address, reason, g_get_monotonic_time () });
   }
 
   const std::shared_ptr<IngestRing> &ring () const { return ring_; }

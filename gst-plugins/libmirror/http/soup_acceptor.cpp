@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "http/soup_acceptor.h"
 
+#include <algorithm>
 #include <map>
 
 #include <gio/gio.h>
@@ -10,6 +11,8 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+
+#include "util/main_context.h"
 
 // ------------------------------------------------------------ guarded input
 //
@@ -100,7 +103,8 @@ static gboolean
 mirror_guarded_input_is_readable (GPollableInputStream *stream)
 {
   auto *self = MIRROR_GUARDED_INPUT (stream);
-  return self->injected || g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (self->base));
+  return self->injected
+         || g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (self->base));
 }
 
 static GSource *
@@ -223,11 +227,9 @@ mirror_guarded_stream_init (MirrorGuardedStream *)
 static GIOStream *
 mirror_guarded_stream_new (GIOStream *base, std::function<void ()> on_closed)
 {
-  auto *self
-      = MIRROR_GUARDED_STREAM (g_object_new (mirror_guarded_stream_get_type (), nullptr));
+  auto *self = MIRROR_GUARDED_STREAM (g_object_new (mirror_guarded_stream_get_type (), nullptr));
   self->base = G_IO_STREAM (g_object_ref (base));
-  auto *input
-      = MIRROR_GUARDED_INPUT (g_object_new (mirror_guarded_input_get_type (), nullptr));
+  auto *input = MIRROR_GUARDED_INPUT (g_object_new (mirror_guarded_input_get_type (), nullptr));
   input->base = G_INPUT_STREAM (g_object_ref (g_io_stream_get_input_stream (base)));
   self->input = G_INPUT_STREAM (input);
   self->on_closed = new std::function<void ()> (std::move (on_closed));
@@ -344,8 +346,8 @@ struct SoupAcceptor::Impl : std::enable_shared_from_this<Impl> {
     }
     gchar *path = g_build_filename (dir, "unreachable", nullptr);
     GError *err = nullptr;
-    GSocket *socket
-        = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &err);
+    GSocket *socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                    G_SOCKET_PROTOCOL_DEFAULT, &err);
     GSocketAddress *address = g_unix_socket_address_new (path);
     bool ok = socket && g_socket_bind (socket, address, FALSE, &err)
               && g_socket_listen (socket, &err)
@@ -474,17 +476,20 @@ struct SoupAcceptor::Impl : std::enable_shared_from_this<Impl> {
     by_key[conn.key] = id;
     conn.handed_over = true;
     // POLLRDHUP: the client has closed (or half-closed) its side.
-    conn.hangup_watch = attach (g_unix_fd_source_new (g_socket_get_fd (socket),
-                                                      (GIOCondition)(POLLRDHUP)));
+    conn.hangup_watch
+        = attach (g_unix_fd_source_new (g_socket_get_fd (socket), (GIOCondition)(POLLRDHUP)));
     auto *ctx = new std::pair<std::weak_ptr<Impl>, uint64_t> (weak_from_this (), id);
     g_source_set_callback (
-        conn.hangup_watch, (GSourceFunc) (void (*) ()) + [] (gint, GIOCondition, gpointer data) {
-          auto *ctx = static_cast<std::pair<std::weak_ptr<Impl>, uint64_t> *> (data);
-          if (auto self = ctx->first.lock ())
-            self->on_hangup (ctx->second);
-          return (gboolean)G_SOURCE_REMOVE;
-        },
-        ctx, [] (gpointer data) {
+        conn.hangup_watch,
+        (GSourceFunc)(void (*) ()) +
+            [] (gint, GIOCondition, gpointer data) {
+              auto *ctx = static_cast<std::pair<std::weak_ptr<Impl>, uint64_t> *> (data);
+              if (auto self = ctx->first.lock ())
+                self->on_hangup (ctx->second);
+              return (gboolean)G_SOURCE_REMOVE;
+            },
+        ctx,
+        [] (gpointer data) {
           delete static_cast<std::pair<std::weak_ptr<Impl>, uint64_t> *> (data);
         });
     std::weak_ptr<Impl> weak = weak_from_this ();
@@ -594,18 +599,12 @@ struct SoupAcceptor::Impl : std::enable_shared_from_this<Impl> {
 
   guint timer (int64_t ms, std::function<void ()> fn)
   {
-    GSource *source = g_timeout_source_new ((guint)std::max<int64_t> (ms, 0));
-    g_source_set_callback (
-        source,
-        [] (gpointer data) -> gboolean {
-          (*static_cast<std::function<void ()> *> (data)) ();
-          return G_SOURCE_REMOVE;
-        },
-        new std::function<void ()> (std::move (fn)),
-        [] (gpointer data) { delete static_cast<std::function<void ()> *> (data); });
-    guint id = g_source_attach (source, context);
-    g_source_unref (source);
-    return id;
+    return timeout_add ((unsigned)std::max<int64_t> (ms, 0),
+                        [fn = std::move (fn)] () {
+                          fn ();
+                          return false;
+                        },
+                        context);
   }
 
   void remove_source (guint id)
@@ -619,19 +618,14 @@ SoupAcceptor::SoupAcceptor (SoupServer *server, Limits limits)
     : impl_ (std::make_shared<Impl> (server, limits))
 {
   const int64_t period = std::clamp<int64_t> (limits.idle_timeout_ms / 4, 50, 1000);
-  GSource *source = g_timeout_source_new ((guint)period);
   std::weak_ptr<Impl> weak = impl_;
-  g_source_set_callback (
-      source,
-      [] (gpointer data) -> gboolean {
-        if (auto self = static_cast<std::weak_ptr<Impl> *> (data)->lock ())
-          self->sweep ();
-        return G_SOURCE_CONTINUE;
-      },
-      new std::weak_ptr<Impl> (weak),
-      [] (gpointer data) { delete static_cast<std::weak_ptr<Impl> *> (data); });
-  impl_->sweep_timer = g_source_attach (source, impl_->context);
-  g_source_unref (source);
+  impl_->sweep_timer = timeout_add ((unsigned)period,
+                                    [weak] () {
+                                      if (auto self = weak.lock ())
+                                        self->sweep ();
+                                      return true;
+                                    },
+                                    impl_->context);
 }
 
 SoupAcceptor::~SoupAcceptor ()
@@ -644,8 +638,8 @@ SoupAcceptor::listen (const std::string &address, uint16_t port, GTlsCertificate
                       std::string *error)
 {
   Impl &impl = *impl_;
-  const std::string what = std::string (certificate ? "HTTPS" : "HTTP") + " listener on "
-                           + address + ":" + std::to_string (port);
+  const std::string what = std::string (certificate ? "HTTPS" : "HTTP") + " listener on " + address
+                           + ":" + std::to_string (port);
   if (!impl.ensure_placeholder (error))
     return 0;
   GInetAddress *inet = g_inet_address_new_from_string (address.c_str ());
@@ -681,15 +675,16 @@ SoupAcceptor::listen (const std::string &address, uint16_t port, GTlsCertificate
   listener.source = g_socket_create_source (socket, G_IO_IN, nullptr);
   auto *ctx = new std::pair<std::weak_ptr<Impl>, size_t> (impl_, impl.listeners.size ());
   g_source_set_callback (
-      listener.source, (GSourceFunc) (void (*) ()) + [] (GSocket *, GIOCondition, gpointer data) {
-        auto *ctx = static_cast<std::pair<std::weak_ptr<Impl>, size_t> *> (data);
-        if (auto self = ctx->first.lock ())
-          self->on_acceptable (ctx->second);
-        return (gboolean)G_SOURCE_CONTINUE;
-      },
-      ctx, [] (gpointer data) {
-        delete static_cast<std::pair<std::weak_ptr<Impl>, size_t> *> (data);
-      });
+      listener.source,
+      (GSourceFunc)(void (*) ()) +
+          [] (GSocket *, GIOCondition, gpointer data) {
+            auto *ctx = static_cast<std::pair<std::weak_ptr<Impl>, size_t> *> (data);
+            if (auto self = ctx->first.lock ())
+              self->on_acceptable (ctx->second);
+            return (gboolean)G_SOURCE_CONTINUE;
+          },
+      ctx,
+      [] (gpointer data) { delete static_cast<std::pair<std::weak_ptr<Impl>, size_t> *> (data); });
   impl.attach (listener.source);
   impl.listeners.push_back (listener);
   return bound_port;

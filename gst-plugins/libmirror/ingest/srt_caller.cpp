@@ -11,7 +11,7 @@
 #include <glib.h>
 #include <srt/srt.h>
 
-#include "ingest/srt_address.h"
+#include "ingest/srt_socket_options.h"
 #include "util/main_context.h"
 
 namespace mirror {
@@ -64,7 +64,7 @@ SrtCaller::SrtCaller (SrtCallerOptions options, std::shared_ptr<SrtStreamConsume
     : options_ (std::move (options)), consumer_ (std::move (consumer)),
       on_retry_ (std::move (on_retry)),
       peer_ ((options_.host.find (':') != std::string::npos ? "[" + options_.host + "]"
-                                                              : options_.host)
+                                                            : options_.host)
              + ":" + std::to_string (options_.port))
 {}
 
@@ -115,19 +115,11 @@ SrtCaller::stats () const
   std::lock_guard lock (lock_);
   if (sock_ < 0 || !connected_at_ms_)
     return std::nullopt;
-  SRT_TRACEBSTATS perf{};
-  if (srt_bstats (sock_, &perf, 0) == SRT_ERROR)
+  auto out = srt_receive_stats (sock_);
+  if (!out)
     return std::nullopt;
-  SrtConnectionStats out;
-  out.bytes_received = perf.byteRecvTotal;
-  out.packets_received = uint64_t (perf.pktRecvTotal);
-  out.packets_lost = uint64_t (std::max (perf.pktRcvLossTotal, 0));
-  out.packets_dropped = uint64_t (std::max (perf.pktRcvDropTotal, 0));
-  out.packets_retransmitted = uint64_t (std::max (perf.pktRcvRetrans, 0));
-  out.rtt_ms = perf.msRTT;
-  out.receive_rate_mbps = perf.mbpsRecvRate;
-  out.connected_ms = monotonic_ms () - connected_at_ms_;
-  out.peer = peer_;
+  out->connected_ms = monotonic_ms () - connected_at_ms_;
+  out->peer = peer_;
   return out;
 }
 
@@ -302,8 +294,8 @@ SrtCaller::run ()
       failures++;
       SrtCallerRetry retry;
       retry.attempt = failures;
-      retry.delay_ms = srt_caller_backoff_ms (failures, options_.backoff_initial_ms,
-                                              options_.backoff_max_ms);
+      retry.delay_ms
+          = srt_caller_backoff_ms (failures, options_.backoff_initial_ms, options_.backoff_max_ms);
       retry.reason = reason;
       delay_ms = retry.delay_ms;
       g_info ("SRT pull from %s (stream '%s'): attempt %u failed (%s); next in %lld ms",

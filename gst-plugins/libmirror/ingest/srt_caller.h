@@ -37,8 +37,8 @@ struct SrtCallerOptions {
 int64_t srt_caller_backoff_ms (unsigned failures, int64_t initial_ms, int64_t max_ms);
 
 struct SrtCallerRetry {
-  unsigned attempt = 0;  // the attempt that failed (1, 2, ...; since the last lasting connection)
-  int64_t delay_ms = 0;  // until the next one
+  unsigned attempt = 0; // the attempt that failed (1, 2, ...; since the last lasting connection)
+  int64_t delay_ms = 0; // until the next one
   std::string reason;
 };
 

@@ -374,20 +374,13 @@ SrtPort::stats (const std::string &stream_id) const
     accepted_ms = connection->second->accepted_ms;
     out.held_bytes = connection->second->held_bytes.load ();
   }
-  // Without clearing, libsrt's interval counters (pktRcvRetrans) run from
-  // the start of the connection.
-  SRT_TRACEBSTATS perf{};
-  if (srt_bstats (sock, &perf, 0) == SRT_ERROR)
+  auto figures = srt_receive_stats (sock);
+  if (!figures)
     return std::nullopt;
-  out.bytes_received = perf.byteRecvTotal;
-  out.packets_received = uint64_t (perf.pktRecvTotal);
-  out.packets_lost = uint64_t (std::max (perf.pktRcvLossTotal, 0));
-  out.packets_dropped = uint64_t (std::max (perf.pktRcvDropTotal, 0));
-  out.packets_retransmitted = uint64_t (std::max (perf.pktRcvRetrans, 0));
-  out.rtt_ms = perf.msRTT;
-  out.receive_rate_mbps = perf.mbpsRecvRate;
-  out.connected_ms = monotonic_ms () - accepted_ms;
-  return out;
+  figures->peer = out.peer;
+  figures->held_bytes = out.held_bytes;
+  figures->connected_ms = monotonic_ms () - accepted_ms;
+  return figures;
 }
 
 std::map<SrtRejectReason, uint64_t>

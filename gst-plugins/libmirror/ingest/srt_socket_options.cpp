@@ -103,4 +103,21 @@ configure_srt_listener (SRTSOCKET s, const SrtHubOptions &o, bool ipv6, std::str
   return true;
 }
 
+std::optional<SrtConnectionStats>
+srt_receive_stats (SRTSOCKET sock)
+{
+  SRT_TRACEBSTATS perf{};
+  if (srt_bstats (sock, &perf, 0) == SRT_ERROR)
+    return std::nullopt;
+  SrtConnectionStats out;
+  out.bytes_received = perf.byteRecvTotal;
+  out.packets_received = uint64_t (perf.pktRecvTotal);
+  out.packets_lost = uint64_t (std::max (perf.pktRcvLossTotal, 0));
+  out.packets_dropped = uint64_t (std::max (perf.pktRcvDropTotal, 0));
+  out.packets_retransmitted = uint64_t (std::max (perf.pktRcvRetrans, 0));
+  out.rtt_ms = perf.msRTT;
+  out.receive_rate_mbps = perf.mbpsRecvRate;
+  return out;
+}
+
 } // namespace mirror

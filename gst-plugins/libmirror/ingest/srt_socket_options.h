@@ -2,6 +2,7 @@
 // every caller of the port gets the same live-mode receiver.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <srt/srt.h>
@@ -20,6 +21,11 @@ int srt_receive_buffer_bytes (int64_t latency_ms, int payload_size, int flow_con
 // which the callers share): room for 25 callers at 50 Mbps while libsrt's
 // receiving threads are held up.
 int srt_udp_receive_buffer_bytes (int receive_threads);
+
+// A connection's receive figures from libsrt (srt_bstats without clearing:
+// the totals run from the start of the connection); nullopt when libsrt has
+// none for sock. peer, connected_ms and held_bytes are the caller's to set.
+std::optional<SrtConnectionStats> srt_receive_stats (SRTSOCKET sock);
 
 // Sets the options on a listener that is not bound yet; false and *error
 // naming the option and libsrt's reason.

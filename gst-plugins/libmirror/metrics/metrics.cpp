@@ -109,8 +109,8 @@ Metrics::Metrics ()
           COUNTER ("mirror_http3_retries_total", "QUIC Retry packets sent (address validation)")),
       http3_stateless_resets_total (
           COUNTER ("mirror_http3_stateless_resets_total", "QUIC stateless resets sent")),
-      http_connections (GAUGE ("mirror_http_connections",
-                               "HTTP/1.1 and HTTPS connections open now, by server")),
+      http_connections (
+          GAUGE ("mirror_http_connections", "HTTP/1.1 and HTTPS connections open now, by server")),
       http_connections_total (
           COUNTER ("mirror_http_connections_total", "HTTP/1.1 and HTTPS connections accepted")),
       http_idle_closed_total (COUNTER ("mirror_http_idle_closed_total",

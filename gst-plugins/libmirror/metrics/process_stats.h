@@ -10,7 +10,7 @@ namespace mirror {
 
 struct ProcessStats {
   uint64_t open_fds = 0;
-  uint64_t max_fds = 0;       // RLIMIT_NOFILE (soft)
+  uint64_t max_fds = 0; // RLIMIT_NOFILE (soft)
   uint64_t threads = 0;
   uint64_t resident_bytes = 0;
   uint64_t virtual_bytes = 0;

@@ -16,7 +16,7 @@ struct Exchange {
   std::function<void ()> cancel;
   gulong finished_id = 0;
   std::weak_ptr<SoupAcceptor> acceptor; // the front end's; gone at shutdown
-  uint64_t hold_token = 0;               // while paused
+  uint64_t hold_token = 0;              // while paused
 
   void release_hold ()
   {

@@ -39,7 +39,7 @@ next_state (StreamState from, StreamEvent event)
     return S::kReconnecting;
   case E::kFeedBack:
     return from == S::kReconnecting || from == S::kStalled ? std::optional (S::kLive)
-                                                            : std::nullopt;
+                                                           : std::nullopt;
   case E::kFeedEnded:
     return S::kEnded;
   case E::kPaused:

@@ -57,10 +57,7 @@ class StreamLifecycle {
   // Whether the stream still runs a pipeline (not ended, failed or stopping).
   bool running () const;
   // Whether it is over for good: ended or failed, waiting to be removed.
-  bool finished () const
-  {
-    return state_ == StreamState::kEnded || state_ == StreamState::kError;
-  }
+  bool finished () const { return state_ == StreamState::kEnded || state_ == StreamState::kError; }
 
  private:
   StreamState state_ = StreamState::kStarting;

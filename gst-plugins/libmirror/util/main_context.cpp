@@ -23,7 +23,7 @@ timeout_add (unsigned ms, std::function<bool ()> fn, GMainContext *context)
       source,
       [] (gpointer data) -> gboolean {
         return (*static_cast<std::function<bool ()> *> (data)) () ? G_SOURCE_CONTINUE
-                                                                   : G_SOURCE_REMOVE;
+                                                                  : G_SOURCE_REMOVE;
       },
       new std::function<bool ()> (std::move (fn)),
       [] (gpointer data) { delete static_cast<std::function<bool ()> *> (data); });

@@ -65,10 +65,10 @@ TEST (ConfigSchema, Sections)
   EXPECT_EQ (schema::section_children (""),
              (std::vector<std::string>{ "server", "ingestion", "transcoding", "packaging",
                                         "storage", "redis", "registry", "monitoring" }));
-  EXPECT_EQ (schema::section_children ("ingestion"),
-             (std::vector<std::string>{ "srt", "rtp", "buffer", "reconnect_window",
-                                        "ended_retention", "max_streams", "routes",
-                                        "pipelines_dir" }));
+  EXPECT_EQ (
+      schema::section_children ("ingestion"),
+      (std::vector<std::string>{ "srt", "rtp", "buffer", "reconnect_window", "ended_retention",
+                                 "max_streams", "routes", "pipelines_dir" }));
   EXPECT_TRUE (schema::is_section ("ingestion.srt"));
   EXPECT_FALSE (schema::is_section ("ingestion.srt.port"));
   EXPECT_FALSE (schema::is_section ("ingestion.sr"));

@@ -15,8 +15,8 @@ namespace {
 TEST (StreamState, NamesRoundTrip)
 {
   const StreamState all[]
-      = { StreamState::kStarting, StreamState::kLive,     StreamState::kPaused,
-          StreamState::kStalled,  StreamState::kError,    StreamState::kStopping,
+      = { StreamState::kStarting,     StreamState::kLive,  StreamState::kPaused,
+          StreamState::kStalled,      StreamState::kError, StreamState::kStopping,
           StreamState::kReconnecting, StreamState::kEnded };
   const char *names[]
       = { "starting", "live", "paused", "stalled", "error", "stopping", "reconnecting", "ended" };

@@ -45,8 +45,8 @@ TEST (StreamLifecycle, StallAndRecovery)
 
 TEST (StreamLifecycle, LostFeedWaitsForItsReturnNotForFlushedMedia)
 {
-  for (auto from : { std::vector<E>{}, { E::kMediaFlowing },
-                     { E::kMediaFlowing, E::kMediaStalled } }) {
+  for (auto from :
+       { std::vector<E>{}, { E::kMediaFlowing }, { E::kMediaFlowing, E::kMediaStalled } }) {
     StreamLifecycle l;
     for (E e : from)
       l.apply (e);
@@ -78,8 +78,8 @@ TEST (StreamLifecycle, FeedOverEndsItForGood)
     EXPECT_EQ (l.state (), S::kEnded);
     EXPECT_TRUE (l.finished ());
     EXPECT_FALSE (l.running ());
-    for (E e : { E::kMediaFlowing, E::kFeedBack, E::kFeedLost, E::kFailed, E::kPaused,
-                 E::kResumed, E::kMediaStalled })
+    for (E e : { E::kMediaFlowing, E::kFeedBack, E::kFeedLost, E::kFailed, E::kPaused, E::kResumed,
+                 E::kMediaStalled })
       EXPECT_FALSE (l.apply (e, "late")) << to_string (e);
     EXPECT_EQ (l.state (), S::kEnded);
     EXPECT_EQ (l.message (), "window passed");
@@ -91,7 +91,9 @@ TEST (StreamLifecycle, FeedOverEndsItForGood)
 
 TEST (StreamLifecycle, FailureFromAnywhereButTheEnd)
 {
-  for (auto from : { std::vector<E>{}, { E::kMediaFlowing }, { E::kMediaFlowing, E::kFeedLost },
+  for (auto from : { std::vector<E>{},
+                     { E::kMediaFlowing },
+                     { E::kMediaFlowing, E::kFeedLost },
                      { E::kMediaFlowing, E::kPaused } }) {
     StreamLifecycle l;
     for (E e : from)

@@ -9,8 +9,8 @@
 #include <gst/gst.h>
 
 #include <chrono>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -46,16 +46,16 @@ TEST (PipelineLibrary, ElementNamesSkipPropertiesPadsCapsAndQuotes)
       "ingest.video_0 ! mirrorheartbeat stream-id=\"x\" ! video/x-raw,width=2 ! "
       "timeoverlay font-desc=\"Sans Bold 40\" ! fakesink\n"
       "ingest.audio_0 ! queue ! fakesink");
-  EXPECT_EQ (names, (std::vector<std::string>{ "mirroringestbin", "mirrorheartbeat",
-                                               "timeoverlay", "fakesink", "queue" }));
+  EXPECT_EQ (names, (std::vector<std::string>{ "mirroringestbin", "mirrorheartbeat", "timeoverlay",
+                                               "fakesink", "queue" }));
 }
 
 TEST (StreamPipeline, AMissingElementIsNamedNotParsed)
 {
   std::string error;
-  EXPECT_EQ (StreamPipeline::parse ("s", "nosuchbin name=a a.src_0 ! fakesink a.src_1 ! nosuch2",
-                                    &error),
-             nullptr);
+  EXPECT_EQ (
+      StreamPipeline::parse ("s", "nosuchbin name=a a.src_0 ! fakesink a.src_1 ! nosuch2", &error),
+      nullptr);
   EXPECT_NE (error.find ("\"nosuchbin\""), std::string::npos) << error;
 }
 
