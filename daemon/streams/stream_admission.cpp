@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// What may start: stream ids, ingestion.max_streams (streams that run a
+// pipeline), transcoding.max_sessions, routing, and the registry's claim.
+#include <regex>
+
+#include "metrics/metrics.h"
+#include "streams/pipeline_library.h"
+#include "streams/pipeline_variables.h"
+#include "streams/stream_manager_impl.h"
+
+namespace mirror::daemon {
+
+namespace {
+
+bool
+valid_stream_id (const std::string &id)
+{
+  static const std::regex pattern ("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+  return std::regex_match (id, pattern);
+}
+
+} // namespace
+
+ApiError
+from_registry (const RegistryStatus &status, const std::string &id)
+{
+  switch (status.code) {
+  case RegistryErrc::kOk:
+    return {};
+  case RegistryErrc::kAlreadyExists:
+    return { ApiErrc::kAlreadyExists, "stream \"" + id + "\" already exists: " + status.message };
+  case RegistryErrc::kNotFound:
+    return { ApiErrc::kNotFound, "no stream \"" + id + "\"" };
+  case RegistryErrc::kNotOwner:
+    return { ApiErrc::kNotFound,
+             "stream \"" + id + "\" is owned by another node: " + status.message };
+  case RegistryErrc::kUnavailable:
+    return { ApiErrc::kServiceUnavailable, "registry unavailable: " + status.message };
+  case RegistryErrc::kInvalid:
+    return { ApiErrc::kInvalidInput, status.message };
+  case RegistryErrc::kInternal:
+    break;
+  }
+  return { ApiErrc::kInternal, "registry: " + status.message };
+}
+
+std::string
+StreamManager::Impl::route (const std::string &id) const
+{
+  for (const auto &[glob, name] : config.ingestion.routes)
+    if (g_pattern_match_simple (glob.c_str (), id.c_str ()))
+      return name;
+  return "default";
+}
+
+size_t
+StreamManager::Impl::transcode_sessions () const
+{
+  size_t n = pending_transcodes.size ();
+  for (const auto &[sid, s] : streams)
+    n += s->transcodes && s->lifecycle.running () ? 1 : 0;
+  return n;
+}
+
+void
+StreamManager::create (const StreamRequest &request, DoneFn done)
+{
+  Impl &impl = *impl_;
+  const std::string &id = request.id;
+
+  if (!valid_stream_id (id)) {
+    done ({ ApiErrc::kInvalidInput, "stream id \"" + id
+                                        + "\" is not valid (allowed: 1 to 128 letters, digits, "
+                                          "'.', '_' or '-', starting with a letter or digit)" });
+    return;
+  }
+  if (impl.shutting_down) {
+    done ({ ApiErrc::kServiceUnavailable, "mirrord is shutting down" });
+    return;
+  }
+  Stream *existing = impl.find (id);
+  if ((existing && !existing->lifecycle.finished ()) || impl.pending.count (id)) {
+    done ({ ApiErrc::kAlreadyExists, "stream \"" + id + "\" already exists on this node" });
+    return;
+  }
+  const int max_streams = impl.config.ingestion.max_streams;
+  if ((int)impl.occupied >= max_streams) {
+    g_warning ("stream %s: refused, %d streams already (ingestion.max_streams)", id.c_str (),
+               max_streams);
+    done ({ ApiErrc::kCapacityFull, "stream \"" + id + "\" refused: this node runs its maximum of "
+                                        + std::to_string (max_streams)
+                                        + " streams (ingestion.max_streams)" });
+    return;
+  }
+
+  std::string name = request.pipeline.empty () ? impl.route (id) : request.pipeline;
+  auto vars = pipeline_variables (impl.config, id, request.source, request.variables);
+  std::string error;
+  auto description = impl.pipelines->render (name, vars, &error);
+  if (!description) {
+    done ({ ApiErrc::kInvalidInput, "stream \"" + id + "\": " + error });
+    return;
+  }
+
+  // Parse before claiming the id, so a bad description never half-starts.
+  GstElement *pipeline = StreamPipeline::parse (id, *description, &error);
+  if (!pipeline) {
+    done ({ ApiErrc::kInvalidInput,
+            "stream \"" + id + "\": pipeline \"" + name + "\" does not build: " + error });
+    return;
+  }
+
+  // Transcoding sessions: a pipeline with a mirrortranscodebin whose ladder
+  // decodes holds one.
+  const bool transcodes = StreamPipeline::transcodes (pipeline);
+  const int max_sessions = impl.config.transcoding.max_sessions;
+  if (transcodes && (int)impl.transcode_sessions () >= max_sessions) {
+    gst_object_unref (pipeline);
+    g_warning ("stream %s: refused, %d transcoding sessions already (transcoding.max_sessions)",
+               id.c_str (), max_sessions);
+    done ({ ApiErrc::kCapacityFull,
+            "stream \"" + id + "\" refused: this node runs its maximum of "
+                + std::to_string (max_sessions)
+                + " transcoding sessions (transcoding.max_sessions); a pipeline that only "
+                  "packages the feed (renditions \"source\") needs none" });
+    return;
+  }
+
+  // A new feed for an id whose last one ended (or failed) replaces it.
+  if (existing)
+    impl.remove (id);
+
+  impl.pending.insert (id);
+  if (transcodes)
+    impl.pending_transcodes.insert (id);
+  impl.recount ();
+  StreamEntry entry;
+  entry.id = id;
+  entry.state = StreamState::kStarting;
+  entry.source = request.source;
+  impl.registry->register_stream (
+      entry, [&impl, request, name, pipeline, done] (const RegistryStatus &status) {
+        impl.back_on_main ([&impl, request, name, pipeline, done, status] () {
+          const std::string &id = request.id;
+          impl.pending.erase (id);
+          const bool transcodes = impl.pending_transcodes.erase (id) > 0;
+          impl.recount ();
+          if (!status.ok ()) {
+            gst_object_unref (pipeline);
+            g_message ("stream %s: not started: %s", id.c_str (), status.message.c_str ());
+            done (from_registry (status, id));
+            return;
+          }
+          if (impl.shutting_down) {
+            gst_object_unref (pipeline);
+            impl.registry->unregister_stream (id, nullptr);
+            done ({ ApiErrc::kServiceUnavailable, "mirrord is shutting down" });
+            return;
+          }
+          auto stream = std::make_unique<Stream> ();
+          stream->request = request;
+          stream->transcodes = transcodes;
+          stream->pipeline_name = name;
+          stream->started_ms = monotonic_ms ();
+          stream->created_unix_ms = unix_ms ();
+          impl.streams[id] = std::move (stream);
+          impl.recount ();
+          if (impl.metrics)
+            impl.metrics->streams_created_total.Add ({}).Increment ();
+          g_message ("stream %s: starting pipeline \"%s\"%s%s", id.c_str (), name.c_str (),
+                     request.source.empty () ? "" : " from ", request.source.c_str ());
+          auto view = impl.view_of (id, *impl.streams.at (id));
+          impl.notify ([&view] (Listener &l) {
+            if (l.added)
+              l.added (view);
+          });
+          impl.start (id, pipeline);
+          impl.update_gauges ();
+          done (ApiError::none ());
+        });
+      });
+}
+
+bool
+StreamManager::has_room () const
+{
+  return !impl_->shutting_down && impl_->occupied < (size_t)impl_->config.ingestion.max_streams;
+}
+
+} // namespace mirror::daemon
