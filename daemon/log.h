@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // mirrord's log: one line per event on stderr, "TIME LEVEL domain: message",
 // filtered by monitoring.log_level / --log-level for every GLib log domain.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // mirrord: builds one pipeline per stream and owns what outlives them.
 // Start-up: config, registry, (origin, hubs: later stages), stream manager,
 // APIs. Shutdown on SIGINT/SIGTERM runs the same list in reverse; a second

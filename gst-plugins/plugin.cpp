@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The mirrorlive plugin: every Mirror element, registered for
 // gst-inspect-1.0, gst-launch-1.0 and mirrord alike.
 #include <gst/gst.h>

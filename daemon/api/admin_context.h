@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What the admin API's handlers reach: everything mirrord owns that outlives
 // one request.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One admin API request and its eventual answer. Handlers may answer at once
 // or later (after a registry round trip); the message is paused meanwhile.
 #pragma once

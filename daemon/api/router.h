@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Method + path-pattern routing for the admin API ("/api/v1/streams/{id}").
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The service endpoints around the API: /health, /metrics, the OpenAPI
 // document and the operator's page.
 #include <mutex>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Validators for string-valued keys: each returns nullopt when the text is
 // acceptable, else the problem as it reads after the value in an error
 // ("\"nohost:\" is not host:port").

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // mirrord's configuration: the seed's YAML layout, embedded defaults, and
 // MIRROR_<SECTION>_<KEY> environment overrides. Durations are held in
 // milliseconds, bitrates in bits per second, sizes in bytes.

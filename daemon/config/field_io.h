@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Typed access to one key's field: text (from YAML or the environment) in,
 // checked against the key's type and range; text out for dumps and errors.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The layers load_config() stacks over the embedded defaults: the YAML file,
 // then the environment, then the rules that span several keys.
 #pragma once

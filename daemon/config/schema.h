@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The one table of configuration keys. The YAML reader, the environment
 // overrides and dump_config() all walk this table, so a key added here is at
 // once readable from the file, settable by MIRROR_<SECTION>_<KEY> and dumped.

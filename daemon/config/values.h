@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Text <-> value conversions for the configuration's scalar types. The YAML
 // file and the environment share these, so "5s" means the same in both.
 #pragma once

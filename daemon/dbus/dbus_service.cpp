@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // mirrord's D-Bus API: io.mirror.Mirror1.Streams on /io/mirror/Mirror1.
 //
 // The service opens its own connection to the bus instead of using

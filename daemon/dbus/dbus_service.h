@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The stream operations over D-Bus (GDBus): well-known name (default
 // io.mirror.Mirror1), object /io/mirror/Mirror1, interface io.mirror.Mirror1.Streams
 // (introspection: daemon/dbus/io.mirror.Mirror1.Streams.xml).

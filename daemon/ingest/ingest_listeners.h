@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // mirrord's side of the SRT and RTP hubs: it opens them with the config's
 // options before any pipeline exists, and turns a new caller or RTP session
 // into a stream (a pipeline whose mirroringestbin attaches to the hub).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The error vocabulary shared by the REST API and D-Bus (the seed's codes).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The pipeline descriptions of pipelines/: gst-launch text with ${variables}.
 // mirrord carries them built in (GResource) and can read a directory instead
 // (ingestion.pipelines_dir), so a description can be edited without a rebuild.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "streams/pipeline_variables.h"
 
 #include <gst/gst.h>

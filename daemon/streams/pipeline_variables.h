@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The ${variables} every pipeline description can use, from the config and
 // the stream: the same set for mirrord and for `mirrord render-pipeline`.
 #pragma once

@@ -3,6 +3,7 @@
 // pipeline), transcoding.max_sessions, routing, and the registry's claim.
 #include <regex>
 
+#include "log.h"
 #include "metrics/metrics.h"
 #include "streams/pipeline_library.h"
 #include "streams/pipeline_variables.h"
@@ -85,8 +86,8 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
   }
   const int max_streams = impl.config.ingestion.max_streams;
   if ((int)impl.occupied >= max_streams) {
-    g_warning ("stream %s: refused, %d streams already (ingestion.max_streams)", id.c_str (),
-               max_streams);
+    log_warn ("stream %s: refused, %d streams already (ingestion.max_streams)", id.c_str (),
+              max_streams);
     done ({ ApiErrc::kCapacityFull, "stream \"" + id + "\" refused: this node runs its maximum of "
                                         + std::to_string (max_streams)
                                         + " streams (ingestion.max_streams)" });
@@ -116,8 +117,8 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
   const int max_sessions = impl.config.transcoding.max_sessions;
   if (transcodes && (int)impl.transcode_sessions () >= max_sessions) {
     gst_object_unref (pipeline);
-    g_warning ("stream %s: refused, %d transcoding sessions already (transcoding.max_sessions)",
-               id.c_str (), max_sessions);
+    log_warn ("stream %s: refused, %d transcoding sessions already (transcoding.max_sessions)",
+              id.c_str (), max_sessions);
     done ({ ApiErrc::kCapacityFull,
             "stream \"" + id + "\" refused: this node runs its maximum of "
                 + std::to_string (max_sessions)
@@ -147,7 +148,7 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
           impl.recount ();
           if (!status.ok ()) {
             gst_object_unref (pipeline);
-            g_message ("stream %s: not started: %s", id.c_str (), status.message.c_str ());
+            log_info ("stream %s: not started: %s", id.c_str (), status.message.c_str ());
             done (from_registry (status, id));
             return;
           }
@@ -167,8 +168,8 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
           impl.recount ();
           if (impl.metrics)
             impl.metrics->streams_created_total.Add ({}).Increment ();
-          g_message ("stream %s: starting pipeline \"%s\"%s%s", id.c_str (), name.c_str (),
-                     request.source.empty () ? "" : " from ", request.source.c_str ());
+          log_info ("stream %s: starting pipeline \"%s\"%s%s", id.c_str (), name.c_str (),
+                    request.source.empty () ? "" : " from ", request.source.c_str ());
           auto view = impl.view_of (id, *impl.streams.at (id));
           impl.notify ([&view] (Listener &l) {
             if (l.added)

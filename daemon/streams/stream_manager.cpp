@@ -3,6 +3,7 @@
 // StreamLifecycle out to the registry, the listeners and /metrics; ended and
 // failed streams released at once and removed after the retention; stop,
 // pause and resume; shutdown.
+#include "log.h"
 #include "streams/stream_manager_impl.h"
 
 #include "metrics/metrics.h"
@@ -56,8 +57,8 @@ StreamManager::Impl::apply (const std::string &id, Stream &stream, StreamEvent e
     return false;
   StreamState after = stream.lifecycle.state ();
   if (after != before)
-    g_message ("stream %s: %s -> %s%s%s", id.c_str (), to_string (before), to_string (after),
-               detail.empty () ? "" : ": ", detail.c_str ());
+    log_info ("stream %s: %s -> %s%s%s", id.c_str (), to_string (before), to_string (after),
+              detail.empty () ? "" : ": ", detail.c_str ());
   registry->update_state (id, after, stream.lifecycle.message ());
   auto view = view_of (id, stream);
   notify ([&view] (Listener &l) {
@@ -113,9 +114,9 @@ StreamManager::Impl::remove (const std::string &id)
   stream_metrics.forget (id);
   registry->unregister_stream (id, nullptr);
   if (stream->lifecycle.state () == StreamState::kStopping)
-    g_message ("stream %s: stopped", id.c_str ());
+    log_info ("stream %s: stopped", id.c_str ());
   else
-    g_message ("stream %s: removed (%s)", id.c_str (), to_string (stream->lifecycle.state ()));
+    log_info ("stream %s: removed (%s)", id.c_str (), to_string (stream->lifecycle.state ()));
   recount ();
   notify ([&id] (Listener &l) {
     if (l.removed)
@@ -135,7 +136,7 @@ StreamManager::Impl::on_pipeline_event (const std::string &id, StreamEvent event
   if (!stream)
     return;
   if (event == StreamEvent::kFailed) {
-    g_warning ("stream %s: pipeline error from %s", id.c_str (), detail.c_str ());
+    log_warn ("stream %s: pipeline error from %s", id.c_str (), detail.c_str ());
     if (metrics)
       metrics->stream_errors_total.Add ({ { "stream", id } }).Increment ();
     if (stream->lifecycle.state () == StreamState::kStopping) {
@@ -166,7 +167,7 @@ StreamManager::Impl::on_drained (const std::string &id, bool in_time)
   if (stream->lifecycle.running ())
     apply (id, *stream, StreamEvent::kFeedEnded, "the input ended");
   if (!in_time)
-    g_warning ("stream %s: its pipeline did not drain in time", id.c_str ());
+    log_warn ("stream %s: its pipeline did not drain in time", id.c_str ());
   retire (id, *stream);
 }
 
@@ -182,7 +183,7 @@ StreamManager::Impl::on_element_message (const std::string &id, const GstStructu
   if (gst_structure_has_name (s, msg::kTranscodeStats))
     read_transcode_stats (s, &stream->transcode);
   if (gst_structure_has_name (s, msg::kIngestReconnected))
-    g_message ("stream %s: caller %s reconnected", id.c_str (), peer.c_str ());
+    log_info ("stream %s: caller %s reconnected", id.c_str (), peer.c_str ());
 }
 
 void
@@ -238,7 +239,7 @@ StreamManager::Impl::set_paused (const std::string &id, bool paused)
     return { ApiErrc::kInternal,
              "stream \"" + id + "\" could not " + (paused ? "pause" : "resume") };
   apply (id, *stream, paused ? StreamEvent::kPaused : StreamEvent::kResumed);
-  g_message ("stream %s: %s", id.c_str (), paused ? "paused" : "resumed");
+  log_info ("stream %s: %s", id.c_str (), paused ? "paused" : "resumed");
   return {};
 }
 
@@ -264,8 +265,8 @@ StreamManager::StreamManager (const Config &config, std::shared_ptr<StreamRegist
       Stream *stream = impl->find (entry.id);
       if (!stream || !stream->lifecycle.running ())
         return;
-      g_warning ("stream %s: registry: %s; stopping it here", entry.id.c_str (),
-                 entry.message.c_str ());
+      log_warn ("stream %s: registry: %s; stopping it here", entry.id.c_str (),
+                entry.message.c_str ());
       if (impl->apply (entry.id, *stream, StreamEvent::kFailed, entry.message))
         impl->retire (entry.id, *stream);
     });
@@ -357,7 +358,7 @@ StreamManager::shutdown (int64_t timeout_ms, std::function<void ()> done)
     for (const auto &[id, stream] : impl.streams)
       left.push_back (id);
     if (!left.empty ())
-      g_warning ("shutdown: %zu streams did not drain in time, tearing them down", left.size ());
+      log_warn ("shutdown: %zu streams did not drain in time, tearing them down", left.size ());
     for (const auto &id : left)
       impl.remove (id);
     state->finish ();

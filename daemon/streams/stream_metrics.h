@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Turns a stream's element messages (mirror-heartbeat, mirror-ingest-*) into
 // the seed's Prometheus families, labelled by stream. Main context only.
 #pragma once

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "streams/stream_pipeline.h"
+#include "log.h"
 
 #include <optional>
 
@@ -294,7 +295,7 @@ StreamPipeline::drain (int64_t timeout_ms, bool send_eos)
   gst_element_call_async (pipeline_, send_eos ? end_all : end, nullptr, nullptr);
   drain_timer_ = timeout_add ((unsigned)std::max<int64_t> (timeout_ms, 1), [this] () {
     drain_timer_ = 0;
-    g_warning ("stream %s: no EOS within the drain timeout; tearing it down", id_.c_str ());
+    log_warn ("stream %s: no EOS within the drain timeout; tearing it down", id_.c_str ());
     callbacks_.on_drained (false);
     return false;
   });

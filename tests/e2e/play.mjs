@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // End-to-end playback check: opens the Origin's player page in headless Chromium and waits for live playback.
 // Usage: node tests/e2e/play.mjs --url https://127.0.0.1:8443/?stream=cam1 [--seconds 30] [--expect-protocol h3|http/1.1] [--extra-arg ARG]...
 // Needs `npm ci --prefix web` and /usr/bin/chromium; prints one JSON line, exits 0 on success and 1 on failure.

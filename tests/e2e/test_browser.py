@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Headless Chromium plays a live stream from mirrord with hls.js.
 
 mirrord on free ports, on its default pipeline, gets an HEVC + AAC SRT feed

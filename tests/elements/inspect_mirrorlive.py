@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """gst-inspect-1.0 finds the mirrorlive plugin, its version and all its elements."""
 import subprocess
 import sys

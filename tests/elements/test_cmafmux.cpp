@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // mirrorcmafmux through GstHarness: init segment, part and segment
 // boundaries from buffers with known timestamps, flags and metas, B-frame
 // composition offsets, caps changes; then real encoders into files that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The mirrorlive elements through their public face: factories, properties,
 // pads, bus messages and the registry context.
 //

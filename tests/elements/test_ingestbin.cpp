@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // mirroringestbin: its ring and URI rules on their own, then the element
 // against real peers on loopback (gst-launch-1.0 senders started here and
 // stopped by PID).

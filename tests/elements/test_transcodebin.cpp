@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // mirrortranscodebin in real pipelines: test media made on the fly by
 // videotestsrc/audiotestsrc and x264/x265/libav encoders, outputs caught by
 // fakesink handoffs ("unit"), or written to MP4 and read back by ffprobe

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """LL-HLS playlists as a player sees them: a parser for media and
 multivariant playlists, and the rules players enforce (RFC 8216bis, Apple's
 Low-Latency HLS), each breach returned as one sentence.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Shared pieces of the integration tests: free ports, a real mirrord and a
 real redis-server started by the test and stopped by PID, a small HTTP client.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """mirrord as a command: version, bad configs (exit 2, one line), signals."""
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Two mirrords on one real redis-server: one cluster-wide list, one owner per
 stream id, streams that survive Redis going away, entries of a dead node
 that lapse."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """mirrord's D-Bus API (io.mirror.Mirror1.Streams) against a private session bus.
 
 Runs from meson (`meson test --suite dbus`) with MIRROR_BUILD_ROOT and

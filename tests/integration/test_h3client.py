@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """mirror-h3get against a real mirrord, over HTTP/3 and HTTP/1.1: a live
 H.264 + AAC SRT feed (the one test_hls.py uses), the multivariant and media
 playlists, a blocking reload answered once its part exists, the preload-hinted

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """LL-HLS end to end: a live H.264 + AAC SRT feed made by GStreamer, a real
 mirrord packaging it, and what players see on its Origin (plain HTTP/1.1 and
 HTTPS): the playlists pass llhls.py's rules while they advance, ffprobe reads

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Ingest end to end: real SRT callers (GStreamer srtsink, ffmpeg,
 srt-live-transmit) and a real RTP sender into one mirrord on a real
 redis-server; bad callers refused while the others keep flowing; a caller

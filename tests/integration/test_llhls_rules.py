@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """llhls.py on hand-written playlists: the good ones pass, and each bad one is
 caught for the reason it is bad. No mirrord needed."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The admin REST API against a real mirrord over real HTTP."""
 
 import json

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """mirrord's default pipeline transcodes: an HEVC SRT feed with MP2 audio
 becomes an H.264 ladder with AAC, listed in the multivariant playlist and
 readable by ffprobe; the chain in use shows in the API and /metrics; and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The bench scripts' test media, generated once into BUILD/bench-media/
 (never committed)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What the bench scripts read off and do to the processes they start:
 CPU-seconds and RSS from /proc, and stopping by PID."""
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Part availability: Mirror's LL-HLS parts against classic HLS segments
 (hlssink2 target-duration=1) made from the same live x264 feed, in one run.
 

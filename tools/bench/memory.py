@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Memory per stream on the default path (SRT ingest -> H.264 transcode ->
 CMAF LL-HLS with the default 10 s window), against one ffmpeg per stream
 doing the same job (transcode to 640x360 400k + fMP4 HLS of 0.5 s segments).

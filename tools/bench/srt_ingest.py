@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """SRT ingest CPU per Gbit: mirrord (hub -> ring -> tsdemux -> parse ->
 heartbeat) against srt-live-transmit receiving the same paced load, in one run.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Transcode speed: mirrortranscodebin against ffmpeg on the default job
 (1080p30 HEVC 50 Mbit/s -> H.264 640x360 400 kbit/s, veryfast, zerolatency).
 

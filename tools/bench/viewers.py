@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Viewers of one live stream: Mirror's Origin against nginx serving the same
 parts as static files, in one run.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A single-threaded epoll loop for the HTTP/3 and HTTP/1.1 clients: file
 // descriptor watches, one-shot timers with nanosecond deadlines (QUIC pacing
 // and loss timers need better than epoll_wait's milliseconds) and deferred

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // HTTP/1.1 client connection over TCP, optionally TLS (GnuTLS), non-blocking
 // on the shared EventLoop: keep-alive, one request at a time (no
 // pipelining, as browsers do), Content-Length, chunked and read-until-close

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // HTTP/3 client connection: one connected UDP socket, one ngtcp2_conn, one
 // nghttp3_conn, GnuTLS for the handshake. The call order follows ngtcp2's
 // v0.12.1 example client (Debian 12's libraries are the 0.x API): nghttp3 is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // HTTP clients for debugging the Origin and loading it: HTTP/3 over QUIC v1
 // (ngtcp2 + ngtcp2_crypto_gnutls + nghttp3 + GnuTLS) and HTTP/1.1 over TCP,
 // with or without TLS (GnuTLS), behind one request API. Many connections

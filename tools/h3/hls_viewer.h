@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One LL-HLS viewer at the live edge, as a low-latency player behaves: it
 // asks for the part the preload hint names and, at the same time, for the
 // playlist with a blocking reload (_HLS_msn/_HLS_part) for that same part;

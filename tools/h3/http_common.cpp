@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The parts of the client API that are neither QUIC nor HTTP/1.1: URLs,
 // error names, name resolution, the protocol switch.
 #include "h3_client.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A minimal JSON writer for the tools' --json output (tests and benchmark
 // scripts parse it); no dependency for a few dozen fields.
 #pragma once

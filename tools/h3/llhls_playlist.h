@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Just enough of an LL-HLS media playlist for a client that follows the live
 // edge: segments with their PROGRAM-DATE-TIME, parts with their place in the
 // segment, the preload hint, the init section. The full rule checker is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // mirror-h3get: one GET over HTTP/3 (or HTTP/1.1), printed with its timing;
 // or --follow: a low-latency player's requests against a live LL-HLS media
 // playlist, with each part's latency from its availability.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // mirror-hls-load: N concurrent LL-HLS viewers of one stream, each on its own
 // connection (HTTP/3 or HTTP/1.1), each following the live edge with
 // blocking reloads and fetching every part. Reports requests/s, bytes/s,

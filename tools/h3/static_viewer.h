@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The reference side of the viewer benchmark: a server that only has static
 // files (nginx) cannot hold a blocking reload, so a "viewer" of it requests
 // on a clock instead. Every part duration (one shared schedule for all

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Server certificate checks shared by the HTTP/3 and HTTP/1.1+TLS clients.
 // The Origin's certificate is self-signed, so by default nothing is checked
 // (a debugging tool that refuses the server it debugs is no use); --pin

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // /api/v1/stats: the node as a whole.
 #include <fstream>
 #include <iterator>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "api/v1/stream_json.h"
 
 namespace mirror::daemon {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // /api/v1/streams and /api/v1/streams/{id}[/stats|/pause|/resume]
 #include "api/rest_server.h"
 #include "api/v1/stream_json.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // GstMirrorCmafMeta: what mirrorcmafmux says about each buffer it pushes, so
 // that a sink can publish init segments and parts without parsing boxes.
 #pragma once

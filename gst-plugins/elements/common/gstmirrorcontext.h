@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The registry's GstContext ("mirror.registry"): how an element finds the
 // registry its pipeline shares, or makes one from its `registry` property and
 // shares it with its siblings, the way GL displays and CUDA contexts travel.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What mirrorheartbeat measures on a stream of access units, kept free of
 // GObject so the arithmetic can be reasoned about (and tested) on its own.
 // Times are nanoseconds; kNoTime marks an unknown time. Not thread-safe: the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // GstMirrorRingSrc: the ingest bin's internal live source. It pops what a
 // network thread left in an IngestRing and pushes it downstream, timestamped
 // with its arrival time (running time), and turns the ring's connection notes

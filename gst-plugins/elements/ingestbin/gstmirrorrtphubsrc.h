@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // GstMirrorRtpHubSrc: the ingest bin's source for rtp://:PORT?ssrc=N. It
 // attaches to the process-wide RtpHub as the consumer of one session: each
 // RTP datagram becomes one GstBuffer in the RTP ring (pushed downstream as a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // GstMirrorSrtHubSrc: the ingest bin's source for srt://:PORT?streamid=ID. It
 // attaches to the process-wide SrtHub for the port as that stream id's
 // consumer: the hub's receive thread wraps each batch of SRT payloads (MPEG-TS

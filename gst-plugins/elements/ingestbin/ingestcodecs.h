@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Which parser (and which pad) each elementary stream of a feed gets, and the
 // registry's view of its caps. Kept apart from the bin so that the rules are
 // in one place.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The ingest bin's claim on its stream's registry entry. Every registry call
 // is asynchronous (the registry's worker thread answers), so streaming
 // threads never wait; this object outlives the element while an answer is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The ring: the bounded, leaky hand-over between a network thread (a hub's
 // receive thread, or stock srtsrc's streaming thread) and the ingest source's
 // streaming thread. It holds whole chunks (GstBuffers) up to a byte limit;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What the transport under a feed says about itself (SRT hub or pull,
 // rtpbin), in the terms of the mirror-ingest-stats message.
 #pragma once

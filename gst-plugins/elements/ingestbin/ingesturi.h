@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The ingest bin's `uri` property, parsed and checked once so that the rest
 // of the element deals with typed settings only.
 //

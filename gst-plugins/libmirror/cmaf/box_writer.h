@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Big-endian ISO BMFF writing: boxes are opened, filled and closed, and their
 // 32-bit size is patched in when they close, so nested boxes need no
 // precomputed lengths.

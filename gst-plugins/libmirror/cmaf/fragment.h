@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One CMAF chunk: moof (mfhd + traf with tfhd, tfdt, trun) followed by the
 // mdat header; the sample bytes follow the returned header unchanged, so a
 // caller can append them without copying.

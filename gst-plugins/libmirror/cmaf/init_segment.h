@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The CMAF header (init segment): ftyp + moov for one track with empty
 // sample tables and an mvex/trex, so that every sample comes in fragments.
 #pragma once

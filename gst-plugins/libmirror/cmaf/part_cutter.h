@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Cuts a timestamped stream of samples into LL-HLS parts and segments, and
 // keeps the track's decode time monotonic whatever the input timestamps do
 // (MPEG-TS wrap, jumps, repeats).

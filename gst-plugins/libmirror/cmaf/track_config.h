@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What an init segment says about its one track, and the checks made on the
 // decoder configuration records that upstream parsers hand over (avcC from
 // h264parse stream-format=avc, hvcC from h265parse stream-format=hvc1, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Blocking playlist reload (RFC 8216bis 6.2.5.2) as decisions, without HTTP:
 // given the delivery directives of a request and where the rendition is,
 // answer now, hold until a part exists, or refuse. The front end owns the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Playlist time arithmetic. Durations live in nanoseconds and are printed in
 // units of 10 us (five decimals): limits such as PART-TARGET are computed on
 // the printed values, because players check the text, not our clocks.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The Origin's media: every live stream's StreamStore, by stream id. Streams
 // are shared_ptrs so a request in flight keeps its stream alive after removal.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The multivariant playlist of one stream: one EXT-X-STREAM-INF per video
 // rendition, audio renditions as an EXT-X-MEDIA group that every variant
 // references (or as variants of their own when there is no video).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Where a partial segment sits in a rendition: media sequence number and part
 // index. Ordered the way they are published, which is what blocking reloads
 // and held part requests compare against.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Requests held until a rendition reaches a part: blocking playlist reloads
 // (_HLS_msn/_HLS_part) and requests for the hinted part. Waiters for the same
 // position share one entry, so an update wakes them with one wake-up and they

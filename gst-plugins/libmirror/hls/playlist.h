@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // LL-HLS media playlist text (RFC 8216bis, protocol version 9 because delta
 // updates use EXT-X-SKIP; EXT-X-MAP alone would need 6). Pure: it renders a
 // RenditionWindow as it is; the StreamStore decides when and caches the text.

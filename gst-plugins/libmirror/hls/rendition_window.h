@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One rendition's media in memory: the init segment(s) and a sliding window of
 // segments made of parts. Not locked: its StreamStore guards it, because a
 // playlist also reports on sibling renditions and must see them consistently.

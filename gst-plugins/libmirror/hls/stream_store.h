@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One stream's LL-HLS media: its renditions, their windows, the playlists
 // rendered from them and the requests held on them.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The URL layout of one stream's LL-HLS, under /live/{stream}/:
 //
 //   index.m3u8                         multivariant playlist

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // RtpHub::acquire and the process-wide hub map (the documented hub: one per
 // port, shared by every element and by mirrord).
 #include "ingest/rtp_hub.h"

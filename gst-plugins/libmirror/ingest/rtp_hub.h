@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The RTP hub: one UDP socket per port (and RTCP on port + 1), shared by the
 // process. Packets are routed by (source address, SSRC); each session becomes
 // its own stream. Packets that are not RTP, or carry a payload type with no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What an RTP hub is once acquired: its sockets, sessions and the receive
 // loop. Kept apart from the RtpHub handed to callers so the receive thread
 // can own a reference: when a consumer callback drops the last RtpHub, the

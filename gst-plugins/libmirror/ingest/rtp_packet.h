@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Byte-level checks the RTP hub makes before routing a datagram, kept apart
 // from the sockets so the parsers can be tested (and fuzzed) on plain bytes.
 // parse_rtp_header itself is declared in rtp_hub.h.

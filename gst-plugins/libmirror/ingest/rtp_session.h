@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One (sender address, SSRC) flow seen by an RTP hub: what was announced, who
 // consumes it, and the datagrams held until a consumer attaches.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The RTP hub's UDP plumbing: bound sockets with a large receive buffer,
 // sender addresses in a form cheap to hash, and recvmmsg() batches.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Socket addresses as the hub prints and binds them.
 #pragma once
 

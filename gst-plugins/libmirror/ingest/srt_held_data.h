@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What an accepted caller sends before its stream's consumer attaches (mirrord
 // is still starting the pipeline). Kept in arrival order and bounded: beyond
 // the limit the oldest batches go first, so a late consumer starts on the most

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // SrtHub::acquire: the process-wide table of SRT hubs, one per port (one of
 // the documented process-wide hubs), and the handle every user holds.
 #include "ingest/srt_hub.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The SRT hub: one libsrt listener per port, shared by every element and
 // stream in the process, routing each caller by its streamid. Decisions
 // (malformed id, allow-list, passphrase, duplicate live id, connection limit)

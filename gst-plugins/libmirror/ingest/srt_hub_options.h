@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Checks on SrtHubOptions, done once in acquire () so that nothing libsrt
 // would refuse later (a 5-character passphrase, a payload over 1456 bytes)
 // reaches a listen callback.

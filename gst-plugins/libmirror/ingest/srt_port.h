@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One SRT listener port and everything behind it: the admission decisions
 // taken in libsrt's listen callback (srt_port_admission.cpp), the receive
 // thread that reads every connection of the port from one SRT epoll and hands

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Who gets in: decided in libsrt's listen callback, before the connection is
 // accepted, so a refused caller costs one handshake and touches no other
 // stream. The passphrase is the one check libsrt does itself, after the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The receive path: one thread per port waits on one SRT epoll holding the
 // listeners and every connection, reads each ready socket until libsrt says it
 // would block, and hands consecutive payloads of one socket to its consumer in

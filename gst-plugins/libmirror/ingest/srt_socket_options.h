@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The libsrt options of a hub's listener. Accepted sockets inherit them, so
 // every caller of the port gets the same live-mode receiver.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // How a caller's SRT streamid becomes a Mirror stream id, with the reason
 // when it cannot (the hub logs it and sends it nowhere else).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // UDP sockets as the hubs open them: receive buffers raised past
 // net.core.rmem_max where the process may, and one port shared by several
 // sockets (SO_REUSEPORT) so that several threads receive it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Prometheus metric families for one mirrord (or one gst-launch process).
 // Everything is named mirror_*; mirrord serves Metrics::render() on /metrics.
 #pragma once

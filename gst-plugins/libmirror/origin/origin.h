@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The Origin: every stream's LL-HLS media (a MediaStore), the request
 // handling over it and the HTTP front ends, on a thread and GMainContext of
 // its own so that no viewer ever waits on a streaming thread or the daemon's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The GBoxed that carries an Origin through a GstContext.
 #include "origin/origin_handle.h"
 

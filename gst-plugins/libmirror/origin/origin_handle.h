@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // How an Origin travels inside a GstContext (context type "mirror.origin")
 // without libmirror knowing GStreamer: a GBoxed holding a shared_ptr, like
 // the registry's.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What the Origin answers, independent of the transport: the HTTPS/HTTP-1.1
 // front end (libsoup) and the HTTP/3 one hand every request to one
 // OriginHandler and write out the OriginResponse it produces.

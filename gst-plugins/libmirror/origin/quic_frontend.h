@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The HTTP/3 front end of the Origin: QUIC v1 (ngtcp2 with GnuTLS) and
 // HTTP/3 (nghttp3) on one UDP socket, run by the Origin's GMainContext like
 // the libsoup front end. Every request goes to the same OriginHandler; held

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The Origin's TLS identity: a certificate chain and private key in PEM, from
 // the config's files or, when none are configured, a self-signed ECDSA P-256
 // certificate generated once into the state directory and reused on every

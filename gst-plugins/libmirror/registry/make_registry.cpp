@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // make_registry: from RegistryOptions to a running backend.
 #include <unistd.h>
 

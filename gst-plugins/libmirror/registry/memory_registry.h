@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The in-process registry (memory://): one node, one map, no I/O. It still
 // runs on its own worker thread so that it keeps the threading contract of
 // every backend (callbacks never run inside the call that caused them).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One asynchronous connection to Redis, driven by a worker thread's
 // GMainContext through hiredis's glib adapter. It connects, authenticates and
 // selects the database, keeps the link checked with PINGs, and after any loss

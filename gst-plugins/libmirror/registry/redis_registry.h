@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The cluster registry on Redis (redis://).
 //
 // Layout: "<prefix>stream:<id>" holds the entry's JSON with a TTL of

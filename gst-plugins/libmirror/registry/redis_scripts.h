@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Lua run by Redis (EVAL), so that each check-and-write is one atomic step
 // for the whole cluster. Replies are {code, other_node}.
 #pragma once

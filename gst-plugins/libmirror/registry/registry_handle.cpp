@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The GBoxed that carries a registry through a GstContext.
 #include "registry/registry_handle.h"
 

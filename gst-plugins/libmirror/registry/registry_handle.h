@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // How a registry travels inside a GstContext (context type "mirror.registry")
 // without libmirror knowing GStreamer: a GBoxed holding a shared_ptr.
 // mirrord sets such a context on every pipeline; an element that gets none

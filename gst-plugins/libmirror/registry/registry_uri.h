@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The registry URI: "memory://" or "redis://[[user]:password@]host[:port][/db]".
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The JSON form of a StreamEntry: what Redis stores and what the APIs show.
 #include <cmath>
 #include <limits>

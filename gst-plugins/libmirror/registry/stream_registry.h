@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The stream registry: which streams exist in the cluster, who owns each one,
 // and their latest state and statistics.
 //

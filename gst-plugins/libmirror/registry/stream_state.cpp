@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Stream states as the lowercase words used in JSON, the REST API and logs.
 #include "registry/stream_registry.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The watches of one registry. Thread-safe: watches are added and removed from
 // any thread and notified on the worker thread.
 #pragma once

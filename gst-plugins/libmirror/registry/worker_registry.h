@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What every registry backend shares: a worker thread that owns all of the
 // backend's state, the watches, and the rule that user callbacks only ever run
 // as their own queued task on that thread (never inside a public call, never

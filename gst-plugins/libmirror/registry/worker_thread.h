@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The thread a registry lives on: a private GMainContext iterated by one
 // thread, so that I/O, timers and every callback to users happen there and
 // callers on streaming threads never wait for the network.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A transcoding ladder as the config and mirrortranscodebin's `renditions`
 // property write it: "360p:640x360@400k,720p:1280x720@2.5M,source". Each
 // rung is NAME:WIDTHxHEIGHT@BITRATE (bitrate in bit/s with an optional k/M

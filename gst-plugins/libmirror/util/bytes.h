@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // An immutable, shared byte range. Media bytes are published once and then
 // read by many viewers on other threads, so they are never copied after
 // publishing: a Bytes is a refcounted view. An element backs one with a

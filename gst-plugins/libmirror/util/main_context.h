@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Hands work to a GMainContext's thread: how results computed on a worker
 // thread (the registry's) reach mirrord's main loop.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Helpers for reading back the boxes the writer made.
 #pragma once
 

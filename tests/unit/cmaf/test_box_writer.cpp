@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // BoxWriter: big-endian fields and sizes patched when a box closes.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // styp and moof+mdat header against hand-computed bytes.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ftyp + moov for H.264, H.265 and AAC tracks: sizes and fields computed by
 // hand from ISO/IEC 14496-12, -14 and -15.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Part and segment boundaries, independence, composition offsets and the
 // monotonic decode timeline, from samples with known timestamps.
 #include <vector>

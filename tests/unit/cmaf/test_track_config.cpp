@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // avcC / hvcC / AudioSpecificConfig checks and RFC 6381 codecs strings.
 #include <gtest/gtest.h>
 

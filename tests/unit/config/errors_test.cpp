@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Every kind of bad configuration stops the load with one line naming the
 // source, the key, the value and what is allowed.
 #include "config.h"

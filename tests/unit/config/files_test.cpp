@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The shipped files: configs/mirror.yaml documents exactly the built-in
 // defaults, the examples load, and dump_config() reads back as it was.
 #include "config.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Loading: defaults, every key type through the file and the environment,
 // and the environment's precedence.
 #include "config.h"

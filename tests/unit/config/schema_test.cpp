@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The key table itself: the file, the environment and the dump all walk it,
 // so its invariants are what keeps them in step.
 #include "schema.h"

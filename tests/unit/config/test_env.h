@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Helpers for the config tests: an environ-like array and scratch files.
 #pragma once
 

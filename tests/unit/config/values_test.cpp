@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The scalar parsers and formatters that the file and the environment share.
 #include "values.h"
 

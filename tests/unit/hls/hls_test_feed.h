@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Publishes constructed media into a StreamStore: parts of chosen durations,
 // segments of chosen part counts, a wall clock that advances with the media.
 #pragma once

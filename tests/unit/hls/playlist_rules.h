@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The LL-HLS rules players enforce, checked on playlist text the way a player
 // (or Apple's mediastreamvalidator) sees it. Returns one sentence per breach.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Blocking playlist reload decisions (RFC 8216bis 6.2.5.2), without HTTP.
 #include <gtest/gtest.h>
 

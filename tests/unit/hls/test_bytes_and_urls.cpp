@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // mirror::Bytes ownership, the URL layout and the playlist number formats.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Media playlist text: every LL-HLS tag, and the rules players enforce,
 // checked on constructed part sequences (100 ms parts from a 30 fps clock,
 // 500 ms segments).

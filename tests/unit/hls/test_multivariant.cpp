@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The multivariant playlist of a stream.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Held requests: shared wake-ups, one render per update, hinted parts, and
 // publishers and readers on different threads.
 #include <atomic>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The sliding window: what is listed, what is still fetchable, what is gone.
 #include <gtest/gtest.h>
 

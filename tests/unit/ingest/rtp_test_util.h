@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Helpers for the RTP hub tests: free loopback ports, hand-built RTP/RTCP
 // datagrams, a UDP sender, and a consumer that records what the hub delivers.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "srt_test_peers.h"
 
 #include <arpa/inet.h>

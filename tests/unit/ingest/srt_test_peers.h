@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Real SRT peers for the hub tests: callers made with libsrt's C API, child
 // processes (srt-live-transmit, gst-launch-1.0) stopped by PID, a consumer
 // that records what it got, and polling with deadlines instead of sleeps.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The RTP hub against a plain UDP socket sending hand-built datagrams to a
 // free loopback port pair.
 #include <netinet/in.h>

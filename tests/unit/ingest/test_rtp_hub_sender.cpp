@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The RTP hub fed by a real sender: gst-launch-1.0 encoding H.265 and
 // payloading it with rtph265pay, as a contribution encoder would.
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The byte-level checks: RTP header parsing (including random bytes), the
 // RTCP sender SSRC and payload-type mappings.
 #include <random>

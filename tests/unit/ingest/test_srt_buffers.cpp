@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The bounded hold of a caller without consumer, and the buffer sizes the
 // listener asks libsrt for.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The SRT hub against real libsrt callers on loopback: routing by streamid,
 // every admission decision, held data, reconnects, stats and shutdown.
 #include <arpa/inet.h>

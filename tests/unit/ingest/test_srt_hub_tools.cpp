@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The SRT hub with the callers people actually use: srt-live-transmit (the
 // srt-tools package) and GStreamer's srtsink, run as child processes fed
 // through their stdin and stopped by PID.

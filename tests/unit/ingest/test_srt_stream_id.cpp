@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Stream id parsing and the reject codes callers see.
 #include <gtest/gtest.h>
 #include <srt/access_control.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The Origin's request handling without a transport: OriginHandler on a
 // GMainContext of the test's own, a MediaStore fed by hand (tests/unit/hls's
 // Feed), answers collected as they are delivered.

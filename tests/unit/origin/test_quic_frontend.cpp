@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The HTTP/3 front end on loopback: an OriginHandler over a hand-fed store
 // and a QuicFrontend on the test's own GMainContext thread, a real HTTP/3
 // client (headless Chromium, skipped when absent) for the protocol, and a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The Origin's TLS identity: a self-signed pair generated once and reused,
 // configured pairs checked, and an SPKI pin that matches OpenSSL's.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A private redis-server for one test: loopback only, a free port, no
 // persistence, in its own temporary directory, stopped by its PID.
 #pragma once

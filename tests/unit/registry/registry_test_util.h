@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Helpers for registry tests: blocking wrappers over the asynchronous API,
 // polling with deadlines, and a recorder for watch events.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What only the Redis backend does: several nodes on one cluster, surviving
 // a Redis crash, passwords and databases, and an unreachable server.
 #include <atomic>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The backend-independent pieces: state names, JSON, URIs, make_registry,
 // and the boxed handle that carries a registry through a GstContext.
 #include <unistd.h>

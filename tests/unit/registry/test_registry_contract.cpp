@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The StreamRegistry contract, run against every backend: what one node sees
 // of its own streams, the threading rules, and heartbeat expiry.
 #include <atomic>

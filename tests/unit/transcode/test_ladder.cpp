@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The ladder's text form: what the config and mirrortranscodebin accept.
 #include <gtest/gtest.h>
 
