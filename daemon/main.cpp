@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // mirrord: builds one pipeline per stream and owns what outlives them.
-// Start-up: config, registry, (origin, hubs: later stages), stream manager,
-// APIs. Shutdown on SIGINT/SIGTERM runs the same list in reverse; a second
-// signal exits at once.
+// Start-up: config, state directory, registry, pipeline descriptions (every
+// routed one must build), stream manager, the Origin (LL-HLS front ends),
+// ingest listeners (SRT and RTP hubs), REST, D-Bus. SIGINT/SIGTERM stop the
+// listeners taking callers, drain every stream, then stop the Origin, D-Bus
+// and REST, the reverse of start-up; a second signal exits at once.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
