@@ -23,7 +23,6 @@
 #include <vector>
 
 #include "ingestbin/ingestring.h"
-#include "ingestbin/ingesturi.h"
 #include "registry/registry_handle.h"
 #include "registry/stream_registry.h"
 
@@ -512,67 +511,6 @@ GST_START_TEST (test_ring_notes_flush_deadline)
   ring.push (buffer_of_size (10));
   fail_unless (reader.wait_for (std::chrono::seconds (5)) == std::future_status::ready);
   fail_unless (reader.get () == mirror::IngestRing::Wait::kData);
-}
-GST_END_TEST;
-
-GST_START_TEST (test_uri_rules)
-{
-  std::string error;
-  auto u = mirror::parse_ingest_uri ("srt://:6000?streamid=cam1", &error);
-  fail_unless (u.has_value (), "%s", error.c_str ());
-  fail_unless (u->kind == mirror::IngestUri::Kind::kSrtListener);
-  fail_unless_equals_int (u->port, 6000);
-  fail_unless_equals_string (u->stream_id.c_str (), "cam1");
-
-  u = mirror::parse_ingest_uri (
-      "srt://:6001?streamid=cam2&latency=200&passphrase=0123456789abc&pbkeylen=32", &error);
-  fail_unless (u.has_value (), "%s", error.c_str ());
-  fail_unless_equals_int (u->latency_ms, 200);
-  fail_unless_equals_int (u->pbkeylen, 32);
-  fail_unless (u->redacted ().find ("0123456789abc") == std::string::npos);
-
-  u = mirror::parse_ingest_uri ("srt://10.0.0.1:9000?mode=caller&streamid=x", &error);
-  fail_unless (u.has_value (), "%s", error.c_str ());
-  fail_unless (u->kind == mirror::IngestUri::Kind::kSrtCaller);
-  fail_unless_equals_string (u->host.c_str (), "10.0.0.1");
-
-  u = mirror::parse_ingest_uri ("rtp://:5004?ssrc=0x4d2&encoding=h265&source=10.1.1.1&pt=100",
-                                &error);
-  fail_unless (u.has_value (), "%s", error.c_str ());
-  fail_unless_equals_int (u->ssrc, 1234);
-  fail_unless_equals_string (u->encoding.c_str (), "H265");
-  fail_unless_equals_int (u->effective_payload_type (), 100);
-  fail_unless_equals_int (u->effective_clock_rate (), 90000);
-
-  u = mirror::parse_ingest_uri ("rtp://:5004?ssrc=7&encoding=MPEG4-GENERIC", &error);
-  fail_unless (u.has_value (), "%s", error.c_str ());
-  fail_unless_equals_string (u->encoding.c_str (), "AAC");
-  fail_unless_equals_int (u->effective_payload_type (), 98);
-  fail_unless_equals_int (u->effective_clock_rate (), 48000);
-
-  struct {
-    const char *uri, *needle;
-  } bad[] = {
-    { "", "no uri" },
-    { "http://:6000?streamid=a", "scheme \"http\"" },
-    { "srt://:6000", "streamid" },
-    { "srt://:99999?streamid=a", "99999" },
-    { "srt://:6000?streamid=a&latency=-5", "latency" },
-    { "srt://:6000?streamid=a&mode=rendezvous", "rendezvous" },
-    { "srt://:6000?mode=caller&streamid=a", "host" },
-    { "srt://:6000?streamid=a&streamld=b", "streamld" },
-    { "rtp://:5004?encoding=H265", "ssrc" },
-    { "rtp://:5004?ssrc=1&encoding=VP8", "VP8" },
-    { "rtp://:5004?ssrc=1", "encoding" },
-    { "rtp://:65535?ssrc=1&encoding=H264", "RTCP" },
-    { "rtp://:5004?ssrc=1&encoding=AAC&source=nohost", "nohost" },
-  };
-  for (auto &b : bad) {
-    error.clear ();
-    fail_if (mirror::parse_ingest_uri (b.uri, &error).has_value (), "%s accepted", b.uri);
-    fail_unless (error.find (b.needle) != std::string::npos, "%s: \"%s\" lacks \"%s\"", b.uri,
-                 error.c_str (), b.needle);
-  }
 }
 GST_END_TEST;
 
@@ -1097,7 +1035,6 @@ ingestbin_suite (const char *which)
     suite_add_tcase (s, tc);
     tcase_add_test (tc, test_ring_drops_oldest);
     tcase_add_test (tc, test_ring_notes_flush_deadline);
-    tcase_add_test (tc, test_uri_rules);
     tcase_add_test (tc, test_properties);
     tcase_add_test (tc, test_bad_uri_fails);
     tcase_add_test (tc, test_port_in_use);

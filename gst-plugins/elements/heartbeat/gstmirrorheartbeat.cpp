@@ -42,7 +42,7 @@
 
 #include "common/gstmirrorcontext.h"
 #include "gstmirrorelements.h"
-#include "heartbeat/streammeter.h"
+#include "health/stream_meter.h"
 #include "util/message_names.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_mirror_heartbeat_debug);

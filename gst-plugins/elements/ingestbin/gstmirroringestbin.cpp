@@ -82,10 +82,10 @@
 #include "ingestbin/gstmirrorsrtcallersrc.h"
 #include "ingestbin/gstmirrorsrthubsrc.h"
 #include "ingestbin/ingestcodecs.h"
-#include "ingestbin/ingestregistration.h"
+#include "ingest/ingest_registration.h"
 #include "ingestbin/ingestring.h"
 #include "ingestbin/ingesttransport.h"
-#include "ingestbin/ingesturi.h"
+#include "ingest/ingest_uri.h"
 #include "util/message_names.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_mirror_ingest_bin_debug);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "ingestbin/ingestregistration.h"
+#include "ingest/ingest_registration.h"
 
 #include <exception>
 #include <utility>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "heartbeat/streammeter.h"
+#include "health/stream_meter.h"
 
 namespace mirror {
 

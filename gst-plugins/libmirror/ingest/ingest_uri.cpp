@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "ingestbin/ingesturi.h"
+#include "ingest/ingest_uri.h"
 
 #include <glib.h>
 
