@@ -88,7 +88,11 @@
 #include <vector>
 
 #include "gstmirrorelements.h"
+#include "transcode/frame_latency.h"
+#include "transcode/gpu_sessions.h"
+#include "transcode/keyframe_slots.h"
 #include "transcode/ladder.h"
+#include "util/message_names.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_mirror_transcode_bin_debug);
 #define GST_CAT_DEFAULT gst_mirror_transcode_bin_debug
@@ -98,7 +102,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_mirror_transcode_bin_debug);
 #define DEFAULT_RENDITIONS nullptr
 #define DEFAULT_WIDTH 640
 #define DEFAULT_HEIGHT 360
-#define DEFAULT_BITRATE 400
+#define DEFAULT_BITRATE 400000
 #define DEFAULT_KEYFRAME_INTERVAL (500 * GST_MSECOND)
 #define DEFAULT_PROFILE "main"
 #define DEFAULT_X264_PRESET "veryfast"
@@ -107,11 +111,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_mirror_transcode_bin_debug);
 #define DEFAULT_AUDIO_BITRATE 64000
 #define DEFAULT_STATS_INTERVAL GST_SECOND
 
-// Latency percentiles are over this many recent frames.
-static constexpr size_t kLatencyWindow = 256;
-// Frames waiting for their output on src_0; beyond this the oldest are
-// counted as dropped (a branch that stopped would otherwise grow it forever).
-static constexpr size_t kMaxPending = 1024;
 // Raw frames queued per encode branch: enough to keep decoder and encoder
 // busy in parallel, few enough to keep 1080p frames (3 MB each) off the RSS.
 static constexpr guint kRawQueueFrames = 3;
@@ -157,26 +156,18 @@ static GstStaticPadTemplate audio_src_template = GST_STATIC_PAD_TEMPLATE (
 
 namespace {
 
-struct Rendition {
-  std::string name;
-  bool source = false;
-  gint width = 0;
-  gint height = 0;
-  guint kbps = 0;
-};
-
 // One requested src_N pad and, once built, its branch.
 struct Branch {
   GstMirrorTranscodeBin *self = nullptr;
   guint index = 0;
-  Rendition rendition;
+  mirror::LadderRung rendition;
   GstPad *ghost = nullptr;   // owned by the element
   GstPad *tee_pad = nullptr; // request pad on the input or decoded tee
   GstElement *tee = nullptr;
   std::vector<GstElement *> elements;
   GstElement *encoder = nullptr;
   GstClockTime keyframe_interval = DEFAULT_KEYFRAME_INTERVAL;
-  gint64 last_slot = G_MININT64; // streaming thread only
+  mirror::KeyframeSlots slots; // streaming thread only
 };
 
 } // namespace
@@ -188,15 +179,15 @@ struct GstMirrorTranscodeBinPrivate {
   std::string renditions;
   gint width = DEFAULT_WIDTH;
   gint height = DEFAULT_HEIGHT;
-  guint bitrate = DEFAULT_BITRATE;
+  guint bitrate = DEFAULT_BITRATE; // bit/s
   GstClockTime keyframe_interval = DEFAULT_KEYFRAME_INTERVAL;
   std::string profile = DEFAULT_PROFILE;
   std::string x264_preset = DEFAULT_X264_PRESET;
   std::string x264_tune = DEFAULT_X264_TUNE;
   guint bframes = DEFAULT_BFRAMES;
   gint audio_bitrate = DEFAULT_AUDIO_BITRATE;
-  guint max_gpu_sessions = 0;     // 0: no limit
-  bool holds_gpu_session = false; // counted in gpu_sessions
+  guint max_gpu_sessions = 0; // 0: no limit
+  mirror::GpuSession gpu_session;
   GstClockTime stats_interval = DEFAULT_STATS_INTERVAL;
   std::string active_decoder;
   std::string active_encoder;
@@ -209,7 +200,7 @@ struct GstMirrorTranscodeBinPrivate {
   bool video_built = false;
   bool fallback_warned_decoder = false;
   bool fallback_warned_encoder = false;
-  std::vector<Rendition> ladder;
+  std::vector<mirror::LadderRung> ladder;
   std::vector<GstElement *> decode_elements; // queue, decoder, ... decoded tee
   GstElement *decoded_tee = nullptr;
   bool gpu_frames = false; // decoded frames are in CUDA memory
@@ -218,25 +209,18 @@ struct GstMirrorTranscodeBinPrivate {
   std::vector<GstElement *> audio_elements;
   GstElement *audio_convert = nullptr; // decodebin links its pad here
 
-  // Statistics.
-  // First frame PTS seen by any encoder of this run: keyframe slots count
-  // from it, so every rendition (one requested late too) cuts at the same
-  // instants. Not absolute PTS multiples: encoders shift their output PTS
-  // by (1000 h - first PTS), so only distances survive to the muxer.
-  std::mutex epoch_lock;
-  GstClockTime keyframe_epoch = GST_CLOCK_TIME_NONE;
+  // Keyframe slots count from the first frame PTS any encoder of this run
+  // saw, so every rendition (one requested late too) cuts at the same
+  // instants. Not absolute PTS multiples: encoders shift their output PTS by
+  // (1000 h - first PTS), so only distances survive to the muxer.
+  mirror::KeyframeEpoch keyframe_epoch;
 
-  std::mutex stats_lock;
-  guint64 frames_in = 0;
-  guint64 frames_out = 0;
-  guint64 frames_dropped = 0;
-  // Frames are matched by the running time of their PTS, not the PTS: an
-  // encoder may shift timestamps (x264enc adds 1000 h to PTS near 0 so DTS
-  // cannot go negative) and moves its segment to match.
-  std::map<GstClockTime, gint64> pending; // running time -> monotonic µs at sink
-  GstSegment sink_segment;                // upstream streaming thread only
-  GstSegment src0_segment;                // src_0 streaming thread only
-  std::deque<double> latencies_ms;
+  // Statistics. Frames are matched by the running time of their PTS, not
+  // the PTS: an encoder may shift timestamps (x264enc adds 1000 h to PTS
+  // near 0 so DTS cannot go negative) and moves its segment to match.
+  mirror::FrameLatency latency;
+  GstSegment sink_segment; // upstream streaming thread only
+  GstSegment src0_segment; // src_0 streaming thread only
   GstClockID stats_clock_id = nullptr;
 };
 
@@ -273,56 +257,24 @@ static void gst_mirror_transcode_bin_release_pad (GstElement *element, GstPad *p
 // (bit/s, k/M suffixes) or source. Empty: one rendition from the width,
 // height and bitrate properties, named <height>p.
 static bool
-parse_ladder (const std::string &text, gint width, gint height, guint kbps,
-              std::vector<Rendition> &out, std::string &error)
-{
-  out.clear ();
-  gchar *stripped = g_strstrip (g_strdup (text.c_str ()));
-  bool empty = stripped[0] == '\0';
-  g_free (stripped);
-  if (empty) {
-    // 4:2:0 needs even sizes; say so rather than fail to negotiate later.
-    if (width % 2 || height % 2) {
-      error = "width and height must be even, not " + std::to_string (width) + "x"
-              + std::to_string (height);
-      return false;
-    }
-    Rendition r;
-    r.width = width;
-    r.height = height;
-    r.kbps = kbps;
-    r.name = std::to_string (height) + "p";
-    out.push_back (r);
-    return true;
-  }
-  auto rungs = mirror::parse_ladder (text, &error);
-  if (!rungs)
-    return false;
-  for (const mirror::LadderRung &rung : *rungs) {
-    Rendition r;
-    r.name = rung.name;
-    r.source = rung.source;
-    r.width = rung.width;
-    r.height = rung.height;
-    r.kbps = (guint)((rung.bitrate + 500) / 1000);
-    out.push_back (r);
-  }
-  return true;
-}
-
-static bool
-current_ladder (GstMirrorTranscodeBin *self, std::vector<Rendition> &out, std::string &error)
+current_ladder (GstMirrorTranscodeBin *self, std::vector<mirror::LadderRung> &out,
+                std::string &error)
 {
   auto *priv = self->priv;
   std::lock_guard<std::mutex> lk (priv->settings_lock);
-  return parse_ladder (priv->renditions, priv->width, priv->height, priv->bitrate, out, error);
+  auto ladder = mirror::ladder_or_default (priv->renditions, priv->width, priv->height,
+                                           priv->bitrate, &error);
+  if (!ladder)
+    return false;
+  out = std::move (*ladder);
+  return true;
 }
 
 // The settings checked before anything runs: the ladder and the profile.
 static bool
 check_settings (GstMirrorTranscodeBin *self, std::string &error)
 {
-  std::vector<Rendition> ladder;
+  std::vector<mirror::LadderRung> ladder;
   if (!current_ladder (self, ladder, error))
     return false;
   auto *priv = self->priv;
@@ -422,31 +374,6 @@ make_cpu_decoder (const GstCaps *caps, const gchar *preferred, std::string &chos
   return found;
 }
 
-// GPU decode sessions of this process, against max-gpu-sessions: NVDEC has
-// a fixed number of engines, and past them every stream slows down, so the
-// ones beyond the limit decode on the CPU instead.
-static std::atomic<guint> gpu_sessions{ 0 };
-
-static bool
-take_gpu_session (GstMirrorTranscodeBinPrivate *priv, guint limit)
-{
-  guint now = gpu_sessions.load ();
-  do {
-    if (limit > 0 && now >= limit)
-      return false;
-  } while (!gpu_sessions.compare_exchange_weak (now, now + 1));
-  priv->holds_gpu_session = true;
-  return true;
-}
-
-static void
-release_gpu_session (GstMirrorTranscodeBinPrivate *priv)
-{
-  if (priv->holds_gpu_session)
-    gpu_sessions.fetch_sub (1);
-  priv->holds_gpu_session = false;
-}
-
 static GstElement *
 choose_decoder (GstMirrorTranscodeBin *self, const GstCaps *caps)
 {
@@ -465,13 +392,13 @@ choose_decoder (GstMirrorTranscodeBin *self, const GstCaps *caps)
   std::string why, chosen;
   GstElement *dec = nullptr;
   if (wanted == "auto") {
-    if (factory_exists (gpu) && !take_gpu_session (priv, limit)) {
+    if (factory_exists (gpu) && !priv->gpu_session.take (limit)) {
       GST_INFO_OBJECT (self, "all %u GPU decode sessions are taken: decoding on the CPU", limit);
     } else if (factory_exists (gpu)) {
       if ((dec = make_checked (gpu, caps, why)))
         chosen = gpu;
       else
-        release_gpu_session (priv);
+        priv->gpu_session.release ();
     }
   } else if (wanted == "cpu") {
     // transcoding.hardware: cpu. Never touch the GPU, and no warning.
@@ -549,10 +476,12 @@ set_if_exists (GstElement *e, const gchar *prop, const gchar *value)
 
 static void
 configure_encoder (GstMirrorTranscodeBin *self, GstElement *enc, const std::string &name,
-                   guint kbps)
+                   int64_t bitrate)
 {
   auto *priv = self->priv;
   std::lock_guard<std::mutex> lk (priv->settings_lock);
+  // The encoders count kbit/s, openh264enc bit/s.
+  const guint kbps = (guint)((bitrate + 500) / 1000);
   std::string rate = std::to_string (kbps);
   std::string bframes = std::to_string (priv->bframes);
   if (name == "x264enc") {
@@ -573,7 +502,7 @@ configure_encoder (GstMirrorTranscodeBin *self, GstElement *enc, const std::stri
     set_if_exists (enc, "zerolatency", priv->bframes ? "false" : "true");
     set_if_exists (enc, "bframes", bframes.c_str ());
   } else if (name == "openh264enc") {
-    set_if_exists (enc, "bitrate", std::to_string (kbps * 1000).c_str ());
+    set_if_exists (enc, "bitrate", std::to_string (bitrate).c_str ());
   } else {
     // Unknown encoder named by the operator: bitrate is the common name.
     set_if_exists (enc, "bitrate", rate.c_str ());
@@ -581,13 +510,6 @@ configure_encoder (GstMirrorTranscodeBin *self, GstElement *enc, const std::stri
 }
 
 // ---------------------------------------------------------------- probes
-
-static void
-drop_frames_before (GstMirrorTranscodeBinPrivate *priv, std::map<GstClockTime, gint64>::iterator it)
-{
-  priv->frames_dropped += std::distance (priv->pending.begin (), it);
-  priv->pending.erase (priv->pending.begin (), it);
-}
 
 static GstClockTime
 running_time (const GstSegment &segment, GstBuffer *buf)
@@ -602,34 +524,16 @@ static void
 note_input (GstMirrorTranscodeBinPrivate *priv, GstBuffer *buf)
 {
   GstClockTime rt = running_time (priv->sink_segment, buf);
-  std::lock_guard<std::mutex> lk (priv->stats_lock);
-  priv->frames_in++;
-  if (!GST_CLOCK_TIME_IS_VALID (rt))
-    return;
-  priv->pending[rt] = g_get_monotonic_time ();
-  if (priv->pending.size () > kMaxPending)
-    drop_frames_before (priv, std::next (priv->pending.begin ()));
+  priv->latency.input (GST_CLOCK_TIME_IS_VALID (rt) ? rt : mirror::FrameLatency::kNoKey,
+                       g_get_monotonic_time ());
 }
 
 static void
 note_output (GstMirrorTranscodeBinPrivate *priv, GstBuffer *buf)
 {
   GstClockTime rt = running_time (priv->src0_segment, buf);
-  std::lock_guard<std::mutex> lk (priv->stats_lock);
-  priv->frames_out++;
-  auto it = priv->pending.find (rt);
-  if (it == priv->pending.end ()) {
+  if (!priv->latency.output (rt, g_get_monotonic_time ()))
     GST_LOG ("src_0 running time %" GST_TIME_FORMAT " entered no sink", GST_TIME_ARGS (rt));
-    return;
-  }
-  double ms = (g_get_monotonic_time () - it->second) / 1000.0;
-  priv->latencies_ms.push_back (ms);
-  if (priv->latencies_ms.size () > kLatencyWindow)
-    priv->latencies_ms.pop_front ();
-  // Outputs leave in PTS order (no B-frames out), so earlier frames still
-  // waiting never made it through: the decoder or encoder dropped them.
-  drop_frames_before (priv, it);
-  priv->pending.erase (it);
 }
 
 static GstPadProbeReturn
@@ -701,21 +605,9 @@ keyframe_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   GstClockTime pts = GST_BUFFER_PTS (buf);
   if (!GST_CLOCK_TIME_IS_VALID (pts) || b->keyframe_interval == 0)
     return GST_PAD_PROBE_OK;
-  GstClockTime epoch;
-  {
-    std::lock_guard<std::mutex> lk (priv->epoch_lock);
-    if (!GST_CLOCK_TIME_IS_VALID (priv->keyframe_epoch))
-      priv->keyframe_epoch = pts;
-    epoch = priv->keyframe_epoch;
-  }
-  // Floor division, also for a frame before the epoch.
-  gint64 d = (gint64)(pts - epoch), interval = (gint64)b->keyframe_interval;
-  gint64 slot = d >= 0 ? d / interval : -((-d + interval - 1) / interval);
-  if (slot == b->last_slot)
-    return GST_PAD_PROBE_OK;
-  bool first = b->last_slot == G_MININT64;
-  b->last_slot = slot;
-  if (first) // the first frame is an IDR anyway
+  const GstClockTime epoch = priv->keyframe_epoch.fix (pts);
+  gint64 slot = 0;
+  if (!b->slots.due (pts, epoch, b->keyframe_interval, &slot))
     return GST_PAD_PROBE_OK;
   GstClockTime running = GST_CLOCK_TIME_NONE, stream = GST_CLOCK_TIME_NONE;
   if (GstEvent *seg_ev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0)) {
@@ -869,13 +761,13 @@ build_branch (GstMirrorTranscodeBin *self, Branch *b)
   auto *priv = self->priv;
   if (b->tee_pad)
     return true;
-  const Rendition &r = b->rendition;
+  const mirror::LadderRung &r = b->rendition;
   auto &els = b->elements;
   {
     std::lock_guard<std::mutex> lk (priv->settings_lock);
     b->keyframe_interval = priv->keyframe_interval;
   }
-  b->last_slot = G_MININT64;
+  b->slots.reset ();
   // Children are named src_N_<role> so tests and debug dumps can find them.
   auto name = [b] (const gchar *role) {
     return std::string ("src_") + std::to_string (b->index) + "_" + role;
@@ -917,7 +809,7 @@ build_branch (GstMirrorTranscodeBin *self, Branch *b)
       GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN, ("No H.264 encoder"), ("%s", why.c_str ()));
       return false;
     }
-    configure_encoder (self, enc, enc_name, r.kbps);
+    configure_encoder (self, enc, enc_name, r.bitrate);
     adopt_element (self, els, enc, name ("encoder").c_str ());
     b->encoder = enc;
     std::string profile;
@@ -1153,7 +1045,7 @@ teardown_all (GstMirrorTranscodeBin *self)
     gst_object_unref (qsink);
   }
   remove_elements (self, priv->decode_elements);
-  release_gpu_session (priv);
+  priv->gpu_session.release ();
   priv->decoded_tee = nullptr;
   gst_ghost_pad_set_target (GST_GHOST_PAD (self->audio_sinkpad), nullptr);
   gst_ghost_pad_set_target (GST_GHOST_PAD (self->audio_srcpad), nullptr);
@@ -1162,8 +1054,7 @@ teardown_all (GstMirrorTranscodeBin *self)
   priv->audio_built = false;
   priv->video_built = false;
   {
-    std::lock_guard<std::mutex> el (priv->epoch_lock);
-    priv->keyframe_epoch = GST_CLOCK_TIME_NONE;
+    priv->keyframe_epoch.reset ();
   }
   priv->gpu_frames = false;
   gst_caps_replace (&priv->video_caps, nullptr);
@@ -1186,19 +1077,11 @@ make_stats (GstMirrorTranscodeBin *self)
     dec = priv->active_decoder;
     enc = priv->active_encoder;
   }
-  std::lock_guard<std::mutex> lk (priv->stats_lock);
-  std::vector<double> sorted (priv->latencies_ms.begin (), priv->latencies_ms.end ());
-  std::sort (sorted.begin (), sorted.end ());
-  auto pct = [&] (double p) {
-    if (sorted.empty ())
-      return 0.0;
-    size_t i = (size_t)std::ceil (p * sorted.size ()) - 1;
-    return sorted[std::min (i, sorted.size () - 1)];
-  };
-  return gst_structure_new ("mirror-transcode-stats", "frames-in", G_TYPE_UINT64, priv->frames_in,
-                            "frames-out", G_TYPE_UINT64, priv->frames_out, "frames-dropped",
-                            G_TYPE_UINT64, priv->frames_dropped, "latency-p50-ms", G_TYPE_DOUBLE,
-                            pct (0.50), "latency-p99-ms", G_TYPE_DOUBLE, pct (0.99), "decoder",
+  mirror::FrameLatencyStats f = priv->latency.stats ();
+  return gst_structure_new (mirror::msg::kTranscodeStats, "frames-in", G_TYPE_UINT64, f.frames_in,
+                            "frames-out", G_TYPE_UINT64, f.frames_out, "frames-dropped",
+                            G_TYPE_UINT64, f.frames_dropped, "latency-p50-ms", G_TYPE_DOUBLE,
+                            f.p50_ms, "latency-p99-ms", G_TYPE_DOUBLE, f.p99_ms, "decoder",
                             G_TYPE_STRING, dec.c_str (), "encoder", G_TYPE_STRING, enc.c_str (),
                             "hardware", G_TYPE_STRING, hardware_of (dec, enc).c_str (), nullptr);
 }
@@ -1245,10 +1128,7 @@ stop_stats (GstMirrorTranscodeBin *self)
 static void
 reset_stats (GstMirrorTranscodeBinPrivate *priv)
 {
-  std::lock_guard<std::mutex> lk (priv->stats_lock);
-  priv->frames_in = priv->frames_out = priv->frames_dropped = 0;
-  priv->pending.clear ();
-  priv->latencies_ms.clear ();
+  priv->latency.reset ();
   gst_segment_init (&priv->sink_segment, GST_FORMAT_TIME);
   gst_segment_init (&priv->src0_segment, GST_FORMAT_TIME);
 }
@@ -1306,8 +1186,9 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
   g_object_class_install_property (
       object_class, PROP_BITRATE,
       g_param_spec_uint ("bitrate", "Bitrate",
-                         "Output video bitrate in kbit/s (when renditions is empty)", 16, 1000000,
-                         DEFAULT_BITRATE, flags));
+                         "Output video bitrate in bit/s, as in renditions and audio-bitrate "
+                         "(when renditions is empty)",
+                         100000, 1000000000, DEFAULT_BITRATE, flags));
   g_object_class_install_property (
       object_class, PROP_KEYFRAME_INTERVAL,
       g_param_spec_uint64 ("keyframe-interval", "Keyframe interval",
@@ -1450,7 +1331,7 @@ gst_mirror_transcode_bin_request_new_pad (GstElement *element, GstPadTemplate *t
 {
   auto *self = GST_MIRROR_TRANSCODE_BIN (element);
   auto *priv = self->priv;
-  std::vector<Rendition> ladder;
+  std::vector<mirror::LadderRung> ladder;
   std::string error;
   if (!current_ladder (self, ladder, error)) {
     GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("Invalid renditions"), ("%s", error.c_str ()));
@@ -1591,7 +1472,7 @@ gst_mirror_transcode_bin_get_property (GObject *object, guint prop_id, GValue *v
     return;
   }
   if (prop_id == PROP_RENDITION_NAMES) {
-    std::vector<Rendition> ladder;
+    std::vector<mirror::LadderRung> ladder;
     std::string error, names;
     current_ladder (self, ladder, error);
     for (auto &r : ladder)

@@ -107,6 +107,25 @@ parse_ladder (std::string_view spec, std::string *error)
   return rungs;
 }
 
+std::optional<std::vector<LadderRung>>
+ladder_or_default (std::string_view spec, int width, int height, int64_t bitrate,
+                   std::string *error)
+{
+  if (!trim (spec).empty ())
+    return parse_ladder (spec, error);
+  if (width % 2 || height % 2) {
+    *error = "width and height must be even, not " + std::to_string (width) + "x"
+             + std::to_string (height);
+    return std::nullopt;
+  }
+  LadderRung rung;
+  rung.name = std::to_string (height) + "p";
+  rung.width = width;
+  rung.height = height;
+  rung.bitrate = bitrate;
+  return std::vector<LadderRung>{ rung };
+}
+
 std::string
 format_ladder (const std::vector<LadderRung> &rungs)
 {

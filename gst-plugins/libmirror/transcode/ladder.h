@@ -25,6 +25,14 @@ struct LadderRung {
 // unique; "index" and "audio" are taken by the playlists.
 std::optional<std::vector<LadderRung>> parse_ladder (std::string_view spec, std::string *error);
 
+// A transcode's ladder: spec parsed, or, when spec is blank, one rung of
+// width x height at bitrate (bit/s) named "<height>p" (mirrortranscodebin's
+// width, height and bitrate properties). nullopt with *error as above, or
+// naming an odd size (4:2:0 needs even ones).
+std::optional<std::vector<LadderRung>> ladder_or_default (std::string_view spec, int width,
+                                                          int height, int64_t bitrate,
+                                                          std::string *error);
+
 // The spec again, normalised ("360p:640x360@400000").
 std::string format_ladder (const std::vector<LadderRung> &rungs);
 
