@@ -61,7 +61,7 @@ pipeline_variables (const Config &config, const std::string &stream_id, const st
     { "segment_duration", ns (config.packaging.segment_duration_ms) },
     { "part_duration", ns (config.packaging.part_duration_ms) },
     { "x264_preset", config.transcoding.x264_preset },
-    { "x264_tune", config.transcoding.x264_tune },
+    { "x264_tune", config.transcoding.x264_tune.empty () ? "none" : config.transcoding.x264_tune },
     { "audio_bitrate", std::to_string (config.transcoding.audio_bitrate) },
     { "gpu_max_sessions", std::to_string (config.transcoding.gpu_max_sessions) },
   };

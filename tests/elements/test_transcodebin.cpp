@@ -159,16 +159,18 @@ run_pipeline (const std::string &desc, Run &run, int timeout_s = 60, int repeats
     gst_object_unref (pad);
     gst_object_unref (sink);
   }
-  gchar *dec = nullptr, *enc = nullptr, *hw = nullptr, *names = nullptr;
+  gchar *dec = nullptr, *enc = nullptr, *names = nullptr;
+  gint hw = 0;
   g_object_get (t, "active-decoder", &dec, "active-encoder", &enc, "hardware", &hw,
                 "rendition-names", &names, "stats", &run.stats, nullptr);
   run.decoder = dec ? dec : "";
   run.encoder = enc ? enc : "";
-  run.hardware = hw ? hw : "";
+  GParamSpec *hw_spec = g_object_class_find_property (G_OBJECT_GET_CLASS (t), "hardware");
+  GEnumValue *hw_value = g_enum_get_value (G_PARAM_SPEC_ENUM (hw_spec)->enum_class, hw);
+  run.hardware = hw_value ? hw_value->value_nick : "";
   run.names = names ? names : "";
   g_free (dec);
   g_free (enc);
-  g_free (hw);
   g_free (names);
   it = gst_bin_iterate_recurse (GST_BIN (t));
   while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
@@ -259,29 +261,40 @@ GST_START_TEST (test_properties_and_ladder)
 {
   GstElement *e = gst_element_factory_make ("mirrortranscodebin", nullptr);
   fail_unless (e != nullptr);
-  gchar *s = nullptr, *hw = nullptr, *dec = nullptr, *enc = nullptr, *preset = nullptr,
-        *tune = nullptr;
-  guint bframes = 99;
+  gchar *s = nullptr;
+  gint hw = -1, dec = -1, enc = -1, preset = -1, profile = -1;
+  guint tune = 0;
+  guint bframes = 99, bitrate = 0;
   gint abr = 0;
   guint64 stats_interval = 0;
   g_object_get (e, "rendition-names", &s, "hardware", &hw, "decoder", &dec, "encoder", &enc,
-                "x264-preset", &preset, "x264-tune", &tune, "bframes", &bframes, "audio-bitrate",
-                &abr, "stats-interval", &stats_interval, nullptr);
+                "x264-preset", &preset, "x264-tune", &tune, "profile", &profile, "bframes",
+                &bframes, "audio-bitrate", &abr, "bitrate", &bitrate, "stats-interval",
+                &stats_interval, nullptr);
   fail_unless_equals_string (s, "360p");
-  fail_unless_equals_string (hw, "none");
-  fail_unless_equals_string (dec, "auto");
-  fail_unless_equals_string (enc, "auto");
-  fail_unless_equals_string (preset, "veryfast");
-  fail_unless_equals_string (tune, "zerolatency");
+  // The choices are enums: gst-inspect-1.0 lists their values.
+  auto nick = [e] (const char *property, gint value) {
+    GParamSpec *spec = g_object_class_find_property (G_OBJECT_GET_CLASS (e), property);
+    fail_unless (G_IS_PARAM_SPEC_ENUM (spec), "%s is not an enum", property);
+    GEnumValue *v = g_enum_get_value (G_PARAM_SPEC_ENUM (spec)->enum_class, value);
+    return std::string (v ? v->value_nick : "?");
+  };
+  fail_unless_equals_string (nick ("hardware", hw).c_str (), "none");
+  fail_unless_equals_string (nick ("decoder", dec).c_str (), "auto");
+  fail_unless_equals_string (nick ("encoder", enc).c_str (), "auto");
+  fail_unless_equals_string (nick ("x264-preset", preset).c_str (), "veryfast");
+  fail_unless_equals_string (nick ("profile", profile).c_str (), "main");
+  GParamSpec *tune_spec = g_object_class_find_property (G_OBJECT_GET_CLASS (e), "x264-tune");
+  fail_unless (G_IS_PARAM_SPEC_FLAGS (tune_spec));
+  GFlagsValue *tune_value
+      = g_flags_get_first_value (G_PARAM_SPEC_FLAGS (tune_spec)->flags_class, tune);
+  fail_unless (tune_value != nullptr);
+  fail_unless_equals_string (tune_value->value_nick, "zerolatency");
   fail_unless_equals_int (bframes, 0);
   fail_unless_equals_int (abr, 64000);
+  fail_unless_equals_int (bitrate, 400000); // bit/s, as renditions and audio-bitrate
   fail_unless_equals_uint64 (stats_interval, GST_SECOND);
   g_free (s);
-  g_free (hw);
-  g_free (dec);
-  g_free (enc);
-  g_free (preset);
-  g_free (tune);
 
   g_object_set (e, "height", 480, "width", 854, nullptr);
   g_object_get (e, "rendition-names", &s, nullptr);
@@ -326,21 +339,35 @@ GST_START_TEST (test_properties_and_ladder)
 }
 GST_END_TEST;
 
+// A choice that is not one is refused when it is set, naming the value.
+GST_START_TEST (test_bad_choice_refused_when_set)
+{
+  for (const char *bad : { "profile=extended", "decoder=nvh265dec", "encoder=x265",
+                           "x264-preset=warp", "x264-tune=loud" }) {
+    GError *err = nullptr;
+    std::string text = std::string ("mirrortranscodebin ") + bad;
+    GstElement *e
+        = gst_parse_launch_full (text.c_str (), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);
+    fail_unless (e == nullptr, "%s accepted", bad);
+    fail_unless (err != nullptr && strstr (err->message, strchr (bad, '=') + 1) != nullptr,
+                 "%s: %s", bad, err ? err->message : "no error");
+    g_clear_error (&err);
+  }
+}
+GST_END_TEST;
+
 GST_START_TEST (test_bad_ladder_refused)
 {
   for (const char *bad : { "a:640x361@400k", "foo", "a:640x360@", "a:640x360@400k,a:320x180@200k",
-                           "a:640x360@1x", "640x360@400k", "width=641", "profile=extended" }) {
+                           "a:640x360@1x", "640x360@400k", "width=641" }) {
     GstElement *e = gst_element_factory_make ("mirrortranscodebin", nullptr);
     if (g_str_equal (bad, "width=641"))
       g_object_set (e, "width", 641, nullptr);
-    else if (g_str_has_prefix (bad, "profile="))
-      g_object_set (e, "profile", bad + strlen ("profile="), nullptr);
     else
       g_object_set (e, "renditions", bad, nullptr);
     GstBus *bus = gst_bus_new ();
     gst_element_set_bus (e, bus);
-    if (!g_str_has_prefix (bad, "profile="))
-      fail_unless (gst_element_request_pad_simple (e, "src_%u") == nullptr, "%s accepted", bad);
+    fail_unless (gst_element_request_pad_simple (e, "src_%u") == nullptr, "%s accepted", bad);
     gst_element_set_state (e, GST_STATE_READY);
     fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, 0, GST_MESSAGE_ERROR);
@@ -536,7 +563,7 @@ GST_END_TEST;
 GST_START_TEST (test_decoder_fallback)
 {
   Run run;
-  run_pipeline ("mirrortranscodebin name=t decoder=nvh265dec encoder=nvh264enc t.src_0 ! "
+  run_pipeline ("mirrortranscodebin name=t decoder=nvidia encoder=nvidia t.src_0 ! "
                 "fakesink name=out0 "
                     + video_source ("h265", 10, 320, 240),
                 run);
@@ -756,6 +783,7 @@ transcodebin_suite (void)
     tcase_add_test (tc, test_bitrate_keyframes_ffprobe);
   } else {
     tcase_add_test (tc, test_properties_and_ladder);
+    tcase_add_test (tc, test_bad_choice_refused_when_set);
     tcase_add_test (tc, test_bad_ladder_refused);
     tcase_add_test (tc, test_hevc_cpu_path);
     tcase_add_test (tc, test_h264_keyframes);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+// clang-format off: the diagram below is laid out by hand.
 /**
  * SECTION:element-mirrortranscodebin
  * @title: mirrortranscodebin
@@ -45,12 +46,12 @@
  * ## Pipeline inside
  *
  * |[
- * sink -> tee -+-> queue -> decoder -> deinterlace(mode=auto) -> tee -+-> queue ->
- * videoconvertscale |                                                      |   -> capsfilter(WxH)
- * -> x264enc |                                                      |   -> capsfilter(profile) ->
- * h264parse -> src_N
- *              +-> queue -> src_M (source rendition)                  +-> ... one branch per
- * rendition
+ * sink -> tee -+-> queue -> decoder -> deinterlace -> tee -+-> queue -> videoconvertscale
+ *              |                                            |     -> capsfilter (WxH) -> x264enc
+ *              |                                            |     -> capsfilter (profile)
+ *              |                                            |     -> h264parse -> src_N
+ *              |                                            +-> ... one branch per rendition
+ *              +-> queue -> src_M (a source rendition)
  * ]|
  *
  * Interlaced input is deinterlaced on the CPU path (`deinterlace mode=auto
@@ -72,7 +73,9 @@
  *   d. ! aacparse ! t.audio_sink  t.audio_src ! fakesink
  * ]|
  */
+// clang-format on
 #include "transcodebin/gstmirrortranscodebin.h"
+#include "transcodebin/transcodeenums.h"
 
 #include <gst/video/video.h>
 
@@ -270,20 +273,13 @@ current_ladder (GstMirrorTranscodeBin *self, std::vector<mirror::LadderRung> &ou
   return true;
 }
 
-// The settings checked before anything runs: the ladder and the profile.
+// The settings checked before anything runs: the ladder (the choices are
+// enums, checked when they are set).
 static bool
 check_settings (GstMirrorTranscodeBin *self, std::string &error)
 {
   std::vector<mirror::LadderRung> ladder;
-  if (!current_ladder (self, ladder, error))
-    return false;
-  auto *priv = self->priv;
-  std::lock_guard<std::mutex> lk (priv->settings_lock);
-  for (const char *p : { "main", "constrained-baseline", "baseline", "high" })
-    if (priv->profile == p)
-      return true;
-  error = "profile \"" + priv->profile + "\": want main, constrained-baseline, baseline or high";
-  return false;
+  return current_ladder (self, ladder, error);
 }
 
 // ---------------------------------------------------------------- element choice
@@ -391,7 +387,9 @@ choose_decoder (GstMirrorTranscodeBin *self, const GstCaps *caps)
   }
   std::string why, chosen;
   GstElement *dec = nullptr;
-  if (wanted == "auto") {
+  if (wanted == "nvidia" && !factory_exists (gpu))
+    why = std::string (gpu) + " is not registered (no NVIDIA driver, or no NVDEC)";
+  if (wanted == "auto" || wanted == "nvidia") {
     if (factory_exists (gpu) && !priv->gpu_session.take (limit)) {
       GST_INFO_OBJECT (self, "all %u GPU decode sessions are taken: decoding on the CPU", limit);
     } else if (factory_exists (gpu)) {
@@ -400,11 +398,8 @@ choose_decoder (GstMirrorTranscodeBin *self, const GstCaps *caps)
       else
         priv->gpu_session.release ();
     }
-  } else if (wanted == "cpu") {
-    // transcoding.hardware: cpu. Never touch the GPU, and no warning.
-  } else if ((dec = make_checked (wanted, caps, why))) {
-    chosen = wanted;
   }
+  // cpu (transcoding.hardware: cpu): never touch the GPU, and no warning.
   if (!dec && !why.empty () && !priv->fallback_warned_decoder) {
     // One warning per run: the operator asked for (or the registry promised)
     // an element that does not work here; the stream goes on on the CPU.
@@ -445,14 +440,16 @@ choose_encoder_name (GstMirrorTranscodeBin *self)
     chosen = name;
     return true;
   };
-  if (wanted == "auto") {
+  if (wanted == "auto" || wanted == "nvidia") {
     for (const gchar *name : { "nvh264enc", "nvcudah264enc" })
       if (factory_exists (name) && try_one (name))
         break;
-  } else if (wanted == "cpu") {
-    try_one ("x264enc");
+    if (chosen.empty () && wanted == "nvidia" && why.empty ())
+      why = "neither nvh264enc nor nvcudah264enc is registered (no NVENC)";
+  } else if (wanted == "openh264") {
+    try_one ("openh264enc");
   } else {
-    try_one (wanted);
+    try_one ("x264enc");
   }
   if (chosen.empty () && !why.empty () && !priv->fallback_warned_encoder) {
     priv->fallback_warned_encoder = true;
@@ -1149,22 +1146,18 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
 
   g_object_class_install_property (
       object_class, PROP_DECODER,
-      g_param_spec_string (
-          "decoder", "Decoder",
-          "Video decoder: \"auto\" (nvh265dec/nvh264dec when registered, else "
-          "avdec_h265/avdec_h264), \"cpu\" (avdec_h265/avdec_h264 whatever is registered) or "
-          "an element factory name such as nvh265dec or avdec_h265; "
-          "one that cannot be created or started falls back to the CPU decoder with a warning",
-          DEFAULT_DECODER, flags));
+      g_param_spec_enum ("decoder", "Decoder",
+                         "Video decoder; one that cannot be created, take the stream or (GPU) "
+                         "start falls back to the CPU decoder with a warning",
+                         GST_TYPE_MIRROR_TRANSCODE_DECODER, GST_MIRROR_TRANSCODE_DECODER_AUTO,
+                         flags));
   g_object_class_install_property (
       object_class, PROP_ENCODER,
-      g_param_spec_string ("encoder", "Encoder",
-                           "H.264 encoder: \"auto\" (nvh264enc, then nvcudah264enc, when "
-                           "registered, else x264enc), \"cpu\" (x264enc) or an element "
-                           "factory name such as "
-                           "x264enc; one that cannot be created or started falls back to "
-                           "x264enc with a warning",
-                           DEFAULT_ENCODER, flags));
+      g_param_spec_enum ("encoder", "Encoder",
+                         "H.264 encoder; one that cannot be created or started falls back to "
+                         "x264enc with a warning",
+                         GST_TYPE_MIRROR_TRANSCODE_ENCODER, GST_MIRROR_TRANSCODE_ENCODER_AUTO,
+                         flags));
   g_object_class_install_property (
       object_class, PROP_RENDITIONS,
       g_param_spec_string (
@@ -1198,21 +1191,18 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
                            GST_MSECOND, G_MAXUINT64, DEFAULT_KEYFRAME_INTERVAL, flags));
   g_object_class_install_property (
       object_class, PROP_PROFILE,
-      g_param_spec_string ("profile", "H.264 profile",
-                           "H.264 profile of the output: main, constrained-baseline, baseline "
-                           "or high",
-                           DEFAULT_PROFILE, flags));
+      g_param_spec_enum ("profile", "H.264 profile", "H.264 profile of the output",
+                         GST_TYPE_MIRROR_H264_PROFILE, GST_MIRROR_H264_PROFILE_MAIN, flags));
   g_object_class_install_property (
       object_class, PROP_X264_PRESET,
-      g_param_spec_string ("x264-preset", "x264 preset",
-                           "x264enc speed-preset (ultrafast ... placebo) when x264enc encodes",
-                           DEFAULT_X264_PRESET, flags));
+      g_param_spec_enum ("x264-preset", "x264 preset", "x264enc speed-preset when x264enc encodes",
+                         GST_TYPE_MIRROR_X264_PRESET, GST_MIRROR_X264_PRESET_VERYFAST, flags));
   g_object_class_install_property (
       object_class, PROP_X264_TUNE,
-      g_param_spec_string ("x264-tune", "x264 tune",
-                           "x264enc tune (zerolatency, fastdecode, stillimage, combined with +, "
-                           "or none) when x264enc encodes",
-                           DEFAULT_X264_TUNE, flags));
+      g_param_spec_flags ("x264-tune", "x264 tune",
+                          "x264enc tune when x264enc encodes (flags: zerolatency+fastdecode; "
+                          "none)",
+                          GST_TYPE_MIRROR_X264_TUNE, GST_MIRROR_X264_TUNE_ZEROLATENCY, flags));
   g_object_class_install_property (
       object_class, PROP_BFRAMES,
       g_param_spec_uint ("bframes", "B-frames",
@@ -1237,10 +1227,9 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
                            0, G_MAXUINT64, DEFAULT_STATS_INTERVAL, flags));
   g_object_class_install_property (
       object_class, PROP_HARDWARE,
-      g_param_spec_string ("hardware", "Hardware",
-                           "Where the transcode runs: gpu (decode and encode), cpu, mixed (GPU "
-                           "decode, CPU encode or the reverse); none before the first caps",
-                           "none", ro));
+      g_param_spec_enum (
+          "hardware", "Hardware", "Where the transcode runs; none before the first caps",
+          GST_TYPE_MIRROR_TRANSCODE_HARDWARE, GST_MIRROR_TRANSCODE_HARDWARE_NONE, ro));
   g_object_class_install_property (
       object_class, PROP_ACTIVE_DECODER,
       g_param_spec_string ("active-decoder", "Active decoder",
@@ -1410,14 +1399,12 @@ gst_mirror_transcode_bin_set_property (GObject *object, guint prop_id, const GVa
 
   switch (prop_id) {
   case PROP_DECODER:
-    priv->decoder = str_or (DEFAULT_DECODER);
-    if (priv->decoder.empty ())
-      priv->decoder = DEFAULT_DECODER;
+    priv->decoder
+        = gst_mirror_enum_nick (GST_TYPE_MIRROR_TRANSCODE_DECODER, g_value_get_enum (value));
     break;
   case PROP_ENCODER:
-    priv->encoder = str_or (DEFAULT_ENCODER);
-    if (priv->encoder.empty ())
-      priv->encoder = DEFAULT_ENCODER;
+    priv->encoder
+        = gst_mirror_enum_nick (GST_TYPE_MIRROR_TRANSCODE_ENCODER, g_value_get_enum (value));
     break;
   case PROP_RENDITIONS:
     priv->renditions = str_or ("");
@@ -1435,13 +1422,14 @@ gst_mirror_transcode_bin_set_property (GObject *object, guint prop_id, const GVa
     priv->keyframe_interval = g_value_get_uint64 (value);
     break;
   case PROP_PROFILE:
-    priv->profile = str_or (DEFAULT_PROFILE);
+    priv->profile = gst_mirror_enum_nick (GST_TYPE_MIRROR_H264_PROFILE, g_value_get_enum (value));
     break;
   case PROP_X264_PRESET:
-    priv->x264_preset = str_or (DEFAULT_X264_PRESET);
+    priv->x264_preset
+        = gst_mirror_enum_nick (GST_TYPE_MIRROR_X264_PRESET, g_value_get_enum (value));
     break;
   case PROP_X264_TUNE:
-    priv->x264_tune = str_or ("");
+    priv->x264_tune = gst_mirror_flags_nicks (GST_TYPE_MIRROR_X264_TUNE, g_value_get_flags (value));
     break;
   case PROP_BFRAMES:
     priv->bframes = g_value_get_uint (value);
@@ -1484,10 +1472,12 @@ gst_mirror_transcode_bin_get_property (GObject *object, guint prop_id, GValue *v
 
   switch (prop_id) {
   case PROP_DECODER:
-    g_value_set_string (value, priv->decoder.c_str ());
+    g_value_set_enum (value,
+                      gst_mirror_enum_value (GST_TYPE_MIRROR_TRANSCODE_DECODER, priv->decoder));
     break;
   case PROP_ENCODER:
-    g_value_set_string (value, priv->encoder.c_str ());
+    g_value_set_enum (value,
+                      gst_mirror_enum_value (GST_TYPE_MIRROR_TRANSCODE_ENCODER, priv->encoder));
     break;
   case PROP_RENDITIONS:
     g_value_set_string (value, priv->renditions.empty () ? nullptr : priv->renditions.c_str ());
@@ -1505,13 +1495,14 @@ gst_mirror_transcode_bin_get_property (GObject *object, guint prop_id, GValue *v
     g_value_set_uint64 (value, priv->keyframe_interval);
     break;
   case PROP_PROFILE:
-    g_value_set_string (value, priv->profile.c_str ());
+    g_value_set_enum (value, gst_mirror_enum_value (GST_TYPE_MIRROR_H264_PROFILE, priv->profile));
     break;
   case PROP_X264_PRESET:
-    g_value_set_string (value, priv->x264_preset.c_str ());
+    g_value_set_enum (value,
+                      gst_mirror_enum_value (GST_TYPE_MIRROR_X264_PRESET, priv->x264_preset));
     break;
   case PROP_X264_TUNE:
-    g_value_set_string (value, priv->x264_tune.c_str ());
+    g_value_set_flags (value, gst_mirror_flags_value (GST_TYPE_MIRROR_X264_TUNE, priv->x264_tune));
     break;
   case PROP_BFRAMES:
     g_value_set_uint (value, priv->bframes);
@@ -1526,7 +1517,9 @@ gst_mirror_transcode_bin_get_property (GObject *object, guint prop_id, GValue *v
     g_value_set_uint (value, priv->max_gpu_sessions);
     break;
   case PROP_HARDWARE:
-    g_value_set_string (value, hardware_of (priv->active_decoder, priv->active_encoder).c_str ());
+    g_value_set_enum (
+        value, gst_mirror_enum_value (GST_TYPE_MIRROR_TRANSCODE_HARDWARE,
+                                      hardware_of (priv->active_decoder, priv->active_encoder)));
     break;
   case PROP_ACTIVE_DECODER:
     g_value_set_string (value, priv->active_decoder.c_str ());
