@@ -2,6 +2,7 @@
 #include "streams/stream_metrics.h"
 
 #include "metrics/metrics.h"
+#include "util/message_names.h"
 
 namespace mirror::daemon {
 
@@ -52,9 +53,9 @@ StreamMetrics::on_message (const std::string &id, const GstStructure *s)
   const prometheus::Labels labels = { { "stream", id } };
   Seen &seen = seen_[id];
 
-  if (gst_structure_has_name (s, "mirror-heartbeat")) {
+  if (gst_structure_has_name (s, msg::kHeartbeat)) {
     metrics_->stream_ingestion_bitrate_bps.Add (labels).Set (number (s, "bitrate"));
-  } else if (gst_structure_has_name (s, "mirror-ingest-stats")) {
+  } else if (gst_structure_has_name (s, msg::kIngestStats)) {
     // Wire bytes, as the network delivered them (the heartbeat counts media bytes).
     add_growth (metrics_->stream_ingestion_bytes_total.Add (labels), seen.bytes,
                 number (s, "bytes-received"));
@@ -72,7 +73,7 @@ StreamMetrics::on_message (const std::string &id, const GstStructure *s)
       metrics_->srt_receive_rate_mbps.Add (labels).Set (number (s, "receive-rate-mbps"));
     }
     metrics_->buffer_usage_bytes.Add (labels).Set (number (s, "ring-bytes"));
-  } else if (gst_structure_has_name (s, "mirror-transcode-stats")) {
+  } else if (gst_structure_has_name (s, msg::kTranscodeStats)) {
     auto kind = [&id] (const char *k) {
       return prometheus::Labels{ { "stream", id }, { "kind", k } };
     };
@@ -96,16 +97,16 @@ StreamMetrics::on_message (const std::string &id, const GstStructure *s)
       metrics_->transcode_info.Add (chain).Set (1);
       seen.transcode_chain = chain;
     }
-  } else if (gst_structure_has_name (s, "mirror-ingest-connected")) {
+  } else if (gst_structure_has_name (s, msg::kIngestConnected)) {
     metrics_->stream_ingestion_active.Add (labels).Set (1);
     seen.connected_at_us = g_get_monotonic_time ();
     return text (s, "peer");
-  } else if (gst_structure_has_name (s, "mirror-ingest-reconnected")) {
+  } else if (gst_structure_has_name (s, msg::kIngestReconnected)) {
     metrics_->stream_ingestion_active.Add (labels).Set (1);
     metrics_->connection_reconnects_total.Add (labels).Increment ();
     seen.connected_at_us = g_get_monotonic_time ();
     return text (s, "peer");
-  } else if (gst_structure_has_name (s, "mirror-ingest-disconnected")) {
+  } else if (gst_structure_has_name (s, msg::kIngestDisconnected)) {
     metrics_->stream_ingestion_active.Add (labels).Set (0);
     if (seen.connected_at_us) {
       metrics_->connection_duration_seconds.Add ({}, kDurationBuckets)

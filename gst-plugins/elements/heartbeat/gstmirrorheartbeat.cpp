@@ -40,6 +40,7 @@
 #include <string>
 #include <utility>
 
+#include "common/gstmirrorclocktimer.h"
 #include "common/gstmirrorcontext.h"
 #include "gstmirrorelements.h"
 #include "health/stream_meter.h"
@@ -96,8 +97,8 @@ struct GstMirrorHeartbeatPrivate {
   bool stalled = false;
   bool flow_announced = false; // mirror-flowing posted since the last PAUSED->PLAYING
   GstClockTime silent_since = GST_CLOCK_TIME_NONE; // while stalled: when data was last seen
-  GstClockID heartbeat_id = nullptr;
-  GstClockID stall_id = nullptr;
+  GstMirrorClockTimer heartbeat_timer;
+  GstMirrorClockTimer stall_timer;
 
   // Heartbeats and stalls are about wall time, whatever clock the pipeline
   // runs on: the (monotonic) system clock, whose one shared thread runs the
@@ -378,63 +379,32 @@ gst_mirror_heartbeat_get_property (GObject *object, guint prop_id, GValue *value
   }
 }
 
-static gboolean gst_mirror_heartbeat_on_stall_check (GstClock *clock, GstClockTime time,
-                                                     GstClockID id, gpointer user_data);
-
-static void
-gst_mirror_heartbeat_cancel (GstClockID *id)
-{
-  if (*id) {
-    gst_clock_id_unschedule (*id);
-    gst_clock_id_unref (*id);
-    *id = nullptr;
-  }
-}
-
-// Waits on @id; the pending wait holds a ref on the element, dropped when the
-// clock frees the entry (after unschedule or a single shot).
-static bool
-gst_mirror_heartbeat_wait_async (GstMirrorHeartbeat *self, GstClockID id, GstClockCallback func)
-{
-  GstClockReturn ret
-      = gst_clock_id_wait_async (id, func, gst_object_ref (self), (GDestroyNotify)gst_object_unref);
-  if (ret != GST_CLOCK_OK) {
-    gst_object_unref (self);
-    GST_WARNING_OBJECT (self, "cannot schedule a timer on the system clock: %d", ret);
-    return false;
-  }
-  return true;
-}
+static void gst_mirror_heartbeat_on_stall_check (GstMirrorHeartbeat *self);
 
 // (Re)arms the stall check to fire at @at.
 static void
 gst_mirror_heartbeat_arm_stall_locked (GstMirrorHeartbeat *self, GstClockTime at)
 {
   auto *priv = self->priv;
-  gst_mirror_heartbeat_cancel (&priv->stall_id);
+  priv->stall_timer.stop ();
   if (priv->active_timeout == 0 || !priv->playing || !GST_CLOCK_TIME_IS_VALID (at))
     return;
-  priv->stall_id = gst_clock_new_single_shot_id (priv->clock, at);
-  if (!gst_mirror_heartbeat_wait_async (self, priv->stall_id, gst_mirror_heartbeat_on_stall_check))
-    gst_mirror_heartbeat_cancel (&priv->stall_id);
+  priv->stall_timer.start (GST_OBJECT (self), priv->clock, at, 0,
+                           [self] () { gst_mirror_heartbeat_on_stall_check (self); });
 }
 
 // Fires when data may have stopped for `timeout`. The streaming thread only
 // records arrival times; this check re-arms itself from the newest one, so a
 // flowing stream costs one wake-up per timeout, not one timer per buffer.
-static gboolean
-gst_mirror_heartbeat_on_stall_check (GstClock *clock, GstClockTime time, GstClockID id,
-                                     gpointer user_data)
+static void
+gst_mirror_heartbeat_on_stall_check (GstMirrorHeartbeat *self)
 {
-  auto *self = GST_MIRROR_HEARTBEAT (user_data);
   auto *priv = self->priv;
   GstStructure *stalled = nullptr;
   {
     std::lock_guard<std::mutex> lk (priv->state_lock);
-    if (!priv->playing || id != priv->stall_id)
-      return TRUE; // cancelled meanwhile
-    gst_clock_id_unref (priv->stall_id);
-    priv->stall_id = nullptr;
+    if (!priv->playing)
+      return; // stopped meanwhile
 
     GstClockTime now = gst_mirror_heartbeat_now (self);
     GstClockTime seen = gst_mirror_heartbeat_last_seen_locked (self);
@@ -456,23 +426,20 @@ gst_mirror_heartbeat_on_stall_check (GstClock *clock, GstClockTime time, GstCloc
   if (stalled)
     gst_element_post_message (GST_ELEMENT_CAST (self),
                               gst_message_new_element (GST_OBJECT_CAST (self), stalled));
-  return TRUE;
 }
 
-static gboolean
-gst_mirror_heartbeat_on_tick (GstClock *clock, GstClockTime time, GstClockID id, gpointer user_data)
+static void
+gst_mirror_heartbeat_on_tick (GstMirrorHeartbeat *self)
 {
-  auto *self = GST_MIRROR_HEARTBEAT (user_data);
   auto *priv = self->priv;
   HeartbeatReport report;
   {
     std::lock_guard<std::mutex> lk (priv->state_lock);
-    if (!priv->playing || id != priv->heartbeat_id)
-      return TRUE;
+    if (!priv->playing)
+      return;
     report = gst_mirror_heartbeat_report_locked (self, gst_mirror_heartbeat_now (self));
   }
   gst_mirror_heartbeat_publish (self, report);
-  return TRUE;
 }
 
 static void
@@ -485,12 +452,10 @@ gst_mirror_heartbeat_start_timers_locked (GstMirrorHeartbeat *self)
   priv->stalled = false;
   priv->flow_announced = false;
 
-  if (priv->active_interval > 0) {
-    priv->heartbeat_id = gst_clock_new_periodic_id (priv->clock, now + priv->active_interval,
-                                                    priv->active_interval);
-    if (!gst_mirror_heartbeat_wait_async (self, priv->heartbeat_id, gst_mirror_heartbeat_on_tick))
-      gst_mirror_heartbeat_cancel (&priv->heartbeat_id);
-  }
+  if (priv->active_interval > 0)
+    priv->heartbeat_timer.start (GST_OBJECT (self), priv->clock, now + priv->active_interval,
+                                 priv->active_interval,
+                                 [self] () { gst_mirror_heartbeat_on_tick (self); });
   gst_mirror_heartbeat_arm_stall_locked (self, now + priv->active_timeout);
 }
 
@@ -499,8 +464,8 @@ gst_mirror_heartbeat_stop_timers_locked (GstMirrorHeartbeat *self)
 {
   auto *priv = self->priv;
   priv->playing = false;
-  gst_mirror_heartbeat_cancel (&priv->heartbeat_id);
-  gst_mirror_heartbeat_cancel (&priv->stall_id);
+  priv->heartbeat_timer.stop ();
+  priv->stall_timer.stop ();
 }
 
 static GstStateChangeReturn

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/gstmirrorclocktimer.h"
 #include "common/gstmirrorcontext.h"
 #include "gstmirrorelements.h"
 #include "ingest/ingest_registration.h"
@@ -57,8 +58,6 @@ struct ExposedStream {
 };
 
 struct GstMirrorIngestBinPrivate {
-  ~GstMirrorIngestBinPrivate () { gst_object_unref (clock); }
-
   // Properties.
   std::mutex settings_lock;
   std::string uri;
@@ -95,8 +94,7 @@ struct GstMirrorIngestBinPrivate {
   std::shared_ptr<mirror::IngestRegistration> registration;
 
   // Stats timer, on the system clock's thread.
-  GstClock *clock = gst_system_clock_obtain ();
-  GstClockID stats_id = nullptr;
+  GstMirrorClockTimer stats_timer;
   gint64 last_stats_us = 0;
   guint64 last_stats_bytes = 0;
 };

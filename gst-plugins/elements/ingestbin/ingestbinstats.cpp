@@ -6,11 +6,9 @@
 
 #define GST_CAT_DEFAULT gst_mirror_ingest_bin_debug
 
-static gboolean
-gst_mirror_ingest_bin_on_stats_tick (GstClock *clock, GstClockTime time, GstClockID id,
-                                     gpointer user_data)
+static void
+gst_mirror_ingest_bin_on_stats_tick (GstMirrorIngestBin *self)
 {
-  auto *self = GST_MIRROR_INGEST_BIN (user_data);
   auto *priv = self->priv;
 
   mirror::IngestUri feed;
@@ -23,8 +21,8 @@ gst_mirror_ingest_bin_on_stats_tick (GstClock *clock, GstClockTime time, GstCloc
   mirror::TransportFigures f;
   {
     std::lock_guard<std::mutex> lk (priv->state_lock);
-    if (!priv->running || id != priv->stats_id)
-      return TRUE;
+    if (!priv->running)
+      return;
     feed = priv->feed;
     label = priv->label;
     ring = priv->ring;
@@ -127,40 +125,17 @@ gst_mirror_ingest_bin_on_stats_tick (GstClock *clock, GstClockTime time, GstCloc
                         "elementary stream",
                         f.bytes, (now - ring_counters.first_data_us) / 1e6));
   }
-  return TRUE;
 }
 
 void
 gst_mirror_ingest_bin_start_stats (GstMirrorIngestBin *self)
 {
-  auto *priv = self->priv;
-  std::lock_guard<std::mutex> lk (priv->state_lock);
-  GstClockTime now = gst_clock_get_time (priv->clock);
-  priv->stats_id = gst_clock_new_periodic_id (priv->clock, now + STATS_INTERVAL, STATS_INTERVAL);
-  // The pending wait holds a ref on the bin, dropped when the clock frees it.
-  GstClockReturn ret
-      = gst_clock_id_wait_async (priv->stats_id, gst_mirror_ingest_bin_on_stats_tick,
-                                 gst_object_ref (self), (GDestroyNotify)gst_object_unref);
-  if (ret != GST_CLOCK_OK) {
-    gst_object_unref (self);
-    gst_clock_id_unref (priv->stats_id);
-    priv->stats_id = nullptr;
-    GST_WARNING_OBJECT (self, "cannot schedule the stats timer: %d", ret);
-  }
+  self->priv->stats_timer.start_periodic (
+      GST_OBJECT (self), STATS_INTERVAL, [self] () { gst_mirror_ingest_bin_on_stats_tick (self); });
 }
 
 void
 gst_mirror_ingest_bin_stop_stats (GstMirrorIngestBin *self)
 {
-  auto *priv = self->priv;
-  GstClockID id;
-  {
-    std::lock_guard<std::mutex> lk (priv->state_lock);
-    id = priv->stats_id;
-    priv->stats_id = nullptr;
-  }
-  if (id) {
-    gst_clock_id_unschedule (id);
-    gst_clock_id_unref (id);
-  }
+  self->priv->stats_timer.stop ();
 }

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/gstmirrorclocktimer.h"
 #include "gstmirrorelements.h"
 #include "transcode/frame_latency.h"
 #include "transcode/gpu_sessions.h"
@@ -113,7 +114,7 @@ struct GstMirrorTranscodeBinPrivate {
   mirror::FrameLatency latency;
   GstSegment sink_segment; // upstream streaming thread only
   GstSegment src0_segment; // src_0 streaming thread only
-  GstClockID stats_clock_id = nullptr;
+  GstMirrorClockTimer stats_timer;
 };
 
 struct _GstMirrorTranscodeBin {
@@ -165,7 +166,6 @@ void build_audio (GstMirrorTranscodeBin *self, GstCaps *caps);
 GstPadProbeReturn audio_caps_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data);
 void teardown_all (GstMirrorTranscodeBin *self);
 GstStructure *make_stats (GstMirrorTranscodeBin *self);
-gboolean stats_tick (GstClock *, GstClockTime, GstClockID, gpointer user_data);
 void start_stats (GstMirrorTranscodeBin *self);
 void stop_stats (GstMirrorTranscodeBin *self);
 void reset_stats (GstMirrorTranscodeBinPrivate *priv);

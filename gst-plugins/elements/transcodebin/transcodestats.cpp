@@ -91,15 +91,6 @@ make_stats (GstMirrorTranscodeBin *self)
                             "hardware", G_TYPE_STRING, hardware_of (dec, enc).c_str (), nullptr);
 }
 
-gboolean
-stats_tick (GstClock *, GstClockTime, GstClockID, gpointer user_data)
-{
-  auto *self = GST_MIRROR_TRANSCODE_BIN (user_data);
-  gst_element_post_message (GST_ELEMENT (self),
-                            gst_message_new_element (GST_OBJECT (self), make_stats (self)));
-  return TRUE;
-}
-
 void
 start_stats (GstMirrorTranscodeBin *self)
 {
@@ -109,25 +100,18 @@ start_stats (GstMirrorTranscodeBin *self)
     std::lock_guard<std::mutex> lk (priv->settings_lock);
     interval = priv->stats_interval;
   }
-  if (interval == 0 || priv->stats_clock_id)
+  if (interval == 0 || priv->stats_timer.running ())
     return;
-  GstClock *clock = gst_system_clock_obtain ();
-  priv->stats_clock_id
-      = gst_clock_new_periodic_id (clock, gst_clock_get_time (clock) + interval, interval);
-  gst_clock_id_wait_async (priv->stats_clock_id, stats_tick, gst_object_ref (self),
-                           (GDestroyNotify)gst_object_unref);
-  gst_object_unref (clock);
+  priv->stats_timer.start_periodic (GST_OBJECT (self), interval, [self] () {
+    gst_element_post_message (GST_ELEMENT (self),
+                              gst_message_new_element (GST_OBJECT (self), make_stats (self)));
+  });
 }
 
 void
 stop_stats (GstMirrorTranscodeBin *self)
 {
-  auto *priv = self->priv;
-  if (!priv->stats_clock_id)
-    return;
-  gst_clock_id_unschedule (priv->stats_clock_id);
-  gst_clock_id_unref (priv->stats_clock_id);
-  priv->stats_clock_id = nullptr;
+  self->priv->stats_timer.stop ();
 }
 
 void
