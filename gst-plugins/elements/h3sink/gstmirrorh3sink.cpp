@@ -36,6 +36,7 @@
 #include <string>
 
 #include "cmafmux/gstmirrorcmafmeta.h"
+#include "common/gstmirrorcontext.h"
 #include "gstmirrorelements.h"
 #include "hls/url_layout.h"
 #include "origin/origin_handle.h"
@@ -77,6 +78,7 @@ struct GstMirrorH3SinkPrivate {
   guint playlist_length = DEFAULT_PLAYLIST_LENGTH;
 
   // Streaming state (start () to stop (), streaming thread).
+  GstMirrorOriginSlot origin_slot;
   std::shared_ptr<mirror::Origin> origin; // from the context, else our own
   bool origin_from_context = false;
   std::string active_stream; // the stream we attached to, "" if none
@@ -287,18 +289,10 @@ static void
 gst_mirror_h3_sink_set_context (GstElement *element, GstContext *context)
 {
   auto *priv = GST_MIRROR_H3_SINK (element)->priv;
-  if (g_strcmp0 (gst_context_get_context_type (context), MIRROR_ORIGIN_CONTEXT_TYPE) == 0) {
-    const GValue *value = gst_structure_get_value (gst_context_get_structure (context),
-                                                   MIRROR_ORIGIN_CONTEXT_FIELD);
-    if (value && G_VALUE_HOLDS (value, MIRROR_TYPE_ORIGIN_HANDLE)) {
-      auto *handle = static_cast<const mirror::OriginHandle *> (g_value_get_boxed (value));
-      if (handle && handle->origin) {
-        std::lock_guard<std::mutex> lk (priv->settings_lock);
-        priv->origin = handle->origin;
-        priv->origin_from_context = true;
-        GST_INFO_OBJECT (element, "publishing into the Origin from the pipeline's context");
-      }
-    }
+  if (priv->origin_slot.take_context (element, context)) {
+    std::lock_guard<std::mutex> lk (priv->settings_lock);
+    priv->origin = priv->origin_slot.get ();
+    priv->origin_from_context = priv->origin_slot.from_pipeline ();
   }
   GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
 }
@@ -314,8 +308,9 @@ ensure_origin (GstMirrorH3Sink *self)
     if (priv->origin)
       return true;
   }
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_need_context (
-                                                    GST_OBJECT (self), MIRROR_ORIGIN_CONTEXT_TYPE));
+  // The pipeline's (mirrord sets it on every pipeline), or a sibling's.
+  if (priv->origin_slot.find (GST_ELEMENT (self)))
+    return true;
   mirror::OriginConfig config;
   {
     std::lock_guard<std::mutex> lk (priv->settings_lock);
@@ -340,8 +335,11 @@ ensure_origin (GstMirrorH3Sink *self)
   if (!origin->identity ().spki_pin.empty ())
     GST_INFO_OBJECT (self, "Origin on port %u, certificate %s, SPKI pin %s", origin->tls_port (),
                      origin->identity ().cert_file.c_str (), origin->identity ().spki_pin.c_str ());
+  // Siblings of this prototype (its audio sink, say) share it.
+  priv->origin_slot.share (GST_ELEMENT (self), origin);
   std::lock_guard<std::mutex> lk (priv->settings_lock);
   priv->origin = std::move (origin);
+  priv->origin_from_context = false;
   return true;
 }
 
@@ -393,8 +391,12 @@ gst_mirror_h3_sink_stop (GstBaseSink *sink)
   priv->active_stream.clear ();
   priv->store.reset ();
   std::lock_guard<std::mutex> lk (priv->settings_lock);
-  if (!priv->origin_from_context)
-    priv->origin.reset (); // our own Origin stops with the last sink using it
+  if (!priv->origin_from_context) {
+    // Our own Origin stops with the last user (a sibling, or this pipeline
+    // for as long as it keeps the context it was given).
+    priv->origin.reset ();
+    priv->origin_slot.reset ();
+  }
   return TRUE;
 }
 
@@ -514,8 +516,8 @@ gst_mirror_h3_sink_render (GstBaseSink *sink, GstBuffer *buffer)
     // is republished only when it grows by a tenth so the playlist stays
     // stable.
     if (priv->segment_ns > 0) {
-      auto bps = (unsigned)gst_util_uint64_scale (priv->segment_bytes * 8, GST_SECOND,
-                                                  priv->segment_ns);
+      auto bps
+          = (unsigned)gst_util_uint64_scale (priv->segment_bytes * 8, GST_SECOND, priv->segment_ns);
       if (!priv->bandwidth_measured || bps > priv->info.bandwidth + priv->info.bandwidth / 10) {
         priv->info.bandwidth = bps;
         priv->bandwidth_measured = true;
