@@ -17,6 +17,8 @@
 #include "registry/stream_registry.h"
 
 #include <gst/check/gstcheck.h>
+
+#include "../common/wait_until.h"
 #include <gst/check/gstharness.h>
 
 static const char *const kElements[] = {
@@ -635,8 +637,7 @@ GST_START_TEST (test_heartbeat_updates_registry)
 
     uint64_t seen = 0;
     std::string codec;
-    gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-    while (seen != 10000 && g_get_monotonic_time () < deadline) {
+    mirror::test::wait_until ([&] {
       auto done = std::make_shared<std::promise<mirror::StreamStats>> ();
       auto result = done->get_future ();
       test_registry->get_stream ("cam1", [done] (const mirror::RegistryStatus &st,
@@ -646,9 +647,8 @@ GST_START_TEST (test_heartbeat_updates_registry)
       mirror::StreamStats stats = wait_for (result);
       seen = stats.bytes;
       codec = stats.codec;
-      if (seen != 10000)
-        g_usleep (20000);
-    }
+      return seen == 10000;
+    });
     fail_unless_equals_uint64 (seen, 10000);
     fail_unless_equals_string (codec.c_str (), "h264");
   }

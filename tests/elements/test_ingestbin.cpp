@@ -30,6 +30,8 @@
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 
+#include "../common/wait_until.h"
+
 // CI's two cores are busy (encoders run beside the receiver): generous
 // deadlines, short polls.
 static const GstClockTime kDeadline = 20 * GST_SECOND;
@@ -277,33 +279,35 @@ class IngestRig {
   bool wait (const std::function<bool ()> &done, GstClockTime timeout = kDeadline,
              bool error_ok = false)
   {
-    gint64 deadline = g_get_monotonic_time () + (gint64)(timeout / GST_USECOND);
-    while (!done ()) {
-      if (g_get_monotonic_time () >= deadline)
-        return false;
-      GstMessage *msg = gst_bus_timed_pop (bus_, 50 * GST_MSECOND);
-      if (!msg)
-        continue;
-      switch (GST_MESSAGE_TYPE (msg)) {
-      case GST_MESSAGE_ERROR:
-        if (!error_ok) {
-          std::string text = error_text (msg);
-          gst_message_unref (msg);
-          fail ("unexpected error: %s", text.c_str ());
-        }
-        kept_.push_back (msg);
-        break;
-      case GST_MESSAGE_EOS:
-        eos_ = true;
+    return mirror::test::wait_until (done, std::chrono::milliseconds (timeout / GST_MSECOND),
+                                     [this, error_ok] () { return handle_one (error_ok); });
+  }
+
+  // Takes one bus message (waiting 50 ms at most); false when none came.
+  bool handle_one (bool error_ok)
+  {
+    GstMessage *msg = gst_bus_timed_pop (bus_, 50 * GST_MSECOND);
+    if (!msg)
+      return false;
+    switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ERROR:
+      if (!error_ok) {
+        std::string text = error_text (msg);
         gst_message_unref (msg);
-        break;
-      case GST_MESSAGE_ELEMENT:
-        kept_.push_back (msg);
-        break;
-      default:
-        gst_message_unref (msg);
-        break;
+        fail ("unexpected error: %s", text.c_str ());
       }
+      kept_.push_back (msg);
+      break;
+    case GST_MESSAGE_EOS:
+      eos_ = true;
+      gst_message_unref (msg);
+      break;
+    case GST_MESSAGE_ELEMENT:
+      kept_.push_back (msg);
+      break;
+    default:
+      gst_message_unref (msg);
+      break;
     }
     return true;
   }
@@ -775,10 +779,8 @@ GST_START_TEST (test_srt_hub_hevc_aac_registers)
 
   // It registered the stream itself: stopping unregisters it.
   rig.stop ();
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (get_entry (*registry, "hub-cam") && g_get_monotonic_time () < deadline)
-    g_usleep (20000);
-  fail_if (get_entry (*registry, "hub-cam").has_value (), "still registered after stop");
+  fail_unless (mirror::test::wait_until ([&] { return !get_entry (*registry, "hub-cam"); }),
+               "still registered after stop");
 }
 GST_END_TEST;
 
@@ -931,29 +933,25 @@ GST_START_TEST (test_gst_launch_delayed_linking)
                    out);
     // srtsink gives up when nobody listens yet: start it once the receiver's
     // hub holds the port.
-    gint64 listening = g_get_monotonic_time () + (gint64)(kDeadline / GST_USECOND);
-    while (!udp_port_taken (port) && g_get_monotonic_time () < listening)
-      g_usleep (20000);
-    fail_unless (udp_port_taken (port), "the gst-launch-1.0 receiver does not listen");
+    fail_unless (mirror::test::wait_until ([&] { return udp_port_taken (port); }),
+                 "the gst-launch-1.0 receiver does not listen");
     Peer sender (h264_ts (srt_caller_sink (port, "cam1")));
-    gint64 deadline = g_get_monotonic_time () + (gint64)(kDeadline / GST_USECOND);
-    bool flowing = false;
-    while (!flowing && g_get_monotonic_time () < deadline) {
+    bool flowing = mirror::test::wait_until ([&] {
+      bool seen = false;
       gchar *text = nullptr;
       if (g_file_get_contents (out, &text, nullptr, nullptr)) {
         // A heartbeat that saw H.264 access units.
-        for (const gchar *at = strstr (text, "mirror-heartbeat,"); at && !flowing;
+        for (const gchar *at = strstr (text, "mirror-heartbeat,"); at && !seen;
              at = strstr (at + 1, "mirror-heartbeat,")) {
           const gchar *end = strchr (at, '\n');
           std::string line (at, end ? end - at : strlen (at));
-          flowing = line.find ("codec=(string)h264") != std::string::npos
-                    && line.find ("buffers=(guint64)0,") == std::string::npos;
+          seen = line.find ("codec=(string)h264") != std::string::npos
+                 && line.find ("buffers=(guint64)0,") == std::string::npos;
         }
       }
       g_free (text);
-      if (!flowing)
-        g_usleep (100000);
-    }
+      return seen;
+    });
     if (!flowing) {
       gchar *text = nullptr;
       g_file_get_contents (out, &text, nullptr, nullptr);

@@ -119,18 +119,6 @@ rtp_ssrc (const Bytes &packet)
          | (packet.at (10) << 8) | packet.at (11);
 }
 
-bool
-wait_until (const std::function<bool ()> &pred, std::chrono::milliseconds timeout)
-{
-  const auto deadline = std::chrono::steady_clock::now () + timeout;
-  while (!pred ()) {
-    if (std::chrono::steady_clock::now () >= deadline)
-      return false;
-    std::this_thread::sleep_for (std::chrono::milliseconds (2));
-  }
-  return true;
-}
-
 UdpSender::UdpSender (const std::string &source_ip)
 {
   fd_ = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -14,6 +14,8 @@
 
 #include "ingest/rtp_hub.h"
 
+#include "../../common/wait_until.h"
+
 namespace mirror::test {
 
 using Bytes = std::vector<uint8_t>;
@@ -26,10 +28,6 @@ Bytes make_rtp (int payload_type, uint32_t ssrc, uint16_t sequence, size_t paylo
 Bytes make_rtcp_sender_report (uint32_t ssrc);
 uint16_t rtp_sequence (const Bytes &packet);
 uint32_t rtp_ssrc (const Bytes &packet);
-
-// Polls pred until it holds or timeout passes; true when it held.
-bool wait_until (const std::function<bool ()> &pred,
-                 std::chrono::milliseconds timeout = std::chrono::seconds (10));
 
 // A UDP socket sending to 127.0.0.1, from source_ip (any loopback address).
 class UdpSender {

@@ -41,18 +41,6 @@ test_bytes (size_t size, uint32_t seed)
   return out;
 }
 
-bool
-eventually (const std::function<bool ()> &pred, std::chrono::milliseconds deadline)
-{
-  auto end = std::chrono::steady_clock::now () + deadline;
-  while (!pred ()) {
-    if (std::chrono::steady_clock::now () > end)
-      return false;
-    std::this_thread::sleep_for (std::chrono::milliseconds (10));
-  }
-  return true;
-}
-
 SrtHubOptions
 test_hub_options ()
 {
@@ -268,7 +256,7 @@ ChildProcess::stop ()
     return;
   if (!exited ()) {
     kill (pid_, SIGTERM);
-    if (!eventually ([&] { return exited (); }, std::chrono::seconds (5))) {
+    if (!wait_until ([&] { return exited (); }, std::chrono::seconds (5))) {
       kill (pid_, SIGKILL);
       waitpid (pid_, &status_, 0);
     }

@@ -20,6 +20,8 @@
 
 #include "ingest/srt_hub.h"
 
+#include "../../common/wait_until.h"
+
 namespace mirror::test {
 
 // A UDP port that was free a moment ago (bound to port 0 and read back).
@@ -27,10 +29,6 @@ uint16_t free_udp_port ();
 
 // Reproducible bytes that reveal loss, duplication and reordering.
 std::vector<uint8_t> test_bytes (size_t size, uint32_t seed);
-
-// Polls pred until it holds or the deadline passes.
-bool eventually (const std::function<bool ()> &pred,
-                 std::chrono::milliseconds deadline = std::chrono::seconds (10));
 
 // SrtHubOptions for a test: a free loopback port and a latency that leaves
 // room for retransmissions on a busy CI box.

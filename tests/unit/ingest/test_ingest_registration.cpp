@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "../../common/wait_until.h"
 #include "ingest/ingest_registration.h"
 
 namespace mirror {
@@ -17,18 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using State = IngestRegistration::State;
-
-bool
-eventually (const std::function<bool ()> &pred, std::chrono::milliseconds deadline = 10s)
-{
-  auto end = std::chrono::steady_clock::now () + deadline;
-  while (std::chrono::steady_clock::now () < end) {
-    if (pred ())
-      return true;
-    std::this_thread::sleep_for (5ms);
-  }
-  return pred ();
-}
+using test::wait_until;
 
 std::shared_ptr<StreamRegistry>
 registry (const std::string &node)
@@ -75,13 +65,13 @@ TEST (IngestRegistration, ItsOwnEntryIsRegisteredThenRemoved)
   auto r = registry ("n1");
   auto reg = IngestRegistration::create (r, "own");
   reg->claim (media_entry ());
-  ASSERT_TRUE (eventually ([&] { return reg->state () == State::kRegistered; }));
+  ASSERT_TRUE (wait_until ([&] { return reg->state () == State::kRegistered; }));
   auto e = entry_of (*r, "own");
   ASSERT_TRUE (e);
   EXPECT_EQ (e->state, StreamState::kLive);
   EXPECT_EQ (e->stats.codec, "h264");
   reg->release ();
-  EXPECT_TRUE (eventually ([&] { return !entry_of (*r, "own"); }));
+  EXPECT_TRUE (wait_until ([&] { return !entry_of (*r, "own"); }));
 }
 
 TEST (IngestRegistration, MirrordsEntryIsOnlyUpdatedItsStateLeftAlone)
@@ -90,8 +80,8 @@ TEST (IngestRegistration, MirrordsEntryIsOnlyUpdatedItsStateLeftAlone)
   ASSERT_TRUE (register_as_owner (*r, "adopted").ok ());
   auto reg = IngestRegistration::create (r, "adopted");
   reg->claim (media_entry ());
-  ASSERT_TRUE (eventually ([&] { return reg->state () == State::kAdopted; }));
-  ASSERT_TRUE (eventually ([&] { return entry_of (*r, "adopted")->stats.codec == "h264"; }));
+  ASSERT_TRUE (wait_until ([&] { return reg->state () == State::kAdopted; }));
+  ASSERT_TRUE (wait_until ([&] { return entry_of (*r, "adopted")->stats.codec == "h264"; }));
   EXPECT_EQ (entry_of (*r, "adopted")->state, StreamState::kStarting);
   reg->release ();
   EXPECT_EQ (reg->state (), State::kReleased);
@@ -104,8 +94,8 @@ TEST (IngestRegistration, ReleaseBeforeTheAnswerUndoesIt)
   auto reg = IngestRegistration::create (r, "late");
   reg->claim (media_entry ());
   reg->release (); // the stream stopped before the registry answered
-  EXPECT_TRUE (eventually ([&] { return reg->state () == State::kReleased; }));
-  EXPECT_TRUE (eventually ([&] { return !entry_of (*r, "late"); }));
+  EXPECT_TRUE (wait_until ([&] { return reg->state () == State::kReleased; }));
+  EXPECT_TRUE (wait_until ([&] { return !entry_of (*r, "late"); }));
   reg->claim (media_entry ()); // nothing after the end
   EXPECT_EQ (reg->state (), State::kReleased);
 }

@@ -14,9 +14,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::ChildProcess;
-using test::eventually;
 using test::free_udp_port;
 using test::RecordingConsumer;
+using test::wait_until;
 
 TEST (SrtCallerBackoff, DoublesFromTheFirstStepUpToTheCap)
 {
@@ -69,7 +69,7 @@ TEST (SrtCaller, NobodyListeningMeansRetriesThatWaitLonger)
                     [retries] (const SrtCallerRetry &r) { retries->add (r); });
   std::string error;
   ASSERT_TRUE (caller.start (&error)) << error;
-  ASSERT_TRUE (eventually ([&] { return retries->seen ().size () >= 4; }, 30s));
+  ASSERT_TRUE (wait_until ([&] { return retries->seen ().size () >= 4; }, 30s));
   caller.stop ();
   auto seen = retries->seen ();
   const int64_t expected[] = { 50, 100, 200, 200 };

@@ -270,7 +270,7 @@ TEST_F (SrtHubTest, CallersBeyondMaxConnectionsAreRefused)
   // A slot frees up when a caller leaves.
   caller_b.close ();
   ASSERT_TRUE (b->wait_for_events (2));
-  ASSERT_TRUE (eventually ([&] { return caller_c.connect (hub->port (), { .stream_id = "c" }); }));
+  ASSERT_TRUE (wait_until ([&] { return caller_c.connect (hub->port (), { .stream_id = "c" }); }));
   send_and_expect (caller_c, *c, test_bytes (1316 * 50, 7));
 }
 
@@ -290,7 +290,7 @@ TEST_F (SrtHubTest, GlobalPassphraseAes128)
   EXPECT_FALSE (missing.connect (hub->port (), { .stream_id = "cam1" }));
   EXPECT_EQ (missing.reject_reason (), SRT_REJ_UNSECURE);
   // Counted once libsrt has refused them, after the listen callback.
-  ASSERT_TRUE (eventually ([&] {
+  ASSERT_TRUE (wait_until ([&] {
     return hub->reject_counts ()[SrtRejectReason::kBadPassphrase] == 2;
   })) << hub->reject_counts ()[SrtRejectReason::kBadPassphrase];
   // Their claims on the id are gone: the right caller gets in.
@@ -334,7 +334,7 @@ TEST_F (SrtHubTest, PerStreamPassphraseAes256)
   EXPECT_FALSE (unexpected.connect (
       hub->port (), { .stream_id = "other", .passphrase = "open sesame 256", .pbkeylen = 32 }));
   EXPECT_EQ (unexpected.reject_reason (), SRT_REJ_UNSECURE);
-  ASSERT_TRUE (eventually ([&] {
+  ASSERT_TRUE (wait_until ([&] {
     return hub->reject_counts ()[SrtRejectReason::kBadPassphrase] == 3;
   })) << hub->reject_counts ()[SrtRejectReason::kBadPassphrase];
 
@@ -392,7 +392,7 @@ TEST_F (SrtHubTest, HeldDataIsDeliveredFirstWhenTheConsumerAttaches)
   ASSERT_TRUE (caller.connect (hub->port (), { .stream_id = "late" }));
   auto held = test_bytes (1316 * 300, 13);
   ASSERT_TRUE (caller.send (held));
-  ASSERT_TRUE (eventually ([&] {
+  ASSERT_TRUE (wait_until ([&] {
     auto stats = hub->stats ("late");
     return stats && stats->held_bytes == held.size ();
   })) << (hub->stats ("late") ? hub->stats ("late")->held_bytes : 0);
@@ -428,7 +428,7 @@ TEST_F (SrtHubTest, HeldStreamHandlerSeesOnlyCompletedHandshakes)
   SrtCaller wrong;
   EXPECT_FALSE (wrong.connect (
       hub->port (), { .stream_id = "locked", .passphrase = "wrong horse battery", .pbkeylen = 16 }));
-  ASSERT_TRUE (eventually ([&] {
+  ASSERT_TRUE (wait_until ([&] {
     return hub->reject_counts ()[SrtRejectReason::kBadPassphrase] == 1u;
   }));
   EXPECT_TRUE (held_ids ().empty ());
@@ -436,7 +436,7 @@ TEST_F (SrtHubTest, HeldStreamHandlerSeesOnlyCompletedHandshakes)
   SrtCaller right;
   ASSERT_TRUE (right.connect (
       hub->port (), { .stream_id = "locked", .passphrase = "correct horse battery", .pbkeylen = 16 }));
-  ASSERT_TRUE (eventually ([&] { return held_ids ().size () == 1u; }));
+  ASSERT_TRUE (wait_until ([&] { return held_ids ().size () == 1u; }));
   EXPECT_EQ (held_ids ()[0], "locked");
 }
 
@@ -490,8 +490,8 @@ TEST_F (SrtHubTest, DetachClosesTheCallerAndFreesTheId)
   ASSERT_TRUE (caller.connect (hub->port (), { .stream_id = "cam1" }));
   send_and_expect (caller, *consumer, test_bytes (1316 * 50, 18));
   hub->detach ("cam1", consumer.get ());
-  EXPECT_TRUE (eventually ([&] { return caller.is_broken (); }));
-  EXPECT_TRUE (eventually ([&] { return hub->connection_count () == 0; }));
+  EXPECT_TRUE (wait_until ([&] { return caller.is_broken (); }));
+  EXPECT_TRUE (wait_until ([&] { return hub->connection_count () == 0; }));
   EXPECT_EQ (consumer->events (), (std::vector<std::string>{ "connect", "data" }));
 
   auto next = attach (*hub, "cam1");
@@ -539,7 +539,7 @@ TEST_F (SrtHubTest, LastReleaseClosesEverythingAndThePortCanBeReopened)
   ASSERT_TRUE (caller.connect (hub->port (), { .stream_id = "cam1" }));
   send_and_expect (caller, *consumer, test_bytes (1316 * 50, 22));
   hub.reset ();
-  EXPECT_TRUE (eventually ([&] { return caller.is_broken (); }));
+  EXPECT_TRUE (wait_until ([&] { return caller.is_broken (); }));
 
   auto reopened = open_hub (options);
   ASSERT_TRUE (reopened);
@@ -633,7 +633,7 @@ TEST_F (SrtHubTest, AReleasedPortIsTakenBackWithItsSockets)
   send_and_expect (caller, *consumer, test_bytes (1316 * 20, 26));
   hub.reset ();
   // Released: the caller is dropped and newcomers are refused...
-  EXPECT_TRUE (eventually ([&] { return caller.is_broken (); }));
+  EXPECT_TRUE (wait_until ([&] { return caller.is_broken (); }));
   SrtCaller refused;
   EXPECT_FALSE (refused.connect (options.port, { .stream_id = "cam1" }));
   // ...until a new user takes the port back, on the very same sockets (a
@@ -691,7 +691,7 @@ TEST_F (SrtHubTest, ReleasingTheHubFromACallbackIsSafe)
   caller.close ();
   ASSERT_TRUE (consumer->wait_for_events (3));
   // The port is free again once the hub has gone.
-  ASSERT_TRUE (eventually ([&] {
+  ASSERT_TRUE (wait_until ([&] {
     std::string error;
     return SrtHub::acquire (options, &error) != nullptr;
   }));

@@ -85,7 +85,7 @@ TEST (SrtHubTools, SrtLiveTransmitWithAWrongPassphraseIsRefused)
   ASSERT_TRUE (wrong.start (
       { "srt-live-transmit", "-a:no", "-c:1316", "file://con",
         srt_uri (hub->port (), "streamid=slt&passphrase=the-wrong-passphrase&pbkeylen=32") }));
-  EXPECT_TRUE (eventually (
+  EXPECT_TRUE (wait_until (
       [&] { return hub->reject_counts ()[SrtRejectReason::kBadPassphrase] >= 1; }, 20s));
   wrong.stop ();
 

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "../../common/wait_until.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -225,13 +227,7 @@ class QuicFrontendTest : public ::testing::Test {
 
   bool wait_for (const std::function<bool ()> &done, int timeout_ms)
   {
-    auto deadline = std::chrono::steady_clock::now () + std::chrono::milliseconds (timeout_ms);
-    while (!done ()) {
-      if (std::chrono::steady_clock::now () > deadline)
-        return false;
-      std::this_thread::sleep_for (std::chrono::milliseconds (20));
-    }
-    return true;
+    return test::wait_until (done, std::chrono::milliseconds (timeout_ms));
   }
 
   struct Fetch {

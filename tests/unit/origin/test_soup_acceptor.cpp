@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "../../common/wait_until.h"
 #include "http/soup_acceptor.h"
 
 namespace mirror {
@@ -88,17 +89,11 @@ class AcceptorTest : public ::testing::Test {
     g_clear_object (&held_);
   }
 
-  // Pumps the server's context until pred holds (true) or the deadline.
+  // Waits while the server's context does the work.
   bool pump_until (const std::function<bool ()> &pred, std::chrono::milliseconds deadline = 10s)
   {
-    auto end = std::chrono::steady_clock::now () + deadline;
-    while (std::chrono::steady_clock::now () < end) {
-      if (pred ())
-        return true;
-      if (!g_main_context_iteration (context_, FALSE))
-        g_usleep (2000);
-    }
-    return pred ();
+    return test::wait_until (pred, deadline,
+                             [this] () { return g_main_context_iteration (context_, FALSE) != 0; });
   }
 
   int connect_client ()

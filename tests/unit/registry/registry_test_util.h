@@ -15,28 +15,14 @@
 
 #include "registry/stream_registry.h"
 
+#include "../../common/wait_until.h"
+
 namespace mirror::test {
 
 using namespace std::chrono_literals;
 
 // CI runs on two busy cores: waits are generous, and only fail slow tests.
 inline constexpr std::chrono::milliseconds kCallTimeout = 10s;
-
-// Polls pred until it holds or deadline passes; true if it held.
-template <typename Pred>
-bool
-eventually (Pred pred, std::chrono::milliseconds deadline = 10s,
-            std::chrono::milliseconds poll = 20ms)
-{
-  auto end = std::chrono::steady_clock::now () + deadline;
-  for (;;) {
-    if (pred ())
-      return true;
-    if (std::chrono::steady_clock::now () >= end)
-      return false;
-    std::this_thread::sleep_for (poll);
-  }
-}
 
 // The thread a callback ran on, with the callback's result.
 template <typename T> struct Answer {

@@ -97,7 +97,7 @@ TEST_F (RedisRegistryTest, NodesShareOneClusterAndOnlyOwnersWrite)
 
   a->update_state ("from-a", StreamState::kLive, "by a");
   ASSERT_TRUE (
-      eventually ([&] { return get_sync (*b, "from-a").value->state == StreamState::kLive; }));
+      wait_until ([&] { return get_sync (*b, "from-a").value->state == StreamState::kLive; }));
   b->update_state ("from-a", StreamState::kError, "by b");
   b->update_stats ("from-a", {});
   b->heartbeat ("from-a");
@@ -129,7 +129,7 @@ TEST_F (RedisRegistryTest, RacingNodesNeverBothOwnAnId)
       answered++;
     });
   }
-  ASSERT_TRUE (eventually ([&] { return answered == 2 * kIds; }));
+  ASSERT_TRUE (wait_until ([&] { return answered == 2 * kIds; }));
   EXPECT_EQ (wins_a + wins_b, kIds);
   EXPECT_EQ (refused, kIds);
   auto all = list_sync (*a);
@@ -156,7 +156,7 @@ TEST_F (RedisRegistryTest, RestartedNodeTakesItsStreamsBack)
   EXPECT_TRUE (register_sync (*second_run, "kept").status.ok ());
   second_run->update_state ("kept", StreamState::kLive, "second run");
   EXPECT_TRUE (
-      eventually ([&] { return get_sync (*other, "kept").value->message == "second run"; }));
+      wait_until ([&] { return get_sync (*other, "kept").value->message == "second run"; }));
 }
 
 TEST_F (RedisRegistryTest, ExpiredIdsLeaveTheIndex)
@@ -164,7 +164,7 @@ TEST_F (RedisRegistryTest, ExpiredIdsLeaveTheIndex)
   auto a = connected_node ("node-a", 200);
   ASSERT_TRUE (a);
   ASSERT_TRUE (register_sync (*a, "brief").status.ok ());
-  ASSERT_TRUE (eventually ([&] {
+  ASSERT_TRUE (wait_until ([&] {
     return server_.command ({ "EXISTS", stream_key ("brief") }) == "0";
   }));
   auto b = connected_node ("node-b");
@@ -172,7 +172,7 @@ TEST_F (RedisRegistryTest, ExpiredIdsLeaveTheIndex)
   auto all = list_sync (*b);
   EXPECT_TRUE (all.status.ok ());
   EXPECT_TRUE (all.value.empty ());
-  EXPECT_TRUE (eventually ([&] { return server_.command ({ "SCARD", "it:streams" }) == "0"; }));
+  EXPECT_TRUE (wait_until ([&] { return server_.command ({ "SCARD", "it:streams" }) == "0"; }));
 }
 
 TEST_F (RedisRegistryTest, SurvivesARedisCrash)
@@ -189,7 +189,7 @@ TEST_F (RedisRegistryTest, SurvivesARedisCrash)
 
   const int port = server_.port ();
   server_.kill ();
-  ASSERT_TRUE (eventually ([&] { return !a->is_connected () && !b->is_connected (); }));
+  ASSERT_TRUE (wait_until ([&] { return !a->is_connected () && !b->is_connected (); }));
 
   // The streams keep working on their node.
   StreamStats stats;
@@ -223,7 +223,7 @@ TEST_F (RedisRegistryTest, SurvivesARedisCrash)
     return found == 3
            && ids_of (all.value) == std::vector<std::string>{ "from-b", "s1", "s2", "s3" };
   };
-  EXPECT_TRUE (eventually ([&] { return all_back (*a) && all_back (*b); }, 5s));
+  EXPECT_TRUE (wait_until ([&] { return all_back (*a) && all_back (*b); }, 5s));
   EXPECT_LT (std::chrono::steady_clock::now () - back, 5s);
   EXPECT_TRUE (a->is_connected ());
 
@@ -244,11 +244,11 @@ TEST_F (RedisRegistryTest, UnregisterDuringOutageIsReplayed)
   ASSERT_TRUE (register_sync (*a, "gone").status.ok ());
   ASSERT_TRUE (register_sync (*a, "stays").status.ok ());
   server_.lock_out ("outage");
-  ASSERT_TRUE (eventually ([&] { return !a->is_connected (); }));
+  ASSERT_TRUE (wait_until ([&] { return !a->is_connected (); }));
   EXPECT_TRUE (unregister_sync (*a, "gone").status.ok ());
   EXPECT_EQ (server_.command ({ "EXISTS", stream_key ("gone") }), "1"); // Redis kept it
   server_.unlock ();
-  EXPECT_TRUE (eventually ([&] {
+  EXPECT_TRUE (wait_until ([&] {
     auto all = list_sync (*a);
     return all.status.ok () && ids_of (all.value) == std::vector<std::string>{ "stays" };
   }));
@@ -260,13 +260,13 @@ TEST_F (RedisRegistryTest, RegisterWaitsForTheLinkThenSucceeds)
   auto a = connected_node ("node-a");
   ASSERT_TRUE (a);
   server_.lock_out ("outage");
-  ASSERT_TRUE (eventually ([&] { return !a->is_connected (); }));
+  ASSERT_TRUE (wait_until ([&] { return !a->is_connected (); }));
   std::atomic<int> code{ -1 };
   StreamEntry entry;
   entry.id = "late";
   a->register_stream (entry, [&] (const RegistryStatus &s) { code = int (s.code); });
   server_.unlock ();
-  ASSERT_TRUE (eventually ([&] { return code != -1; }));
+  ASSERT_TRUE (wait_until ([&] { return code != -1; }));
   EXPECT_EQ (code, int (RegistryErrc::kOk));
   EXPECT_TRUE (listed (*a, "late"));
 }
@@ -280,14 +280,14 @@ TEST_F (RedisRegistryTest, AnIdTakenDuringAnOutageIsGivenUpWithAnError)
   ASSERT_TRUE (register_sync (*a, "contested").status.ok ());
   ASSERT_TRUE (register_sync (*a, "mine").status.ok ());
   server_.lock_out ("outage");
-  ASSERT_TRUE (eventually ([&] { return !a->is_connected (); }));
+  ASSERT_TRUE (wait_until ([&] { return !a->is_connected (); }));
   // Meanwhile a's key lapsed and node-z claimed the id.
   server_.command ({ "SET", stream_key ("contested"),
                      R"({"id":"contested","node_id":"node-z","state":"live"})" });
   a->update_state ("contested", StreamState::kLive, "still ingesting here");
   server_.unlock ();
   ASSERT_TRUE (
-      eventually ([&] { return log.has (Kind::kStateChanged, "contested", StreamState::kError); }));
+      wait_until ([&] { return log.has (Kind::kStateChanged, "contested", StreamState::kError); }));
   for (const auto &r : log.events ()) {
     if (r.event.kind != Kind::kStateChanged || r.event.entry.state != StreamState::kError)
       continue;
@@ -312,7 +312,7 @@ TEST_F (RedisRegistryTest, AnIdTakenByAnotherNodeIsGivenUpWithAnError)
                      R"({"id":"contested","node_id":"node-z","state":"live"})" });
   a->heartbeat ("contested");
   ASSERT_TRUE (
-      eventually ([&] { return log.has (Kind::kStateChanged, "contested", StreamState::kError); }));
+      wait_until ([&] { return log.has (Kind::kStateChanged, "contested", StreamState::kError); }));
   for (const auto &r : log.events ()) {
     if (r.event.kind != Kind::kStateChanged)
       continue;

@@ -130,7 +130,7 @@ TYPED_TEST (RegistryContract, ConcurrentRegistersOfOneIdHaveOneWinner)
       answered++;
     });
   }
-  ASSERT_TRUE (eventually ([&] { return answered == 8; }));
+  ASSERT_TRUE (wait_until ([&] { return answered == 8; }));
   EXPECT_EQ (ok, 1);
   EXPECT_EQ (refused, 7);
 }
@@ -176,7 +176,7 @@ TYPED_TEST (RegistryContract, StateAndStatsUpdatesAreVisible)
   registry->update_stats ("upd", stats);
 
   std::optional<StreamEntry> seen;
-  ASSERT_TRUE (eventually ([&] {
+  ASSERT_TRUE (wait_until ([&] {
     seen = get_sync (*registry, "upd").value;
     return seen && seen->state == StreamState::kLive && seen->stats.bytes == stats.bytes;
   })) << "state "
@@ -234,12 +234,12 @@ TYPED_TEST (RegistryContract, CallbacksRunOnTheWorkerThreadNeverInsideTheCall)
     });
     answered_inside = inner_answered.load ();
   });
-  ASSERT_TRUE (eventually ([&] { return done.load (); }));
+  ASSERT_TRUE (wait_until ([&] { return done.load (); }));
   EXPECT_FALSE (answered_inside);
 
   registry->update_state ("thr", StreamState::kLive, "");
   ASSERT_TRUE (unregister_sync (*registry, "thr").status.ok ());
-  ASSERT_TRUE (eventually ([&] { return log.has (Kind::kRemoved, "thr"); }));
+  ASSERT_TRUE (wait_until ([&] { return log.has (Kind::kRemoved, "thr"); }));
   auto events = log.events ();
   ASSERT_EQ (events.size (), 3u);
   EXPECT_EQ (events[0].event.kind, Kind::kAdded);
@@ -259,7 +259,7 @@ TYPED_TEST (RegistryContract, RemovedWatchIsQuiet)
   std::atomic<int> calls{ 0 };
   unsigned watch = registry->add_watch ([&] (const RegistryEvent &) { calls++; });
   ASSERT_TRUE (register_sync (*registry, "w1").status.ok ());
-  ASSERT_TRUE (eventually ([&] { return calls == 1; }));
+  ASSERT_TRUE (wait_until ([&] { return calls == 1; }));
   registry->remove_watch (watch);
   ASSERT_TRUE (register_sync (*registry, "w2").status.ok ());
   ASSERT_TRUE (unregister_sync (*registry, "w1").status.ok ());
@@ -280,7 +280,7 @@ TYPED_TEST (RegistryContract, SilentStreamsExpireHeartbeatingOnesStay)
 
   // Heartbeat one of them until the other has gone.
   bool beating_always_there = true;
-  EXPECT_TRUE (eventually ([&] {
+  EXPECT_TRUE (wait_until ([&] {
     registry->heartbeat ("beating");
     if (get_sync (*registry, "beating").status.code != RegistryErrc::kOk)
       beating_always_there = false;
@@ -288,7 +288,7 @@ TYPED_TEST (RegistryContract, SilentStreamsExpireHeartbeatingOnesStay)
            && !listed (*registry, "silent");
   }));
   EXPECT_TRUE (beating_always_there);
-  EXPECT_TRUE (eventually ([&] { return log.has (Kind::kExpired, "silent"); }));
+  EXPECT_TRUE (wait_until ([&] { return log.has (Kind::kExpired, "silent"); }));
   EXPECT_FALSE (log.has (Kind::kExpired, "beating"));
   EXPECT_TRUE (listed (*registry, "beating"));
 
@@ -307,7 +307,7 @@ TYPED_TEST (RegistryContract, SilentStreamsExpireHeartbeatingOnesStay)
   EXPECT_FALSE (log.has (Kind::kExpired, "beating"));
 
   // Then silence: it goes too.
-  EXPECT_TRUE (eventually (
+  EXPECT_TRUE (wait_until (
       [&] { return get_sync (*registry, "beating").status.code == RegistryErrc::kNotFound; }));
 }
 
@@ -342,7 +342,7 @@ TYPED_TEST (RegistryContract, LastReferenceMayGoInsideACallback)
         done = true;
       });
   registry.reset ();
-  EXPECT_TRUE (eventually ([&] { return done.load (); }));
+  EXPECT_TRUE (wait_until ([&] { return done.load (); }));
 }
 
 } // namespace

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 
+#include "../../common/wait_until.h"
 #include "config/config.h"
 #include "registry/stream_registry.h"
 #include "streams/pipeline_library.h"
@@ -25,18 +26,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Iterates the default main context until pred holds or the deadline passes.
+// Waits while the default main context (mirrord's) does the work.
 bool
 pump_until (const std::function<bool ()> &pred, std::chrono::milliseconds deadline = 20s)
 {
-  auto end = std::chrono::steady_clock::now () + deadline;
-  while (std::chrono::steady_clock::now () < end) {
-    if (pred ())
-      return true;
-    if (!g_main_context_iteration (nullptr, FALSE))
-      g_usleep (2000);
-  }
-  return pred ();
+  return test::wait_until (pred, deadline,
+                           [] () { return g_main_context_iteration (nullptr, FALSE) != 0; });
 }
 
 TEST (PipelineLibrary, ElementNamesSkipPropertiesPadsCapsAndQuotes)
