@@ -3,8 +3,10 @@
 multivariant playlists, and the rules players enforce (RFC 8216bis, Apple's
 Low-Latency HLS), each breach returned as one sentence.
 
-Standard library only. The rules mirror tests/unit/hls/playlist_rules.cpp,
-plus those that only show across reloads (reload_violations). Where a rule
+Standard library only. This is the one place the rules live: the C++ unit
+tests run it too (tests/unit/hls/playlist_rules.cpp). Besides each
+playlist's own rules, reload_violations checks what only shows across
+reloads. Where a rule
 needs to know which segment a part belongs to, it reads Mirror's URL layout
 (seg{msn}.m4s, part{msn}.{part}.m4s); other names skip only those checks.
 
