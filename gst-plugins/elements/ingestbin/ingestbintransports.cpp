@@ -25,12 +25,17 @@ gst_mirror_ingest_bin_rtp_caps (const mirror::IngestUri &feed)
   return caps;
 }
 
-// MPEG-TS from @src (an SRT ring source, already configured) into tsdemux,
-// whose pads become the bin's.
+// An SRT ring source carries MPEG-TS: configured with TS caps, added, and
+// linked into tsdemux, whose pads become the bin's.
 static bool
 gst_mirror_ingest_bin_add_ts_demux (GstMirrorIngestBin *self, GstElement *src,
-                                    const std::string &label)
+                                    const std::string &label, GstMirrorRingSrcConfig config)
 {
+  GstCaps *caps = gst_caps_new_simple ("video/mpegts", "systemstream", G_TYPE_BOOLEAN, TRUE,
+                                       "packetsize", G_TYPE_INT, 188, nullptr);
+  config.caps = caps;
+  gst_mirror_ring_src_configure (GST_MIRROR_RING_SRC (src), config);
+  gst_caps_unref (caps);
   gst_mirror_ingest_bin_add (self, src);
   GstElement *demux = gst_mirror_ingest_bin_make (self, "tsdemux", "demux", label);
   if (!demux)
@@ -48,13 +53,6 @@ gst_mirror_ingest_bin_add_ts_demux (GstMirrorIngestBin *self, GstElement *src,
     return false;
   }
   return true;
-}
-
-static GstCaps *
-gst_mirror_ingest_bin_ts_caps ()
-{
-  return gst_caps_new_simple ("video/mpegts", "systemstream", G_TYPE_BOOLEAN, TRUE, "packetsize",
-                              G_TYPE_INT, 188, nullptr);
 }
 
 // srt://:PORT?streamid=ID: this id's callers, through the process-wide hub.
@@ -86,11 +84,7 @@ gst_mirror_ingest_bin_build_srt_listener (GstMirrorIngestBin *self, const mirror
   options.join_open_port
       = feed.host.empty () && feed.latency_ms < 0 && feed.passphrase.empty () && !feed.pbkeylen;
   gst_mirror_srt_hub_src_set_hub (GST_MIRROR_SRT_HUB_SRC (src), options, *hub_id, label);
-  GstCaps *caps = gst_mirror_ingest_bin_ts_caps ();
-  config.caps = caps;
-  gst_mirror_ring_src_configure (GST_MIRROR_RING_SRC (src), config);
-  gst_caps_unref (caps);
-  return gst_mirror_ingest_bin_add_ts_demux (self, src, label) ? src : nullptr;
+  return gst_mirror_ingest_bin_add_ts_demux (self, src, label, config) ? src : nullptr;
 }
 
 // srt://HOST:PORT?mode=caller: a pull, retried with backoff.
@@ -111,11 +105,7 @@ gst_mirror_ingest_bin_build_srt_caller (GstMirrorIngestBin *self, const mirror::
   options.passphrase = feed.passphrase;
   options.pbkeylen = feed.pbkeylen;
   gst_mirror_srt_caller_src_set_options (GST_MIRROR_SRT_CALLER_SRC (src), options, label);
-  GstCaps *caps = gst_mirror_ingest_bin_ts_caps ();
-  config.caps = caps;
-  gst_mirror_ring_src_configure (GST_MIRROR_RING_SRC (src), config);
-  gst_caps_unref (caps);
-  return gst_mirror_ingest_bin_add_ts_demux (self, src, label) ? src : nullptr;
+  return gst_mirror_ingest_bin_add_ts_demux (self, src, label, config) ? src : nullptr;
 }
 
 // rtp://:PORT?ssrc=...: one session through the process-wide RTP hub, into
