@@ -11,8 +11,9 @@
 // --rate-kbps, TS packets in 1316-byte payloads) and close; every
 // --reconnect-every-th one comes back with the same id after --gap-ms and
 // sends again. --stay callers (stay-prefix0 ..) connect first and send the
-// file in a loop until stdin closes. Prints one JSON line with the counts;
-// exits 1 when a caller could not connect.
+// file in a loop until stdin closes. A refused connection is tried again up
+// to 4 times, 0.5 s apart, as an encoder would. Prints one JSON line with the
+// counts; exits 1 when a caller could not connect at all.
 #include <netinet/in.h>
 #include <poll.h>
 #include <srt/srt.h>
@@ -50,7 +51,7 @@ struct Options {
 };
 
 std::vector<char> media;
-std::atomic<int> connected{ 0 }, refused{ 0 }, reconnected{ 0 };
+std::atomic<int> connected{ 0 }, refused{ 0 }, reconnected{ 0 }, retried{ 0 };
 std::atomic<bool> stop_staying{ false };
 
 int
@@ -60,12 +61,16 @@ connect_caller (int port, const std::string &id)
   int latency = 120;
   srt_setsockflag (sock, SRTO_LATENCY, &latency, sizeof latency);
   srt_setsockflag (sock, SRTO_STREAMID, id.c_str (), (int)id.size ());
+  // A busy box may take a while to answer a handshake.
+  int connect_timeout_ms = 10000;
+  srt_setsockflag (sock, SRTO_CONNTIMEO, &connect_timeout_ms, sizeof connect_timeout_ms);
   sockaddr_in to = {};
   to.sin_family = AF_INET;
   to.sin_port = htons ((uint16_t)port);
   to.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   if (srt_connect (sock, (sockaddr *)&to, sizeof to) == SRT_ERROR) {
-    fprintf (stderr, "mirror-srt-churn: %s refused: %s\n", id.c_str (), srt_getlasterror_str ());
+    fprintf (stderr, "mirror-srt-churn: %s refused: %s (%s)\n", id.c_str (),
+             srt_getlasterror_str (), srt_rejectreason_str (srt_getrejectreason (sock)));
     srt_close (sock);
     return -1;
   }
@@ -110,7 +115,16 @@ churn_one (const Options &o, int index)
   for (int round = 0; round < rounds; round++) {
     if (round > 0)
       std::this_thread::sleep_for (std::chrono::milliseconds (o.gap_ms));
-    SRTSOCKET sock = connect_caller (o.port, id);
+    // As an encoder does: a refused connection is tried again (a caller
+    // back very soon may find its old connection not yet noticed gone).
+    SRTSOCKET sock = -1;
+    for (int attempt = 0; attempt < 5 && sock < 0; attempt++) {
+      if (attempt > 0) {
+        retried++;
+        std::this_thread::sleep_for (std::chrono::milliseconds (500));
+      }
+      sock = connect_caller (o.port, id);
+    }
     if (sock < 0) {
       refused++;
       return;
@@ -203,8 +217,10 @@ main (int argc, char **argv)
     });
   for (auto &t : workers)
     t.join ();
-  printf ("{\"connected\": %d, \"reconnected\": %d, \"refused\": %d, \"staying\": %d}\n",
-          connected.load (), reconnected.load (), refused.load (), stay_connected.load ());
+  printf ("{\"connected\": %d, \"reconnected\": %d, \"retried\": %d, \"refused\": %d, "
+          "\"staying\": %d}\n",
+          connected.load (), reconnected.load (), retried.load (), refused.load (),
+          stay_connected.load ());
   fflush (stdout);
 
   if (o.stay > 0) {

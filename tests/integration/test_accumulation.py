@@ -132,11 +132,13 @@ class NothingAccumulates(unittest.TestCase):
         return msn + segments, parts_after + 1
 
     def churn(self, count, stay):
+        self.churn_log = tempfile.NamedTemporaryFile(prefix="mirror-churn-", suffix=".log",
+                                                     delete=False)
         return subprocess.Popen(
             [CHURN, "--port", str(self.m.srt_port), "--file", self.media, "--count", str(count),
              "--concurrency", "16", "--seconds", "1.0", "--reconnect-every", "5",
              "--stay", str(stay)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.churn_log, text=True)
 
     def origin_requests(self, total):
         """About `total` Origin requests over HTTP/1.1 and HTTPS, new and kept
@@ -249,7 +251,10 @@ class NothingAccumulates(unittest.TestCase):
         out, err = churn.stdout.readline(), ""
         summary = json.loads(out)
         print(f"churn: {summary}; origin requests: {origin_done}", flush=True)
-        self.assertEqual(summary["refused"], 0, churn.stderr.read() if churn.poll() else "")
+        with open(self.churn_log.name) as f:
+            refusals = f.read()
+        self.assertEqual(summary["refused"], 0, refusals + "\nmirrord:\n" + "\n".join(
+            line for line in self.m.output().splitlines() if "reject" in line or "refused" in line))
         self.assertEqual(summary["connected"], CALLERS)
         self.assertEqual(summary["reconnected"], CALLERS // 5)
         requests = self.counter("mirror_origin_requests_total") - requests0
