@@ -34,40 +34,38 @@ note_output (GstMirrorTranscodeBinPrivate *priv, GstBuffer *buf)
     GST_LOG ("src_0 running time %" GST_TIME_FORMAT " entered no sink", GST_TIME_ARGS (rt));
 }
 
+// Keeps @segment from the pad's SEGMENT events and hands every buffer the
+// probe sees, alone or in a list, to @note.
+static GstPadProbeReturn
+walk_probe (GstPadProbeInfo *info, GstMirrorTranscodeBinPrivate *priv, GstSegment *segment,
+            void (*note) (GstMirrorTranscodeBinPrivate *, GstBuffer *))
+{
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT)
+      gst_event_copy_segment (ev, segment);
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    note (priv, GST_PAD_PROBE_INFO_BUFFER (info));
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    for (guint i = 0; i < gst_buffer_list_length (list); i++)
+      note (priv, gst_buffer_list_get (list, i));
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 GstPadProbeReturn
 sink_data_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data)
 {
   auto *priv = static_cast<GstMirrorTranscodeBinPrivate *> (user_data);
-  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
-    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT)
-      gst_event_copy_segment (ev, &priv->sink_segment);
-  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
-    note_input (priv, GST_PAD_PROBE_INFO_BUFFER (info));
-  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
-    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
-    for (guint i = 0; i < gst_buffer_list_length (list); i++)
-      note_input (priv, gst_buffer_list_get (list, i));
-  }
-  return GST_PAD_PROBE_OK;
+  return walk_probe (info, priv, &priv->sink_segment, note_input);
 }
 
 GstPadProbeReturn
 src0_data_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data)
 {
   auto *priv = static_cast<GstMirrorTranscodeBinPrivate *> (user_data);
-  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
-    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT)
-      gst_event_copy_segment (ev, &priv->src0_segment);
-  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
-    note_output (priv, GST_PAD_PROBE_INFO_BUFFER (info));
-  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
-    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
-    for (guint i = 0; i < gst_buffer_list_length (list); i++)
-      note_output (priv, gst_buffer_list_get (list, i));
-  }
-  return GST_PAD_PROBE_OK;
+  return walk_probe (info, priv, &priv->src0_segment, note_output);
 }
 
 // ---------------------------------------------------------------- stats
