@@ -445,7 +445,8 @@ render_pipeline (const Config &config, const std::vector<std::string> &operands)
     fprintf (stderr, "mirrord: %s\n", error.c_str ());
     return kExitConfig;
   }
-  fputs (text->c_str (), stdout);
+  // As gst-launch-1.0 takes it: a branch linked when its pad appears.
+  fputs (PipelineLibrary::launch_text (*text).c_str (), stdout);
   return 0;
 }
 

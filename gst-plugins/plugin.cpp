@@ -13,6 +13,7 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (mirroringestbin, plugin);
   ret |= GST_ELEMENT_REGISTER (mirrorheartbeat, plugin);
   ret |= GST_ELEMENT_REGISTER (mirrortranscodebin, plugin);
+  ret |= GST_ELEMENT_REGISTER (mirroraudiobin, plugin);
   ret |= GST_ELEMENT_REGISTER (mirrorcmafmux, plugin);
   ret |= GST_ELEMENT_REGISTER (mirrorh3sink, plugin);
 

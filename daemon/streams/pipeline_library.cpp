@@ -172,6 +172,60 @@ PipelineLibrary::render (const std::string &name,
   return text;
 }
 
+namespace {
+
+// "[element.pad]" on a line of its own (blanks around it allowed).
+bool
+parse_branch_header (const std::string &line, PipelineLibrary::Branch *branch)
+{
+  size_t first = line.find_first_not_of (" \t"), last = line.find_last_not_of (" \t\r");
+  if (first == std::string::npos || line[first] != '[' || line[last] != ']')
+    return false;
+  std::string inside = line.substr (first + 1, last - first - 1);
+  size_t dot = inside.find ('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == inside.size ())
+    return false;
+  branch->element = inside.substr (0, dot);
+  branch->pad = inside.substr (dot + 1);
+  branch->description.clear ();
+  return true;
+}
+
+} // namespace
+
+PipelineLibrary::Parts
+PipelineLibrary::split (const std::string &rendered)
+{
+  Parts parts;
+  std::string *into = &parts.pipeline;
+  size_t pos = 0;
+  while (pos < rendered.size ()) {
+    size_t end = rendered.find ('\n', pos);
+    if (end == std::string::npos)
+      end = rendered.size ();
+    std::string line = rendered.substr (pos, end - pos);
+    Branch branch;
+    if (parse_branch_header (line, &branch)) {
+      parts.branches.push_back (branch);
+      into = &parts.branches.back ().description;
+    } else {
+      *into += line + "\n";
+    }
+    pos = end + 1;
+  }
+  return parts;
+}
+
+std::string
+PipelineLibrary::launch_text (const std::string &rendered)
+{
+  Parts parts = split (rendered);
+  std::string text = parts.pipeline;
+  for (const Branch &b : parts.branches)
+    text += b.element + "." + b.pad + " ! " + b.description;
+  return text;
+}
+
 std::vector<std::string>
 PipelineLibrary::element_names (const std::string &rendered)
 {

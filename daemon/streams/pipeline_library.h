@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The pipeline descriptions of pipelines/: gst-launch text with ${variables}.
+// A line "[element.pad]" starts a branch: the gst-launch text after it is
+// built and linked to that pad of that element when the pad appears (a
+// sometimes pad, such as the ingest bin's audio_0), and never when it does
+// not, so a video-only feed carries no audio branch that nothing feeds.
 // mirrord carries them built in (GResource) and can read a directory instead
 // (ingestion.pipelines_dir), so a description can be edited without a rebuild.
 #pragma once
@@ -33,6 +37,20 @@ class PipelineLibrary {
   // quotes. GStreamer 1.22's parser can crash on a description whose named
   // elements are missing, so mirrord looks them up before parsing.
   static std::vector<std::string> element_names (const std::string &rendered);
+
+  // A rendered description in its parts: the pipeline, then its branches.
+  struct Branch {
+    std::string element, pad, description;
+  };
+  struct Parts {
+    std::string pipeline;
+    std::vector<Branch> branches;
+  };
+  static Parts split (const std::string &rendered);
+  // All of it as one gst-launch-1.0 description: each branch becomes
+  // "element.pad ! ...", which gst-launch links when the pad appears (it
+  // cannot leave a branch out for a pad that never comes).
+  static std::string launch_text (const std::string &rendered);
 
   // Exposed for tests and for tools/mirror-launch.
   static std::optional<std::string>

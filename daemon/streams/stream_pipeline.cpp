@@ -50,31 +50,133 @@ made_by (GstElement *element, const char *factory_name)
   return factory && g_strcmp0 (GST_OBJECT_NAME (factory), factory_name) == 0;
 }
 
-// A branch the feed never fed (the audio one of a video-only feed: its
-// sometimes pad never came, so nothing links into it) would never see the
-// pipeline's EOS, and the pipeline would not drain until its timeout. EOS
-// goes straight into every unlinked sink pad of the top-level elements.
-void
-end_unfed_branches (GstBin *pipeline)
+// Builds @description into a bin, adds it beside @element and links @pad
+// to it. False and *error when it does not build or link.
+bool
+attach_branch (GstElement *element, GstPad *pad, const std::string &description, std::string *error)
 {
-  GstIterator *elements = gst_bin_iterate_elements (pipeline);
-  GValue element_value = G_VALUE_INIT;
-  while (gst_iterator_next (elements, &element_value) == GST_ITERATOR_OK) {
-    auto *element = GST_ELEMENT (g_value_get_object (&element_value));
-    GstIterator *pads = gst_element_iterate_sink_pads (element);
-    GValue pad_value = G_VALUE_INIT;
-    while (gst_iterator_next (pads, &pad_value) == GST_ITERATOR_OK) {
-      auto *pad = GST_PAD (g_value_get_object (&pad_value));
-      if (!gst_pad_is_linked (pad))
-        gst_pad_send_event (pad, gst_event_new_eos ());
-      g_value_reset (&pad_value);
-    }
-    g_value_unset (&pad_value);
-    gst_iterator_free (pads);
-    g_value_reset (&element_value);
+  GError *err = nullptr;
+  GstElement *branch = gst_parse_bin_from_description_full (description.c_str (), TRUE, nullptr,
+                                                            GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  if (!branch) {
+    *error = err ? err->message : "unknown error";
+    g_clear_error (&err);
+    return false;
   }
-  g_value_unset (&element_value);
-  gst_iterator_free (elements);
+  g_clear_error (&err);
+  GstObject *parent = gst_object_get_parent (GST_OBJECT (element));
+  gchar *name = g_strdup_printf ("%s_%s_branch", GST_OBJECT_NAME (element), GST_PAD_NAME (pad));
+  gst_object_set_name (GST_OBJECT (branch), name);
+  g_free (name);
+  gst_bin_add (GST_BIN (parent), branch);
+  gst_object_unref (parent);
+  GstPad *sink = gst_element_get_static_pad (branch, "sink");
+  // Running before it is linked, so the first buffer finds it PLAYING.
+  gst_element_sync_state_with_parent (branch);
+  GstPadLinkReturn linked = sink ? gst_pad_link (pad, sink) : GST_PAD_LINK_NOFORMAT;
+  if (sink)
+    gst_object_unref (sink);
+  if (linked != GST_PAD_LINK_OK) {
+    *error = sink ? std::string ("cannot link: ") + gst_pad_link_get_name (linked)
+                  : "it has no unlinked sink pad";
+    gst_element_set_locked_state (branch, TRUE);
+    gst_element_set_state (branch, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (GST_OBJECT_PARENT (element)), branch);
+    return false;
+  }
+  return true;
+}
+
+struct PendingBranch {
+  std::string pad, description;
+};
+
+// Links a branch when its pad appears; an error goes on the bus, naming the
+// branch.
+void
+on_pad_added (GstElement *element, GstPad *pad, gpointer data)
+{
+  auto *pending = static_cast<PendingBranch *> (data);
+  if (pending->pad != GST_PAD_NAME (pad) || gst_pad_is_linked (pad))
+    return;
+  std::string error;
+  if (attach_branch (element, pad, pending->description, &error))
+    return;
+  std::string text
+      = "branch [" + std::string (GST_OBJECT_NAME (element)) + "." + pending->pad + "]: " + error;
+  GError *err = g_error_new_literal (GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, text.c_str ());
+  gst_element_post_message (element, gst_message_new_error (GST_OBJECT (element), err, nullptr));
+  g_error_free (err);
+}
+
+// Whether @element can have a pad named @pad: a pad template whose name or
+// %u/%d pattern matches it.
+bool
+may_have_pad (GstElement *element, const std::string &pad)
+{
+  for (GList *l = gst_element_class_get_pad_template_list (GST_ELEMENT_GET_CLASS (element)); l;
+       l = l->next) {
+    std::string templ = GST_PAD_TEMPLATE_NAME_TEMPLATE (GST_PAD_TEMPLATE (l->data));
+    size_t conv = templ.find ('%');
+    if (conv == std::string::npos) {
+      if (templ == pad)
+        return true;
+      continue;
+    }
+    if (pad.compare (0, conv, templ, 0, conv) != 0 || pad.size () <= conv)
+      continue;
+    std::string rest = pad.substr (conv);
+    if (rest.find_first_not_of ("0123456789") == std::string::npos && templ.size () == conv + 2)
+      return true;
+  }
+  return false;
+}
+
+// Sets up every branch of @parts on @pipeline: linked now to a pad that
+// exists, or when it appears. False and *error naming the branch when one
+// cannot be.
+bool
+set_up_branches (GstElement *pipeline, const PipelineLibrary::Parts &parts, std::string *error)
+{
+  for (const auto &b : parts.branches) {
+    std::string where = "branch [" + b.element + "." + b.pad + "]: ";
+    GstElement *element = gst_bin_get_by_name (GST_BIN (pipeline), b.element.c_str ());
+    if (!element) {
+      *error = where + "the pipeline has no element named \"" + b.element + "\"";
+      return false;
+    }
+    bool ok = true;
+    if (GstPad *pad = gst_element_get_static_pad (element, b.pad.c_str ())) {
+      ok = attach_branch (element, pad, b.description, error);
+      gst_object_unref (pad);
+    } else if (!may_have_pad (element, b.pad)) {
+      *error = "no pad \"" + b.pad + "\" on " + GST_OBJECT_NAME (gst_element_get_factory (element));
+      ok = false;
+    } else {
+      // Built once now, so a description that does not build fails here.
+      GError *err = nullptr;
+      GstElement *check = gst_parse_bin_from_description_full (
+          b.description.c_str (), TRUE, nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);
+      if (check) {
+        gst_object_unref (gst_object_ref_sink (check));
+        g_signal_connect_data (
+            element, "pad-added", G_CALLBACK (on_pad_added),
+            new PendingBranch{ b.pad, b.description },
+            [] (gpointer data, GClosure *) { delete static_cast<PendingBranch *> (data); },
+            GConnectFlags (0));
+      } else {
+        *error = err ? err->message : "unknown error";
+        ok = false;
+      }
+      g_clear_error (&err);
+    }
+    gst_object_unref (element);
+    if (!ok) {
+      *error = where + *error;
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string
@@ -165,9 +267,10 @@ StreamPipeline::parse (const std::string &id, const std::string &description, st
     *error = "GStreamer has no element \"" + missing + "\" (install the plugin that provides it)";
     return nullptr;
   }
+  PipelineLibrary::Parts parts = PipelineLibrary::split (description);
   GError *err = nullptr;
   GstElement *pipeline
-      = gst_parse_launch_full (description.c_str (), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);
+      = gst_parse_launch_full (parts.pipeline.c_str (), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!pipeline) {
     *error = err ? err->message : "unknown error";
     g_clear_error (&err);
@@ -183,6 +286,10 @@ StreamPipeline::parse (const std::string &id, const std::string &description, st
   // A plain reference from here on, whoever takes it.
   if (g_object_is_floating (pipeline))
     gst_object_ref_sink (pipeline);
+  if (!set_up_branches (pipeline, parts, error)) {
+    gst_object_unref (pipeline);
+    return nullptr;
+  }
   return pipeline;
 }
 
@@ -274,10 +381,12 @@ StreamPipeline::drain (int64_t timeout_ms, bool send_eos)
   // EOS already came out by itself, or it never will: EOS only drains a
   // pipeline that is PLAYING. One still prerolling, or paused, would hold it
   // behind a blocked streaming thread (and sending it would take the
-  // pipeline's state lock until then). Answered from the main loop, never
-  // from inside this call.
-  if (drained_ || !playing ()) {
-    drain_timer_ = timeout_add (0, [this, in_time = drained_] () {
+  // pipeline's state lock until then). And before the first media there is
+  // nothing to finish: the branches after the demuxer are not even linked
+  // yet, so no EOS would reach their sinks. Answered from the main loop,
+  // never from inside this call.
+  if (drained_ || !playing () || !media_seen_) {
+    drain_timer_ = timeout_add (0, [this, in_time = drained_ || !media_seen_] () {
       drain_timer_ = 0;
       callbacks_.on_drained (in_time);
       return false;
@@ -286,13 +395,13 @@ StreamPipeline::drain (int64_t timeout_ms, bool send_eos)
   }
   // Sending EOS can block while a source holds its lock, so never on the
   // main loop.
-  GstElementCallAsyncFunc end
-      = [] (GstElement *pipeline, gpointer) { end_unfed_branches (GST_BIN (pipeline)); };
-  GstElementCallAsyncFunc end_all = [] (GstElement *pipeline, gpointer) {
-    gst_element_send_event (pipeline, gst_event_new_eos ());
-    end_unfed_branches (GST_BIN (pipeline));
-  };
-  gst_element_call_async (pipeline_, send_eos ? end_all : end, nullptr, nullptr);
+  if (send_eos)
+    gst_element_call_async (
+        pipeline_,
+        [] (GstElement *pipeline, gpointer) {
+          gst_element_send_event (pipeline, gst_event_new_eos ());
+        },
+        nullptr, nullptr);
   drain_timer_ = timeout_add ((unsigned)std::max<int64_t> (timeout_ms, 1), [this] () {
     drain_timer_ = 0;
     log_warn ("stream %s: no EOS within the drain timeout; tearing it down", id_.c_str ());
@@ -359,8 +468,10 @@ StreamPipeline::on_bus_message (GstMessage *msg)
       break;
     GstState old_state, new_state, pending;
     gst_message_parse_state_changed (msg, &old_state, &new_state, &pending);
-    if (new_state == GST_STATE_PLAYING)
+    if (new_state == GST_STATE_PLAYING) {
+      media_seen_ = true;
       callbacks_.on_event (StreamEvent::kMediaFlowing, "");
+    }
     break;
   }
   case GST_MESSAGE_ELEMENT:
@@ -378,8 +489,10 @@ StreamPipeline::on_element_message (const GstStructure *s)
 {
   if (!s)
     return;
-  if (auto event = lifecycle_event (s))
+  if (auto event = lifecycle_event (s)) {
+    media_seen_ |= event->first == StreamEvent::kMediaFlowing;
     callbacks_.on_event (event->first, event->second);
+  }
   if (pipeline_ && callbacks_.on_element_message)
     callbacks_.on_element_message (s);
 }

@@ -36,8 +36,9 @@ class StreamPipeline {
     std::function<void (bool in_time)> on_drained;
   };
 
-  // Builds a pipeline from gst-launch text, named @id; nullptr and *error
-  // (GStreamer's reason) when it does not build. Nothing runs yet.
+  // Builds a pipeline from a rendered description (PipelineLibrary: its
+  // branches are linked when their pads appear), named @id; nullptr and
+  // *error (GStreamer's reason) when it does not build. Nothing runs yet.
   static GstElement *parse (const std::string &id, const std::string &description,
                             std::string *error);
   // The first element @description names that GStreamer does not have, or
@@ -62,9 +63,9 @@ class StreamPipeline {
   bool set_paused (bool paused);
 
   // Ends the stream's media: EOS into the pipeline (send_eos; a feed that
-  // ended sends its own) and into every branch the feed never fed (the audio
-  // branch of a video-only feed), so the sinks finish their playlists. Then
-  // on_drained, once: true when EOS came out, false after timeout_ms.
+  // ended sends its own), so the sinks finish their playlists. Then
+  // on_drained, once: true when EOS came out (or there was nothing to drain:
+  // no media yet), false after timeout_ms.
   void drain (int64_t timeout_ms, bool send_eos);
   bool draining () const { return drain_timer_ != 0 || drain_started_; }
 
@@ -91,6 +92,8 @@ class StreamPipeline {
   // Pipelines without mirrorheartbeat have nothing that reports media: for
   // them PLAYING has to stand for it.
   bool has_heartbeat_ = false;
+  // Media came out of the pipeline (kMediaFlowing once at least).
+  bool media_seen_ = false;
 };
 
 } // namespace mirror::daemon

@@ -4,7 +4,8 @@
 import subprocess
 import sys
 
-ELEMENTS = ["mirroringestbin", "mirrorheartbeat", "mirrortranscodebin", "mirrorcmafmux", "mirrorh3sink"]
+ELEMENTS = ["mirroringestbin", "mirrorheartbeat", "mirrortranscodebin", "mirroraudiobin", "mirrorcmafmux",
+            "mirrorh3sink"]
 
 
 def inspect(gst_inspect, *args):

@@ -22,7 +22,8 @@
 #include <gst/check/gstharness.h>
 
 static const char *const kElements[] = {
-  "mirroringestbin", "mirrorheartbeat", "mirrortranscodebin", "mirrorcmafmux", "mirrorh3sink",
+  "mirroringestbin", "mirrorheartbeat", "mirrortranscodebin",
+  "mirroraudiobin",  "mirrorcmafmux",   "mirrorh3sink",
 };
 
 static const char *const kH264Caps
@@ -153,7 +154,7 @@ GST_START_TEST (test_klass)
   } expected[] = {
     { "mirroringestbin", "Source/Network" },      { "mirrorheartbeat", "Generic" },
     { "mirrortranscodebin", "Codec/Transcoder" }, { "mirrorcmafmux", "Codec/Muxer" },
-    { "mirrorh3sink", "Sink/Network" },
+    { "mirrorh3sink", "Sink/Network" },           { "mirroraudiobin", "Codec/Transcoder/Audio" },
   };
   for (auto &x : expected) {
     GstElementFactory *f = gst_element_factory_find (x.name);
@@ -304,8 +305,8 @@ GST_START_TEST (test_pads)
     { "mirrorheartbeat", "src", GST_PAD_SRC, GST_PAD_ALWAYS },
     { "mirrortranscodebin", "sink", GST_PAD_SINK, GST_PAD_ALWAYS },
     { "mirrortranscodebin", "src_%u", GST_PAD_SRC, GST_PAD_REQUEST },
-    { "mirrortranscodebin", "audio_sink", GST_PAD_SINK, GST_PAD_ALWAYS },
-    { "mirrortranscodebin", "audio_src", GST_PAD_SRC, GST_PAD_ALWAYS },
+    { "mirroraudiobin", "sink", GST_PAD_SINK, GST_PAD_ALWAYS },
+    { "mirroraudiobin", "src", GST_PAD_SRC, GST_PAD_ALWAYS },
     { "mirrorcmafmux", "sink", GST_PAD_SINK, GST_PAD_ALWAYS },
     { "mirrorcmafmux", "src", GST_PAD_SRC, GST_PAD_ALWAYS },
     { "mirrorh3sink", "sink", GST_PAD_SINK, GST_PAD_ALWAYS },

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // mirrortranscodebin in real pipelines: test media made on the fly by
-// videotestsrc/audiotestsrc and x264/x265/libav encoders, outputs caught by
+// videotestsrc and x264/x265/libav encoders, outputs caught by
 // fakesink handoffs ("unit"), or written to MP4 and read back by ffprobe
 // ("integration"). Sizes and frame counts are small: the box is shared.
 //
@@ -265,12 +265,10 @@ GST_START_TEST (test_properties_and_ladder)
   gint hw = -1, dec = -1, enc = -1, preset = -1, profile = -1;
   guint tune = 0;
   guint bframes = 99, bitrate = 0;
-  gint abr = 0;
   guint64 stats_interval = 0;
   g_object_get (e, "rendition-names", &s, "hardware", &hw, "decoder", &dec, "encoder", &enc,
                 "x264-preset", &preset, "x264-tune", &tune, "profile", &profile, "bframes",
-                &bframes, "audio-bitrate", &abr, "bitrate", &bitrate, "stats-interval",
-                &stats_interval, nullptr);
+                &bframes, "bitrate", &bitrate, "stats-interval", &stats_interval, nullptr);
   fail_unless_equals_string (s, "360p");
   // The choices are enums: gst-inspect-1.0 lists their values.
   auto nick = [e] (const char *property, gint value) {
@@ -291,8 +289,7 @@ GST_START_TEST (test_properties_and_ladder)
   fail_unless (tune_value != nullptr);
   fail_unless_equals_string (tune_value->value_nick, "zerolatency");
   fail_unless_equals_int (bframes, 0);
-  fail_unless_equals_int (abr, 64000);
-  fail_unless_equals_int (bitrate, 400000); // bit/s, as renditions and audio-bitrate
+  fail_unless_equals_int (bitrate, 400000); // bit/s, as renditions
   fail_unless_equals_uint64 (stats_interval, GST_SECOND);
   g_free (s);
 
@@ -330,7 +327,7 @@ GST_START_TEST (test_properties_and_ladder)
   gst_object_unref (p0);
   gst_object_unref (p3);
 
-  for (const char *name : { "sink", "audio_sink", "audio_src" }) {
+  for (const char *name : { "sink" }) {
     GstPad *pad = gst_element_get_static_pad (e, name);
     fail_unless (pad != nullptr, "no %s pad", name);
     gst_object_unref (pad);
@@ -612,70 +609,6 @@ GST_START_TEST (test_interlaced_and_odd_size)
 }
 GST_END_TEST;
 
-static void
-check_aac_caps (const Output &out)
-{
-  fail_unless (out.caps != nullptr, "no audio caps");
-  const GstStructure *s = gst_caps_get_structure (out.caps, 0);
-  gchar *str = gst_caps_to_string (out.caps);
-  gint version = 0;
-  fail_unless (gst_structure_has_name (s, "audio/mpeg"), "%s", str);
-  fail_unless (gst_structure_get_int (s, "mpegversion", &version) && version == 4, "%s", str);
-  fail_unless_equals_string (gst_structure_get_string (s, "stream-format"), "raw");
-  fail_unless (gst_structure_has_field (s, "codec_data"), "%s", str);
-  g_free (str);
-}
-
-// ADTS AAC passes through (same frames, re-framed raw); MP2 becomes AAC; a
-// video-only feed builds no audio branch, and passes on an EOS that comes
-// without audio.
-GST_START_TEST (test_audio)
-{
-  {
-    Run run;
-    run_pipeline ("mirrortranscodebin name=t t.audio_src ! fakesink name=out "
-                  "audiotestsrc num-buffers=40 samplesperbuffer=1024 ! "
-                  "audio/x-raw,rate=48000,channels=2 ! avenc_aac ! aacparse ! "
-                  "audio/mpeg,stream-format=adts ! t.audio_sink",
-                  run);
-    check_aac_caps (run.outputs["out"]);
-    // Passed through: every input frame out, without its 7-byte ADTS header.
-    fail_unless (run.outputs["out"].frames.size () >= 40);
-  }
-  {
-    Run run;
-    run_pipeline ("mirrortranscodebin name=t audio-bitrate=96000 t.audio_src ! fakesink name=out "
-                  "audiotestsrc num-buffers=40 samplesperbuffer=1152 ! "
-                  "audio/x-raw,rate=48000,channels=2 ! avenc_mp2 ! mpegaudioparse ! t.audio_sink",
-                  run);
-    check_aac_caps (run.outputs["out"]);
-    fail_unless (run.outputs["out"].frames.size () >= 40);
-  }
-  {
-    Run run;
-    run_pipeline ("mirrortranscodebin name=t t.src_0 ! fakesink name=out0 "
-                      + video_source ("h264", 5, 320, 240),
-                  run);
-    fail_unless_equals_int ((int)run.outputs["out0"].frames.size (), 5);
-    for (const std::string &c : run.children)
-      fail_unless (!g_str_has_prefix (c.c_str (), "audio_"), "audio branch built without audio");
-  }
-  {
-    // A video-only feed whose audio branch is linked all the same (mirrord's
-    // pipelines) ends it with a bare EOS: that EOS must come out of
-    // audio_src, or the pipeline never drains.
-    Run run;
-    run_pipeline ("mirrortranscodebin name=t t.src_0 ! fakesink name=out0 "
-                  "t.audio_src ! fakesink name=audio_out async=false "
-                  "fakesrc num-buffers=0 ! t.audio_sink "
-                      + video_source ("h264", 5, 320, 240),
-                  run, 30);
-    fail_unless (run.eos);
-    fail_unless_equals_int ((int)run.outputs["out0"].frames.size (), 5);
-  }
-}
-GST_END_TEST;
-
 // ------------------------------------------------------------------ ffprobe
 
 static gchar *
@@ -794,7 +727,6 @@ transcodebin_suite (void)
     tcase_add_test (tc, test_restart);
     tcase_add_test (tc, test_late_pad);
     tcase_add_test (tc, test_interlaced_and_odd_size);
-    tcase_add_test (tc, test_audio);
   }
   suite_add_tcase (s, tc);
   return s;

@@ -7,8 +7,7 @@
 
 Both tools process the whole file as fast as they can. Mirror runs
 `filesrc ! tsdemux ! h265parse ! mirrortranscodebin name=t t.src_0 ! fakesink`
-(src_0 by name: an unnamed `t. ! fakesink` would take the always pad
-audio_src); the reference is
+(src_0, a request pad, by name); the reference is
 `ffmpeg -i in.ts -vf scale=640:360 -c:v libx264 -preset veryfast -tune zerolatency -b:v 400k -f null -`.
 --stock adds the stock GStreamer chain (avdec_h265 ! videoconvertscale !
 x264enc). Prints, per tool, the median fps over the runs and the CPU it used

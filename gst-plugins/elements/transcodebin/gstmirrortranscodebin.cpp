@@ -9,8 +9,8 @@
  * default), with an IDR frame forced every
  * #GstMirrorTranscodeBin:keyframe-interval of frame timestamps (counted from
  * the first frame, the same instants in every rendition), so every CMAF
- * segment of every rendition starts on a keyframe whatever the source GOP. Audio is made AAC: AAC
- * passes through (re-framed as raw AAC with codec_data), anything else is decoded and encoded.
+ * segment of every rendition starts on a keyframe whatever the source GOP. Video only: a
+ * feed's audio goes through #mirroraudiobin, beside it.
  *
  * ## Pads
  *
@@ -19,14 +19,8 @@
  *   #GstMirrorTranscodeBin:renditions (`src_0` the first):
  *   `video/x-h264, stream-format=avc, alignment=au`, or the input caps,
  *   untouched, for a `source` rendition. Only requested renditions are built.
- * - `audio_sink` (always): any audio (`audio/mpeg` AAC, MP2/MP3,
- *   `audio/x-ac3`, `audio/x-opus`, ...). The audio branch is built on the
- *   first caps, so a feed without audio builds nothing.
- * - `audio_src` (always): `audio/mpeg, mpegversion=4, stream-format=raw`.
  *
- * Link video outputs by name (`t.src_0 ! ...`): an unnamed `t. ! sink` takes
- * the always pad `audio_src` first, as GStreamer links existing pads before
- * requesting new ones (the element warns when video arrives with no `src_N`).
+ * The element warns when video arrives and no `src_N` was requested.
  *
  * ## Element choice
  *
@@ -70,7 +64,7 @@
  * gst-launch-1.0 filesrc location=in.ts ! tsdemux name=d d. ! h265parse !
  *   mirrortranscodebin name=t renditions="360p:640x360@400k,720p:1280x720@2500k,source"
  *   t.src_0 ! queue ! fakesink  t.src_1 ! queue ! fakesink  t.src_2 ! queue ! fakesink
- *   d. ! aacparse ! t.audio_sink  t.audio_src ! fakesink
+ *   d. ! aacparse ! mirroraudiobin ! fakesink
  * ]|
  */
 // clang-format on
@@ -94,7 +88,6 @@ enum {
   PROP_X264_PRESET,
   PROP_X264_TUNE,
   PROP_BFRAMES,
-  PROP_AUDIO_BITRATE,
   PROP_STATS_INTERVAL,
   PROP_MAX_GPU_SESSIONS,
   PROP_HARDWARE,
@@ -114,11 +107,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
     GST_STATIC_CAPS ("video/x-h264, stream-format = (string) avc, alignment = (string) au; "
                      "video/x-h264, alignment = (string) au; "
                      "video/x-h265, alignment = (string) au"));
-static GstStaticPadTemplate audio_sink_template
-    = GST_STATIC_PAD_TEMPLATE ("audio_sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
-static GstStaticPadTemplate audio_src_template = GST_STATIC_PAD_TEMPLATE (
-    "audio_src", GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("audio/mpeg, mpegversion = (int) 4, stream-format = (string) raw"));
 
 #define gst_mirror_transcode_bin_parent_class parent_class
 G_DEFINE_TYPE_WITH_CODE (GstMirrorTranscodeBin, gst_mirror_transcode_bin, GST_TYPE_BIN,
@@ -187,8 +175,8 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
   g_object_class_install_property (
       object_class, PROP_BITRATE,
       g_param_spec_uint ("bitrate", "Bitrate",
-                         "Output video bitrate in bit/s, as in renditions and audio-bitrate "
-                         "(when renditions is empty)",
+                         "Output video bitrate in bit/s, as in renditions (when renditions is "
+                         "empty)",
                          100000, 1000000000, DEFAULT_BITRATE, flags));
   g_object_class_install_property (
       object_class, PROP_KEYFRAME_INTERVAL,
@@ -216,11 +204,6 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
       g_param_spec_uint ("bframes", "B-frames",
                          "B-frames between reference frames (0: none, the low-latency default)", 0,
                          16, DEFAULT_BFRAMES, flags));
-  g_object_class_install_property (
-      object_class, PROP_AUDIO_BITRATE,
-      g_param_spec_int ("audio-bitrate", "Audio bitrate",
-                        "AAC bitrate in bit/s when audio is transcoded (AAC input passes through)",
-                        8000, 512000, DEFAULT_AUDIO_BITRATE, flags));
   g_object_class_install_property (
       object_class, PROP_MAX_GPU_SESSIONS,
       g_param_spec_uint ("max-gpu-sessions", "Max GPU sessions",
@@ -265,13 +248,10 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
   gst_element_class_set_static_metadata (
       element_class, "Mirror transcoder", "Codec/Transcoder",
       "Decodes HEVC or H.264 once and encodes a ladder of H.264 renditions with keyframes on "
-      "segment boundaries, on NVIDIA hardware when available, on the CPU otherwise; makes "
-      "audio AAC",
+      "segment boundaries, on NVIDIA hardware when available, on the CPU otherwise",
       "Mirror developers");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
-  gst_element_class_add_static_pad_template (element_class, &audio_sink_template);
-  gst_element_class_add_static_pad_template (element_class, &audio_src_template);
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_mirror_transcode_bin_change_state);
   element_class->request_new_pad = GST_DEBUG_FUNCPTR (gst_mirror_transcode_bin_request_new_pad);
@@ -302,15 +282,6 @@ gst_mirror_transcode_bin_init (GstMirrorTranscodeBin *self)
                                        | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
                      sink_data_probe, priv, nullptr);
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
-
-  self->audio_sinkpad = gst_ghost_pad_new_no_target_from_template (
-      "audio_sink", gst_element_class_get_pad_template (element_class, "audio_sink"));
-  gst_pad_add_probe (self->audio_sinkpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, audio_caps_probe,
-                     self, nullptr);
-  gst_element_add_pad (GST_ELEMENT (self), self->audio_sinkpad);
-  self->audio_srcpad = gst_ghost_pad_new_no_target_from_template (
-      "audio_src", gst_element_class_get_pad_template (element_class, "audio_src"));
-  gst_element_add_pad (GST_ELEMENT (self), self->audio_srcpad);
 }
 
 static void
@@ -442,9 +413,6 @@ gst_mirror_transcode_bin_set_property (GObject *object, guint prop_id, const GVa
   case PROP_BFRAMES:
     priv->bframes = g_value_get_uint (value);
     break;
-  case PROP_AUDIO_BITRATE:
-    priv->audio_bitrate = g_value_get_int (value);
-    break;
   case PROP_STATS_INTERVAL:
     priv->stats_interval = g_value_get_uint64 (value);
     break;
@@ -514,9 +482,6 @@ gst_mirror_transcode_bin_get_property (GObject *object, guint prop_id, GValue *v
     break;
   case PROP_BFRAMES:
     g_value_set_uint (value, priv->bframes);
-    break;
-  case PROP_AUDIO_BITRATE:
-    g_value_set_int (value, priv->audio_bitrate);
     break;
   case PROP_STATS_INTERVAL:
     g_value_set_uint64 (value, priv->stats_interval);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // mirrortranscodebin's inside, shared by its files: gstmirrortranscodebin.cpp
 // (the element: properties, pads, states), transcodechoice.cpp (which
-// decoder and encoder), transcodegraph.cpp (the decode, the branches, the
-// audio, keyframes), transcodestats.cpp (frame counts, latency, the stats
+// decoder and encoder), transcodegraph.cpp (the decode, the branches,
+// keyframes), transcodestats.cpp (frame counts, latency, the stats
 // message). Not an interface.
 #pragma once
 
@@ -44,7 +44,6 @@ GST_DEBUG_CATEGORY_EXTERN (gst_mirror_transcode_bin_debug);
 #define DEFAULT_X264_PRESET "veryfast"
 #define DEFAULT_X264_TUNE "zerolatency"
 #define DEFAULT_BFRAMES 0
-#define DEFAULT_AUDIO_BITRATE 64000
 #define DEFAULT_STATS_INTERVAL GST_SECOND
 
 // Raw frames queued per encode branch: enough to keep decoder and encoder
@@ -78,7 +77,6 @@ struct GstMirrorTranscodeBinPrivate {
   std::string x264_preset = DEFAULT_X264_PRESET;
   std::string x264_tune = DEFAULT_X264_TUNE;
   guint bframes = DEFAULT_BFRAMES;
-  gint audio_bitrate = DEFAULT_AUDIO_BITRATE;
   guint max_gpu_sessions = 0; // 0: no limit
   mirror::GpuSession gpu_session;
   GstClockTime stats_interval = DEFAULT_STATS_INTERVAL;
@@ -98,9 +96,6 @@ struct GstMirrorTranscodeBinPrivate {
   GstElement *decoded_tee = nullptr;
   bool gpu_frames = false; // decoded frames are in CUDA memory
   std::map<guint, std::unique_ptr<Branch>> branches;
-  bool audio_built = false;
-  std::vector<GstElement *> audio_elements;
-  GstElement *audio_convert = nullptr; // decodebin links its pad here
 
   // Keyframe slots count from the first frame PTS any encoder of this run
   // saw, so every rendition (one requested late too) cuts at the same
@@ -121,8 +116,6 @@ struct _GstMirrorTranscodeBin {
   GstBin parent;
   GstMirrorTranscodeBinPrivate *priv;
   GstPad *sinkpad;
-  GstPad *audio_sinkpad;
-  GstPad *audio_srcpad;
 };
 
 namespace transcode_bin {
@@ -162,8 +155,6 @@ GstPadProbeReturn sink_caps_probe (GstPad *, GstPadProbeInfo *info, gpointer use
 GstPadProbeReturn keyframe_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data);
 void decodebin_pad_added (GstElement *, GstPad *pad, gpointer user_data);
 bool is_passable_aac (const GstStructure *s);
-void build_audio (GstMirrorTranscodeBin *self, GstCaps *caps);
-GstPadProbeReturn audio_caps_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data);
 void teardown_all (GstMirrorTranscodeBin *self);
 GstStructure *make_stats (GstMirrorTranscodeBin *self);
 void start_stats (GstMirrorTranscodeBin *self);

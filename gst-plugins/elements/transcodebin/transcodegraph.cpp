@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // mirrortranscodebin's graph: the one decode, a branch per rendition, the
-// forced keyframes, the audio.
+// forced keyframes.
 #include "transcodebin/transcodebinpriv.h"
 
 #define GST_CAT_DEFAULT gst_mirror_transcode_bin_debug
@@ -266,8 +266,7 @@ build_video (GstMirrorTranscodeBin *self, GstCaps *caps)
   priv->video_built = true;
   gst_caps_replace (&priv->video_caps, caps);
   if (priv->branches.empty ())
-    // Typically `t. ! sink` in gst-launch: it links the always pad
-    // audio_src before trying the src_%u template.
+    // Typically a description that links no t.src_N.
     GST_ELEMENT_WARNING (self, CORE, PAD, ("No video output requested, video is dropped"),
                          ("no src_%%u pad was requested; link by name, e.g. t.src_0 ! ..."));
   for (auto &kv : priv->branches) {
@@ -352,117 +351,6 @@ keyframe_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-// ---------------------------------------------------------------- audio
-
-void
-decodebin_pad_added (GstElement *, GstPad *pad, gpointer user_data)
-{
-  auto *self = GST_MIRROR_TRANSCODE_BIN (user_data);
-  GstElement *conv = self->priv->audio_convert;
-  if (!conv)
-    return;
-  GstPad *sink = gst_element_get_static_pad (conv, "sink");
-  if (!gst_pad_is_linked (sink) && gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Could not link the audio decoder"), (nullptr));
-  gst_object_unref (sink);
-}
-
-bool
-is_passable_aac (const GstStructure *s)
-{
-  gint version = 0;
-  if (!gst_structure_has_name (s, "audio/mpeg")
-      || !gst_structure_get_int (s, "mpegversion", &version) || version != 4)
-    return false;
-  const gchar *format = gst_structure_get_string (s, "stream-format");
-  if (!format || g_str_equal (format, "adts"))
-    return true;
-  return g_str_equal (format, "raw") && gst_structure_has_field (s, "codec_data");
-}
-
-void
-build_audio (GstMirrorTranscodeBin *self, GstCaps *caps)
-{
-  auto *priv = self->priv;
-  std::lock_guard<std::recursive_mutex> lk (priv->build_lock);
-  if (priv->audio_built)
-    return;
-  priv->audio_built = true;
-  auto &els = priv->audio_elements;
-  const GstStructure *s = gst_caps_get_structure (caps, 0);
-  size_t chain_from = 0;
-  if (is_passable_aac (s)) {
-    add_element (self, els, "aacparse", "audio_parse");
-  } else {
-    const gchar *enc_name = nullptr;
-    for (const gchar *name : { "avenc_aac", "fdkaacenc", "voaacenc" })
-      if (factory_exists (name)) {
-        enc_name = name;
-        break;
-      }
-    if (!enc_name) {
-      GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN, ("No AAC encoder"),
-                         ("none of avenc_aac, fdkaacenc, voaacenc is installed"));
-      return;
-    }
-    GstElement *decodebin = add_element (self, els, "decodebin", "audio_decode");
-    // decodebin's pad comes later; the chain after it is linked now.
-    chain_from = 1;
-    priv->audio_convert = add_element (self, els, "audioconvert", "audio_convert");
-    add_element (self, els, "audioresample", "audio_resample");
-    GstElement *enc = add_element (self, els, enc_name, "audio_encoder");
-    gint rate;
-    {
-      std::lock_guard<std::mutex> sl (priv->settings_lock);
-      rate = priv->audio_bitrate;
-    }
-    set_if_exists (enc, "bitrate", std::to_string (rate).c_str ());
-    add_element (self, els, "aacparse", "audio_parse");
-    if (decodebin)
-      g_signal_connect (decodebin, "pad-added", G_CALLBACK (decodebin_pad_added), self);
-  }
-  make_caps_filter (self, els, "audio/mpeg,mpegversion=4,stream-format=raw", "audio_caps");
-  for (GstElement *e : els)
-    if (!e) {
-      GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN, ("Missing GStreamer element"),
-                         ("an element of the audio branch could not be created"));
-      return;
-    }
-  if (!link_chain (els, chain_from)) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Could not build the audio branch"), (nullptr));
-    return;
-  }
-  GstPad *first = gst_element_get_static_pad (els.front (), "sink");
-  GstPad *last = gst_element_get_static_pad (els.back (), "src");
-  gst_ghost_pad_set_target (GST_GHOST_PAD (self->audio_srcpad), last);
-  sync_elements (els);
-  gst_ghost_pad_set_target (GST_GHOST_PAD (self->audio_sinkpad), first);
-  gst_object_unref (first);
-  gst_object_unref (last);
-  gchar *str = gst_caps_to_string (caps);
-  GST_INFO_OBJECT (self, "audio %s: %s", chain_from ? "transcoded to AAC" : "AAC passed through",
-                   str);
-  g_free (str);
-}
-
-GstPadProbeReturn
-audio_caps_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data)
-{
-  auto *self = GST_MIRROR_TRANSCODE_BIN (user_data);
-  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
-  if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS && !self->priv->audio_built) {
-    GstCaps *caps;
-    gst_event_parse_caps (ev, &caps);
-    build_audio (self, caps);
-  } else if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS && !self->priv->audio_built) {
-    // No audio ever came (a video-only feed, its audio branch ended by
-    // mirrord): audio_src has no target to carry the EOS, so it goes out
-    // here, or the audio rendition would hold the pipeline's drain.
-    gst_pad_push_event (self->audio_srcpad, gst_event_new_eos ());
-  }
-  return GST_PAD_PROBE_OK;
-}
-
 void
 teardown_all (GstMirrorTranscodeBin *self)
 {
@@ -482,11 +370,6 @@ teardown_all (GstMirrorTranscodeBin *self)
   remove_elements (self, priv->decode_elements);
   priv->gpu_session.release ();
   priv->decoded_tee = nullptr;
-  gst_ghost_pad_set_target (GST_GHOST_PAD (self->audio_sinkpad), nullptr);
-  gst_ghost_pad_set_target (GST_GHOST_PAD (self->audio_srcpad), nullptr);
-  remove_elements (self, priv->audio_elements);
-  priv->audio_convert = nullptr;
-  priv->audio_built = false;
   priv->video_built = false;
   {
     priv->keyframe_epoch.reset ();

@@ -4,7 +4,10 @@
 // comes back.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "ingest/srt_caller.h"
 #include "srt_test_peers.h"
@@ -101,11 +104,30 @@ TEST (SrtCaller, FollowsAListenerThatGoesAndComesBack)
   std::string error;
   ASSERT_TRUE (caller.start (&error)) << error;
   ASSERT_TRUE (consumer->wait_for_events (1, 30s)) << "never connected";
+  // srt-live-transmit drops what it reads before its own side of the
+  // connection is ready (a busy box can take a while), so the sender goes on
+  // until as much as one pass has arrived; what arrives must be whole sent
+  // packets.
   const auto data = test::test_bytes (1316 * 100, 7);
-  std::thread writer ([&] { first->write_stdin (data, 4 * 1316, 2ms); });
-  bool arrived = consumer->wait_for_bytes (data.size (), 30s);
+  std::atomic<bool> enough{ false };
+  std::thread writer ([&] {
+    const auto give_up = std::chrono::steady_clock::now () + 60s;
+    while (!enough && std::chrono::steady_clock::now () < give_up
+           && first->write_stdin (data, 4 * 1316, 2ms)) {
+    }
+  });
+  bool arrived = consumer->wait_for_bytes (data.size (), 60s);
+  enough = true;
   writer.join ();
   EXPECT_TRUE (arrived) << consumer->data ().size () << " of " << data.size ();
+  const auto received = consumer->data ();
+  std::set<std::vector<uint8_t>> sent_packets;
+  for (size_t at = 0; at < data.size (); at += 1316)
+    sent_packets.emplace (data.begin () + at, data.begin () + at + 1316);
+  ASSERT_EQ (received.size () % 1316, 0u);
+  for (size_t at = 0; at < received.size (); at += 1316)
+    ASSERT_TRUE (sent_packets.count ({ received.begin () + at, received.begin () + at + 1316 }))
+        << "packet at byte " << at << " was never sent";
   EXPECT_TRUE (caller.stats ().has_value ());
 
   first.reset (); // SIGTERM: it closes its socket

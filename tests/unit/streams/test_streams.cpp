@@ -45,6 +45,34 @@ TEST (PipelineLibrary, ElementNamesSkipPropertiesPadsCapsAndQuotes)
                                                "fakesink", "queue" }));
 }
 
+TEST (PipelineLibrary, BranchesSplitOffAndJoinForGstLaunch)
+{
+  auto parts = PipelineLibrary::split ("a name=x ! b\n  [x.audio_0]  \nc ! d\n[x.video_1]\ne\n");
+  EXPECT_EQ (parts.pipeline, "a name=x ! b\n");
+  ASSERT_EQ (parts.branches.size (), 2u);
+  EXPECT_EQ (parts.branches[0].element, "x");
+  EXPECT_EQ (parts.branches[0].pad, "audio_0");
+  EXPECT_EQ (parts.branches[0].description, "c ! d\n");
+  EXPECT_EQ (parts.branches[1].pad, "video_1");
+  EXPECT_EQ (PipelineLibrary::launch_text ("a name=x ! b\n[x.audio_0]\nc ! d\n"),
+             "a name=x ! b\nx.audio_0 ! c ! d\n");
+  // Not a header: caps in brackets are not, nor a line with more on it.
+  EXPECT_TRUE (PipelineLibrary::split ("a ! b [x.y] ! c\n").branches.empty ());
+}
+
+TEST (StreamPipeline, ABranchThatCannotBeIsNamed)
+{
+  const char *source = "videotestsrc num-buffers=1 ! decodebin name=d\n";
+  for (auto [branch, want] : std::vector<std::pair<std::string, std::string>>{
+           { "[e.src_0]\nfakesink", "branch [e.src_0]: the pipeline has no element named \"e\"" },
+           { "[d.video_0]\nfakesink", "branch [d.video_0]: no pad \"video_0\" on decodebin" },
+           { "[d.src_0]\nfakesink silent=maybe", "branch [d.src_0]: " } }) {
+    std::string error;
+    EXPECT_EQ (StreamPipeline::parse ("s", source + branch, &error), nullptr) << branch;
+    EXPECT_EQ (error.rfind (want, 0), 0u) << error;
+  }
+}
+
 TEST (StreamPipeline, AMissingElementIsNamedNotParsed)
 {
   std::string error;
@@ -100,6 +128,26 @@ TEST (StreamPipeline, MediaFlowsThenADrainEndsIt)
   EXPECT_EQ (p->state_name (), "NULL");
 }
 
+// Stopped before its first media (a caller that connected but has sent
+// nothing yet): the branches after the demuxer are not linked, an EOS would
+// never reach their sinks, and there is nothing to finish. It drains at once,
+// not after the timeout. The valve stands in for the silent feed.
+TEST (StreamPipeline, NoMediaYetDrainsAtOnce)
+{
+  Seen seen;
+  auto p = make ("videotestsrc is-live=true ! valve drop=true ! mirrorheartbeat ! "
+                 "fakesink async=false",
+                 &seen);
+  ASSERT_TRUE (p);
+  std::string error;
+  ASSERT_TRUE (p->start (&error)) << error;
+  ASSERT_TRUE (pump_until ([&] { return p->playing (); }));
+  p->drain (60000, true);
+  ASSERT_TRUE (pump_until ([&] { return seen.drained.has_value (); }, 30s));
+  EXPECT_TRUE (*seen.drained);
+  EXPECT_FALSE (has (seen, StreamEvent::kMediaFlowing));
+}
+
 TEST (StreamPipeline, AnInputThatEndsByItselfDrains)
 {
   Seen seen;
@@ -109,6 +157,25 @@ TEST (StreamPipeline, AnInputThatEndsByItselfDrains)
   ASSERT_TRUE (p->start (&error)) << error;
   ASSERT_TRUE (pump_until ([&] { return seen.drained.has_value (); }));
   EXPECT_TRUE (*seen.drained);
+}
+
+// A branch is built and linked when its sometimes pad appears: without it
+// decodebin's output would be unlinked and the stream would fail, and EOS
+// comes out of the branch's sink too.
+TEST (StreamPipeline, ABranchIsLinkedWhenItsPadAppears)
+{
+  Seen seen;
+  auto p = make ("videotestsrc num-buffers=10 ! video/x-raw,width=64,height=48 ! decodebin name=d\n"
+                 "[d.src_0]\n"
+                 "mirrorheartbeat ! fakesink name=branched\n",
+                 &seen);
+  ASSERT_TRUE (p);
+  std::string error;
+  ASSERT_TRUE (p->start (&error)) << error;
+  ASSERT_TRUE (pump_until ([&] { return seen.drained.has_value (); }));
+  EXPECT_TRUE (*seen.drained);
+  EXPECT_TRUE (has (seen, StreamEvent::kMediaFlowing));
+  EXPECT_FALSE (has (seen, StreamEvent::kFailed));
 }
 
 TEST (StreamPipeline, AFailureIsReportedWithItsReason)
