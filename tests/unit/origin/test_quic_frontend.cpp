@@ -460,9 +460,10 @@ TEST_F (QuicFrontendTest, DestructionClosesConnectionsAndCancelsHeldRequests)
   ASSERT_TRUE (was_held);
   EXPECT_EQ (handler_held_after, 0u)
       << "the handler still waits for a request of a closed connection";
-  // Chromium learnt at once (CONNECTION_CLOSE), not by its idle timeout.
+  // Chromium learnt from the CONNECTION_CLOSE, not by its 30 s idle
+  // timeout (the bound leaves a busy box room for Chromium's start-up).
   EXPECT_NE (f.dom ().find ("ERROR"), std::string::npos) << f.out << "\n--- stderr:\n" << f.err;
-  EXPECT_LT (std::chrono::duration_cast<std::chrono::seconds> (took).count (), 10);
+  EXPECT_LT (std::chrono::duration_cast<std::chrono::seconds> (took).count (), 25);
 }
 
 TEST_F (QuicFrontendTest, HeldRequestsBeyondTheConnectionLimitAre503)
@@ -472,15 +473,15 @@ TEST_F (QuicFrontendTest, HeldRequestsBeyondTheConnectionLimitAre503)
   start (limits);
   if (!have_chromium ())
     GTEST_SKIP () << chromium_path () << " is not installed";
-  auto begin = std::chrono::steady_clock::now ();
   Fetch f = chromium_fetch ("/live/cam1/video.m3u8?_HLS_msn=2&_HLS_part=1");
-  auto waited = std::chrono::steady_clock::now () - begin;
   EXPECT_NE (f.dom ().find ("STATUS 503\n"), std::string::npos) << f.out << "\n--- stderr:\n"
                                                                 << f.err;
   EXPECT_NE (f.dom ().find ("too many waiting requests"), std::string::npos);
   EXPECT_EQ (stats ().held_now, 0u);
-  // Answered at once, not after the handler's hold timeout (3 s here).
-  EXPECT_LT (std::chrono::duration_cast<std::chrono::milliseconds> (waited).count (), 2900);
+  // Answered at once by the limit, never held until the handler's hold
+  // timeout (3 s here) answered it.
+  EXPECT_EQ (
+      on_context<uint64_t> (context_, [this] () { return handler_->stats ().hold_timeouts; }), 0u);
 }
 
 TEST_F (QuicFrontendTest, LargeBodyArrivesWhole)
