@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "streams/stream_metrics.h"
 
+#include "ingest/buffer_latency.h"
 #include "metrics/metrics.h"
 #include "util/message_names.h"
 
@@ -43,6 +44,36 @@ add_growth (prometheus::Counter &counter, double &last, double total)
 const prometheus::Histogram::BucketBoundaries kDurationBuckets
     = { 1, 10, 60, 600, 3600, 6 * 3600, 24 * 3600 };
 
+const prometheus::Histogram::BucketBoundaries kBufferLatencyBuckets (kBufferLatencyBounds.begin (),
+                                                                     kBufferLatencyBounds.end ());
+
+// The element's per-bucket totals (mirror-ingest-stats' buffer-latency-*)
+// into the stream's histogram, as what grew since the last message.
+void
+add_latency_growth (prometheus::Histogram &histogram, const GstStructure *s,
+                    std::vector<double> &last_buckets, double &last_sum)
+{
+  const GValue *array = gst_structure_get_value (s, "buffer-latency-buckets");
+  if (!array || !GST_VALUE_HOLDS_ARRAY (array)
+      || gst_value_array_get_size (array) != kBufferLatencyBuckets.size () + 1)
+    return;
+  std::vector<double> totals;
+  for (guint i = 0; i < gst_value_array_get_size (array); i++)
+    totals.push_back (double (g_value_get_uint64 (gst_value_array_get_value (array, i))));
+  double sum = 0;
+  gst_structure_get_double (s, "buffer-latency-sum", &sum);
+  // A total that went down: the element restarted, count from zero.
+  bool restarted = last_buckets.size () != totals.size () || sum < last_sum;
+  for (size_t i = 0; !restarted && i < totals.size (); i++)
+    restarted = totals[i] < last_buckets[i];
+  std::vector<double> growth (totals.size ());
+  for (size_t i = 0; i < totals.size (); i++)
+    growth[i] = restarted ? totals[i] : totals[i] - last_buckets[i];
+  histogram.ObserveMultiple (growth, restarted ? sum : sum - last_sum);
+  last_buckets = std::move (totals);
+  last_sum = sum;
+}
+
 } // namespace
 
 std::string
@@ -73,6 +104,8 @@ StreamMetrics::on_message (const std::string &id, const GstStructure *s)
       metrics_->srt_receive_rate_mbps.Add (labels).Set (number (s, "receive-rate-mbps"));
     }
     metrics_->buffer_usage_bytes.Add (labels).Set (number (s, "ring-bytes"));
+    add_latency_growth (metrics_->ingest_buffer_latency_seconds.Add (labels, kBufferLatencyBuckets),
+                        s, seen.latency_buckets, seen.latency_sum);
   } else if (gst_structure_has_name (s, msg::kTranscodeStats)) {
     auto kind = [&id] (const char *k) {
       return prometheus::Labels{ { "stream", id }, { "kind", k } };
@@ -152,6 +185,8 @@ StreamMetrics::forget (const std::string &id)
       &metrics_->stream_ingestion_packets_total.Add (labels));
   metrics_->buffer_drops_total.Remove (&metrics_->buffer_drops_total.Add (labels));
   metrics_->buffer_usage_bytes.Remove (&metrics_->buffer_usage_bytes.Add (labels));
+  metrics_->ingest_buffer_latency_seconds.Remove (
+      &metrics_->ingest_buffer_latency_seconds.Add (labels, kBufferLatencyBuckets));
   metrics_->stream_ingestion_active.Remove (&metrics_->stream_ingestion_active.Add (labels));
   metrics_->srt_packets_lost_total.Remove (&metrics_->srt_packets_lost_total.Add (labels));
   metrics_->srt_packets_dropped_total.Remove (&metrics_->srt_packets_dropped_total.Add (labels));

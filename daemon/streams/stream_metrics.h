@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include <prometheus/labels.h>
 
@@ -34,6 +35,8 @@ class StreamMetrics {
     double lost = 0;
     double late = 0;
     double retransmitted = 0;
+    std::vector<double> latency_buckets; // per-bucket totals last seen
+    double latency_sum = 0;
     double frames_in = 0, frames_out = 0, frames_dropped = 0;
     prometheus::Labels transcode_chain; // the info series now set
     int64_t connected_at_us = 0;

@@ -193,6 +193,11 @@ class Ingest(unittest.TestCase):
         self.assertIn('mirror_srt_rtt_ms{stream="cam1"}', text)
         self.assertGreater(metric(text, "mirror_srt_receive_rate_mbps", stream="cam1"), 0)
         self.assertGreater(metric(text, "mirror_stream_ingestion_bytes_total", stream="cam2"), 0)
+        # The ring's buffer latency: every chunk counted, each in some bucket.
+        chunks = metric(text, "mirror_ingest_buffer_latency_seconds_count", stream="cam2")
+        self.assertGreater(chunks, 0)
+        self.assertEqual(metric(text, "mirror_ingest_buffer_latency_seconds_bucket", stream="cam2",
+                                le="+Inf"), chunks)
 
         # A TS-less payload fails only its own stream.
         pacer = ("import os, sys, time\n"

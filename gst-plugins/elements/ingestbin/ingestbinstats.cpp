@@ -80,8 +80,19 @@ gst_mirror_ingest_bin_on_stats_tick (GstMirrorIngestBin *self)
     priv->last_stats_bytes = f.bytes;
   }
 
+  // The ring's buffer latency: per-bucket counts (bounds in
+  // mirror::kBufferLatencyBounds, then +Inf) and their sum.
+  GValue latency_buckets = G_VALUE_INIT;
+  gst_value_array_init (&latency_buckets, ring_counters.latency.buckets.size ());
+  for (guint64 count : ring_counters.latency.buckets) {
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_UINT64);
+    g_value_set_uint64 (&v, count);
+    gst_value_array_append_and_take_value (&latency_buckets, &v);
+  }
+
   // clang-format off
-  gst_mirror_ingest_bin_post (self, gst_structure_new (mirror::msg::kIngestStats,
+  GstStructure *stats = gst_structure_new (mirror::msg::kIngestStats,
       "stream-id", G_TYPE_STRING, label.c_str (),
       "peer", G_TYPE_STRING, f.peer.c_str (),
       "transport", G_TYPE_STRING, feed.is_srt () ? "srt" : "rtp",
@@ -95,8 +106,11 @@ gst_mirror_ingest_bin_on_stats_tick (GstMirrorIngestBin *self)
       "ring-bytes", G_TYPE_UINT64, ring_counters.bytes_queued,
       "ring-drops", G_TYPE_UINT64, ring_counters.drops,
       "ring-dropped-bytes", G_TYPE_UINT64, ring_counters.dropped_bytes,
-      nullptr));
+      "buffer-latency-sum", G_TYPE_DOUBLE, ring_counters.latency.sum_seconds,
+      nullptr);
   // clang-format on
+  gst_structure_take_value (stats, "buffer-latency-buckets", &latency_buckets);
+  gst_mirror_ingest_bin_post (self, stats);
 
   if (registration) {
     mirror::StreamStats stats;

@@ -93,8 +93,10 @@ IngestRing::pop (gint64 deadline_us, size_t max, std::vector<Item> *out, IngestN
     cond_.wait_for (lk, std::chrono::microseconds (left));
   }
 
+  const gint64 now = g_get_monotonic_time ();
   for (size_t n = 0; n < max && !entries_.empty (); n++) {
     Entry e = entries_.front ();
+    counters_.latency.observe_us (now - e.arrival_us);
     entries_.pop_front ();
     size_t size = gst_buffer_get_size (e.buffer);
     counters_.bytes_queued -= size;

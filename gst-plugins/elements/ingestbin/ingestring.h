@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "ingest/buffer_latency.h"
+
 namespace mirror {
 
 struct IngestNote {
@@ -41,6 +43,8 @@ struct IngestRingCounters {
   guint64 drops = 0; // chunks dropped because the ring was full
   guint64 dropped_bytes = 0;
   gint64 first_data_us = 0; // monotonic time of the first chunk; 0: none yet
+  // How long each chunk handed out waited in the ring (push to pop).
+  BufferLatencyCounts latency;
 };
 
 class IngestRing {

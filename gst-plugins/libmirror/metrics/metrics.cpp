@@ -58,6 +58,9 @@ Metrics::Metrics ()
           GAUGE ("mirror_buffer_usage_bytes", "Bytes held in a stream's ingest ring")),
       buffer_drops_total (
           COUNTER ("mirror_buffer_drops_total", "Buffers dropped by a full ingest ring")),
+      ingest_buffer_latency_seconds (HISTOGRAM (
+          "mirror_ingest_buffer_latency_seconds",
+          "Time a chunk of a feed waits between its arrival and its hand-off to the demuxer")),
       connection_duration_seconds (
           HISTOGRAM ("mirror_connection_duration_seconds", "How long ingest connections lasted")),
       connection_reconnects_total (

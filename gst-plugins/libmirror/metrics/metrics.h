@@ -63,6 +63,9 @@ class Metrics {
   prometheus::Family<prometheus::Gauge> &stream_ingestion_bitrate_bps;
   prometheus::Family<prometheus::Gauge> &buffer_usage_bytes;
   prometheus::Family<prometheus::Counter> &buffer_drops_total;
+  // Time from a chunk's arrival to its hand-off to the demuxer, by stream;
+  // buckets: mirror::kBufferLatencyBounds.
+  prometheus::Family<prometheus::Histogram> &ingest_buffer_latency_seconds;
   prometheus::Family<prometheus::Histogram> &connection_duration_seconds;
   prometheus::Family<prometheus::Counter> &connection_reconnects_total;
 
