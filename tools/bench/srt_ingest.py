@@ -1,25 +1,35 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""SRT ingest CPU per Gbit: mirrord (hub -> ring -> tsdemux -> parse ->
+"""SRT ingest CPU per Gbit and loss: mirrord (hub -> ring -> tsdemux -> parse ->
 heartbeat) against srt-live-transmit receiving the same paced load, in one run.
 
-    tools/bench/srt_ingest.py [--streams 1,5,10,25] [--seconds 20] [--runs 3]
+    tools/bench/srt_ingest.py [--streams 1,10,25] [--seconds 20] [--runs 3]
+                              [--pin] [--load 0.5] [--sender ffmpeg]
 
 Media (BENCHMARKS.md recipe: 1080p30 HEVC at 50 Mbps) is generated once into
-build/bench-media/. Every receiver's CPU is read from /proc/PID/stat; the
-senders' CPU is reported too, since they share the 2 cores. A Gbit is the
-paced load (the media's rate x streams x seconds), the same for both sides;
-what each receiver's libsrt counted is printed beside it as a check that
-the senders kept their pace (srt-live-transmit's count includes the stats
-interval that straddles the window's start, about 1.5% more). Prints medians
-and the ratio mirrord / srt-live-transmit (target <= 1.1). Not a test.
+build/bench-media/. The load comes from build/tools/bench/mirror-srt-load: one
+process pacing every stream from the file read into memory once, at the
+file's own rate, without re-muxing (--sender ffmpeg: one `ffmpeg -re ... -c
+copy` per stream instead, which re-muxes and costs far more). It reports
+what it actually sent ("sent"). Every receiver's CPU is read from
+/proc/PID/stat. A Gbit is the nominal load (the file's rate x streams x
+seconds), the same for both sides; "got" is what each receiver's libsrt
+counted against it over the measured window.
 
-Every stream of mirrord goes through the ingest-only description. Loss is
-libsrt's count of packets seen missing, over the measured window; kdrop is
-the kernel's count of UDP datagrams dropped for a full socket buffer (a
-receive thread that fell behind). --threads prints where mirrord's CPU went;
---receive-threads sets ingestion.srt.receive_threads (the port's UDP sockets,
-one libsrt receive thread each), --only runs one side.
+--pin puts the receivers (mirrord, or every srt-live-transmit) on core 0
+and the sender on core 1; --load adds that many cores of busy work.
+
+Loss is libsrt's count of packets seen missing, over the measured window;
+kdrop is the kernel's count of UDP datagrams dropped for a full socket
+buffer (a receive thread that fell behind). Every run prints both sides;
+the script exits 1 when a run misses a target (BENCHMARKS.md, issue 13):
+  - where the sender sent >= 99 % of the load, mirrord loses nothing and
+    the kernel drops nothing;
+  - unpinned, mirrord gets at least srt-live-transmit's share and loses no
+    more than it;
+  - mirrord's CPU-s per Gbit <= 1.1 x srt-live-transmit's.
+--threads prints where mirrord's CPU went; --receive-threads sets
+ingestion.srt.receive_threads; --only runs one side (no targets checked).
 """
 
 import argparse
@@ -54,14 +64,49 @@ def free_tcp_port():
         return s.getsockname()[1]
 
 
-def sender(port, stream_id):
-    uri = f"srt://127.0.0.1:{port}?pkt_size=1316"
-    if stream_id:
-        uri += f"&streamid={stream_id}"
-    return subprocess.Popen(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", MEDIA,
-         "-c", "copy", "-f", "mpegts", uri],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+LOADGEN = os.path.join(BUILD, "tools", "bench", "mirror-srt-load")
+SENDER = "srt-load"
+SENDER_CORE = None  # --pin: the sender's core
+
+
+def pinned(argv, core):
+    return argv if core is None else ["taskset", "-c", str(core)] + argv
+
+
+class Senders:
+    """The load: one mirror-srt-load for every stream, or one ffmpeg each."""
+
+    def __init__(self, n, port=None, ports=None):
+        self.report = None
+        if SENDER == "ffmpeg":
+            uris = ([f"srt://127.0.0.1:{port}?pkt_size=1316&streamid=bench{i}" for i in range(n)]
+                    if port else [f"srt://127.0.0.1:{p}?pkt_size=1316" for p in ports])
+            self.procs = [subprocess.Popen(
+                pinned(["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1",
+                        "-i", MEDIA, "-c", "copy", "-f", "mpegts", u], SENDER_CORE),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for u in uris]
+            return
+        where = (["--port", str(port), "--stream-id-prefix", "bench"] if port
+                 else ["--ports", ",".join(str(p) for p in ports)])
+        self.procs = [subprocess.Popen(
+            pinned([LOADGEN, "--file", MEDIA, "--streams", str(n)] + where, SENDER_CORE),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)]
+
+    def cpu(self):
+        return sum(cpu_seconds(p.pid) for p in self.procs)
+
+    def stop(self):
+        stop(self.procs)
+        if SENDER != "ffmpeg":
+            out = self.procs[0].stdout.read()
+            try:
+                self.report = json.loads(out)
+            except ValueError:
+                raise RuntimeError(f"mirror-srt-load said: {out!r}")
+
+    def sent_share(self):
+        return self.report["sent_share"] if self.report else None
 
 
 BURNER = """
@@ -93,32 +138,37 @@ def media_bitrate():
     return float(json.loads(out.stdout)["format"]["bit_rate"])
 
 
+RECEIVER_CORE = None  # --pin: the receivers' core
+
+
 def run_reference(n, seconds, load=0.0):
-    """n srt-live-transmit listeners (one port each), n paced ffmpeg callers."""
+    """n srt-live-transmit listeners (one port each) and the load."""
     ports = [free_udp_port() for _ in range(n)]
     stats_dir = tempfile.mkdtemp(prefix="slt-stats-")
     receivers = [subprocess.Popen(
-        ["srt-live-transmit", "-q", "-s", "1000", "-pf", "json", "-statsout",
-         os.path.join(stats_dir, f"{p}.json"), f"srt://:{p}?mode=listener&latency=120",
-         "file://con"],
+        pinned(["srt-live-transmit", "-q", "-s", "1000", "-pf", "json", "-statsout",
+                os.path.join(stats_dir, f"{p}.json"), f"srt://:{p}?mode=listener&latency=120",
+                "file://con"], RECEIVER_CORE),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for p in ports]
     time.sleep(0.5)  # listeners bind; no readiness signal from srt-live-transmit
-    senders = [sender(p, None) for p in ports]
+    senders = Senders(n, ports=ports)
     others = burners(load)
     time.sleep(2)  # warm-up excluded from the measurement
     kdrop0 = udp_rcvbuf_errors()
     cpu0 = sum(cpu_seconds(r.pid) for r in receivers)
-    send0 = sum(cpu_seconds(s.pid) for s in senders)
+    send0 = senders.cpu()
     t0 = time.monotonic()
     clock0 = time.time()
     time.sleep(seconds)
     cpu = sum(cpu_seconds(r.pid) for r in receivers) - cpu0
-    send = sum(cpu_seconds(s.pid) for s in senders) - send0
+    send = senders.cpu() - send0
     wall = time.monotonic() - t0
     clock1 = time.time()
     kdrop = udp_rcvbuf_errors() - kdrop0
-    stop(others + senders + receivers)
+    stop(others)
+    senders.stop()
+    stop(receivers)
     # srt-live-transmit's JSON stats are per interval (every 1000 packets,
     # about 0.2 s of a stream): the intervals that ended in the window.
     lost = received = 0
@@ -136,7 +186,8 @@ def run_reference(n, seconds, load=0.0):
                 if clock0 < at <= clock1:
                     lost += doc.get("recv", {}).get("packetsLost", 0)
                     received += doc.get("recv", {}).get("bytes", 0)
-    return dict(cpu=cpu, send=send, wall=wall, lost=lost, kdrop=kdrop, received=received)
+    return dict(cpu=cpu, send=send, wall=wall, lost=lost, kdrop=kdrop, received=received,
+                sent=senders.sent_share())
 
 
 def udp_rcvbuf_errors():
@@ -150,6 +201,36 @@ def udp_rcvbuf_errors():
 def http_json(port, path):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
         return json.load(r)
+
+
+def http_text(port, path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+        return r.read().decode()
+
+
+def histogram(text, name):
+    """{upper bound: cumulative count} of a Prometheus histogram, summed over
+    its label sets."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name + "_bucket{"):
+            le = line[line.index('le="') + 4:].split('"', 1)[0]
+            bound = float("inf") if le == "+Inf" else float(le)
+            out[bound] = out.get(bound, 0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def quantile(before, after, q):
+    """The upper bound of the bucket holding quantile q of what a histogram
+    counted between two scrapes (None when it counted nothing)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0) for b in bounds]
+    if not counts or counts[-1] <= 0:
+        return None
+    for bound, count in zip(bounds, counts):
+        if count >= q * counts[-1]:
+            return bound
+    return bounds[-1]
 
 
 def run_mirrord(n, seconds, receive_threads, load=0.0):
@@ -173,10 +254,9 @@ def run_mirrord(n, seconds, receive_threads, load=0.0):
     if receive_threads:
         env["MIRROR_INGESTION_SRT_RECEIVE_THREADS"] = str(receive_threads)
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    mirrord = subprocess.Popen([os.path.join(BUILD, "daemon", "mirrord"), "--config", config],
-                               env=env,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    mirrord = subprocess.Popen(
+        pinned([os.path.join(BUILD, "daemon", "mirrord"), "--config", config], RECEIVER_CORE),
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -187,7 +267,7 @@ def run_mirrord(n, seconds, receive_threads, load=0.0):
                 raise
             time.sleep(0.1)
     idle_rss = rss_bytes(mirrord.pid)
-    senders = [sender(srt_port, f"bench{i}") for i in range(n)]
+    senders = Senders(n, port=srt_port)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         live = [s for s in http_json(admin, "/api/v1/streams")["streams"] if s["state"] == "live"]
@@ -199,34 +279,47 @@ def run_mirrord(n, seconds, receive_threads, load=0.0):
     others = burners(load)
     time.sleep(2)
     streams0 = {s["id"]: s["stats"] for s in http_json(admin, "/api/v1/streams")["streams"]}
+    latency0 = histogram(http_text(admin, "/metrics"), "mirror_ingest_buffer_latency_seconds")
     kdrop0 = udp_rcvbuf_errors()
     cpu0 = cpu_seconds(mirrord.pid)
     threads0 = thread_cpu(mirrord.pid)
-    send0 = sum(cpu_seconds(s.pid) for s in senders)
+    send0 = senders.cpu()
     t0 = time.monotonic()
     time.sleep(seconds)
     cpu = cpu_seconds(mirrord.pid) - cpu0
     threads = {k: v - threads0.get(k, 0) for k, v in thread_cpu(mirrord.pid).items()}
-    send = sum(cpu_seconds(s.pid) for s in senders) - send0
+    send = senders.cpu() - send0
     wall = time.monotonic() - t0
     kdrop = udp_rcvbuf_errors() - kdrop0
     rss_per_stream = (rss_bytes(mirrord.pid) - idle_rss) / n
     streams = http_json(admin, "/api/v1/streams")["streams"]
+    latency = histogram(http_text(admin, "/metrics"), "mirror_ingest_buffer_latency_seconds")
     # Counted over the measured window, like the reference's (its stats files
     # start with the connection, but the warm-up loses nothing there).
     lost = sum(s["stats"]["packets_lost"] - streams0.get(s["id"], {}).get("packets_lost", 0)
                for s in streams)
     received = sum(s["stats"]["bytes"] - streams0.get(s["id"], {}).get("bytes", 0)
                    for s in streams)
-    stop(others + senders)
+    stop(others)
+    senders.stop()
     stop([mirrord])
     return dict(cpu=cpu, send=send, wall=wall, lost=lost, kdrop=kdrop, received=received,
-                threads=threads, rss_per_stream=rss_per_stream)
+                threads=threads, rss_per_stream=rss_per_stream, sent=senders.sent_share(),
+                p50=quantile(latency0, latency, 0.5), p99=quantile(latency0, latency, 0.99))
+
+
+def fmt_share(x):
+    return "-" if x is None else f"{x:.1%}"
+
+
+def fmt_ms(x):
+    return "-" if x is None else ("inf" if x == float("inf") else f"{x * 1000:.0f}")
 
 
 def main():
+    global MEDIA, SENDER, SENDER_CORE, RECEIVER_CORE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--streams", default="1,5,10")
+    ap.add_argument("--streams", default="1,10,25")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--receive-threads", type=int, default=0,
@@ -235,54 +328,72 @@ def main():
                     help="print where mirrord's CPU went, per thread name")
     ap.add_argument("--load", type=float, default=0.0,
                     help="cores of extra busy work during both sides' runs (a busier box)")
+    ap.add_argument("--pin", action="store_true",
+                    help="receivers on core 0, the sender on core 1")
+    ap.add_argument("--sender", choices=["srt-load", "ffmpeg"], default="srt-load")
     ap.add_argument("--only", choices=["mirrord", "reference"],
-                    help="run one side only (no ratio)")
+                    help="run one side only (no ratio, no targets)")
     args = ap.parse_args()
-    global MEDIA
     MEDIA = media(BUILD, HEVC_1080P_50M)
+    SENDER = args.sender
+    if args.pin:
+        SENDER_CORE, RECEIVER_CORE = 1, 0
+    if SENDER == "srt-load" and not os.path.exists(LOADGEN):
+        sys.exit(f"{LOADGEN} is missing: build first (tools/mirror-dev build)")
     rate = media_bitrate()
-    print(f"media: {rate / 1e6:.1f} Mbit/s; {args.runs} runs of {args.seconds:.0f} s; medians"
+    print(f"media: {rate / 1e6:.1f} Mbit/s; {args.runs} runs of {args.seconds:.0f} s; "
+          f"sender {SENDER}" + ("; pinned: receivers core 0, sender core 1" if args.pin else "")
           + (f"; {args.load:.2f} cores of other load" if args.load else ""))
-    print("lost: packets libsrt saw missing; kdrop: datagrams the kernel dropped (full buffer)")
-    print(f"{'streams':>7} {'ref CPU-s/Gbit':>14} {'mirrord CPU-s/Gbit':>18} {'ratio':>5} "
-          f"{'ref lost/kdrop':>14} {'mirrord lost/kdrop':>18} {'sender cores':>12}")
+    print("sent/got: share of the nominal load sent / received; lost: packets libsrt saw "
+          "missing; kdrop: datagrams the kernel dropped; CPU in CPU-s per Gbit; "
+          "buffer latency in ms (bucket bounds)")
     med = statistics.median
+    missed = []
     for n in [int(x) for x in args.streams.split(",")]:
         ref, mir = [], []
-        for _ in range(args.runs):
+        for run in range(args.runs):
+            r = m = None
             if args.only != "mirrord":
                 r = run_reference(n, args.seconds, args.load)
                 r["per_gbit"] = r["cpu"] / (rate * n * r["wall"] / 1e9)
+                r["got"] = r["received"] * 8 / (rate * n * r["wall"])
                 ref.append(r)
+                print(f"{n:>3} streams run {run + 1} srt-live-transmit: sent {fmt_share(r['sent'])}"
+                      f" got {r['got']:.1%} lost {r['lost']} kdrop {r['kdrop']} "
+                      f"CPU {r['per_gbit']:.3f} (sender {r['send'] / r['wall']:.2f} cores)",
+                      flush=True)
             if args.only != "reference":
                 m = run_mirrord(n, args.seconds, args.receive_threads, args.load)
                 m["per_gbit"] = m["cpu"] / (rate * n * m["wall"] / 1e9)
+                m["got"] = m["received"] * 8 / (rate * n * m["wall"])
                 mir.append(m)
-
-        def col(runs, key, fmt):
-            return format(med([r[key] for r in runs]), fmt) if runs else "-"
-
-        ratio = (format(med([m["per_gbit"] / r["per_gbit"] for r, m in zip(ref, mir)]), ".2f")
-                 if ref and mir else "-")
-        send = med([r["send"] / r["wall"] for r in ref + mir])
-        # libsrt's byte counts against the paced load: the senders kept pace.
-        for side, runs in (("srt-live-transmit", ref), ("mirrord", mir)):
-            if runs:
-                got = med([r["received"] * 8 / (rate * n * r["wall"]) for r in runs])
-                print(f"        {side} received {got:.1%} of the nominal load", flush=True)
-        if mir:
-            print(f"        mirrord RSS {med([m['rss_per_stream'] for m in mir]) / 2**20:.1f} MiB "
-                  "per stream", flush=True)
-        print("        lost per run: reference " + ",".join(str(r["lost"]) for r in ref)
-              + "; mirrord " + ",".join(str(m["lost"]) for m in mir), flush=True)
-        if mir and args.threads:
-            last = mir[-1]
-            for name, c in sorted(last["threads"].items(), key=lambda kv: -kv[1])[:12]:
-                print(f"        {name:<18} {c / last['wall']:.3f} cores", flush=True)
-        print(f"{n:>7} {col(ref, 'per_gbit', '.3f'):>14} {col(mir, 'per_gbit', '.3f'):>18} "
-              f"{ratio:>5} {col(ref, 'lost', '.0f') + '/' + col(ref, 'kdrop', '.0f'):>14} "
-              f"{col(mir, 'lost', '.0f') + '/' + col(mir, 'kdrop', '.0f'):>18} {send:>12.2f}",
-              flush=True)
+                print(f"{n:>3} streams run {run + 1} mirrord:           sent {fmt_share(m['sent'])}"
+                      f" got {m['got']:.1%} lost {m['lost']} kdrop {m['kdrop']} "
+                      f"CPU {m['per_gbit']:.3f} (sender {m['send'] / m['wall']:.2f} cores) "
+                      f"buffer p50/p99 {fmt_ms(m['p50'])}/{fmt_ms(m['p99'])}", flush=True)
+                if args.threads:
+                    for name, c in sorted(m["threads"].items(), key=lambda kv: -kv[1])[:12]:
+                        print(f"        {name:<18} {c / m['wall']:.3f} cores", flush=True)
+            if r is None or m is None:
+                continue
+            what = f"{n} streams run {run + 1}"
+            if m["sent"] is not None and m["sent"] >= 0.99 and (m["lost"] or m["kdrop"]):
+                missed.append(f"{what}: the sender kept pace but mirrord lost {m['lost']}, "
+                              f"kernel dropped {m['kdrop']}")
+            if not args.pin and (m["got"] < r["got"] - 0.005 or m["lost"] > r["lost"]):
+                missed.append(f"{what}: mirrord got {m['got']:.1%} and lost {m['lost']}, "
+                              f"srt-live-transmit {r['got']:.1%} and {r['lost']}")
+            if m["per_gbit"] > 1.1 * r["per_gbit"]:
+                missed.append(f"{what}: CPU per Gbit {m['per_gbit'] / r['per_gbit']:.2f}x")
+        if ref and mir:
+            ratios = [m["per_gbit"] / r["per_gbit"] for r, m in zip(ref, mir)]
+            print(f"{n:>3} streams: CPU ratio mirrord/srt-live-transmit median {med(ratios):.2f} "
+                  f"(runs {', '.join(f'{x:.2f}' for x in ratios)}); mirrord RSS "
+                  f"{med([m['rss_per_stream'] for m in mir]) / 2**20:.1f} MiB per stream",
+                  flush=True)
+    for line in missed:
+        print("MISSED", line)
+    sys.exit(1 if missed else 0)
 
 
 if __name__ == "__main__":
