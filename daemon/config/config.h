@@ -41,6 +41,7 @@ struct SrtConfig {
   std::map<std::string, std::string> stream_passphrases;  // stream id -> passphrase
   int max_connections = 64;
   int receive_threads = 0;          // UDP sockets on the port; 0: per core, at most 4
+  int thread_nice = -10;            // the SRT threads' nice value (CAP_SYS_NICE)
   int payload_size = 1316;
   int flow_control_window = 25600;  // packets
   int64_t peer_idle_timeout_ms = 5000;

@@ -67,6 +67,7 @@ IngestListeners::start (std::string *error)
   srt_options.allow_list = srt.allow_list;
   srt_options.max_connections = srt.max_connections;
   srt_options.receive_threads = srt.receive_threads;
+  srt_options.thread_nice = srt.thread_nice;
   srt_options.payload_size = srt.payload_size;
   srt_options.flow_control_window = srt.flow_control_window;
   srt_options.peer_idle_timeout_ms = srt.peer_idle_timeout_ms;

@@ -35,6 +35,12 @@ struct SrtHubOptions {
   // UDP sockets sharing the port, each with its own libsrt receive thread;
   // a caller stays on one. 0: one per CPU core, at most 4.
   int receive_threads = 0;
+  // Nice value of the port's threads (libsrt's receive, send and TSBPD
+  // threads and the hub's own): below the rest of the process, so that a
+  // box short of CPU delays demuxing and transcoding, which have buffers,
+  // rather than the reading of UDP sockets, whose overflow loses packets.
+  // Needs CAP_SYS_NICE or RLIMIT_NICE; without, they keep the process's.
+  int thread_nice = -10;
   // Bytes held for an accepted caller whose consumer has not attached yet.
   size_t pending_limit_bytes = 4 * 1024 * 1024;
   // A user that names only the port (srt://:6000?streamid=cam1 in a

@@ -95,6 +95,8 @@ validate_srt_hub_options (const SrtHubOptions &o, std::string *error)
                  "receive_threads " + std::to_string (o.receive_threads) + " is outside 0.."
                      + std::to_string (kMaxSrtReceiveThreads),
                  error);
+  if (o.thread_nice < -20 || o.thread_nice > 19)
+    return fail (o, "thread_nice " + std::to_string (o.thread_nice) + " is outside -20..19", error);
   if (o.input_bandwidth < 0)
     return fail (o, "input_bandwidth " + std::to_string (o.input_bandwidth) + " is negative",
                  error);
@@ -129,6 +131,7 @@ describe_srt_hub_option_changes (const SrtHubOptions &a, const SrtHubOptions &b)
   note (&out, "peer_idle_timeout_ms", a.peer_idle_timeout_ms, b.peer_idle_timeout_ms);
   note (&out, "input_bandwidth", a.input_bandwidth, b.input_bandwidth);
   note (&out, "receive_threads", a.receive_threads, b.receive_threads);
+  note (&out, "thread_nice", a.thread_nice, b.thread_nice);
   note (&out, "pending_limit_bytes", a.pending_limit_bytes, b.pending_limit_bytes);
   return out;
 }

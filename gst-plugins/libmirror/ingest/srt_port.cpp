@@ -19,6 +19,7 @@
 #include "ingest/srt_socket_options.h"
 #include "ingest/udp_socket.h"
 #include "util/main_context.h"
+#include "util/thread_priority.h"
 
 namespace mirror {
 
@@ -74,6 +75,11 @@ SrtPort::open (const SrtHubOptions &options, std::string *error)
 bool
 SrtPort::start (std::string *error)
 {
+  // Every thread of the port inherits this one's priority: libsrt starts
+  // its receive and send workers for each socket in srt_bind_acquire, its
+  // TSBPD threads from the receive worker, and the receive thread starts
+  // below.
+  ScopedThreadNice priority (options_.thread_nice);
   sockaddr_storage address;
   int address_length = 0;
   make_srt_bind_address (options_.bind_address, options_.port, &address, &address_length);
@@ -167,6 +173,11 @@ SrtPort::start (std::string *error)
           " ms, %d receive thread%s, UDP receive buffer %d KiB each",
           port_, options_.bind_address.c_str (), options_.latency_ms, count, count == 1 ? "" : "s",
           buffer_got / 2 / 1024);
+  if (!priority.applied ())
+    g_warning ("SRT port %u: its threads keep the process's priority: nice %d needs "
+               "CAP_SYS_NICE or RLIMIT_NICE (%s); on a busy box the kernel may then drop "
+               "callers' packets",
+               port_, options_.thread_nice, priority.error ().c_str ());
   if (buffer_got / 2 < buffer_wanted)
     g_warning ("SRT port %u: the kernel granted a UDP receive buffer of %d KiB of the %d KiB "
                "wanted; raise net.core.rmem_max (or run with CAP_NET_ADMIN) so that a busy box "

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Linux threads inherit the nice value of the thread that creates them. A
+// ScopedThreadNice lowers the calling thread's nice value (raises its
+// priority) for its lifetime, so that the threads started meanwhile (by
+// libsrt, say, which starts its own) run at that priority; then it puts the
+// caller's back. Lowering a nice value needs CAP_SYS_NICE or an RLIMIT_NICE
+// that allows it; without, nothing changes and applied () says so.
+#pragma once
+
+#include <string>
+
+namespace mirror {
+
+class ScopedThreadNice {
+ public:
+  // @nice: -20 (first) .. 19 (last); one not below the current value is
+  // left alone (applied () true: the threads get at least that priority).
+  explicit ScopedThreadNice (int nice);
+  ~ScopedThreadNice ();
+  ScopedThreadNice (const ScopedThreadNice &) = delete;
+  ScopedThreadNice &operator= (const ScopedThreadNice &) = delete;
+
+  bool applied () const { return applied_; }
+  // Why not, when !applied () ("Permission denied", ...).
+  const std::string &error () const { return error_; }
+
+ private:
+  int previous_ = 0;
+  bool changed_ = false;
+  bool applied_ = false;
+  std::string error_;
+};
+
+} // namespace mirror
