@@ -41,7 +41,6 @@ struct SrtConfig {
   std::map<std::string, std::string> stream_passphrases;  // stream id -> passphrase
   int max_connections = 64;
   int receive_threads = 0;          // UDP sockets on the port; 0: per core, at most 4
-  int thread_nice = -10;            // the SRT threads' nice value (CAP_SYS_NICE)
   int payload_size = 1316;
   int flow_control_window = 25600;  // packets
   int64_t peer_idle_timeout_ms = 5000;
@@ -64,6 +63,9 @@ struct IngestionConfig {
   RtpConfig rtp;
   BufferConfig buffer;
   int64_t reconnect_window_ms = 5000;
+  // Nice value of the ingest threads (the SRT and RTP hubs' and the
+  // streaming threads taking their data); below 0 needs CAP_SYS_NICE.
+  int thread_nice = -10;
   // How long an ended or failed stream stays listed (and its playlists,
   // ended, reachable) before it is removed.
   int64_t ended_retention_ms = 30000;

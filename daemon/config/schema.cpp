@@ -124,14 +124,6 @@ const std::vector<Key> kKeys = {
     .min = 0,
     .max = 64,
     .allowed = "0 (one per CPU core, at most 4) or 1..64" },
-  // Below the rest of mirrord: a box short of CPU delays demuxing and
-  // transcoding, which have buffers, not the reading of UDP sockets.
-  { .path = "ingestion.srt.thread_nice",
-    .kind = Kind::kInteger,
-    .field = FIELD (ingestion.srt.thread_nice),
-    .min = -20,
-    .max = 19,
-    .allowed = "-20..19 (lower runs first; below 0 needs CAP_SYS_NICE or RLIMIT_NICE)" },
   // 1316 = 7 MPEG-TS packets; 1456 is libsrt's live-mode maximum.
   { .path = "ingestion.srt.payload_size",
     .kind = Kind::kInteger,
@@ -197,6 +189,14 @@ const std::vector<Key> kKeys = {
     .field = FIELD (ingestion.ended_retention_ms),
     .min = 0,
     .max = 24 * kHour },
+  // Below the rest of mirrord: a box short of CPU delays demuxing and
+  // transcoding, which have buffers, not the reading of UDP sockets.
+  { .path = "ingestion.thread_nice",
+    .kind = Kind::kInteger,
+    .field = FIELD (ingestion.thread_nice),
+    .min = -20,
+    .max = 19,
+    .allowed = "-20..19 (lower runs first; below 0 needs CAP_SYS_NICE or RLIMIT_NICE)" },
   { .path = "ingestion.max_streams",
     .kind = Kind::kInteger,
     .field = FIELD (ingestion.max_streams),

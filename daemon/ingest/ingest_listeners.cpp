@@ -67,7 +67,7 @@ IngestListeners::start (std::string *error)
   srt_options.allow_list = srt.allow_list;
   srt_options.max_connections = srt.max_connections;
   srt_options.receive_threads = srt.receive_threads;
-  srt_options.thread_nice = srt.thread_nice;
+  srt_options.thread_nice = config_.ingestion.thread_nice;
   srt_options.payload_size = srt.payload_size;
   srt_options.flow_control_window = srt.flow_control_window;
   srt_options.peer_idle_timeout_ms = srt.peer_idle_timeout_ms;
@@ -122,6 +122,7 @@ IngestListeners::start (std::string *error)
   rtp_options.payload_types = rtp.payload_types;
   rtp_options.session_timeout_ms = rtp.session_timeout_ms;
   rtp_options.pending_limit_bytes = config_.ingestion.buffer.ring_size;
+  rtp_options.thread_nice = config_.ingestion.thread_nice;
   rtp_ = RtpHub::acquire (rtp_options, &why);
   if (!rtp_) {
     *error = "ingestion.rtp.port: cannot listen for RTP on UDP " + config_.server.bind_address + ":"

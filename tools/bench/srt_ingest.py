@@ -414,7 +414,8 @@ def main():
             if m["sent"] is not None and m["sent"] >= 0.99 and (m["lost"] or m["kdrop"]):
                 missed.append(f"{what}: the sender kept pace but mirrord lost {m['lost']}, "
                               f"kernel dropped {m['kdrop']}")
-            if not args.pin and (m["got"] < r["got"] - 0.002 or m["lost"] > r["lost"]):
+            # got carries about 1 % of noise (retransmissions, stats timing).
+            if not args.pin and (m["got"] < r["got"] - 0.01 or m["lost"] > r["lost"]):
                 missed.append(f"{what}: mirrord got {m['got']:.1%} and lost {m['lost']}, "
                               f"srt-live-transmit {r['got']:.1%} and {r['lost']}")
             if m["per_gbit"] > 1.1 * r["per_gbit"]:

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "ingestbin/gstmirrorringsrc.h"
 
+#include <atomic>
 #include <mutex>
 #include <vector>
+
+#include "util/thread_priority.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_mirror_ring_src_debug);
 #define GST_CAT_DEFAULT gst_mirror_ring_src_debug
@@ -37,6 +40,10 @@ struct GstMirrorRingSrcState {
   std::string last_peer;
   bool ended = false;
   std::vector<mirror::IngestRing::Item> items;
+  // The nice value the streaming thread takes at its first create () after
+  // each start (0: the process's): that of the hub whose data it takes.
+  std::atomic<int> thread_nice{ 0 };
+  bool nice_applied = false;
 };
 
 struct GstMirrorRingSrcPrivate {
@@ -87,6 +94,12 @@ gst_mirror_ring_src_get_ring (GstMirrorRingSrc *src)
   return st->ring;
 }
 
+void
+gst_mirror_ring_src_set_thread_nice (GstMirrorRingSrc *src, int nice)
+{
+  state_of (src)->thread_nice = nice;
+}
+
 static gboolean
 gst_mirror_ring_src_start (GstBaseSrc *bsrc)
 {
@@ -102,6 +115,7 @@ gst_mirror_ring_src_start (GstBaseSrc *bsrc)
   st->retrying = false;
   st->ended = false;
   st->last_peer.clear ();
+  st->nice_applied = false;
   return TRUE;
 }
 
@@ -260,6 +274,16 @@ gst_mirror_ring_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     ring = st->ring;
     window = st->window;
     max_chunks = st->max_chunks;
+  }
+
+  // The data waits in the ring until this thread takes it: it runs at the
+  // priority of the network thread that put it there, or a box short of
+  // CPU would hold it here (the buffer latency) while the network side runs.
+  if (!st->nice_applied) {
+    st->nice_applied = true;
+    const int nice = st->thread_nice;
+    if (nice != 0 && !mirror::set_thread_nice (nice))
+      GST_INFO_OBJECT (src, "streaming thread keeps its priority (nice %d not permitted)", nice);
   }
 
   for (;;) {

@@ -148,6 +148,7 @@ gst_mirror_rtp_hub_src_start (GstBaseSrc *bsrc)
 
   bool attached = false;
   try {
+    gst_mirror_ring_src_set_thread_nice (GST_MIRROR_RING_SRC (src), hub->thread_nice ());
     attached = hub->attach (ssrc, source, feed, &error);
   } catch (const std::exception &e) {
     error = e.what ();

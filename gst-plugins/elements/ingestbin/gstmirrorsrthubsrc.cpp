@@ -96,6 +96,7 @@ gst_mirror_srt_hub_src_start (GstBaseSrc *bsrc)
 
   bool attached = false;
   try {
+    gst_mirror_ring_src_set_thread_nice (GST_MIRROR_RING_SRC (src), hub->thread_nice ());
     attached = hub->attach (stream_id, feed, &error);
   } catch (const std::exception &e) {
     error = e.what ();

@@ -6,11 +6,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <semaphore>
 #include <thread>
 
 #include <glib.h>
 
 #include "ingest/rtp_hub_core.h"
+#include "util/thread_priority.h"
 
 namespace mirror {
 
@@ -33,8 +35,20 @@ hub_map ()
 class RtpHubHandle final : public RtpHub {
  public:
   explicit RtpHubHandle (std::shared_ptr<RtpHubCore> core)
-      : core_ (core), thread_ ([core] { core->run (); })
-  {}
+      : core_ (core), thread_ ([core, this] {
+          // Its own priority, raised where permitted: see SrtHubOptions.
+          thread_nice_
+              = set_thread_nice (core->options ().thread_nice) ? core->options ().thread_nice : 0;
+          nice_known_.release ();
+          core->run ();
+        })
+  {
+    nice_known_.acquire ();
+    if (thread_nice_ != core_->options ().thread_nice)
+      g_warning ("RTP hub on port %u: its thread keeps the process's priority: nice %d needs "
+                 "CAP_SYS_NICE or RLIMIT_NICE",
+                 (unsigned)core_->options ().port, core_->options ().thread_nice);
+  }
 
   ~RtpHubHandle () override
   {
@@ -49,6 +63,7 @@ class RtpHubHandle final : public RtpHub {
   }
 
   uint16_t port () const override { return core_->options ().port; }
+  int thread_nice () const override { return thread_nice_; }
 
   bool attach (uint32_t ssrc, const std::string &source_address,
                std::shared_ptr<RtpSessionConsumer> consumer, std::string *error) override
@@ -72,7 +87,9 @@ class RtpHubHandle final : public RtpHub {
 
  private:
   std::shared_ptr<RtpHubCore> core_;
-  std::thread thread_;
+  int thread_nice_ = 0;
+  std::binary_semaphore nice_known_{ 0 };
+  std::thread thread_; // last: it starts once the members above exist
 };
 
 void

@@ -23,6 +23,8 @@ struct RtpHubOptions {
   std::map<int, std::string> payload_types = { { 96, "H265" }, { 97, "H264" }, { 98, "AAC" } };
   int64_t session_timeout_ms = 10000;           // no packet for this long ends a session
   size_t pending_limit_bytes = 4 * 1024 * 1024; // held per new session until a consumer attaches
+  // Nice value of the hub's receive thread (as SrtHubOptions::thread_nice).
+  int thread_nice = -10;
   // A user that names only the port (rtp://:5004?ssrc=... in a process that
   // already listens there): the open hub's address and timeouts are taken
   // as they are; only payload types it lacks are worth a warning.
@@ -69,6 +71,8 @@ class RtpHub {
 
   virtual ~RtpHub () = default;
   virtual uint16_t port () const = 0;
+  // The nice value the hub's thread runs at (as SrtHub::thread_nice).
+  virtual int thread_nice () const = 0;
 
   // Attaches to the session with this SSRC (and source, when not empty);
   // packets held since the session began are delivered first. With no such

@@ -115,6 +115,7 @@ class SrtHubHandle final : public SrtHub {
   }
 
   uint16_t port () const override { return port_->port (); }
+  int thread_nice () const override { return port_->thread_nice (); }
   bool attach (const std::string &stream_id, std::shared_ptr<SrtStreamConsumer> consumer,
                std::string *error) override
   {

@@ -102,6 +102,10 @@ class SrtHub {
 
   virtual ~SrtHub () = default;
   virtual uint16_t port () const = 0;
+  // The nice value the port's threads run at (options.thread_nice where it
+  // could be applied, else the process's): the streaming threads that take
+  // its callers' data take it too.
+  virtual int thread_nice () const = 0;
 
   // The consumer gets the id's current (held) and future callers. One
   // consumer per id: false and *error when another is attached.

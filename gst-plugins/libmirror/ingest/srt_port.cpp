@@ -80,6 +80,7 @@ SrtPort::start (std::string *error)
   // TSBPD threads from the receive worker, and the receive thread starts
   // below.
   ScopedThreadNice priority (options_.thread_nice);
+  thread_nice_ = priority.nice ();
   sockaddr_storage address;
   int address_length = 0;
   make_srt_bind_address (options_.bind_address, options_.port, &address, &address_length);

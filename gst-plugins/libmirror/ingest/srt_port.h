@@ -65,6 +65,7 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
 
   const SrtHubOptions &options () const { return options_; }
   uint16_t port () const { return port_; }
+  int thread_nice () const { return thread_nice_; }
 
   bool attach (const std::string &stream_id, std::shared_ptr<SrtStreamConsumer> consumer,
                std::string *error);
@@ -126,6 +127,7 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
   bool on_receive_thread () const;
 
   const SrtHubOptions options_;
+  int thread_nice_ = 0; // what the port's threads got (start ())
   uint16_t port_ = 0;
   std::vector<SRTSOCKET> listeners_; // one per UDP socket of the port
   int epoll_ = -1;

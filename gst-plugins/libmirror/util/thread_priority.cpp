@@ -19,6 +19,7 @@ ScopedThreadNice::ScopedThreadNice (int nice)
     error_ = strerror (errno);
     return;
   }
+  nice_ = previous_;
   if (nice >= previous_) {
     applied_ = true;
     return;
@@ -28,6 +29,7 @@ ScopedThreadNice::ScopedThreadNice (int nice)
     return;
   }
   changed_ = applied_ = true;
+  nice_ = nice;
 }
 
 ScopedThreadNice::~ScopedThreadNice ()
@@ -35,6 +37,17 @@ ScopedThreadNice::~ScopedThreadNice ()
   // Raising a nice value is always allowed.
   if (changed_)
     setpriority (PRIO_PROCESS, id_t (gettid ()), previous_);
+}
+
+bool
+set_thread_nice (int nice)
+{
+  const id_t self = id_t (gettid ());
+  errno = 0;
+  int now = getpriority (PRIO_PROCESS, self);
+  if (errno != 0)
+    return false;
+  return nice >= now || setpriority (PRIO_PROCESS, self, nice) == 0;
 }
 
 } // namespace mirror

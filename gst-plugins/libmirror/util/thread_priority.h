@@ -5,6 +5,9 @@
 // libsrt, say, which starts its own) run at that priority; then it puts the
 // caller's back. Lowering a nice value needs CAP_SYS_NICE or an RLIMIT_NICE
 // that allows it; without, nothing changes and applied () says so.
+//
+// set_thread_nice () does the same for good: for a thread that should run
+// at a hub's priority from then on (a streaming thread taking its data).
 #pragma once
 
 #include <string>
@@ -21,14 +24,21 @@ class ScopedThreadNice {
   ScopedThreadNice &operator= (const ScopedThreadNice &) = delete;
 
   bool applied () const { return applied_; }
+  // The calling thread's nice value inside the scope.
+  int nice () const { return nice_; }
   // Why not, when !applied () ("Permission denied", ...).
   const std::string &error () const { return error_; }
 
  private:
   int previous_ = 0;
+  int nice_ = 0;
   bool changed_ = false;
   bool applied_ = false;
   std::string error_;
 };
+
+// Lowers the calling thread's nice value to @nice for good (false, nothing
+// changed, when not permitted; true when it is already that low).
+bool set_thread_nice (int nice);
 
 } // namespace mirror

@@ -69,7 +69,7 @@ TEST (ConfigSchema, Sections)
   EXPECT_EQ (
       schema::section_children ("ingestion"),
       (std::vector<std::string>{ "srt", "rtp", "buffer", "reconnect_window", "ended_retention",
-                                 "max_streams", "routes", "pipelines_dir" }));
+                                 "thread_nice", "max_streams", "routes", "pipelines_dir" }));
   EXPECT_TRUE (schema::is_section ("ingestion.srt"));
   EXPECT_FALSE (schema::is_section ("ingestion.srt.port"));
   EXPECT_FALSE (schema::is_section ("ingestion.sr"));
