@@ -278,13 +278,16 @@ def run_mirrord(n, seconds, receive_threads, load=0.0):
                MIRROR_INGESTION_SRT_PORT=str(srt_port),
                MIRROR_INGESTION_RTP_PORT=str(free_udp_port()),
                MIRROR_STORAGE_LOCAL_CACHE_DIR=tempfile.mkdtemp(prefix="mirror-bench-"),
-               MIRROR_MONITORING_LOG_LEVEL="warn")
+               MIRROR_MONITORING_LOG_LEVEL="info")
+    log_path = os.path.join(os.path.dirname(config), "mirrord.log")
     if receive_threads:
         env["MIRROR_INGESTION_SRT_RECEIVE_THREADS"] = str(receive_threads)
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    mirrord = subprocess.Popen(
-        pinned([os.path.join(BUILD, "daemon", "mirrord"), "--config", config], RECEIVER_CORE),
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log_path, "w") as log:
+        mirrord = subprocess.Popen(
+            pinned([os.path.join(BUILD, "daemon", "mirrord"), "--config", config],
+                   RECEIVER_CORE),
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -337,6 +340,7 @@ def run_mirrord(n, seconds, receive_threads, load=0.0):
              for k in fresh1 if k in fresh0 and fresh1[k][0] > fresh0[k][0]]
     return dict(cpu=cpu, send=send, wall=wall, lost=lost, kdrop=kdrop, received=received,
                 threads=threads, rss_per_stream=rss_per_stream, sent=senders.sent_share(),
+                log=log_path,
                 got=sum(rates) / senders.packet_rate(n),
                 p50=quantile(latency0, latency, 0.5), p99=quantile(latency0, latency, 0.99))
 
@@ -405,6 +409,8 @@ def main():
                       f" got {m['got']:.1%} lost {m['lost']} kdrop {m['kdrop']} "
                       f"CPU {m['per_gbit']:.3f} (sender {m['send'] / m['wall']:.2f} cores) "
                       f"buffer p50/p99 {fmt_ms(m['p50'])}/{fmt_ms(m['p99'])}", flush=True)
+                if m["sent"] is not None and m["sent"] < 0.99:
+                    print(f"        the sender fell behind; mirrord's log: {m['log']}", flush=True)
                 if args.threads:
                     for name, c in sorted(m["threads"].items(), key=lambda kv: -kv[1])[:12]:
                         print(f"        {name:<18} {c / m['wall']:.3f} cores", flush=True)

@@ -61,6 +61,6 @@ struct GstMirrorRingSrcConfig {
 // Before READY->PAUSED.
 void gst_mirror_ring_src_configure (GstMirrorRingSrc *src, const GstMirrorRingSrcConfig &config);
 std::shared_ptr<mirror::IngestRing> gst_mirror_ring_src_get_ring (GstMirrorRingSrc *src);
-// The nice value the streaming thread takes (the hub's; 0: the process's).
-// In start (), before the streaming thread runs.
-void gst_mirror_ring_src_set_thread_nice (GstMirrorRingSrc *src, int nice);
+// The streaming thread's priority, from that of the hub whose data it takes
+// (@hub_nice): the same. In start (), before the streaming thread runs.
+void gst_mirror_ring_src_set_thread_nice (GstMirrorRingSrc *src, int hub_nice);

@@ -6,6 +6,7 @@
 // once per batch. Nothing is allocated per packet.
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <string>
@@ -16,12 +17,15 @@
 #include "ingest/srt_address.h"
 #include "ingest/srt_port.h"
 #include "util/main_context.h"
+#include "util/thread_priority.h"
 
 namespace mirror {
 
 namespace {
 
 constexpr int kMaxEvents = 128;
+// How far above the port's other threads its receive thread runs.
+constexpr int kReceiveNiceStep = 5;
 // How often the thread looks at handshakes, attaches and held callers when
 // no packet wakes it.
 constexpr int64_t kTickMs = 50;
@@ -53,6 +57,9 @@ SrtPort::run ()
   receive_thread_id_.store (std::this_thread::get_id ());
   std::string name = "srt-hub-" + std::to_string (port_);
   pthread_setname_np (pthread_self (), name.substr (0, 15).c_str ());
+  // The one thread that drains every caller's libsrt buffer: above the
+  // port's other threads, or a box short of CPU lets those buffers overflow.
+  set_thread_nice (std::max (-20, options_.thread_nice - kReceiveNiceStep));
 
   SRT_EPOLL_EVENT events[kMaxEvents];
   int64_t next_housekeeping = 0;

@@ -65,9 +65,9 @@ TEST (SrtSocketOptions, ReceiveBufferHoldsA50MbpsFeedForTheLatency)
   // Longer latency, bigger buffer; always within the flow control window.
   EXPECT_GT (srt_receive_buffer_bytes (1000, 1316, 25600), bytes);
   EXPECT_EQ (srt_receive_buffer_bytes (60000, 1316, 25600), 25600 * 1472);
-  // The port's UDP sockets: 25 callers at 50 Mbps for a 100 ms stall in all,
+  // The port's UDP sockets: 25 callers at 50 Mbps for a 400 ms stall in all,
   // each socket room for twice its share.
-  const int all = 25 * 50'000'000 / 8 / 10;
+  const int all = 25 * 50'000'000 / 8 * 4 / 10;
   EXPECT_EQ (srt_udp_receive_buffer_bytes (1), all);
   EXPECT_EQ (srt_udp_receive_buffer_bytes (2), all);
   EXPECT_EQ (srt_udp_receive_buffer_bytes (4), all / 2);
