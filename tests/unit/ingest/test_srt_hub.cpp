@@ -6,7 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -19,6 +22,7 @@
 
 #include "ingest/srt_hub.h"
 #include "srt_test_peers.h"
+#include "util/thread_priority.h"
 
 namespace mirror::test {
 namespace {
@@ -160,6 +164,56 @@ TEST_F (SrtHubTest, PlainIdDataArrivesIntactAndInOrder)
   send_and_expect (caller, *consumer, test_bytes (1316 * 400, 1));
   EXPECT_EQ (hub->connection_count (), 1u);
   EXPECT_EQ (consumer->events (), (std::vector<std::string>{ "connect", "data" }));
+}
+
+// Nice values of this process's threads whose name starts with @prefix.
+static std::vector<int>
+thread_nices (const std::string &prefix)
+{
+  std::vector<int> out;
+  for (const auto &entry : std::filesystem::directory_iterator ("/proc/self/task")) {
+    std::ifstream in (entry.path () / "stat");
+    std::string text ((std::istreambuf_iterator<char> (in)), {});
+    size_t open = text.find ('('), close = text.rfind (')');
+    if (open == std::string::npos || close == std::string::npos)
+      continue;
+    if (text.compare (open + 1, prefix.size (), prefix) != 0)
+      continue;
+    // Fields after the name: state is the 3rd field of the line, nice the 19th.
+    std::istringstream rest (text.substr (close + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && rest >> field; i++)
+      if (i == 19)
+        out.push_back (std::stoi (field));
+  }
+  return out;
+}
+
+// The port's threads run above the process (where it may raise them):
+// libsrt's at thread_nice, the hub's receive thread, which drains every
+// caller, above that.
+TEST_F (SrtHubTest, ItsThreadsRunAtTheirPriority)
+{
+  {
+    ScopedThreadNice probe (-3);
+    if (!probe.applied () || probe.nice () != -3)
+      GTEST_SKIP () << "this process may not raise a thread's priority";
+  }
+  SrtHubOptions options = test_hub_options ();
+  options.thread_nice = -3;
+  auto hub = open_hub (options);
+  ASSERT_TRUE (hub);
+  EXPECT_EQ (hub->thread_nice (), -3);
+  auto consumer = attach (*hub, "cam1");
+  SrtCaller caller;
+  ASSERT_TRUE (caller.connect (hub->port (), { .stream_id = "cam1" }));
+  send_and_expect (caller, *consumer, test_bytes (1316 * 50, 3));
+  // The caller's own libsrt threads (this process too) keep the process's.
+  auto receive = thread_nices ("SRT:RcvQ");
+  EXPECT_NE (std::find (receive.begin (), receive.end (), -3), receive.end ());
+  auto hub_threads = thread_nices ("srt-hub-" + std::to_string (hub->port ()).substr (0, 7));
+  ASSERT_EQ (hub_threads.size (), 1u);
+  EXPECT_EQ (hub_threads[0], -8);
 }
 
 TEST_F (SrtHubTest, AccessControlIdRoutesToItsResource)
