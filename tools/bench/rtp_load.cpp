@@ -203,9 +203,9 @@ main (int argc, char **argv)
   }
 
   // Every millisecond, each stream sends what its byte rate says is due; a
-  // late tick (this process starved of CPU) sends at most 20 ms worth and
+  // late tick (this process starved of CPU) sends at most 100 ms worth and
   // skips the rest, as a live encoder would (see mirror-srt-load).
-  const double max_burst = byte_rate * 0.020;
+  const double max_burst = byte_rate * 0.100;
   const int64_t start = now_ns ();
   timespec next;
   clock_gettime (CLOCK_MONOTONIC, &next);

@@ -322,7 +322,7 @@ main (int argc, char **argv)
   // kMaxLateMs worth and skips the rest, as a live encoder that cannot send
   // the past would: a catch-up burst of half a second's media overflows a
   // receiver's buffer, which would measure the sender, not the receiver.
-  constexpr double kMaxLateMs = 20;
+  constexpr double kMaxLateMs = 100;
   const uint64_t max_burst = uint64_t (rate * kMaxLateMs / 1000) + 1;
   const int64_t start = now_ns ();
   timespec next;
