@@ -32,8 +32,9 @@ import time
 
 from benchmedia import HEVC_1080P_50M, media
 from benchproc import cpu_seconds, stop, thread_cpu
-from srt_ingest import (burners, free_tcp_port, free_udp_port, histogram, http_json, http_text,
-                        pinned, quantile, udp_rcvbuf_errors)
+import srt_ingest
+from srt_ingest import (burners, free_udp_port, histogram, http_json, http_text, pinned, quantile,
+                        start_mirrord, udp_rcvbuf_errors)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 BUILD = os.path.join(ROOT, "build")
@@ -134,34 +135,8 @@ def run_reference(dump, n, seconds, load):
 
 
 def run_mirrord(dump, n, seconds, load):
-    admin = free_tcp_port()
     rtp_port = free_udp_port()
-    config = os.path.join(tempfile.mkdtemp(prefix="mirror-bench-"), "mirror.yaml")
-    with open(config, "w") as f:
-        f.write('ingestion:\n  routes:\n    - {match: "*", pipeline: ingest-only}\n')
-    env = dict(os.environ,
-               GST_PLUGIN_PATH_1_0=os.path.join(BUILD, "gst-plugins"),
-               GST_REGISTRY_1_0=os.path.join(BUILD, "gst-registry.bin"),
-               MIRROR_SERVER_ADMIN_PORT=str(admin), MIRROR_SERVER_ADMIN_BIND_ADDRESS="127.0.0.1",
-               MIRROR_SERVER_HTTP_PORT=str(free_tcp_port()),
-               MIRROR_SERVER_HTTP3_PORT=str(free_tcp_port()),
-               MIRROR_INGESTION_SRT_PORT=str(free_udp_port()),
-               MIRROR_INGESTION_RTP_PORT=str(rtp_port),
-               MIRROR_STORAGE_LOCAL_CACHE_DIR=tempfile.mkdtemp(prefix="mirror-bench-"),
-               MIRROR_MONITORING_LOG_LEVEL="warn")
-    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    mirrord = subprocess.Popen(
-        pinned([os.path.join(BUILD, "daemon", "mirrord"), "--config", config], RECEIVER_CORE),
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            http_json(admin, "/health")
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    mirrord, admin, _ = start_mirrord(free_udp_port(), rtp_port)
     sender = Sender(dump, n, port=rtp_port)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -207,6 +182,7 @@ def main():
     args = ap.parse_args()
     if args.pin:
         SENDER_CORE, RECEIVER_CORE = 1, 0
+        srt_ingest.RECEIVER_CORE = RECEIVER_CORE  # start_mirrord pins by it
     if not os.path.exists(LOADGEN):
         sys.exit(f"{LOADGEN} is missing: build first (tools/mirror-dev build)")
     dump = rtp_capture(media(BUILD, HEVC_1080P_50M))

@@ -15,9 +15,7 @@
 // after --seconds, or at SIGTERM/SIGINT.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,23 +29,9 @@
 #include <string>
 #include <vector>
 
+#include "loadgen.h"
+
 namespace {
-
-std::atomic<bool> stopping{ false };
-
-void
-on_signal (int)
-{
-  stopping = true;
-}
-
-int64_t
-now_ns ()
-{
-  timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return int64_t (ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 uint32_t
 read32 (const uint8_t *p)
@@ -127,24 +111,13 @@ struct Stream {
   uint64_t skipped_bytes = 0; // a late tick skips rather than bursts
 };
 
-std::vector<uint16_t>
-parse_ports (const std::string &list)
-{
-  std::vector<uint16_t> ports;
-  size_t pos = 0;
-  while (pos < list.size ()) {
-    size_t comma = list.find (',', pos);
-    ports.push_back (uint16_t (std::atoi (list.substr (pos, comma - pos).c_str ())));
-    pos = comma == std::string::npos ? list.size () : comma + 1;
-  }
-  return ports;
-}
-
 } // namespace
 
 int
 main (int argc, char **argv)
 {
+  // First: a stop that comes while the file loads must not kill the report.
+  loadgen::stop_on_signals ();
   std::string file, ports_list;
   int streams = 1;
   uint16_t port = 0;
@@ -169,7 +142,7 @@ main (int argc, char **argv)
       return 2;
     }
   }
-  std::vector<uint16_t> ports = parse_ports (ports_list);
+  std::vector<uint16_t> ports = loadgen::parse_ports (ports_list);
   if (file.empty () || streams < 1 || (port == 0 && ports.size () != size_t (streams))) {
     fprintf (stderr, "usage: mirror-rtp-load --file F --streams N (--port P | --ports "
                      "P1,...,PN) [--seconds S] [--ssrc FIRST]\n");
@@ -183,8 +156,6 @@ main (int argc, char **argv)
   }
   const double byte_rate = double (capture.bytes) / capture.seconds; // per stream
 
-  signal (SIGTERM, on_signal);
-  signal (SIGINT, on_signal);
   std::vector<Stream> all (static_cast<size_t> (streams));
   for (size_t i = 0; i < all.size (); i++) {
     Stream &s = all[i];
@@ -206,12 +177,12 @@ main (int argc, char **argv)
   // late tick (this process starved of CPU) sends at most 100 ms worth and
   // skips the rest, as a live encoder would (see mirror-srt-load).
   const double max_burst = byte_rate * 0.100;
-  const int64_t start = now_ns ();
+  const int64_t start = loadgen::now_ns ();
   timespec next;
   clock_gettime (CLOCK_MONOTONIC, &next);
   std::vector<uint8_t> out (65536);
-  while (!stopping) {
-    const double elapsed = double (now_ns () - start) / 1e9;
+  while (!loadgen::stopping) {
+    const double elapsed = double (loadgen::now_ns () - start) / 1e9;
     if (seconds > 0 && elapsed >= seconds)
       break;
     const double due = elapsed * byte_rate;
@@ -246,14 +217,9 @@ main (int argc, char **argv)
         }
       }
     }
-    next.tv_nsec += 1'000'000;
-    if (next.tv_nsec >= 1'000'000'000) {
-      next.tv_nsec -= 1'000'000'000;
-      next.tv_sec++;
-    }
-    clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+    loadgen::wait_next_tick (&next);
   }
-  const double elapsed = double (now_ns () - start) / 1e9;
+  const double elapsed = double (loadgen::now_ns () - start) / 1e9;
   uint64_t sent = 0, bytes = 0, refused = 0;
   for (Stream &s : all) {
     sent += s.sent;
@@ -265,6 +231,7 @@ main (int argc, char **argv)
           "\"packets_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64 ", \"sent_share\": %.4f, "
           "\"refused\": %" PRIu64 ", \"first_ssrc\": %u}\n",
           streams, elapsed, byte_rate * 8, sent, bytes,
-          double (bytes) / (byte_rate * elapsed * double (streams)), refused, first_ssrc);
+          elapsed > 0 ? double (bytes) / (byte_rate * elapsed * double (streams)) : 0.0, refused,
+          first_ssrc);
   return 0;
 }

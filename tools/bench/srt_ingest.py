@@ -261,11 +261,12 @@ def quantile(before, after, q):
     return bounds[-1]
 
 
-def run_mirrord(n, seconds, receive_threads, load=0.0):
-    srt_port = free_udp_port()
+def start_mirrord(srt_port, rtp_port, extra_env=None):
+    """mirrord with every stream on the ingest-only description (the path the
+    benches measure: hub -> ring -> demux -> parse -> heartbeat), on the
+    receivers' core, its log kept; returns once its admin API answers, as
+    (process, admin port, log path)."""
     admin = free_tcp_port()
-    # The measured path is the issue's: hub -> ring -> tsdemux -> parse ->
-    # heartbeat, so every stream takes the ingest-only description.
     config = os.path.join(tempfile.mkdtemp(prefix="mirror-bench-"), "mirror.yaml")
     with open(config, "w") as f:
         f.write('ingestion:\n  routes:\n    - {match: "*", pipeline: ingest-only}\n')
@@ -276,13 +277,11 @@ def run_mirrord(n, seconds, receive_threads, load=0.0):
                MIRROR_SERVER_HTTP_PORT=str(free_tcp_port()),
                MIRROR_SERVER_HTTP3_PORT=str(free_tcp_port()),
                MIRROR_INGESTION_SRT_PORT=str(srt_port),
-               MIRROR_INGESTION_RTP_PORT=str(free_udp_port()),
+               MIRROR_INGESTION_RTP_PORT=str(rtp_port),
                MIRROR_STORAGE_LOCAL_CACHE_DIR=tempfile.mkdtemp(prefix="mirror-bench-"),
-               MIRROR_MONITORING_LOG_LEVEL="info")
-    log_path = os.path.join(os.path.dirname(config), "mirrord.log")
-    if receive_threads:
-        env["MIRROR_INGESTION_SRT_RECEIVE_THREADS"] = str(receive_threads)
+               MIRROR_MONITORING_LOG_LEVEL="info", **(extra_env or {}))
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    log_path = os.path.join(os.path.dirname(config), "mirrord.log")
     with open(log_path, "w") as log:
         mirrord = subprocess.Popen(
             pinned([os.path.join(BUILD, "daemon", "mirrord"), "--config", config],
@@ -292,11 +291,18 @@ def run_mirrord(n, seconds, receive_threads, load=0.0):
     while True:
         try:
             http_json(admin, "/health")
-            break
+            return mirrord, admin, log_path
         except OSError:
-            if time.monotonic() > deadline:
-                raise
+            if time.monotonic() > deadline or mirrord.poll() is not None:
+                stop([mirrord])
+                raise RuntimeError(f"mirrord did not start; its log: {log_path}")
             time.sleep(0.1)
+
+
+def run_mirrord(n, seconds, receive_threads, load=0.0):
+    srt_port = free_udp_port()
+    extra = {"MIRROR_INGESTION_SRT_RECEIVE_THREADS": str(receive_threads)} if receive_threads else {}
+    mirrord, admin, log_path = start_mirrord(srt_port, free_udp_port(), extra)
     idle_rss = rss_bytes(mirrord.pid)
     senders = Senders(n, port=srt_port)
     deadline = time.monotonic() + 30

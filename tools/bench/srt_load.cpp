@@ -20,8 +20,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -35,28 +33,14 @@
 #include <string>
 #include <vector>
 
+#include "loadgen.h"
+
 namespace {
 
 constexpr size_t kTs = 188;
 constexpr size_t kPerMessage = 7;
 constexpr size_t kMessage = kTs * kPerMessage;
 constexpr uint64_t kPcrWrap = (1ull << 33) * 300;
-
-std::atomic<bool> stopping{ false };
-
-void
-on_signal (int)
-{
-  stopping = true;
-}
-
-int64_t
-now_ns ()
-{
-  timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return int64_t (ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 uint16_t
 pid_of (const uint8_t *p)
@@ -240,24 +224,13 @@ connect_stream (Stream &s, uint16_t port, const std::string &stream_id, int late
   return true;
 }
 
-std::vector<uint16_t>
-parse_ports (const std::string &list)
-{
-  std::vector<uint16_t> ports;
-  size_t pos = 0;
-  while (pos < list.size ()) {
-    size_t comma = list.find (',', pos);
-    ports.push_back (uint16_t (std::atoi (list.substr (pos, comma - pos).c_str ())));
-    pos = comma == std::string::npos ? list.size () : comma + 1;
-  }
-  return ports;
-}
-
 } // namespace
 
 int
 main (int argc, char **argv)
 {
+  // First: a stop that comes while the file loads must not kill the report.
+  loadgen::stop_on_signals ();
   std::string file, prefix = "bench", ports_list;
   int streams = 1, latency_ms = 120;
   uint16_t port = 0;
@@ -283,7 +256,7 @@ main (int argc, char **argv)
       return 2;
     }
   }
-  std::vector<uint16_t> ports = parse_ports (ports_list);
+  std::vector<uint16_t> ports = loadgen::parse_ports (ports_list);
   if (file.empty () || streams < 1 || (port == 0 && ports.size () != size_t (streams))) {
     fprintf (stderr, "usage: mirror-srt-load --file F --streams N (--port P "
                      "[--stream-id-prefix bench] | --ports P1,...,PN) [--seconds S] "
@@ -299,8 +272,6 @@ main (int argc, char **argv)
   const size_t messages_per_pass = media.bytes.size () / kMessage;
   const double rate = double (messages_per_pass) / media.seconds; // messages/s per stream
 
-  signal (SIGTERM, on_signal);
-  signal (SIGINT, on_signal);
   srt_startup ();
   srt_setloglevel (LOG_ERR);
   std::vector<Stream> all (static_cast<size_t> (streams));
@@ -324,14 +295,14 @@ main (int argc, char **argv)
   // receiver's buffer, which would measure the sender, not the receiver.
   constexpr double kMaxLateMs = 100;
   const uint64_t max_burst = uint64_t (rate * kMaxLateMs / 1000) + 1;
-  const int64_t start = now_ns ();
+  const int64_t start = loadgen::now_ns ();
   timespec next;
   clock_gettime (CLOCK_MONOTONIC, &next);
   uint8_t message[kMessage];
   std::vector<bool> pending (all.size (), false);
   std::vector<std::vector<uint8_t>> held (all.size (), std::vector<uint8_t> (kMessage));
-  while (!stopping) {
-    const double elapsed = double (now_ns () - start) / 1e9;
+  while (!loadgen::stopping) {
+    const double elapsed = double (loadgen::now_ns () - start) / 1e9;
     if (seconds > 0 && elapsed >= seconds)
       break;
     const uint64_t due = uint64_t (elapsed * rate);
@@ -353,7 +324,7 @@ main (int argc, char **argv)
             == SRT_ERROR) {
           if (srt_getlasterror (nullptr) != SRT_EASYNCSND) {
             fprintf (stderr, "mirror-srt-load: %s: %s\n", s.name.c_str (), srt_getlasterror_str ());
-            stopping = true;
+            loadgen::stopping = true;
           }
           s.refused++;
           if (!pending[i])
@@ -370,14 +341,9 @@ main (int argc, char **argv)
         }
       }
     }
-    next.tv_nsec += 1'000'000;
-    if (next.tv_nsec >= 1'000'000'000) {
-      next.tv_nsec -= 1'000'000'000;
-      next.tv_sec++;
-    }
-    clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+    loadgen::wait_next_tick (&next);
   }
-  const double elapsed = double (now_ns () - start) / 1e9;
+  const double elapsed = double (loadgen::now_ns () - start) / 1e9;
 
   uint64_t sent = 0, refused = 0, retransmitted = 0, skipped = 0;
   for (Stream &s : all) {
@@ -396,6 +362,7 @@ main (int argc, char **argv)
           "\"sent_share\": %.4f, \"refused\": %" PRIu64 ", \"skipped\": %" PRIu64 ", "
           "\"retransmitted\": %" PRIu64 "}\n",
           streams, elapsed, nominal_bps, sent, sent * kMessage,
-          double (sent) / (rate * elapsed * double (streams)), refused, skipped, retransmitted);
+          elapsed > 0 ? double (sent) / (rate * elapsed * double (streams)) : 0.0, refused, skipped,
+          retransmitted);
   return 0;
 }
