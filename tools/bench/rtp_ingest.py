@@ -27,14 +27,13 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 from benchmedia import HEVC_1080P_50M, media
 from benchproc import cpu_seconds, stop, thread_cpu
 import srt_ingest
 from srt_ingest import (burners, free_udp_port, histogram, http_json, http_text, pinned, quantile,
-                        start_mirrord, udp_rcvbuf_errors)
+                        start_mirrord, udp_rcvbuf_errors, wait_live)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 BUILD = os.path.join(ROOT, "build")
@@ -138,15 +137,11 @@ def run_mirrord(dump, n, seconds, load):
     rtp_port = free_udp_port()
     mirrord, admin, _ = start_mirrord(free_udp_port(), rtp_port)
     sender = Sender(dump, n, port=rtp_port)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        live = [s for s in http_json(admin, "/api/v1/streams")["streams"] if s["state"] == "live"]
-        if len(live) == n:
-            break
-        time.sleep(0.2)
-    else:
+    try:
+        wait_live(admin, n, "RTP streams")
+    except RuntimeError:
         stop([sender.proc, mirrord])
-        raise RuntimeError(f"only {len(live)} of {n} RTP streams went live")
+        raise
 
     def counts():
         text = http_text(admin, "/metrics")

@@ -299,20 +299,28 @@ def start_mirrord(srt_port, rtp_port, extra_env=None):
             time.sleep(0.1)
 
 
+def wait_live(admin, n, what="streams"):
+    """Until mirrord lists n live streams (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        live = [s for s in http_json(admin, "/api/v1/streams")["streams"] if s["state"] == "live"]
+        if len(live) == n:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"only {len(live)} of {n} {what} went live")
+
+
 def run_mirrord(n, seconds, receive_threads, load=0.0):
     srt_port = free_udp_port()
     extra = {"MIRROR_INGESTION_SRT_RECEIVE_THREADS": str(receive_threads)} if receive_threads else {}
     mirrord, admin, log_path = start_mirrord(srt_port, free_udp_port(), extra)
     idle_rss = rss_bytes(mirrord.pid)
     senders = Senders(n, port=srt_port)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        live = [s for s in http_json(admin, "/api/v1/streams")["streams"] if s["state"] == "live"]
-        if len(live) == n:
-            break
-        time.sleep(0.2)
-    else:
-        raise RuntimeError(f"only {len(live)} of {n} streams went live")
+    try:
+        wait_live(admin, n)
+    except RuntimeError:
+        stop(senders.procs + [mirrord])
+        raise
     others = burners(load)
     time.sleep(2)
     streams0 = {s["id"]: s["stats"] for s in http_json(admin, "/api/v1/streams")["streams"]}
