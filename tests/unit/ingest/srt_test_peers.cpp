@@ -48,6 +48,10 @@ test_hub_options ()
   options.bind_address = "127.0.0.1";
   options.port = free_udp_port ();
   options.latency_ms = 300;
+  // The process's own priority: raised hub threads would take the CPU from
+  // the peer tools these tests start (srt-live-transmit, gst-launch-1.0) on
+  // a busy CI box. ItsThreadsRunAtTheirPriority sets its own.
+  options.thread_nice = 0;
   return options;
 }
 
