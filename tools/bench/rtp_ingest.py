@@ -145,21 +145,23 @@ def run_mirrord(dump, n, seconds, load):
 
     def counts():
         text = http_text(admin, "/metrics")
-        drops = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                    if line.startswith("mirror_rtp_packets_dropped_total{"))
+        def total(name):
+            return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                       if line.startswith(name + "{"))
         lost = sum(s["stats"]["packets_lost"]
                    for s in http_json(admin, "/api/v1/streams")["streams"])
-        return drops, lost, histogram(text, "mirror_ingest_buffer_latency_seconds")
+        return (total("mirror_rtp_packets_dropped_total"), total("mirror_buffer_drops_total"),
+                lost, histogram(text, "mirror_ingest_buffer_latency_seconds"))
 
-    drops0, lost0, latency0 = counts()
+    drops0, ring0, lost0, latency0 = counts()
     threads0 = thread_cpu(mirrord.pid)
     m = measure([mirrord.pid], sender, load, seconds)
-    drops1, lost1, latency1 = counts()
+    drops1, ring1, lost1, latency1 = counts()
     m["threads"] = {k: v - threads0.get(k, 0) for k, v in thread_cpu(mirrord.pid).items()}
     sender.stop()
     stop([mirrord])
     m.update(sent=sender.report["sent_share"], bitrate=sender.report["stream_bitrate"],
-             lost=lost1 - lost0, hub_drops=drops1 - drops0,
+             lost=lost1 - lost0, hub_drops=drops1 - drops0, ring_drops=ring1 - ring0,
              p50=quantile(latency0, latency1, 0.5), p99=quantile(latency0, latency1, 0.99))
     return m
 
@@ -200,16 +202,19 @@ def main():
                   flush=True)
             p = lambda q: "-" if q is None else f"{q * 1000:g}"
             print(f"{n:>3} streams run {run + 1} mirrord:        sent {m['sent']:.1%} kdrop "
-                  f"{m['kdrop']} hub drops {m['hub_drops']:.0f} lost {m['lost']} CPU "
+                  f"{m['kdrop']} hub drops {m['hub_drops']:.0f} ring drops {m['ring_drops']:.0f} "
+                  f"lost {m['lost']} CPU "
                   f"{m['per_gbit']:.3f} (sender {m['send'] / m['wall']:.2f} cores) ratio "
                   f"{ratio:.2f} buffer p50/p99 {p(m['p50'])}/{p(m['p99'])} ms", flush=True)
             if args.threads:
                 for name, c in sorted(m["threads"].items(), key=lambda kv: -kv[1])[:10]:
                     print(f"        {name:<18} {c / m['wall']:.3f} cores", flush=True)
             what = f"{n} streams run {run + 1}"
-            if m["sent"] >= 0.99 and (m["kdrop"] or m["hub_drops"] or m["lost"]):
+            if m["sent"] >= 0.99 and (m["kdrop"] or m["hub_drops"] or m["ring_drops"]
+                                      or m["lost"]):
                 missed.append(f"{what}: mirrord lost {m['lost']}, hub dropped "
-                              f"{m['hub_drops']:.0f}, kernel dropped {m['kdrop']}")
+                              f"{m['hub_drops']:.0f}, ring dropped {m['ring_drops']:.0f}, "
+                              f"kernel dropped {m['kdrop']}")
             if ratio > 1.1:
                 missed.append(f"{what}: CPU per Gbit {ratio:.2f}x the reference's")
         print(f"{n:>3} streams: CPU ratio median {statistics.median(ratios):.2f} "

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (gst_mirror_rtp_hub_src_debug);
 #define GST_CAT_DEFAULT gst_mirror_rtp_hub_src_debug
@@ -29,14 +30,30 @@ class RtpRingFeed final : public mirror::RtpSessionConsumer {
         timeout_ms_ (timeout_ms)
   {}
 
+  ~RtpRingFeed () override
+  {
+    for (GstBuffer *buffer : batch_)
+      gst_buffer_unref (buffer);
+  }
+
   void on_rtp (const uint8_t *data, size_t size) override
   {
     if (!seen_) {
       seen_ = true;
       rtp_->note ({ mirror::IngestNote::Kind::kConnected, peer_, {}, g_get_monotonic_time () });
     }
+    // Handed to the ring at the batch's end: one lock and one wake-up of the
+    // streaming thread per batch rather than per datagram.
     if (GstBuffer *buffer = copy_datagram (data, size))
-      rtp_->push (buffer);
+      batch_.push_back (buffer);
+    if (batch_.size () >= kMaxBatch)
+      on_batch_end ();
+  }
+
+  void on_batch_end () override
+  {
+    rtp_->push_all (batch_.data (), batch_.size ());
+    batch_.clear ();
   }
 
   void on_rtcp (const uint8_t *data, size_t size) override
@@ -48,6 +65,7 @@ class RtpRingFeed final : public mirror::RtpSessionConsumer {
 
   void on_timeout () override
   {
+    on_batch_end ();
     gint64 now = g_get_monotonic_time ();
     std::string reason = "no RTP packet for " + std::to_string (timeout_ms_) + " ms";
     rtp_->note ({ mirror::IngestNote::Kind::kDisconnected, peer_, reason, now });
@@ -62,6 +80,9 @@ class RtpRingFeed final : public mirror::RtpSessionConsumer {
   const std::string peer_;
   const int64_t timeout_ms_;
   bool seen_ = false; // hub thread only
+  // Datagrams of the hub's current batch (hub thread only).
+  static constexpr size_t kMaxBatch = 256;
+  std::vector<GstBuffer *> batch_;
 };
 
 } // namespace

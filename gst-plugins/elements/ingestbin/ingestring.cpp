@@ -13,40 +13,52 @@ IngestRing::~IngestRing ()
 void
 IngestRing::push (GstBuffer *buffer)
 {
+  push_all (&buffer, 1);
+}
+
+void
+IngestRing::push_all (GstBuffer *const *buffers, size_t count)
+{
+  if (count == 0)
+    return;
   const gint64 now = g_get_monotonic_time ();
-  const size_t size = gst_buffer_get_size (buffer);
   // Unreffed outside the lock: freeing memory is not the network thread's
   // critical path, but holding the lock while doing it would be.
   std::vector<GstBuffer *> dropped;
   {
     std::lock_guard<std::mutex> lk (lock_);
-    counters_.bytes_in += size;
-    counters_.chunks_in++;
     if (counters_.first_data_us == 0)
       counters_.first_data_us = now;
+    for (size_t i = 0; i < count; i++) {
+      GstBuffer *buffer = buffers[i];
+      const size_t size = gst_buffer_get_size (buffer);
+      counters_.bytes_in += size;
+      counters_.chunks_in++;
 
-    bool gap = discont_next_;
-    discont_next_ = false;
-    // Oldest first, until the new chunk fits; a chunk larger than the whole
-    // ring is still kept on its own.
-    while (!entries_.empty () && counters_.bytes_queued + size > limit_) {
-      Entry &old = entries_.front ();
-      size_t old_size = gst_buffer_get_size (old.buffer);
-      counters_.bytes_queued -= old_size;
-      counters_.chunks_queued--;
-      counters_.drops++;
-      counters_.dropped_bytes += old_size;
-      dropped.push_back (old.buffer);
-      entries_.pop_front ();
-      if (entries_.empty ())
-        gap = true;
-      else
-        entries_.front ().discont = true;
+      bool gap = discont_next_;
+      discont_next_ = false;
+      // Oldest first, until the new chunk fits; a chunk larger than the whole
+      // ring is still kept on its own.
+      while (!entries_.empty () && counters_.bytes_queued + size > limit_) {
+        Entry &old = entries_.front ();
+        size_t old_size = gst_buffer_get_size (old.buffer);
+        counters_.bytes_queued -= old_size;
+        counters_.chunks_queued--;
+        counters_.drops++;
+        counters_.dropped_bytes += old_size;
+        dropped.push_back (old.buffer);
+        entries_.pop_front ();
+        if (entries_.empty ())
+          gap = true;
+        else
+          entries_.front ().discont = true;
+      }
+      entries_.push_back (Entry{ buffer, now, gap });
+      counters_.bytes_queued += size;
+      counters_.chunks_queued++;
     }
-    entries_.push_back (Entry{ buffer, now, gap });
-    counters_.bytes_queued += size;
-    counters_.chunks_queued++;
   }
+  // One wake-up for the lot.
   cond_.notify_one ();
   for (GstBuffer *b : dropped)
     gst_buffer_unref (b);

@@ -62,6 +62,9 @@ class IngestRing {
 
   // Network side: any thread, never waits for the consumer.
   void push (GstBuffer *buffer); // takes ownership
+  // Several chunks in order, under one lock and with one wake-up of the
+  // streaming side (a hub's receive batch); takes ownership of each.
+  void push_all (GstBuffer *const *buffers, size_t count);
   void note (IngestNote note);
   void mark_discont (); // the next pushed chunk follows a gap
 

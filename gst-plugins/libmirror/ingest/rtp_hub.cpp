@@ -36,9 +36,14 @@ class RtpHubHandle final : public RtpHub {
  public:
   explicit RtpHubHandle (std::shared_ptr<RtpHubCore> core)
       : core_ (core), thread_ ([core, this] {
-          // Its own priority, raised where permitted: see SrtHubOptions.
-          thread_nice_
-              = set_thread_nice (core->options ().thread_nice) ? core->options ().thread_nice : 0;
+          // Its own priority, raised where permitted (see SrtHubOptions):
+          // above the streaming threads that take its data, which run at
+          // thread_nice (), since this one thread drains every session's
+          // socket.
+          const int nice = core->options ().thread_nice;
+          thread_nice_ = set_thread_nice (nice) ? nice : 0;
+          if (thread_nice_ == nice)
+            set_thread_nice (drain_thread_nice (nice));
           nice_known_.release ();
           core->run ();
         })

@@ -47,6 +47,11 @@ class RtpSessionConsumer {
   virtual ~RtpSessionConsumer () = default;
   // One datagram each.
   virtual void on_rtp (const uint8_t *data, size_t size) = 0;
+  // After the last on_rtp of one receive batch (every datagram the hub read
+  // in one go): a consumer that hands datagrams on in batches, waking its
+  // reader once rather than per datagram, hands them on here. Always
+  // follows on_rtp before the hub thread waits again.
+  virtual void on_batch_end () {}
   virtual void on_rtcp (const uint8_t *data, size_t size) = 0;
   // The session saw no packet for session_timeout_ms.
   virtual void on_timeout () = 0;

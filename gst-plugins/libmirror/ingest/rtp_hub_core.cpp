@@ -234,6 +234,7 @@ RtpHubCore::receive_rtp ()
       }
       handle_rtp (rtp_batch_.data (i), rtp_batch_.size (i), rtp_batch_.peer (i), now);
     }
+    end_batch ();
     if (static_cast<size_t> (n) < rtp_batch_.capacity ())
       return;
   }
@@ -301,6 +302,25 @@ RtpHubCore::handle_rtp (const uint8_t *data, size_t size, const sockaddr_storage
   for (const auto &packet : held)
     consumer->on_rtp (packet.data (), packet.size ());
   consumer->on_rtp (data, size);
+  note_batch_consumer (std::move (consumer));
+}
+
+void
+RtpHubCore::note_batch_consumer (std::shared_ptr<RtpSessionConsumer> &&consumer)
+{
+  // A batch holds a few sessions' datagrams, mostly in runs: a short scan.
+  for (const auto &seen : batch_consumers_)
+    if (seen == consumer)
+      return;
+  batch_consumers_.push_back (std::move (consumer));
+}
+
+void
+RtpHubCore::end_batch ()
+{
+  for (const auto &consumer : batch_consumers_)
+    consumer->on_batch_end ();
+  batch_consumers_.clear ();
 }
 
 RtpSession *
@@ -434,6 +454,7 @@ RtpHubCore::deliver_held ()
   for (auto &[consumer, packets] : work) {
     for (const auto &packet : packets)
       consumer->on_rtp (packet.data (), packet.size ());
+    consumer->on_batch_end ();
   }
 }
 

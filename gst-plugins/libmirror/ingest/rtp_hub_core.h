@@ -58,6 +58,10 @@ class RtpHubCore {
                              std::unique_lock<std::mutex> &lock);
   std::shared_ptr<RtpSessionConsumer> take_waiting (const RtpSessionKey &key);
   void deliver_held ();
+  // Remembers a consumer that got datagrams in this receive batch; end_batch
+  // tells each of them the batch is over.
+  void note_batch_consumer (std::shared_ptr<RtpSessionConsumer> &&consumer);
+  void end_batch ();
   void expire_sessions (int64_t now);
   int64_t sweep_interval_ms () const;
   void warn_receive_error (const char *socket_name);
@@ -90,6 +94,7 @@ class RtpHubCore {
 
   // Touched by the receive thread only.
   DatagramBatch rtp_batch_;
+  std::vector<std::shared_ptr<RtpSessionConsumer>> batch_consumers_;
   DatagramBatch rtcp_batch_;
   int64_t last_receive_warning_ms_ = 0;
   bool warned_truncated_ = false;

@@ -24,8 +24,6 @@ namespace mirror {
 namespace {
 
 constexpr int kMaxEvents = 128;
-// How far above the port's other threads its receive thread runs.
-constexpr int kReceiveNiceStep = 5;
 // How often the thread looks at handshakes, attaches and held callers when
 // no packet wakes it.
 constexpr int64_t kTickMs = 50;
@@ -59,7 +57,7 @@ SrtPort::run ()
   pthread_setname_np (pthread_self (), name.substr (0, 15).c_str ());
   // The one thread that drains every caller's libsrt buffer: above the
   // port's other threads, or a box short of CPU lets those buffers overflow.
-  set_thread_nice (std::max (-20, options_.thread_nice - kReceiveNiceStep));
+  set_thread_nice (drain_thread_nice (options_.thread_nice));
 
   SRT_EPOLL_EVENT events[kMaxEvents];
   int64_t next_housekeeping = 0;

@@ -37,6 +37,20 @@ class ScopedThreadNice {
   std::string error_;
 };
 
+// A hub's one thread that drains a socket for every stream (the SRT port's
+// receive thread, the RTP hub's) runs this far above the hub's other threads
+// and the streaming threads that take its data: at equal priority, with one
+// of it against 25 of them, it gets one share in 26 on a saturated box and
+// the socket overflows.
+constexpr int kDrainNiceStep = 5;
+
+// The nice value for such a thread of a hub running at @thread_nice.
+inline int
+drain_thread_nice (int thread_nice)
+{
+  return thread_nice - kDrainNiceStep < -20 ? -20 : thread_nice - kDrainNiceStep;
+}
+
 // Lowers the calling thread's nice value to @nice for good (false, nothing
 // changed, when not permitted; true when it is already that low).
 bool set_thread_nice (int nice);

@@ -174,6 +174,21 @@ RecordingConsumer::on_timeout ()
   changed_.notify_all ();
 }
 
+void
+RecordingConsumer::on_batch_end ()
+{
+  std::lock_guard lock (mutex_);
+  rtp_at_batch_end_ = rtp_.size ();
+  changed_.notify_all ();
+}
+
+bool
+RecordingConsumer::wait_for_batch_end (size_t count, std::chrono::milliseconds timeout)
+{
+  std::unique_lock lock (mutex_);
+  return changed_.wait_for (lock, timeout, [&] { return rtp_at_batch_end_ >= count; });
+}
+
 std::vector<Bytes>
 RecordingConsumer::rtp () const
 {

@@ -48,8 +48,12 @@ class RecordingConsumer : public RtpSessionConsumer {
   void on_rtp (const uint8_t *data, size_t size) override;
   void on_rtcp (const uint8_t *data, size_t size) override;
   void on_timeout () override;
+  void on_batch_end () override;
 
   std::vector<Bytes> rtp () const;
+  // Blocks until on_batch_end has followed at least count RTP datagrams.
+  bool wait_for_batch_end (size_t count,
+                           std::chrono::milliseconds timeout = std::chrono::seconds (10));
   std::vector<Bytes> rtcp () const;
   int timeouts () const;
   // Blocks until at least count RTP datagrams (or one timeout) arrived.
@@ -63,6 +67,7 @@ class RecordingConsumer : public RtpSessionConsumer {
   std::vector<Bytes> rtp_;
   std::vector<Bytes> rtcp_;
   int timeouts_ = 0;
+  size_t rtp_at_batch_end_ = 0; // rtp_.size () at the last on_batch_end
 };
 
 // Records every new-session question and answers with `accept`. The handler

@@ -11,6 +11,8 @@
 
 #include "ingest/rtp_hub.h"
 #include "rtp_test_util.h"
+#include "thread_nices.h"
+#include "util/thread_priority.h"
 
 namespace mirror::test {
 namespace {
@@ -182,6 +184,29 @@ TEST (RtpHub, HeldPacketsAreDeliveredFirstOnAttach)
     EXPECT_EQ (rtp_sequence (packets[i]), i);
   EXPECT_EQ (packets[0], make_rtp (96, kSsrcA, 0));
   EXPECT_EQ (hub->counters ().held_dropped, 0u);
+  hub->detach (kSsrcA, consumer.get ());
+}
+
+// A consumer that hands datagrams on in batches (the ingest ring) relies on
+// on_batch_end after the last datagram of every batch, held ones included.
+TEST (RtpHub, EveryDeliveryEndsWithABatchEnd)
+{
+  SessionAnnouncements announcements;
+  auto hub = acquire_hub ();
+  ASSERT_TRUE (hub);
+  hub->set_new_session_handler (announcements.handler ());
+  UdpSender sender;
+  for (uint16_t seq = 0; seq < 10; seq++)
+    sender.send (hub->port (), make_rtp (96, kSsrcA, seq));
+  ASSERT_TRUE (wait_for_packets (*hub, 10));
+
+  auto consumer = std::make_shared<RecordingConsumer> ();
+  std::string error;
+  ASSERT_TRUE (hub->attach (kSsrcA, "127.0.0.1", consumer, &error)) << error;
+  EXPECT_TRUE (consumer->wait_for_batch_end (10)) << consumer->rtp ().size ();
+  for (uint16_t seq = 10; seq < 300; seq++)
+    sender.send (hub->port (), make_rtp (96, kSsrcA, seq));
+  EXPECT_TRUE (consumer->wait_for_batch_end (300)) << consumer->rtp ().size ();
   hub->detach (kSsrcA, consumer.get ());
 }
 
@@ -397,6 +422,26 @@ TEST (RtpHub, ManySessionsOnOnePortLoseNothing)
     hub->detach (0x1000 + i, consumers[i].get ());
   }
   EXPECT_EQ (hub->counters ().sessions_started, kSessions);
+}
+
+// The hub's one thread drains the socket of every session, so it runs above
+// the streaming threads that take the sessions' data (thread_nice ()).
+TEST (RtpHub, ItsThreadRunsAboveItsSessionsStreamingThreads)
+{
+  {
+    ScopedThreadNice probe (-8);
+    if (!probe.applied () || probe.nice () != -8)
+      GTEST_SKIP () << "this process may not raise a thread's priority";
+  }
+  RtpHubOptions options;
+  options.thread_nice = -3;
+  auto hub = acquire_hub (options);
+  ASSERT_TRUE (hub);
+  EXPECT_EQ (hub->thread_nice (), -3);
+  // The thread names itself once it runs.
+  const std::string name = "rtp-hub:" + std::to_string (hub->port ());
+  ASSERT_TRUE (wait_until ([&] { return thread_nices (name).size () == 1; }));
+  EXPECT_EQ (thread_nices (name), std::vector<int>{ -8 });
 }
 
 TEST (RtpHub, ClockRateCanBeSetInTheMapping)

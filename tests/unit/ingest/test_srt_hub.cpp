@@ -8,8 +8,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
-#include <iterator>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -22,6 +20,7 @@
 
 #include "ingest/srt_hub.h"
 #include "srt_test_peers.h"
+#include "thread_nices.h"
 #include "util/thread_priority.h"
 
 namespace mirror::test {
@@ -164,29 +163,6 @@ TEST_F (SrtHubTest, PlainIdDataArrivesIntactAndInOrder)
   send_and_expect (caller, *consumer, test_bytes (1316 * 400, 1));
   EXPECT_EQ (hub->connection_count (), 1u);
   EXPECT_EQ (consumer->events (), (std::vector<std::string>{ "connect", "data" }));
-}
-
-// Nice values of this process's threads whose name starts with @prefix.
-static std::vector<int>
-thread_nices (const std::string &prefix)
-{
-  std::vector<int> out;
-  for (const auto &entry : std::filesystem::directory_iterator ("/proc/self/task")) {
-    std::ifstream in (entry.path () / "stat");
-    std::string text ((std::istreambuf_iterator<char> (in)), {});
-    size_t open = text.find ('('), close = text.rfind (')');
-    if (open == std::string::npos || close == std::string::npos)
-      continue;
-    if (text.compare (open + 1, prefix.size (), prefix) != 0)
-      continue;
-    // Fields after the name: state is the 3rd field of the line, nice the 19th.
-    std::istringstream rest (text.substr (close + 2));
-    std::string field;
-    for (int i = 3; i <= 19 && rest >> field; i++)
-      if (i == 19)
-        out.push_back (std::stoi (field));
-  }
-  return out;
 }
 
 // The port's threads run above the process (where it may raise them):
