@@ -5,6 +5,7 @@ CPU-seconds and RSS from /proc, and stopping by PID."""
 import os
 import signal
 import subprocess
+import time
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -41,6 +42,37 @@ def rss_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def udp_ports_bound():
+    """Local ports of every UDP socket on this host (IPv4 and IPv6)."""
+    ports = set()
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    ports.add(int(line.split()[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            pass
+    return ports
+
+
+def wait_udp_bound(ports, procs, seconds=20):
+    """Waits until every port in `ports` is bound (receivers that give no
+    readiness signal of their own); raises when a process in `procs` exits
+    or the deadline passes."""
+    deadline = time.monotonic() + seconds
+    while True:
+        missing = set(ports) - udp_ports_bound()
+        if not missing:
+            return
+        gone = [p.args[0] for p in procs if p.poll() is not None]
+        if gone:
+            raise RuntimeError(f"{gone[0]} exited before binding its port")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"ports {sorted(missing)} not bound after {seconds} s")
+        time.sleep(0.05)
 
 
 def stop(procs):

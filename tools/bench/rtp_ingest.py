@@ -30,7 +30,7 @@ import sys
 import time
 
 from benchmedia import HEVC_1080P_50M, media
-from benchproc import cpu_seconds, stop, thread_cpu
+from benchproc import cpu_seconds, stop, thread_cpu, wait_udp_bound
 import srt_ingest
 from srt_ingest import (burners, free_udp_port, histogram, http_json, http_text, pinned, quantile,
                         start_mirrord, udp_rcvbuf_errors, wait_live)
@@ -123,7 +123,7 @@ def run_reference(dump, n, seconds, load):
                RECEIVER_CORE),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for p in ports]
-    time.sleep(1.0)  # gst-launch-1.0 binds; no readiness signal
+    wait_udp_bound(ports, receivers)  # gst-launch-1.0 gives no readiness signal
     sender = Sender(dump, n, ports=ports)
     r = measure([p.pid for p in receivers], sender, load, seconds)
     sender.stop()

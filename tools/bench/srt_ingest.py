@@ -45,7 +45,7 @@ import urllib.request
 from datetime import datetime
 
 from benchmedia import HEVC_1080P_50M, media
-from benchproc import cpu_seconds, rss_bytes, stop, thread_cpu
+from benchproc import cpu_seconds, rss_bytes, stop, thread_cpu, wait_udp_bound
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 BUILD = os.path.join(ROOT, "build")
@@ -173,7 +173,7 @@ def run_reference(n, seconds, load=0.0):
                 "file://con"], RECEIVER_CORE),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for p in ports]
-    time.sleep(0.5)  # listeners bind; no readiness signal from srt-live-transmit
+    wait_udp_bound(ports, receivers)  # srt-live-transmit gives no readiness signal
     senders = Senders(n, ports=ports)
     others = burners(load)
     time.sleep(2)  # warm-up excluded from the measurement
