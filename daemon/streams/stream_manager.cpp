@@ -38,7 +38,7 @@ StreamManager::Impl::update_gauges ()
   std::map<StreamState, int> counts;
   for (auto state : { StreamState::kStarting, StreamState::kLive, StreamState::kPaused,
                       StreamState::kStalled, StreamState::kReconnecting, StreamState::kEnded,
-                      StreamState::kError, StreamState::kStopping })
+                      StreamState::kError, StreamState::kStopping, StreamState::kDegraded })
     counts[state] = 0;
   for (const auto &[id, stream] : streams)
     counts[stream->lifecycle.state ()]++;
@@ -180,8 +180,18 @@ StreamManager::Impl::on_element_message (const std::string &id, const GstStructu
   std::string peer = stream_metrics.on_message (id, s);
   if (!peer.empty ())
     stream->peer = peer;
-  if (gst_structure_has_name (s, msg::kTranscodeStats))
+  if (gst_structure_has_name (s, msg::kTranscodeStats)) {
     read_transcode_stats (s, &stream->transcode);
+    const TranscodeView &t = stream->transcode;
+    const bool was_degraded = stream->shed_health.degraded ();
+    const ShedStep step = t.shed_step == "keyframes-only"  ? ShedStep::kKeyframesOnly
+                          : t.shed_step == "skip-b-frames" ? ShedStep::kSkipBFrames
+                                                           : ShedStep::kNone;
+    if (stream->shed_health.update ({ t.shed_encoder, t.shed_keyframes, t.shed_catch_up }, step))
+      apply (id, *stream, StreamEvent::kBehind, stream->shed_health.message ());
+    else if (was_degraded)
+      apply (id, *stream, StreamEvent::kCaughtUp, "");
+  }
   if (gst_structure_has_name (s, msg::kIngestReconnected))
     log_info ("stream %s: caller %s reconnected", id.c_str (), peer.c_str ());
 }

@@ -20,6 +20,7 @@
 #include "streams/stream_manager.h"
 #include "streams/stream_metrics.h"
 #include "streams/stream_pipeline.h"
+#include "transcode/shed_policy.h"
 #include "util/main_context.h"
 
 namespace mirror::daemon {
@@ -35,6 +36,7 @@ struct Stream {
   int64_t created_unix_ms = 0;
   std::string peer; // the ingest caller now connected, if any
   TranscodeView transcode;
+  ShedHealth shed_health;  // degraded while the transcode sheds work
   bool transcodes = false; // holds one of transcoding.max_sessions while it runs
   guint retention_timer = 0;
   std::vector<StreamManager::DoneFn> stop_waiters;

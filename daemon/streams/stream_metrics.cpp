@@ -9,6 +9,14 @@ namespace mirror::daemon {
 
 namespace {
 
+// mirror_transcode_shed_total's steps and the stats fields that count them.
+constexpr std::pair<const char *, const char *> kShedSteps[] = {
+  { "encoder", "shed-encoder-drops" },
+  { "decoder", "decoder-skipped" },
+  { "keyframes", "shed-keyframe-drops" },
+  { "catch-up", "shed-catchup-drops" },
+};
+
 // Any numeric field as a double, whatever integer type the element used.
 double
 number (const GstStructure *s, const char *field)
@@ -120,6 +128,16 @@ StreamMetrics::on_message (const std::string &id, const GstStructure *s)
         .Set (number (s, "latency-p50-ms"));
     metrics_->transcode_latency_ms.Add ({ { "stream", id }, { "quantile", "0.99" } })
         .Set (number (s, "latency-p99-ms"));
+    for (const auto &[step, field] : kShedSteps)
+      if (gst_structure_has_field (s, field))
+        add_growth (metrics_->transcode_shed_total.Add ({ { "stream", id }, { "step", step } }),
+                    seen.shed[step], number (s, field));
+    if (const char *step = gst_structure_get_string (s, "shed-step"))
+      metrics_->transcode_shed_step.Add (labels).Set (g_str_equal (step, "keyframes-only")  ? 2
+                                                      : g_str_equal (step, "skip-b-frames") ? 1
+                                                                                            : 0);
+    if (gst_structure_has_field (s, "lag-ms"))
+      metrics_->transcode_lag_seconds.Add (labels).Set (number (s, "lag-ms") / 1000);
     prometheus::Labels chain = { { "stream", id },
                                  { "decoder", text (s, "decoder") },
                                  { "encoder", text (s, "encoder") },
@@ -175,6 +193,12 @@ StreamMetrics::forget (const std::string &id)
       const prometheus::Labels l = { { "stream", id }, { "quantile", q } };
       metrics_->transcode_latency_ms.Remove (&metrics_->transcode_latency_ms.Add (l));
     }
+    for (const auto &[step, field] : kShedSteps) {
+      const prometheus::Labels l = { { "stream", id }, { "step", step } };
+      metrics_->transcode_shed_total.Remove (&metrics_->transcode_shed_total.Add (l));
+    }
+    metrics_->transcode_shed_step.Remove (&metrics_->transcode_shed_step.Add (labels));
+    metrics_->transcode_lag_seconds.Remove (&metrics_->transcode_lag_seconds.Add (labels));
   }
   // Add returns the existing series, which Remove then drops.
   metrics_->stream_ingestion_bytes_total.Remove (

@@ -38,6 +38,7 @@ class StreamMetrics {
     std::vector<double> latency_buckets; // per-bucket totals last seen
     double latency_sum = 0;
     double frames_in = 0, frames_out = 0, frames_dropped = 0;
+    std::map<std::string, double> shed; // step -> frames
     prometheus::Labels transcode_chain; // the info series now set
     int64_t connected_at_us = 0;
   };

@@ -37,6 +37,13 @@ read_transcode_stats (const GstStructure *s, TranscodeView *t)
   t->frames_dropped = count ("frames-dropped");
   t->latency_p50_ms = real ("latency-p50-ms");
   t->latency_p99_ms = real ("latency-p99-ms");
+  if (const gchar *step = gst_structure_get_string (s, "shed-step"))
+    t->shed_step = step;
+  t->lag_ms = real ("lag-ms");
+  t->shed_encoder = count ("shed-encoder-drops");
+  t->shed_decoder = count ("decoder-skipped");
+  t->shed_keyframes = count ("shed-keyframe-drops");
+  t->shed_catch_up = count ("shed-catchup-drops");
 }
 
 } // namespace mirror::daemon

@@ -17,6 +17,11 @@ struct TranscodeView {
   std::string decoder, encoder, hardware; // the element chain in use
   uint64_t frames_in = 0, frames_out = 0, frames_dropped = 0;
   double latency_p50_ms = 0, latency_p99_ms = 0;
+  // Overload shedding: the step now, the newest decoded frame's lag, and
+  // the frames shed at each step so far.
+  std::string shed_step = "none";
+  double lag_ms = 0;
+  uint64_t shed_encoder = 0, shed_decoder = 0, shed_keyframes = 0, shed_catch_up = 0;
 };
 
 struct StreamView {

@@ -20,6 +20,7 @@ struct Frame {
   GstClockTime pts;
   bool key;
   std::vector<guint8> bytes;
+  gint64 lag_ns = -1; // wall time since it entered the bin (its x-unix stamp)
 };
 
 struct Output {
@@ -61,6 +62,9 @@ on_handoff (GstElement *, GstBuffer *buf, GstPad *, gpointer user_data)
   f.key = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
   f.bytes.resize (gst_buffer_get_size (buf));
   gst_buffer_extract (buf, 0, f.bytes.data (), f.bytes.size ());
+  static GstCaps *unix_caps = gst_caps_new_empty_simple ("timestamp/x-unix");
+  if (GstReferenceTimestampMeta *m = gst_buffer_get_reference_timestamp_meta (buf, unix_caps))
+    f.lag_ns = g_get_real_time () * 1000 - (gint64)m->timestamp;
   out->total_bytes += f.bytes.size ();
   out->frames.push_back (std::move (f));
 }
@@ -415,6 +419,40 @@ GST_START_TEST (test_hevc_cpu_path)
 }
 GST_END_TEST;
 
+// A live 30 fps feed into an encoder that manages about half of that
+// (x264 placebo at 720p): frames are dropped before the encoder, and what
+// comes out stays close to live. Without shedding the encoder's backlog
+// would hold up the decoder and the input, and 5 s of feed would leave
+// frames seconds late.
+GST_START_TEST (test_live_overload_sheds_before_the_encoder)
+{
+  Run run;
+  run_pipeline ("mirrortranscodebin name=t renditions=720p:1280x720@2000k x264-preset=placebo "
+                "max-lag=1000000000 t.src_0 ! fakesink name=out0 "
+                "videotestsrc is-live=true num-buffers=150 pattern=ball ! "
+                "video/x-raw,width=1280,height=720,framerate=30/1 ! "
+                "x264enc speed-preset=ultrafast tune=zerolatency key-int-max=30 bitrate=4000 ! "
+                "h264parse ! t.sink",
+                run, 120);
+  const Output &out = run.outputs["out0"];
+  fail_unless (!out.frames.empty ());
+  guint64 encoder_drops = 0;
+  gst_structure_get_uint64 (run.stats, "shed-encoder-drops", &encoder_drops);
+  fail_unless (encoder_drops > 0, "no frame was dropped before the encoder");
+  fail_unless_equals_int ((int)(out.frames.size () + encoder_drops), 150);
+  gint64 worst = 0;
+  for (const Frame &f : out.frames) {
+    fail_unless (f.lag_ns >= 0, "an output frame lost its x-unix stamp");
+    worst = MAX (worst, f.lag_ns);
+  }
+  // The encoder's queue (3 frames) and one encode: well under max-lag even
+  // on a busy box, where the backlog alone would be seconds.
+  fail_unless (worst < 2 * GST_SECOND, "an output frame was %.0f ms behind live", worst / 1e6);
+  // Keyframes still fall on the 500 ms slots.
+  check_keyframes (out, 500 * GST_MSECOND);
+}
+GST_END_TEST;
+
 // H.264 in with a 2 s GOP; out: an IDR at every 500 ms of PTS. The input
 // PTS start at 0, as from tsdemux (x264enc and x265enc start theirs at
 // 1000 h): x264enc inside shifts them, latency is still matched.
@@ -727,6 +765,7 @@ transcodebin_suite (void)
     tcase_add_test (tc, test_restart);
     tcase_add_test (tc, test_late_pad);
     tcase_add_test (tc, test_interlaced_and_odd_size);
+    tcase_add_test (tc, test_live_overload_sheds_before_the_encoder);
   }
   suite_add_tcase (s, tc);
   return s;

@@ -87,6 +87,20 @@ add_stream_members (JsonBuilder *b, const StreamView &view)
       json_builder_add_double_value (b, t.latency_p50_ms);
       json_builder_set_member_name (b, "latency_p99_ms");
       json_builder_add_double_value (b, t.latency_p99_ms);
+      json_builder_set_member_name (b, "shed_step");
+      json_builder_add_string_value (b, t.shed_step.c_str ());
+      json_builder_set_member_name (b, "lag_ms");
+      json_builder_add_double_value (b, t.lag_ms);
+      json_builder_set_member_name (b, "shed");
+      json_builder_begin_object (b);
+      for (const auto &[name, value] :
+           { std::pair{ "encoder", t.shed_encoder }, std::pair{ "decoder", t.shed_decoder },
+             std::pair{ "keyframes", t.shed_keyframes },
+             std::pair{ "catch_up", t.shed_catch_up } }) {
+        json_builder_set_member_name (b, name);
+        json_builder_add_int_value (b, (gint64)value);
+      }
+      json_builder_end_object (b);
       json_builder_end_object (b);
     }
   }

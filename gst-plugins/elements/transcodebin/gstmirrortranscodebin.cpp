@@ -51,13 +51,32 @@
  * Interlaced input is deinterlaced on the CPU path (`deinterlace mode=auto
  * fields=top`: progressive input passes through, the frame rate is kept).
  *
+ * ## Overload
+ *
+ * A box that cannot do all the work drops work, never time. Every frame is
+ * stamped at `sink` with the wall time it arrived (a `timestamp/x-unix`
+ * #GstReferenceTimestampMeta, kept when upstream set one; #mirrorcmafmux
+ * makes it the part's program date-time), and the transcode keeps frames
+ * within #GstMirrorTranscodeBin:max-lag of it, in steps: a frame that finds
+ * its encoder's queue full is dropped (an encoder that cannot keep up never
+ * holds up the decoder); past half of max-lag at the decoder's output the
+ * decoder skips B-frames (libav's `skip-frame`), then only keyframes reach
+ * it; a frame that reaches the decoder later than max-lag starts a catch-up
+ * that drops compressed frames up to the next on-time keyframe. Each change
+ * of step posts an element message `mirror-transcode-shed` (step, lag-ms);
+ * the steps go back down one at a time after 10 s of low lag. A `source`
+ * rendition never waits for the decoder.
+ *
  * ## Statistics
  *
  * #GstMirrorTranscodeBin:stats and an element message `mirror-transcode-stats`
  * every #GstMirrorTranscodeBin:stats-interval carry frames-in, frames-out
  * (rendition 0), frames-dropped (frames that entered `sink` and never left
  * `src_0`), latency-p50-ms and latency-p99-ms (wall time from `sink` to `src_0`,
- * matched by PTS, last 256 frames), decoder, encoder and hardware.
+ * matched by PTS, last 256 frames), decoder, encoder and hardware, and the
+ * shedding: shed-step, lag-ms (the newest decoded frame's), shed-encoder-drops,
+ * shed-keyframe-drops, shed-catchup-drops and decoder-skipped (frames into
+ * the decoder that did not come out).
  *
  * ## Example launch line
  * |[
@@ -90,6 +109,7 @@ enum {
   PROP_BFRAMES,
   PROP_STATS_INTERVAL,
   PROP_MAX_GPU_SESSIONS,
+  PROP_MAX_LAG,
   PROP_HARDWARE,
   PROP_ACTIVE_DECODER,
   PROP_ACTIVE_ENCODER,
@@ -211,6 +231,14 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
                          "streams beyond it decode on the CPU; 0: no limit",
                          0, 1000, 0, flags));
   g_object_class_install_property (
+      object_class, PROP_MAX_LAG,
+      g_param_spec_uint64 (
+          "max-lag", "Max lag",
+          "How far behind live, in nanoseconds, a frame may reach the decoder; the transcode sheds "
+          "work (frames before the encoders, B-frames, all but keyframes) from half of it, and "
+          "drops late frames up to an on-time keyframe past it",
+          100 * GST_MSECOND, 60 * GST_SECOND, DEFAULT_MAX_LAG, flags));
+  g_object_class_install_property (
       object_class, PROP_STATS_INTERVAL,
       g_param_spec_uint64 ("stats-interval", "Stats interval",
                            "Period of the mirror-transcode-stats element message, in "
@@ -242,7 +270,9 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
       g_param_spec_boxed ("stats", "Statistics",
                           "mirror-transcode-stats: frames-in, frames-out (rendition 0), "
                           "frames-dropped, latency-p50-ms, latency-p99-ms (sink to src_0, last "
-                          "256 frames), decoder, encoder, hardware",
+                          "256 frames), decoder, encoder, hardware, shed-step, lag-ms, "
+                          "shed-encoder-drops, shed-keyframe-drops, shed-catchup-drops, "
+                          "decoder-skipped",
                           GST_TYPE_STRUCTURE, ro));
 
   gst_element_class_set_static_metadata (
@@ -277,6 +307,9 @@ gst_mirror_transcode_bin_init (GstMirrorTranscodeBin *self)
   gst_object_unref (tee_sink);
   gst_pad_add_probe (self->sinkpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, sink_caps_probe, self,
                      nullptr);
+  gst_pad_add_probe (self->sinkpad,
+                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                     stamp_probe, nullptr, nullptr);
   gst_pad_add_probe (self->sinkpad,
                      (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST
                                        | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
@@ -416,6 +449,9 @@ gst_mirror_transcode_bin_set_property (GObject *object, guint prop_id, const GVa
   case PROP_STATS_INTERVAL:
     priv->stats_interval = g_value_get_uint64 (value);
     break;
+  case PROP_MAX_LAG:
+    priv->max_lag = g_value_get_uint64 (value);
+    break;
   case PROP_MAX_GPU_SESSIONS:
     priv->max_gpu_sessions = g_value_get_uint (value);
     break;
@@ -486,6 +522,9 @@ gst_mirror_transcode_bin_get_property (GObject *object, guint prop_id, GValue *v
   case PROP_STATS_INTERVAL:
     g_value_set_uint64 (value, priv->stats_interval);
     break;
+  case PROP_MAX_LAG:
+    g_value_set_uint64 (value, priv->max_lag);
+    break;
   case PROP_MAX_GPU_SESSIONS:
     g_value_set_uint (value, priv->max_gpu_sessions);
     break;
@@ -518,6 +557,7 @@ gst_mirror_transcode_bin_change_state (GstElement *element, GstStateChange trans
       return GST_STATE_CHANGE_FAILURE;
     }
     reset_stats (self->priv);
+    reset_shedding (self->priv);
     start_stats (self);
   }
   GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);

@@ -28,6 +28,7 @@
 #include "transcode/gpu_sessions.h"
 #include "transcode/keyframe_slots.h"
 #include "transcode/ladder.h"
+#include "transcode/shed_policy.h"
 #include "util/message_names.h"
 
 GST_DEBUG_CATEGORY_EXTERN (gst_mirror_transcode_bin_debug);
@@ -45,6 +46,7 @@ GST_DEBUG_CATEGORY_EXTERN (gst_mirror_transcode_bin_debug);
 #define DEFAULT_X264_TUNE "zerolatency"
 #define DEFAULT_BFRAMES 0
 #define DEFAULT_STATS_INTERVAL GST_SECOND
+#define DEFAULT_MAX_LAG GST_SECOND
 
 // Raw frames queued per encode branch: enough to keep decoder and encoder
 // busy in parallel, few enough to keep 1080p frames (3 MB each) off the RSS.
@@ -110,6 +112,24 @@ struct GstMirrorTranscodeBinPrivate {
   GstSegment sink_segment; // upstream streaming thread only
   GstSegment src0_segment; // src_0 streaming thread only
   GstMirrorClockTimer stats_timer;
+
+  // Overload shedding (transcodeshed.cpp). A frame's lag is the wall time
+  // since it entered `sink` (its timestamp/x-unix reference meta).
+  GstClockTime max_lag = DEFAULT_MAX_LAG; // settings_lock
+  // Upstream is live (its latency query says so): only then is there a
+  // "behind live" to shed for; a file is transcoded whole, at its own pace.
+  std::atomic<bool> live{ false };
+  std::mutex shed_lock; // the policy: decode threads
+  mirror::ShedPolicy shed;
+  GstElement *decoder_element = nullptr; // while built (build_lock)
+  bool decoder_skips = false;            // it has skip-frame
+  std::atomic<int> shed_step{ 0 };
+  std::atomic<gint64> decoded_lag_ns{ 0 };
+  std::atomic<guint64> shed_encoder_drops{ 0 };  // frames dropped before an encoder
+  std::atomic<guint64> shed_keyframe_drops{ 0 }; // delta frames kept from the decoder
+  std::atomic<guint64> shed_catchup_drops{ 0 };  // late frames dropped to catch up
+  std::atomic<guint64> decoder_in{ 0 };          // frames into the decoder
+  std::atomic<guint64> decoder_out{ 0 };         // frames out of it
 };
 
 struct _GstMirrorTranscodeBin {
@@ -156,6 +176,12 @@ GstPadProbeReturn keyframe_probe (GstPad *pad, GstPadProbeInfo *info, gpointer u
 void decodebin_pad_added (GstElement *, GstPad *pad, gpointer user_data);
 bool is_passable_aac (const GstStructure *s);
 void teardown_all (GstMirrorTranscodeBin *self);
+GstPadProbeReturn stamp_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data);
+GstPadProbeReturn decode_gate_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data);
+GstPadProbeReturn decoded_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data);
+GstPadProbeReturn encoder_queue_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data);
+void watch_decode (GstMirrorTranscodeBin *self, GstElement *queue, GstElement *decoder);
+void reset_shedding (GstMirrorTranscodeBinPrivate *priv);
 GstStructure *make_stats (GstMirrorTranscodeBin *self);
 void start_stats (GstMirrorTranscodeBin *self);
 void stop_stats (GstMirrorTranscodeBin *self);

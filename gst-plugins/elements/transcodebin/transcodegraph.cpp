@@ -93,6 +93,7 @@ build_decode (GstMirrorTranscodeBin *self, const GstCaps *caps)
   auto &els = priv->decode_elements;
   GstElement *q = add_element (self, els, "queue", "decode_queue");
   adopt_element (self, els, dec, "decoder");
+  watch_decode (self, q, dec);
   priv->gpu_frames = false;
   if (is_gpu_factory (dec_name)) {
     // Frames stay on the GPU when it can scale them; else download once
@@ -162,6 +163,9 @@ build_branch (GstMirrorTranscodeBin *self, Branch *b)
     b->tee = priv->decoded_tee;
     g_object_set (q, "max-size-buffers", kRawQueueFrames, "max-size-bytes", 0, "max-size-time",
                   (guint64)0, nullptr);
+    GstPad *qsink = gst_element_get_static_pad (q, "sink");
+    gst_pad_add_probe (qsink, GST_PAD_PROBE_TYPE_BUFFER, encoder_queue_probe, priv, nullptr);
+    gst_object_unref (qsink);
     std::string enc_name = choose_encoder_name (self);
     bool gpu_enc = is_gpu_factory (enc_name);
     gchar *size = g_strdup_printf ("width=%d,height=%d,pixel-aspect-ratio=1/1", r.width, r.height);
@@ -368,6 +372,7 @@ teardown_all (GstMirrorTranscodeBin *self)
     gst_object_unref (qsink);
   }
   remove_elements (self, priv->decode_elements);
+  priv->decoder_element = nullptr;
   priv->gpu_session.release ();
   priv->decoded_tee = nullptr;
   priv->video_built = false;

@@ -81,12 +81,19 @@ make_stats (GstMirrorTranscodeBin *self)
     enc = priv->active_encoder;
   }
   mirror::FrameLatencyStats f = priv->latency.stats ();
-  return gst_structure_new (mirror::msg::kTranscodeStats, "frames-in", G_TYPE_UINT64, f.frames_in,
-                            "frames-out", G_TYPE_UINT64, f.frames_out, "frames-dropped",
-                            G_TYPE_UINT64, f.frames_dropped, "latency-p50-ms", G_TYPE_DOUBLE,
-                            f.p50_ms, "latency-p99-ms", G_TYPE_DOUBLE, f.p99_ms, "decoder",
-                            G_TYPE_STRING, dec.c_str (), "encoder", G_TYPE_STRING, enc.c_str (),
-                            "hardware", G_TYPE_STRING, hardware_of (dec, enc).c_str (), nullptr);
+  const guint64 in = priv->decoder_in.load (), out = priv->decoder_out.load ();
+  return gst_structure_new (
+      mirror::msg::kTranscodeStats, "frames-in", G_TYPE_UINT64, f.frames_in, "frames-out",
+      G_TYPE_UINT64, f.frames_out, "frames-dropped", G_TYPE_UINT64, f.frames_dropped,
+      "latency-p50-ms", G_TYPE_DOUBLE, f.p50_ms, "latency-p99-ms", G_TYPE_DOUBLE, f.p99_ms,
+      "decoder", G_TYPE_STRING, dec.c_str (), "encoder", G_TYPE_STRING, enc.c_str (), "hardware",
+      G_TYPE_STRING, hardware_of (dec, enc).c_str (), "shed-step", G_TYPE_STRING,
+      mirror::shed_step_name (mirror::ShedStep (priv->shed_step.load ())), "lag-ms", G_TYPE_DOUBLE,
+      priv->decoded_lag_ns.load () / 1e6, "shed-encoder-drops", G_TYPE_UINT64,
+      priv->shed_encoder_drops.load (), "shed-keyframe-drops", G_TYPE_UINT64,
+      priv->shed_keyframe_drops.load (), "shed-catchup-drops", G_TYPE_UINT64,
+      priv->shed_catchup_drops.load (), "decoder-skipped", G_TYPE_UINT64, in > out ? in - out : 0,
+      nullptr);
 }
 
 void

@@ -85,6 +85,17 @@ Metrics::Metrics ()
       transcode_latency_ms (GAUGE ("mirror_transcode_latency_ms",
                                    "Transcode latency (a frame in to its encoded frame out) over "
                                    "the last 256 frames, by stream and quantile")),
+      transcode_shed_total (COUNTER (
+          "mirror_transcode_shed_total",
+          "Video frames the transcoder shed to stay live, by stream and step (encoder: dropped "
+          "before an encoder; decoder: skipped by the decoder; keyframes: delta frames kept from "
+          "the decoder; catch-up: late frames dropped up to an on-time keyframe)")),
+      transcode_shed_step (GAUGE ("mirror_transcode_shed_step",
+                                  "The transcoder's shedding step now, by stream (0: none, 1: "
+                                  "B-frames skipped, 2: keyframes only)")),
+      transcode_lag_seconds (GAUGE ("mirror_transcode_lag_seconds",
+                                    "How long ago the newest decoded frame entered the "
+                                    "transcoder, by stream")),
       transcode_info (GAUGE ("mirror_transcode_info",
                              "The transcoding chain in use (1), by stream, decoder, encoder and "
                              "hardware (gpu, cpu, mixed)")),

@@ -80,6 +80,9 @@ class Metrics {
   // Transcoding (mirrortranscodebin's mirror-transcode-stats), by stream.
   prometheus::Family<prometheus::Counter> &transcode_frames_total;
   prometheus::Family<prometheus::Gauge> &transcode_latency_ms;
+  prometheus::Family<prometheus::Counter> &transcode_shed_total;
+  prometheus::Family<prometheus::Gauge> &transcode_shed_step;
+  prometheus::Family<prometheus::Gauge> &transcode_lag_seconds;
   prometheus::Family<prometheus::Gauge> &transcode_info;
 
   // The Origin (LL-HLS to viewers), every transport; HTTP/3 (QUIC) alone.

@@ -34,7 +34,12 @@ next_state (StreamState from, StreamEvent event)
   case E::kMediaStalled:
     // Before the first media there is nothing to stall; a lost feed is the
     // better explanation of silence.
-    return from == S::kLive ? std::optional (S::kStalled) : std::nullopt;
+    return from == S::kLive || from == S::kDegraded ? std::optional (S::kStalled) : std::nullopt;
+  case E::kBehind:
+    // Only while media flows; the message follows the shedding.
+    return from == S::kLive || from == S::kDegraded ? std::optional (S::kDegraded) : std::nullopt;
+  case E::kCaughtUp:
+    return from == S::kDegraded ? std::optional (S::kLive) : std::nullopt;
   case E::kFeedLost:
     return S::kReconnecting;
   case E::kFeedBack:
@@ -76,6 +81,10 @@ to_string (StreamEvent event)
     return "resumed";
   case StreamEvent::kStopping:
     return "stopping";
+  case StreamEvent::kBehind:
+    return "behind";
+  case StreamEvent::kCaughtUp:
+    return "caught-up";
   }
   return "unknown";
 }

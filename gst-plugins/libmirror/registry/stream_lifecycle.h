@@ -41,6 +41,8 @@ enum class StreamEvent {
   kPaused,       // the operator paused it
   kResumed,      // the operator resumed it
   kStopping,     // the operator deleted it, or mirrord is shutting down
+  kBehind,       // the transcode sheds work to stay live (detail: how much)
+  kCaughtUp,     // it does all the work again
 };
 
 const char *to_string (StreamEvent event);

@@ -31,6 +31,8 @@ enum class StreamState {
   kStopping,     // a DELETE or shutdown is draining it
   kReconnecting, // the feed went away; waiting for it (callers) or retrying (pulls)
   kEnded,        // the feed is over; released, listed until it lapses
+  kDegraded,     // media arriving, but the box cannot do all the work: the
+                 // transcode sheds frames to stay live (the message says how)
 };
 
 const char *to_string (StreamState state);

@@ -16,6 +16,7 @@ constexpr StateName kStateNames[] = {
   { StreamState::kPaused, "paused" },     { StreamState::kStalled, "stalled" },
   { StreamState::kError, "error" },       { StreamState::kStopping, "stopping" },
   { StreamState::kReconnecting, "reconnecting" }, { StreamState::kEnded, "ended" },
+  { StreamState::kDegraded, "degraded" },
 };
 
 } // namespace

@@ -23,5 +23,7 @@ inline constexpr char kIngestEnded[] = "mirror-ingest-ended";
 
 // mirrortranscodebin
 inline constexpr char kTranscodeStats[] = "mirror-transcode-stats";
+// The transcode's overload shedding step changed (step, lag-ms).
+inline constexpr char kTranscodeShed[] = "mirror-transcode-shed";
 
 } // namespace mirror::msg

@@ -18,9 +18,9 @@ TEST (StreamState, NamesRoundTrip)
   const StreamState all[]
       = { StreamState::kStarting,     StreamState::kLive,  StreamState::kPaused,
           StreamState::kStalled,      StreamState::kError, StreamState::kStopping,
-          StreamState::kReconnecting, StreamState::kEnded };
-  const char *names[]
-      = { "starting", "live", "paused", "stalled", "error", "stopping", "reconnecting", "ended" };
+          StreamState::kReconnecting, StreamState::kEnded, StreamState::kDegraded };
+  const char *names[] = { "starting", "live",         "paused", "stalled", "error",
+                          "stopping", "reconnecting", "ended",  "degraded" };
   for (size_t i = 0; i < G_N_ELEMENTS (all); ++i) {
     EXPECT_STREQ (to_string (all[i]), names[i]);
     EXPECT_EQ (stream_state_from_string (names[i]), all[i]);

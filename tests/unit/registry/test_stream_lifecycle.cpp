@@ -43,6 +43,29 @@ TEST (StreamLifecycle, StallAndRecovery)
   EXPECT_EQ (l.message (), "");
 }
 
+TEST (StreamLifecycle, ATranscodeThatShedsWorkDegradesALiveStream)
+{
+  StreamLifecycle starting;
+  EXPECT_FALSE (starting.apply (E::kBehind, "cannot keep up"));
+  auto l = reach ({ E::kMediaFlowing });
+  EXPECT_TRUE (l.apply (E::kBehind, "the decoder skips B-frames"));
+  EXPECT_EQ (l.state (), S::kDegraded);
+  EXPECT_EQ (l.message (), "the decoder skips B-frames");
+  // The same shedding again is no change; a new step is.
+  EXPECT_FALSE (l.apply (E::kBehind, "the decoder skips B-frames"));
+  EXPECT_TRUE (l.apply (E::kBehind, "only keyframes are decoded"));
+  EXPECT_TRUE (l.apply (E::kCaughtUp));
+  EXPECT_EQ (l.state (), S::kLive);
+  EXPECT_EQ (l.message (), "");
+  EXPECT_FALSE (l.apply (E::kCaughtUp));
+  // Degraded is live for everything else.
+  l.apply (E::kBehind, "x");
+  EXPECT_TRUE (l.apply (E::kMediaStalled, "no media for 3.0 s"));
+  EXPECT_EQ (l.state (), S::kStalled);
+  EXPECT_FALSE (l.apply (E::kBehind, "x"));
+  EXPECT_FALSE (l.apply (E::kCaughtUp));
+}
+
 TEST (StreamLifecycle, LostFeedWaitsForItsReturnNotForFlushedMedia)
 {
   for (auto from :

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// mirrortranscodebin under overload: it drops work, never time. Every frame
+// is stamped with the wall time it entered `sink`; the decode and encode
+// paths compare that with the clock and shed (mirror::ShedPolicy):
+//
+// - before each encoder, a frame that finds its queue full is dropped, so a
+//   slow encoder never holds up the decoder or the other renditions;
+// - at the decoder's output, the lag picks the step: skip B-frames in the
+//   decoder (libav's skip-frame), then let only keyframes reach it;
+// - at the decoder's input, a frame later than max-lag starts a catch-up:
+//   compressed frames are dropped up to the next on-time keyframe.
+//
+// The decode queue never blocks the input: the `source` rendition, fed by
+// the same tee, keeps flowing whatever the decoder does.
+#include "transcodebin/transcodebinpriv.h"
+
+#define GST_CAT_DEFAULT gst_mirror_transcode_bin_debug
+
+namespace transcode_bin {
+
+namespace {
+
+GstCaps *
+unix_caps ()
+{
+  static GstCaps *caps = gst_caps_new_empty_simple ("timestamp/x-unix");
+  return caps;
+}
+
+gint64
+wall_ns ()
+{
+  return g_get_real_time () * 1000;
+}
+
+// How long ago @buf entered the transcode; 0 when it carries no stamp.
+gint64
+lag_of (GstBuffer *buf, gint64 now)
+{
+  GstReferenceTimestampMeta *meta = gst_buffer_get_reference_timestamp_meta (buf, unix_caps ());
+  if (!meta || !GST_CLOCK_TIME_IS_VALID (meta->timestamp))
+    return 0;
+  return MAX (now - (gint64)meta->timestamp, 0);
+}
+
+GstBuffer *
+stamped (GstBuffer *buf, gint64 now)
+{
+  if (gst_buffer_get_reference_timestamp_meta (buf, unix_caps ()))
+    return buf;
+  buf = gst_buffer_make_writable (buf);
+  gst_buffer_add_reference_timestamp_meta (buf, unix_caps (), (GstClockTime)now,
+                                           GST_CLOCK_TIME_NONE);
+  return buf;
+}
+
+void
+post_step (GstMirrorTranscodeBin *self, mirror::ShedStep step, gint64 lag_ns)
+{
+  GST_INFO_OBJECT (self, "shedding step %s (frames %.0f ms behind)", mirror::shed_step_name (step),
+                   lag_ns / 1e6);
+  gst_element_post_message (
+      GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+                               gst_structure_new (mirror::msg::kTranscodeShed, "step",
+                                                  G_TYPE_STRING, mirror::shed_step_name (step),
+                                                  "lag-ms", G_TYPE_DOUBLE, lag_ns / 1e6, nullptr)));
+}
+
+} // namespace
+
+// On `sink`: the wall time a frame entered, kept when upstream stamped it
+// already. mirrorcmafmux takes it as the part's program date-time, so the
+// PDT says when the frame arrived, not when its transcode ended.
+GstPadProbeReturn
+stamp_probe (GstPad *, GstPadProbeInfo *info, gpointer)
+{
+  const gint64 now = wall_ns ();
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GST_PAD_PROBE_INFO_DATA (info) = stamped (GST_PAD_PROBE_INFO_BUFFER (info), now);
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = gst_buffer_list_make_writable (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+    gst_buffer_list_foreach (
+        list,
+        [] (GstBuffer **buf, guint, gpointer data) -> gboolean {
+          *buf = stamped (*buf, *static_cast<const gint64 *> (data));
+          return TRUE;
+        },
+        const_cast<gint64 *> (&now));
+    GST_PAD_PROBE_INFO_DATA (info) = list;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+// On the decode queue's src pad, the decoder's thread: what reaches it.
+GstPadProbeReturn
+decode_gate_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data)
+{
+  auto *priv = GST_MIRROR_TRANSCODE_BIN (user_data)->priv;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  const bool keyframe = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  const gint64 lag = lag_of (buf, wall_ns ());
+  bool admitted, was_catching_up;
+  {
+    std::lock_guard<std::mutex> lk (priv->shed_lock);
+    was_catching_up = priv->shed.catching_up ();
+    admitted = priv->shed.admit (lag, keyframe);
+  }
+  if (!admitted) {
+    if (was_catching_up || priv->shed.catching_up ()) {
+      if (!was_catching_up)
+        GST_INFO_OBJECT (user_data, "frame %.0f ms late reached the decoder: catching up",
+                         lag / 1e6);
+      priv->shed_catchup_drops++;
+    } else {
+      priv->shed_keyframe_drops++;
+    }
+    return GST_PAD_PROBE_DROP;
+  }
+  if (was_catching_up) {
+    // The decoder restarts from this keyframe.
+    buf = gst_buffer_make_writable (buf);
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+    GST_PAD_PROBE_INFO_DATA (info) = buf;
+  }
+  priv->decoder_in++;
+  return GST_PAD_PROBE_OK;
+}
+
+// On the decoder's src pad: how late decoded frames are picks the step.
+GstPadProbeReturn
+decoded_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data)
+{
+  auto *self = GST_MIRROR_TRANSCODE_BIN (user_data);
+  auto *priv = self->priv;
+  const gint64 now = wall_ns ();
+  const gint64 lag = lag_of (GST_PAD_PROBE_INFO_BUFFER (info), now);
+  priv->decoder_out++;
+  priv->decoded_lag_ns.store (lag);
+  mirror::ShedStep step;
+  {
+    std::lock_guard<std::mutex> lk (priv->shed_lock);
+    step = priv->shed.on_decoded (g_get_monotonic_time () * 1000, lag);
+  }
+  if (int (step) == priv->shed_step.load ())
+    return GST_PAD_PROBE_OK;
+  priv->shed_step.store (int (step));
+  {
+    std::lock_guard<std::recursive_mutex> lk (priv->build_lock);
+    if (priv->decoder_element && priv->decoder_skips)
+      g_object_set (priv->decoder_element, "skip-frame",
+                    step >= mirror::ShedStep::kSkipBFrames ? 1 : 0, nullptr);
+  }
+  post_step (self, step, lag);
+  return GST_PAD_PROBE_OK;
+}
+
+// On each rendition queue's sink pad (the decoded tee's thread): a frame
+// that finds the queue full is dropped rather than waiting for the encoder.
+GstPadProbeReturn
+encoder_queue_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  auto *priv = static_cast<GstMirrorTranscodeBinPrivate *> (user_data);
+  if (!priv->live)
+    return GST_PAD_PROBE_OK;
+  GstElement *queue = GST_PAD_PARENT (pad);
+  guint level = 0;
+  g_object_get (queue, "current-level-buffers", &level, nullptr);
+  // Only this thread adds to the queue, so a free slot stays free.
+  if (level < kRawQueueFrames)
+    return GST_PAD_PROBE_OK;
+  priv->shed_encoder_drops++;
+  return GST_PAD_PROBE_DROP;
+}
+
+bool
+upstream_is_live (GstMirrorTranscodeBin *self)
+{
+  GstQuery *query = gst_query_new_latency ();
+  gboolean live = FALSE;
+  if (gst_pad_peer_query (self->sinkpad, query))
+    gst_query_parse_latency (query, &live, nullptr, nullptr);
+  gst_query_unref (query);
+  return live;
+}
+
+void
+watch_decode (GstMirrorTranscodeBin *self, GstElement *queue, GstElement *decoder)
+{
+  auto *priv = self->priv;
+  priv->live = upstream_is_live (self);
+  GST_INFO_OBJECT (self, "upstream is %s", priv->live ? "live: shedding on overload" : "not live");
+  if (!priv->live)
+    return;
+  // No limit of its own that would block the input tee: the gate drains it
+  // when the decoder falls behind, and a wedged decoder loses the oldest
+  // data past 64 MiB (tens of seconds of any feed) rather than stalling the
+  // source rendition.
+  g_object_set (queue, "max-size-buffers", 0, "max-size-time", (guint64)0, "max-size-bytes",
+                64 * 1024 * 1024, nullptr);
+  gst_util_set_object_arg (G_OBJECT (queue), "leaky", "downstream");
+  GstPad *qsrc = gst_element_get_static_pad (queue, "src");
+  gst_pad_add_probe (qsrc, GST_PAD_PROBE_TYPE_BUFFER, decode_gate_probe, self, nullptr);
+  gst_object_unref (qsrc);
+  GstPad *dsrc = gst_element_get_static_pad (decoder, "src");
+  gst_pad_add_probe (dsrc, GST_PAD_PROBE_TYPE_BUFFER, decoded_probe, self, nullptr);
+  gst_object_unref (dsrc);
+  priv->decoder_element = decoder;
+  priv->decoder_skips
+      = g_object_class_find_property (G_OBJECT_GET_CLASS (decoder), "skip-frame") != nullptr;
+  mirror::ShedPolicyOptions options;
+  {
+    std::lock_guard<std::mutex> lk (priv->settings_lock);
+    options.budget_ns = (int64_t)priv->max_lag;
+  }
+  std::lock_guard<std::mutex> lk (priv->shed_lock);
+  priv->shed = mirror::ShedPolicy (options);
+}
+
+void
+reset_shedding (GstMirrorTranscodeBinPrivate *priv)
+{
+  {
+    std::lock_guard<std::mutex> lk (priv->shed_lock);
+    priv->shed.reset ();
+  }
+  priv->shed_step = 0;
+  priv->decoded_lag_ns = 0;
+  priv->shed_encoder_drops = 0;
+  priv->shed_keyframe_drops = 0;
+  priv->shed_catchup_drops = 0;
+  priv->decoder_in = 0;
+  priv->decoder_out = 0;
+  priv->live = false;
+}
+
+} // namespace transcode_bin
