@@ -123,6 +123,12 @@ struct GstMirrorTranscodeBinPrivate {
   mirror::ShedPolicy shed;
   GstElement *decoder_element = nullptr; // while built (build_lock)
   bool decoder_skips = false;            // it has skip-frame
+  // The decoder's input segment, and whether it was sent to the decoder
+  // flagged TRICKMODE_KEY_UNITS (keyframes only: a decoder then outputs each
+  // keyframe at once instead of holding it for its reorder delay, which at
+  // two keyframes a second is a second). Decoder thread only.
+  GstSegment decode_segment;
+  bool decode_trickmode = false;
   std::atomic<int> shed_step{ 0 };
   std::atomic<gint64> decoded_lag_ns{ 0 };
   std::atomic<guint64> shed_encoder_drops{ 0 };  // frames dropped before an encoder

@@ -92,11 +92,37 @@ stamp_probe (GstPad *, GstPadProbeInfo *info, gpointer)
   return GST_PAD_PROBE_OK;
 }
 
+namespace {
+
+GstEvent *
+segment_event (const GstSegment &segment, bool keyframes_only)
+{
+  GstSegment s = segment;
+  if (keyframes_only)
+    s.flags = (GstSegmentFlags)(s.flags | GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
+  else
+    s.flags = (GstSegmentFlags)(s.flags & ~GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
+  return gst_event_new_segment (&s);
+}
+
+} // namespace
+
 // On the decode queue's src pad, the decoder's thread: what reaches it.
 GstPadProbeReturn
-decode_gate_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data)
+decode_gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   auto *priv = GST_MIRROR_TRANSCODE_BIN (user_data)->priv;
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+      gst_event_copy_segment (ev, &priv->decode_segment);
+      if (priv->decode_trickmode) {
+        GST_PAD_PROBE_INFO_DATA (info) = segment_event (priv->decode_segment, true);
+        gst_event_unref (ev);
+      }
+    }
+    return GST_PAD_PROBE_OK;
+  }
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   const bool keyframe = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
   const gint64 lag = lag_of (buf, wall_ns ());
@@ -116,6 +142,17 @@ decode_gate_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data)
       priv->shed_keyframe_drops++;
     }
     return GST_PAD_PROBE_DROP;
+  }
+  // Keyframes only: the decoder hears it is a key-unit trick mode, so it
+  // outputs each keyframe at once (GstVideoDecoder drains after a keyframe
+  // then) rather than after its reorder delay of a few keyframes.
+  const bool keyframes_only = priv->shed_step.load () == int (mirror::ShedStep::kKeyframesOnly);
+  if (keyframes_only != priv->decode_trickmode && priv->decode_segment.format == GST_FORMAT_TIME) {
+    priv->decode_trickmode = keyframes_only;
+    if (GstPad *peer = gst_pad_get_peer (pad)) {
+      gst_pad_send_event (peer, segment_event (priv->decode_segment, keyframes_only));
+      gst_object_unref (peer);
+    }
   }
   if (was_catching_up) {
     // The decoder restarts from this keyframe.
@@ -200,7 +237,9 @@ watch_decode (GstMirrorTranscodeBin *self, GstElement *queue, GstElement *decode
                 64 * 1024 * 1024, nullptr);
   gst_util_set_object_arg (G_OBJECT (queue), "leaky", "downstream");
   GstPad *qsrc = gst_element_get_static_pad (queue, "src");
-  gst_pad_add_probe (qsrc, GST_PAD_PROBE_TYPE_BUFFER, decode_gate_probe, self, nullptr);
+  gst_pad_add_probe (
+      qsrc, (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      decode_gate_probe, self, nullptr);
   gst_object_unref (qsrc);
   GstPad *dsrc = gst_element_get_static_pad (decoder, "src");
   gst_pad_add_probe (dsrc, GST_PAD_PROBE_TYPE_BUFFER, decoded_probe, self, nullptr);
@@ -232,6 +271,8 @@ reset_shedding (GstMirrorTranscodeBinPrivate *priv)
   priv->decoder_in = 0;
   priv->decoder_out = 0;
   priv->live = false;
+  gst_segment_init (&priv->decode_segment, GST_FORMAT_UNDEFINED);
+  priv->decode_trickmode = false;
 }
 
 } // namespace transcode_bin
