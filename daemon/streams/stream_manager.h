@@ -79,6 +79,8 @@ class StreamManager {
   std::optional<StreamView> local_stream (const std::string &id) const;
   size_t local_count () const; // listed, ended and failed ones included
   size_t error_count () const; // local streams whose pipeline failed
+  // Local streams that say degraded (their transcode sheds work), with why.
+  std::vector<std::pair<std::string, std::string>> degraded () const;
   // Whether a new stream would fit (ingestion.max_streams, counting streams
   // that run a pipeline) and mirrord is not shutting down. Callable from any
   // thread (the hubs ask it in a handshake).

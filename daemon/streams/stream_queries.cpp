@@ -124,4 +124,14 @@ StreamManager::error_count () const
   return n;
 }
 
+std::vector<std::pair<std::string, std::string>>
+StreamManager::degraded () const
+{
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto &[id, stream] : impl_->streams)
+    if (stream->lifecycle.state () == StreamState::kDegraded)
+      out.emplace_back (id, stream->lifecycle.message ());
+  return out;
+}
+
 } // namespace mirror::daemon

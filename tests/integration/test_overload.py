@@ -118,6 +118,11 @@ class Overload(LiveStreamCase):
                      deadline_s=60)
             doc = self.stream()
             self.assertIn("cannot keep up with live", doc["message"])
+            status, _, health = self.m.http("GET", "/health")
+            self.assertEqual(status, 200, health)
+            self.assertEqual(health["status"], "degraded", health)
+            self.assertIn("cam1", [d["id"] for d in health["components"]["pipelines"]["degraded"]],
+                          health)
             # While squeezed, the newest part stays near the clock.
             lags = []
             deadline = time.monotonic() + 10
