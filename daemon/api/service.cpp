@@ -2,6 +2,7 @@
 // The service endpoints around the API: /health, /metrics, the OpenAPI
 // document and the operator's page.
 #include <mutex>
+#include <set>
 
 #include <gio/gio.h>
 
@@ -86,6 +87,24 @@ update_origin_metrics (AdminContext &ctx)
   add (m.origin_hold_timeouts_total.Add ({}), now.requests.hold_timeouts,
        last.requests.hold_timeouts);
   m.origin_held_requests.Add ({}).Set ((double)now.requests.held_now);
+  // Each stream's live edge against the clock; a stream gone from the
+  // Origin leaves the metric.
+  static std::set<std::string> lag_series;
+  std::set<std::string> live;
+  const int64_t now_ns = g_get_real_time () * 1000;
+  MediaStore &store = ctx.origin->store ();
+  for (const std::string &id : store.stream_ids ()) {
+    auto stream = store.find_stream (id);
+    auto edge = stream ? stream->live_edge_wallclock_ns () : std::nullopt;
+    if (!edge)
+      continue;
+    m.stream_live_lag_seconds.Add ({ { "stream", id } }).Set ((double)(now_ns - *edge) / 1e9);
+    live.insert (id);
+  }
+  for (const std::string &id : lag_series)
+    if (!live.count (id))
+      m.stream_live_lag_seconds.Remove (&m.stream_live_lag_seconds.Add ({ { "stream", id } }));
+  lag_series = std::move (live);
   if (now.http3) {
     const QuicFrontend::Stats &q = now.quic, &p = last.quic;
     m.http3_connections.Add ({}).Set ((double)q.connections_now);

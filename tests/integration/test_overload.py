@@ -139,6 +139,10 @@ class Overload(LiveStreamCase):
                           if line.startswith("mirror_transcode_shed_total{")
                           and 'stream="cam1"' in line)
             self.assertGreater(counted, 0)
+            live_lag = [float(line.rsplit(" ", 1)[1]) for line in text.decode().splitlines()
+                        if line.startswith('mirror_stream_live_lag_seconds{stream="cam1"}')]
+            self.assertEqual(len(live_lag), 1, "no mirror_stream_live_lag_seconds for cam1")
+            self.assertLess(live_lag[0], LAG_BOUND_S)
         finally:
             busy.stop()
             release(self.m.pid)

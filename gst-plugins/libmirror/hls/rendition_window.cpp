@@ -102,6 +102,18 @@ RenditionWindow::finish (const StreamTiming &timing)
   ended_ = true;
 }
 
+std::optional<int64_t>
+RenditionWindow::newest_part_wallclock_ns () const
+{
+  if (segments_.empty () || !segments_.back ().wallclock_ns)
+    return std::nullopt;
+  const SegmentRecord &seg = segments_.back ();
+  int64_t at = *seg.wallclock_ns;
+  for (size_t i = 0; i + 1 < seg.parts.size (); ++i)
+    at += seg.parts[i].duration_ns;
+  return at;
+}
+
 PartPosition
 RenditionWindow::last_position () const
 {

@@ -81,6 +81,9 @@ class RenditionWindow {
   bool has_parts () const { return !segments_.empty (); }
   // The newest published part; only meaningful when has_parts ().
   PartPosition last_position () const;
+  // Unix time of the newest part's first frame: its segment's program
+  // date-time plus the parts before it. Nothing without parts.
+  std::optional<int64_t> newest_part_wallclock_ns () const;
   // The part EXT-X-PRELOAD-HINT names, while the rendition is live.
   std::optional<PartPosition> preload_hint () const;
 

@@ -298,6 +298,23 @@ StreamStore::counters (const std::string &rendition)
   return r->window.counters ();
 }
 
+std::optional<int64_t>
+StreamStore::live_edge_wallclock_ns ()
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  std::optional<int64_t> oldest;
+  if (closed_)
+    return oldest;
+  for (const auto &[name, r] : renditions_) {
+    if (r->window.ended ())
+      continue;
+    if (auto at = r->window.newest_part_wallclock_ns ())
+      if (!oldest || *at < *oldest)
+        oldest = at;
+  }
+  return oldest;
+}
+
 uint64_t
 StreamStore::render_count ()
 {

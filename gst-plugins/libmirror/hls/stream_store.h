@@ -83,6 +83,11 @@ class StreamStore {
   StreamTiming timing ();
   std::vector<std::string> rendition_names ();
   std::optional<RenditionCounters> counters (const std::string &rendition);
+  // The live edge of the rendition furthest behind: the oldest of the
+  // renditions' newest parts (unix ns of its first frame), over those that
+  // have parts and have not ended. What a viewer's distance to live starts
+  // from; nothing when no rendition is live.
+  std::optional<int64_t> live_edge_wallclock_ns ();
   // Renders done so far (tests: one per update, not one per viewer).
   uint64_t render_count ();
 

@@ -96,6 +96,10 @@ Metrics::Metrics ()
       transcode_lag_seconds (GAUGE ("mirror_transcode_lag_seconds",
                                     "How long ago the newest decoded frame entered the "
                                     "transcoder, by stream")),
+      stream_live_lag_seconds (GAUGE (
+          "mirror_stream_live_lag_seconds",
+          "How far behind the clock a stream's live edge is: now minus the program date-time of "
+          "the newest part of its rendition furthest behind, by stream")),
       transcode_info (GAUGE ("mirror_transcode_info",
                              "The transcoding chain in use (1), by stream, decoder, encoder and "
                              "hardware (gpu, cpu, mixed)")),

@@ -83,6 +83,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter> &transcode_shed_total;
   prometheus::Family<prometheus::Gauge> &transcode_shed_step;
   prometheus::Family<prometheus::Gauge> &transcode_lag_seconds;
+  prometheus::Family<prometheus::Gauge> &stream_live_lag_seconds;
   prometheus::Family<prometheus::Gauge> &transcode_info;
 
   // The Origin (LL-HLS to viewers), every transport; HTTP/3 (QUIC) alone.

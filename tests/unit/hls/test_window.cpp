@@ -70,6 +70,29 @@ TEST (Window, ShorterPlaylistLength)
   EXPECT_TRUE (has_line (text, "#EXT-X-MEDIA-SEQUENCE:15"));
 }
 
+// The live edge: the newest part's first frame, in the rendition furthest
+// behind; an ended rendition no longer counts.
+TEST (Window, LiveEdgeIsTheNewestPartOfTheRenditionFurthestBehind)
+{
+  StreamStore store ("cam-1", default_config ());
+  EXPECT_FALSE (store.live_edge_wallclock_ns ());
+  ASSERT_TRUE (store.add_rendition (video_info ()));
+  ASSERT_TRUE (store.set_init ("video", fake_init ()));
+  ASSERT_TRUE (store.add_rendition (video_info ("low")));
+  ASSERT_TRUE (store.set_init ("low", fake_init (1)));
+  Feed video (store, "video"), low (store, "low");
+  video.segment (5); // 499.8 ms
+  video.next_segment_part ();
+  video.part (100 * kMs, false);
+  // The newest part starts 100 ms into the segment that started at 499.8 ms.
+  const int64_t video_edge = kStartWallclock + 499800000 + 100 * kMs;
+  EXPECT_EQ (store.live_edge_wallclock_ns (), video_edge);
+  low.segment (2);
+  EXPECT_EQ (store.live_edge_wallclock_ns (), kStartWallclock + 100 * kMs);
+  store.finish ("low");
+  EXPECT_EQ (store.live_edge_wallclock_ns (), video_edge);
+}
+
 TEST (MediaStore, StreamsByIdAndRemoval)
 {
   MediaStore media;
