@@ -87,6 +87,9 @@ struct TranscodingConfig {
   std::string x264_tune = "zerolatency";
   int max_sessions = 25;
   int gpu_max_sessions = 0;         // GPU decodes at once; 0: no limit
+  // A new transcode while a running one sheds work (the box is past real
+  // time): "refuse" it (CAPACITY_FULL) or serve it as "source" only.
+  std::string when_overloaded = "refuse";
 };
 
 struct PackagingConfig {

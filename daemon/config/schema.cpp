@@ -263,6 +263,10 @@ const std::vector<Key> kKeys = {
     .field = FIELD (transcoding.max_sessions),
     .min = 1,
     .max = 1000 },
+  { .path = "transcoding.when_overloaded",
+    .kind = Kind::kEnum,
+    .field = FIELD (transcoding.when_overloaded),
+    .choices = { "refuse", "source" } },
 
   // packaging
   { .path = "packaging.segment_duration",

@@ -63,6 +63,15 @@ StreamManager::Impl::transcode_sessions () const
   return n;
 }
 
+std::optional<std::pair<std::string, std::string>>
+StreamManager::Impl::shedding_stream () const
+{
+  for (const auto &[sid, s] : streams)
+    if (s->lifecycle.state () == StreamState::kDegraded)
+      return std::pair{ sid, s->lifecycle.message () };
+  return std::nullopt;
+}
+
 void
 StreamManager::create (const StreamRequest &request, DoneFn done)
 {
@@ -113,7 +122,41 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
 
   // Transcoding sessions: a pipeline with a mirrortranscodebin whose ladder
   // decodes holds one.
-  const bool transcodes = StreamPipeline::transcodes (pipeline);
+  bool transcodes = StreamPipeline::transcodes (pipeline);
+  // Admission by what the box does now: while a running transcode sheds
+  // work to stay live, the box is past real time, and one more transcode
+  // would only make every stream shed more.
+  if (transcodes) {
+    if (auto shedding = impl.shedding_stream ()) {
+      const std::string why
+          = "stream \"" + shedding->first + "\" sheds work to stay live (" + shedding->second + ")";
+      gst_object_unref (pipeline);
+      pipeline = nullptr;
+      if (impl.config.transcoding.when_overloaded == "source") {
+        Config source_only = impl.config;
+        source_only.transcoding.enabled = false;
+        auto plain = impl.pipelines->render (
+            name, pipeline_variables (source_only, id, request.source, request.variables), &error);
+        pipeline = plain ? StreamPipeline::parse (id, *plain, &error) : nullptr;
+        if (pipeline) {
+          transcodes = StreamPipeline::transcodes (pipeline);
+          log_warn ("stream %s: served as source only, not transcoded: %s "
+                    "(transcoding.when_overloaded)",
+                    id.c_str (), why.c_str ());
+        }
+      }
+      if (!pipeline || transcodes) {
+        if (pipeline)
+          gst_object_unref (pipeline);
+        log_warn ("stream %s: refused, this node is past real time: %s", id.c_str (), why.c_str ());
+        done ({ ApiErrc::kCapacityFull,
+                "stream \"" + id + "\" refused: this node cannot transcode more in real time: "
+                    + why + " (transcoding.when_overloaded: "
+                    + impl.config.transcoding.when_overloaded + ")" });
+        return;
+      }
+    }
+  }
   const int max_sessions = impl.config.transcoding.max_sessions;
   if (transcodes && (int)impl.transcode_sessions () >= max_sessions) {
     gst_object_unref (pipeline);

@@ -115,6 +115,8 @@ struct StreamManager::Impl {
   // Local facts win over the registry's copy for streams this node runs.
   StreamView merge (const StreamEntry &entry) const;
   size_t transcode_sessions () const;
+  // A local stream that says degraded (its transcode sheds work): id and why.
+  std::optional<std::pair<std::string, std::string>> shedding_stream () const;
   void recount ();
   void update_gauges ();
   // The one way a stream's state changes: through its lifecycle, then out

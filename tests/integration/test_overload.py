@@ -4,7 +4,8 @@
 priority; a busy loop on that core takes nine tenths of it while a live
 720p30 feed is transcoded. The stream must say `degraded` (with the shedding in its
 message), count what it shed, and keep its newest part close to the clock;
-once the busy loop stops it must come back to `live`, the same stream."""
+a new transcode is turned away meanwhile (CAPACITY_FULL); once the busy loop
+stops the stream must come back to `live`, the same stream."""
 import datetime
 import os
 import re
@@ -118,6 +119,12 @@ class Overload(LiveStreamCase):
                      deadline_s=60)
             doc = self.stream()
             self.assertIn("cannot keep up with live", doc["message"])
+            # The box is past real time: a new transcode is turned away.
+            status, _, refused = self.m.http("POST", "/api/v1/streams", {"id": "cam2"})
+            self.assertEqual(status, 429, refused)
+            self.assertEqual(refused["code"], "CAPACITY_FULL")
+            self.assertIn("cannot transcode more in real time", refused["message"])
+            self.assertIn('"cam1"', refused["message"])
             status, _, health = self.m.http("GET", "/health")
             self.assertEqual(status, 200, health)
             self.assertEqual(health["status"], "degraded", health)
