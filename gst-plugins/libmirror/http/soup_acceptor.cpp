@@ -272,6 +272,11 @@ struct SoupAcceptor::Impl : std::enable_shared_from_this<Impl> {
     bool handed_over = false;
     bool peer_closed = false; // POLLRDHUP seen
     int64_t shut_at_us = 0;   // when the idle timeout shut it down
+    // When its last held request was released: until the connection has
+    // sent something since, the answer is on its way (libsoup writes it on a
+    // later iteration) and the connection is not idle, however long the
+    // hold kept the wire quiet.
+    int64_t released_at_us = 0;
     std::map<uint64_t, std::function<void ()>> held;
 
     GSocket *socket () const { return g_socket_connection_get_socket (tcp); }
@@ -586,6 +591,11 @@ struct SoupAcceptor::Impl : std::enable_shared_from_this<Impl> {
       int fd = g_socket_get_fd (conn->socket ());
       if (getsockopt (fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0)
         continue;
+      // Released since it last sent anything: its answer is still to go
+      // (for a while: an answer that never goes does not keep it forever).
+      if (conn->released_at_us && now - conn->released_at_us < 10 * G_USEC_PER_SEC
+          && conn->released_at_us > now - (int64_t)info.tcpi_last_data_sent * 1000)
+        continue;
       int64_t idle_ms = std::min (info.tcpi_last_data_recv, info.tcpi_last_data_sent);
       if (idle_ms >= limits.idle_timeout_ms) {
         shutdown (fd, SHUT_RDWR);
@@ -725,8 +735,10 @@ SoupAcceptor::release (uint64_t token)
   if (it == impl.held_tokens.end ())
     return;
   auto conn = impl.connections.find (it->second);
-  if (conn != impl.connections.end ())
+  if (conn != impl.connections.end ()) {
     conn->second->held.erase (token);
+    conn->second->released_at_us = g_get_monotonic_time ();
+  }
   impl.held_tokens.erase (it);
 }
 
