@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "streams/stream_metrics.h"
 
+#include <algorithm>
+
 #include "ingest/buffer_latency.h"
 #include "metrics/metrics.h"
 #include "util/message_names.h"
@@ -118,10 +120,16 @@ StreamMetrics::on_message (const std::string &id, const GstStructure *s)
     auto kind = [&id] (const char *k) {
       return prometheus::Labels{ { "stream", id }, { "kind", k } };
     };
+    // The share of the frames that came in over the last interval that the
+    // transcode managed to put out: 1 when it keeps up, lower as it sheds.
+    const double in_before = seen.frames_in, out_before = seen.frames_out;
     add_growth (metrics_->transcode_frames_total.Add (kind ("in")), seen.frames_in,
                 number (s, "frames-in"));
     add_growth (metrics_->transcode_frames_total.Add (kind ("out")), seen.frames_out,
                 number (s, "frames-out"));
+    if (seen.frames_in > in_before && seen.frames_out >= out_before)
+      metrics_->transcode_speed_ratio.Add (labels).Set (
+          std::min (1.0, (seen.frames_out - out_before) / (seen.frames_in - in_before)));
     add_growth (metrics_->transcode_frames_total.Add (kind ("dropped")), seen.frames_dropped,
                 number (s, "frames-dropped"));
     metrics_->transcode_latency_ms.Add ({ { "stream", id }, { "quantile", "0.5" } })
@@ -198,6 +206,7 @@ StreamMetrics::forget (const std::string &id)
       metrics_->transcode_shed_total.Remove (&metrics_->transcode_shed_total.Add (l));
     }
     metrics_->transcode_shed_step.Remove (&metrics_->transcode_shed_step.Add (labels));
+    metrics_->transcode_speed_ratio.Remove (&metrics_->transcode_speed_ratio.Add (labels));
     metrics_->transcode_lag_seconds.Remove (&metrics_->transcode_lag_seconds.Add (labels));
   }
   // Add returns the existing series, which Remove then drops.

@@ -150,6 +150,10 @@ class Overload(LiveStreamCase):
                         if line.startswith('mirror_stream_live_lag_seconds{stream="cam1"}')]
             self.assertEqual(len(live_lag), 1, "no mirror_stream_live_lag_seconds for cam1")
             self.assertLess(live_lag[0], LAG_BOUND_S)
+            speed = [float(line.rsplit(" ", 1)[1]) for line in text.decode().splitlines()
+                     if line.startswith('mirror_transcode_speed_ratio{stream="cam1"}')]
+            self.assertEqual(len(speed), 1, "no mirror_transcode_speed_ratio for cam1")
+            self.assertLess(speed[0], 1.0)
         finally:
             busy.stop()
             release(self.m.pid)

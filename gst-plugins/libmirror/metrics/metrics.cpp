@@ -93,6 +93,9 @@ Metrics::Metrics ()
       transcode_shed_step (GAUGE ("mirror_transcode_shed_step",
                                   "The transcoder's shedding step now, by stream (0: none, 1: "
                                   "B-frames skipped, 2: keyframes only)")),
+      transcode_speed_ratio (GAUGE ("mirror_transcode_speed_ratio",
+                                    "Frames the transcoder put out per frame in over its last "
+                                    "stats interval, by stream (1: it keeps up; lower: it sheds)")),
       transcode_lag_seconds (GAUGE ("mirror_transcode_lag_seconds",
                                     "How long ago the newest decoded frame entered the "
                                     "transcoder, by stream")),

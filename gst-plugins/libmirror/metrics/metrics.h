@@ -82,6 +82,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge> &transcode_latency_ms;
   prometheus::Family<prometheus::Counter> &transcode_shed_total;
   prometheus::Family<prometheus::Gauge> &transcode_shed_step;
+  prometheus::Family<prometheus::Gauge> &transcode_speed_ratio;
   prometheus::Family<prometheus::Gauge> &transcode_lag_seconds;
   prometheus::Family<prometheus::Gauge> &stream_live_lag_seconds;
   prometheus::Family<prometheus::Gauge> &transcode_info;
