@@ -14,7 +14,7 @@ namespace {
 // mirror_transcode_shed_total's steps and the stats fields that count them.
 constexpr std::pair<const char *, const char *> kShedSteps[] = {
   { "encoder", "shed-encoder-drops" },
-  { "decoder", "decoder-skipped" },
+  { "non-reference", "shed-nonref-drops" },
   { "keyframes", "shed-keyframe-drops" },
   { "catch-up", "shed-catchup-drops" },
 };
@@ -141,9 +141,10 @@ StreamMetrics::on_message (const std::string &id, const GstStructure *s)
         add_growth (metrics_->transcode_shed_total.Add ({ { "stream", id }, { "step", step } }),
                     seen.shed[step], number (s, field));
     if (const char *step = gst_structure_get_string (s, "shed-step"))
-      metrics_->transcode_shed_step.Add (labels).Set (g_str_equal (step, "keyframes-only")  ? 2
-                                                      : g_str_equal (step, "skip-b-frames") ? 1
-                                                                                            : 0);
+      metrics_->transcode_shed_step.Add (labels).Set (g_str_equal (step, "keyframes-only") ? 2
+                                                      : g_str_equal (step, "skip-non-reference")
+                                                          ? 1
+                                                          : 0);
     if (gst_structure_has_field (s, "lag-ms"))
       metrics_->transcode_lag_seconds.Add (labels).Set (number (s, "lag-ms") / 1000);
     prometheus::Labels chain = { { "stream", id },

@@ -41,7 +41,7 @@ read_transcode_stats (const GstStructure *s, TranscodeView *t)
     t->shed_step = step;
   t->lag_ms = real ("lag-ms");
   t->shed_encoder = count ("shed-encoder-drops");
-  t->shed_decoder = count ("decoder-skipped");
+  t->shed_nonref = count ("shed-nonref-drops");
   t->shed_keyframes = count ("shed-keyframe-drops");
   t->shed_catch_up = count ("shed-catchup-drops");
 }

@@ -21,7 +21,7 @@ struct TranscodeView {
   // the frames shed at each step so far.
   std::string shed_step = "none";
   double lag_ms = 0;
-  uint64_t shed_encoder = 0, shed_decoder = 0, shed_keyframes = 0, shed_catch_up = 0;
+  uint64_t shed_encoder = 0, shed_nonref = 0, shed_keyframes = 0, shed_catch_up = 0;
 };
 
 struct StreamView {

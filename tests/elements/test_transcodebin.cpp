@@ -443,7 +443,7 @@ GST_START_TEST (test_live_overload_sheds_before_the_encoder)
   guint64 encoder = 0, catch_up = 0, keyframes = 0, skipped = 0;
   gst_structure_get (run.stats, "shed-encoder-drops", G_TYPE_UINT64, &encoder,
                      "shed-catchup-drops", G_TYPE_UINT64, &catch_up, "shed-keyframe-drops",
-                     G_TYPE_UINT64, &keyframes, "decoder-skipped", G_TYPE_UINT64, &skipped,
+                     G_TYPE_UINT64, &keyframes, "shed-nonref-drops", G_TYPE_UINT64, &skipped,
                      nullptr);
   fail_unless (encoder > 0, "no frame was dropped before the encoder");
   // Every frame is out or counted as shed.

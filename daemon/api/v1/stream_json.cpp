@@ -94,7 +94,7 @@ add_stream_members (JsonBuilder *b, const StreamView &view)
       json_builder_set_member_name (b, "shed");
       json_builder_begin_object (b);
       for (const auto &[name, value] :
-           { std::pair{ "encoder", t.shed_encoder }, std::pair{ "decoder", t.shed_decoder },
+           { std::pair{ "encoder", t.shed_encoder }, std::pair{ "non_reference", t.shed_nonref },
              std::pair{ "keyframes", t.shed_keyframes },
              std::pair{ "catch_up", t.shed_catch_up } }) {
         json_builder_set_member_name (b, name);

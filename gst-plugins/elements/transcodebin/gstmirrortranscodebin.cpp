@@ -60,7 +60,8 @@
  * within #GstMirrorTranscodeBin:max-lag of it, in steps: a frame that finds
  * its encoder's queue full is dropped (an encoder that cannot keep up never
  * holds up the decoder); past half of max-lag at the decoder's output the
- * decoder skips B-frames (libav's `skip-frame`), then only keyframes reach
+ * frames no other refers to (most B-frames) are kept from the decoder, then
+ * all but keyframes, which it is told to output at once
  * it; a frame that reaches the decoder later than max-lag starts a catch-up
  * that drops compressed frames up to the next on-time keyframe. Each change
  * of step posts an element message `mirror-transcode-shed` (step, lag-ms);
@@ -75,8 +76,7 @@
  * `src_0`), latency-p50-ms and latency-p99-ms (wall time from `sink` to `src_0`,
  * matched by PTS, last 256 frames), decoder, encoder and hardware, and the
  * shedding: shed-step, lag-ms (the newest decoded frame's), shed-encoder-drops,
- * shed-keyframe-drops, shed-catchup-drops and decoder-skipped (frames into
- * the decoder that did not come out).
+ * shed-nonref-drops, shed-keyframe-drops and shed-catchup-drops.
  *
  * ## Example launch line
  * |[
@@ -235,7 +235,8 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
       g_param_spec_uint64 (
           "max-lag", "Max lag",
           "How far behind live, in nanoseconds, a frame may reach the decoder; the transcode sheds "
-          "work (frames before the encoders, B-frames, all but keyframes) from half of it, and "
+          "work (frames before the encoders, non-reference frames, all but keyframes) from half of "
+          "it, and "
           "drops late frames up to an on-time keyframe past it",
           100 * GST_MSECOND, 60 * GST_SECOND, DEFAULT_MAX_LAG, flags));
   g_object_class_install_property (
@@ -271,8 +272,8 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
                           "mirror-transcode-stats: frames-in, frames-out (rendition 0), "
                           "frames-dropped, latency-p50-ms, latency-p99-ms (sink to src_0, last "
                           "256 frames), decoder, encoder, hardware, shed-step, lag-ms, "
-                          "shed-encoder-drops, shed-keyframe-drops, shed-catchup-drops, "
-                          "decoder-skipped",
+                          "shed-encoder-drops, shed-nonref-drops, shed-keyframe-drops, "
+                          "shed-catchup-drops",
                           GST_TYPE_STRUCTURE, ro));
 
   gst_element_class_set_static_metadata (

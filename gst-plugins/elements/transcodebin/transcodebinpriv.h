@@ -122,7 +122,11 @@ struct GstMirrorTranscodeBinPrivate {
   std::mutex shed_lock; // the policy: decode threads
   mirror::ShedPolicy shed;
   GstElement *decoder_element = nullptr; // while built (build_lock)
-  bool decoder_skips = false;            // it has skip-frame
+  // What reaches the decoder: 0 unknown, 1 H.264, 2 H.265, and its NAL
+  // length field's size (0: byte stream), for telling non-reference frames.
+  // Decoder thread only.
+  int decode_codec = 0;
+  int decode_nal_length = 0;
   // The decoder's input segment, and whether it was sent to the decoder
   // flagged TRICKMODE_KEY_UNITS (keyframes only: a decoder then outputs each
   // keyframe at once instead of holding it for its reorder delay, which at
@@ -132,10 +136,9 @@ struct GstMirrorTranscodeBinPrivate {
   std::atomic<int> shed_step{ 0 };
   std::atomic<gint64> decoded_lag_ns{ 0 };
   std::atomic<guint64> shed_encoder_drops{ 0 };  // frames dropped before an encoder
+  std::atomic<guint64> shed_nonref_drops{ 0 };   // non-reference frames kept from the decoder
   std::atomic<guint64> shed_keyframe_drops{ 0 }; // delta frames kept from the decoder
   std::atomic<guint64> shed_catchup_drops{ 0 };  // late frames dropped to catch up
-  std::atomic<guint64> decoder_in{ 0 };          // frames into the decoder
-  std::atomic<guint64> decoder_out{ 0 };         // frames out of it
 };
 
 struct _GstMirrorTranscodeBin {

@@ -5,14 +5,17 @@
 //
 // - before each encoder, a frame that finds its queue full is dropped, so a
 //   slow encoder never holds up the decoder or the other renditions;
-// - at the decoder's output, the lag picks the step: skip B-frames in the
-//   decoder (libav's skip-frame), then let only keyframes reach it;
+// - at the decoder's output, the lag picks the step: keep the frames no
+//   other refers to (most B-frames) from the decoder, then all but
+//   keyframes, which the decoder is told to output at once;
 // - at the decoder's input, a frame later than max-lag starts a catch-up:
 //   compressed frames are dropped up to the next on-time keyframe.
 //
 // The decode queue never blocks the input: the `source` rendition, fed by
 // the same tee, keeps flowing whatever the decoder does.
 #include "transcodebin/transcodebinpriv.h"
+
+#include "transcode/droppable_frames.h"
 
 #define GST_CAT_DEFAULT gst_mirror_transcode_bin_debug
 
@@ -105,6 +108,52 @@ segment_event (const GstSegment &segment, bool keyframes_only)
   return gst_event_new_segment (&s);
 }
 
+// The codec and NAL framing of what reaches the decoder, to tell the
+// frames no other refers to.
+void
+note_decode_caps (GstMirrorTranscodeBinPrivate *priv, GstCaps *caps)
+{
+  priv->decode_codec = 0;
+  priv->decode_nal_length = 0;
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  const bool h264 = gst_structure_has_name (s, "video/x-h264");
+  if (!h264 && !gst_structure_has_name (s, "video/x-h265"))
+    return;
+  const mirror::VideoCodec codec = h264 ? mirror::VideoCodec::kH264 : mirror::VideoCodec::kH265;
+  const gchar *format = gst_structure_get_string (s, "stream-format");
+  if (!format || g_str_equal (format, "byte-stream")) {
+    priv->decode_codec = h264 ? 1 : 2;
+    return;
+  }
+  const GValue *v = gst_structure_get_value (s, "codec_data");
+  if (!v || !GST_VALUE_HOLDS_BUFFER (v))
+    return;
+  GstMapInfo map;
+  GstBuffer *data = gst_value_get_buffer (v);
+  if (!gst_buffer_map (data, &map, GST_MAP_READ))
+    return;
+  if (auto length = mirror::nal_length_size (codec, map.data, map.size)) {
+    priv->decode_codec = h264 ? 1 : 2;
+    priv->decode_nal_length = *length;
+  }
+  gst_buffer_unmap (data, &map);
+}
+
+bool
+droppable (GstMirrorTranscodeBinPrivate *priv, GstBuffer *buf)
+{
+  if (priv->decode_codec == 0)
+    return false;
+  GstMapInfo map;
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+    return false;
+  const bool out = mirror::access_unit_is_droppable (
+      priv->decode_codec == 1 ? mirror::VideoCodec::kH264 : mirror::VideoCodec::kH265, map.data,
+      map.size, priv->decode_nal_length);
+  gst_buffer_unmap (buf, &map);
+  return out;
+}
+
 } // namespace
 
 // On the decode queue's src pad, the decoder's thread: what reaches it.
@@ -114,7 +163,11 @@ decode_gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   auto *priv = GST_MIRROR_TRANSCODE_BIN (user_data)->priv;
   if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
     GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
-    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
+      GstCaps *caps;
+      gst_event_parse_caps (ev, &caps);
+      note_decode_caps (priv, caps);
+    } else if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
       gst_event_copy_segment (ev, &priv->decode_segment);
       if (priv->decode_trickmode) {
         GST_PAD_PROBE_INFO_DATA (info) = segment_event (priv->decode_segment, true);
@@ -126,11 +179,15 @@ decode_gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   const bool keyframe = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
   const gint64 lag = lag_of (buf, wall_ns ());
+  // Looked at only while that step is on: it maps the frame.
+  const bool nonref = !keyframe
+                      && priv->shed_step.load () == int (mirror::ShedStep::kSkipNonReference)
+                      && droppable (priv, buf);
   bool admitted, was_catching_up;
   {
     std::lock_guard<std::mutex> lk (priv->shed_lock);
     was_catching_up = priv->shed.catching_up ();
-    admitted = priv->shed.admit (lag, keyframe);
+    admitted = priv->shed.admit (lag, keyframe, nonref);
   }
   if (!admitted) {
     if (was_catching_up || priv->shed.catching_up ()) {
@@ -138,6 +195,8 @@ decode_gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
         GST_INFO_OBJECT (user_data, "frame %.0f ms late reached the decoder: catching up",
                          lag / 1e6);
       priv->shed_catchup_drops++;
+    } else if (nonref) {
+      priv->shed_nonref_drops++;
     } else {
       priv->shed_keyframe_drops++;
     }
@@ -160,7 +219,6 @@ decode_gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
     GST_PAD_PROBE_INFO_DATA (info) = buf;
   }
-  priv->decoder_in++;
   return GST_PAD_PROBE_OK;
 }
 
@@ -172,7 +230,6 @@ decoded_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data)
   auto *priv = self->priv;
   const gint64 now = wall_ns ();
   const gint64 lag = lag_of (GST_PAD_PROBE_INFO_BUFFER (info), now);
-  priv->decoder_out++;
   priv->decoded_lag_ns.store (lag);
   mirror::ShedStep step;
   {
@@ -182,12 +239,6 @@ decoded_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data)
   if (int (step) == priv->shed_step.load ())
     return GST_PAD_PROBE_OK;
   priv->shed_step.store (int (step));
-  {
-    std::lock_guard<std::recursive_mutex> lk (priv->build_lock);
-    if (priv->decoder_element && priv->decoder_skips)
-      g_object_set (priv->decoder_element, "skip-frame",
-                    step >= mirror::ShedStep::kSkipBFrames ? 1 : 0, nullptr);
-  }
   post_step (self, step, lag);
   return GST_PAD_PROBE_OK;
 }
@@ -245,8 +296,6 @@ watch_decode (GstMirrorTranscodeBin *self, GstElement *queue, GstElement *decode
   gst_pad_add_probe (dsrc, GST_PAD_PROBE_TYPE_BUFFER, decoded_probe, self, nullptr);
   gst_object_unref (dsrc);
   priv->decoder_element = decoder;
-  priv->decoder_skips
-      = g_object_class_find_property (G_OBJECT_GET_CLASS (decoder), "skip-frame") != nullptr;
   mirror::ShedPolicyOptions options;
   {
     std::lock_guard<std::mutex> lk (priv->settings_lock);
@@ -267,9 +316,10 @@ reset_shedding (GstMirrorTranscodeBinPrivate *priv)
   priv->decoded_lag_ns = 0;
   priv->shed_encoder_drops = 0;
   priv->shed_keyframe_drops = 0;
+  priv->shed_nonref_drops = 0;
+  priv->decode_codec = 0;
+  priv->decode_nal_length = 0;
   priv->shed_catchup_drops = 0;
-  priv->decoder_in = 0;
-  priv->decoder_out = 0;
   priv->live = false;
   gst_segment_init (&priv->decode_segment, GST_FORMAT_UNDEFINED);
   priv->decode_trickmode = false;

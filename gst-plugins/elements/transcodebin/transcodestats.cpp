@@ -81,7 +81,6 @@ make_stats (GstMirrorTranscodeBin *self)
     enc = priv->active_encoder;
   }
   mirror::FrameLatencyStats f = priv->latency.stats ();
-  const guint64 in = priv->decoder_in.load (), out = priv->decoder_out.load ();
   return gst_structure_new (
       mirror::msg::kTranscodeStats, "frames-in", G_TYPE_UINT64, f.frames_in, "frames-out",
       G_TYPE_UINT64, f.frames_out, "frames-dropped", G_TYPE_UINT64, f.frames_dropped,
@@ -92,8 +91,8 @@ make_stats (GstMirrorTranscodeBin *self)
       priv->decoded_lag_ns.load () / 1e6, "shed-encoder-drops", G_TYPE_UINT64,
       priv->shed_encoder_drops.load (), "shed-keyframe-drops", G_TYPE_UINT64,
       priv->shed_keyframe_drops.load (), "shed-catchup-drops", G_TYPE_UINT64,
-      priv->shed_catchup_drops.load (), "decoder-skipped", G_TYPE_UINT64, in > out ? in - out : 0,
-      nullptr);
+      priv->shed_catchup_drops.load (), "shed-nonref-drops", G_TYPE_UINT64,
+      priv->shed_nonref_drops.load (), nullptr);
 }
 
 void

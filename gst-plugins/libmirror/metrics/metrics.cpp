@@ -88,11 +88,12 @@ Metrics::Metrics ()
       transcode_shed_total (COUNTER (
           "mirror_transcode_shed_total",
           "Video frames the transcoder shed to stay live, by stream and step (encoder: dropped "
-          "before an encoder; decoder: skipped by the decoder; keyframes: delta frames kept from "
+          "before an encoder; non-reference: frames no other refers to, kept from the decoder; "
+          "keyframes: delta frames kept from "
           "the decoder; catch-up: late frames dropped up to an on-time keyframe)")),
       transcode_shed_step (GAUGE ("mirror_transcode_shed_step",
                                   "The transcoder's shedding step now, by stream (0: none, 1: "
-                                  "B-frames skipped, 2: keyframes only)")),
+                                  "non-reference frames skipped, 2: keyframes only)")),
       transcode_speed_ratio (GAUGE ("mirror_transcode_speed_ratio",
                                     "Frames the transcoder put out per frame in over its last "
                                     "stats interval, by stream (1: it keeps up; lower: it sheds)")),

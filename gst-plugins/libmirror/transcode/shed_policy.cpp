@@ -9,8 +9,8 @@ shed_step_name (ShedStep step)
   switch (step) {
   case ShedStep::kNone:
     return "none";
-  case ShedStep::kSkipBFrames:
-    return "skip-b-frames";
+  case ShedStep::kSkipNonReference:
+    return "skip-non-reference";
   case ShedStep::kKeyframesOnly:
     return "keyframes-only";
   }
@@ -24,9 +24,13 @@ ShedPolicy::on_decoded (int64_t now_ns, int64_t lag_ns)
       = last_change_ns_ == INT64_MIN || now_ns - last_change_ns_ >= options_.settle_ns;
   if (lag_ns > options_.budget_ns / 2) {
     calm_since_ns_ = INT64_MIN;
-    if (settled && step_ != ShedStep::kKeyframesOnly) {
+    // A step that is draining the backlog (the lag is lower than when it
+    // was taken) is given more time rather than followed by the next.
+    const bool draining = step_ != ShedStep::kNone && lag_ns < lag_at_change_ns_;
+    if (settled && !draining && step_ != ShedStep::kKeyframesOnly) {
       step_ = ShedStep (int (step_) + 1);
       last_change_ns_ = now_ns;
+      lag_at_change_ns_ = lag_ns;
     }
     return step_;
   }
@@ -40,13 +44,14 @@ ShedPolicy::on_decoded (int64_t now_ns, int64_t lag_ns)
       && now_ns - last_change_ns_ >= options_.calm_ns) {
     step_ = ShedStep (int (step_) - 1);
     last_change_ns_ = now_ns;
+    lag_at_change_ns_ = lag_ns;
     calm_since_ns_ = now_ns;
   }
   return step_;
 }
 
 bool
-ShedPolicy::admit (int64_t lag_ns, bool keyframe)
+ShedPolicy::admit (int64_t lag_ns, bool keyframe, bool droppable)
 {
   if (catching_up_) {
     // Back on time from a keyframe that is well within the budget, so the
@@ -60,7 +65,9 @@ ShedPolicy::admit (int64_t lag_ns, bool keyframe)
     catching_up_ = true;
     return false;
   }
-  return keyframe || step_ != ShedStep::kKeyframesOnly;
+  if (step_ == ShedStep::kKeyframesOnly)
+    return keyframe;
+  return !(droppable && step_ == ShedStep::kSkipNonReference);
 }
 
 void
@@ -69,6 +76,7 @@ ShedPolicy::reset ()
   step_ = ShedStep::kNone;
   catching_up_ = false;
   last_change_ns_ = INT64_MIN;
+  lag_at_change_ns_ = 0;
   calm_since_ns_ = INT64_MIN;
 }
 
@@ -80,14 +88,15 @@ ShedHealth::update (const Counts &totals, ShedStep step)
   const bool catch_up = grew (totals.catch_up, last_.catch_up);
   const bool keyframes = grew (totals.keyframes, last_.keyframes);
   const bool encoder = grew (totals.encoder, last_.encoder);
+  const bool nonref = grew (totals.nonref, last_.nonref);
   last_ = totals;
   const char *what = nullptr;
   if (catch_up)
     what = "frames reached the decoder too late and were dropped up to a keyframe";
   else if (step == ShedStep::kKeyframesOnly || keyframes)
     what = "only keyframes are decoded";
-  else if (step == ShedStep::kSkipBFrames)
-    what = "the decoder skips B-frames";
+  else if (step == ShedStep::kSkipNonReference || nonref)
+    what = "non-reference frames are not decoded";
   else if (encoder)
     what = "frames are dropped before the encoder";
   if (!what) {

@@ -6,8 +6,9 @@
 //   frames dropped before the encoders  always on: an encoder that cannot
 //                                       keep up gets the frames it can take
 //                                       (ShedPolicy is not asked)
-//   kSkipBFrames                        the decoder skips non-reference
-//                                       frames
+//   kSkipNonReference                   frames no other frame refers to
+//                                       (most B-frames) are kept from the
+//                                       decoder
 //   kKeyframesOnly                      only keyframes reach the decoder
 //   catch-up                            a frame that reaches the decoder
 //                                       later than the budget: compressed
@@ -25,9 +26,9 @@
 
 namespace mirror {
 
-enum class ShedStep : int { kNone = 0, kSkipBFrames = 1, kKeyframesOnly = 2 };
+enum class ShedStep : int { kNone = 0, kSkipNonReference = 1, kKeyframesOnly = 2 };
 
-// "none", "skip-b-frames", "keyframes-only".
+// "none", "skip-non-reference", "keyframes-only".
 const char *shed_step_name (ShedStep step);
 
 struct ShedPolicyOptions {
@@ -47,13 +48,13 @@ class ShedPolicy {
 
   // A decoded frame's lag at @now; returns the step to use from now on.
   // Steps up when the lag passes half the budget and the last change has
-  // had settle_ns to work.
+  // had settle_ns to work without bringing the lag down.
   ShedStep on_decoded (int64_t now_ns, int64_t lag_ns);
 
-  // Whether a compressed frame with @lag, a keyframe or not, reaches the
-  // decoder: false while catching up or, at kKeyframesOnly, for a delta
-  // frame.
-  bool admit (int64_t lag_ns, bool keyframe);
+  // Whether a compressed frame with @lag reaches the decoder: false while
+  // catching up, at kKeyframesOnly for a delta frame, and from
+  // kSkipNonReference for a frame no other refers to (@droppable).
+  bool admit (int64_t lag_ns, bool keyframe, bool droppable = false);
 
   ShedStep step () const { return step_; }
   bool catching_up () const { return catching_up_; }
@@ -65,6 +66,7 @@ class ShedPolicy {
   ShedStep step_ = ShedStep::kNone;
   bool catching_up_ = false;
   int64_t last_change_ns_ = INT64_MIN;
+  int64_t lag_at_change_ns_ = 0;      // the lag that made the last change
   int64_t calm_since_ns_ = INT64_MIN; // INT64_MIN: the lag is not low now
 };
 
@@ -79,6 +81,7 @@ class ShedHealth {
 
   struct Counts {
     uint64_t encoder = 0;   // frames dropped before an encoder
+    uint64_t nonref = 0;    // non-reference frames kept from the decoder
     uint64_t keyframes = 0; // delta frames kept from the decoder
     uint64_t catch_up = 0;  // late frames dropped to catch up
   };

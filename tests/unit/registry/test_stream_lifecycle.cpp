@@ -48,11 +48,11 @@ TEST (StreamLifecycle, ATranscodeThatShedsWorkDegradesALiveStream)
   StreamLifecycle starting;
   EXPECT_FALSE (starting.apply (E::kBehind, "cannot keep up"));
   auto l = reach ({ E::kMediaFlowing });
-  EXPECT_TRUE (l.apply (E::kBehind, "the decoder skips B-frames"));
+  EXPECT_TRUE (l.apply (E::kBehind, "non-reference frames are not decoded"));
   EXPECT_EQ (l.state (), S::kDegraded);
-  EXPECT_EQ (l.message (), "the decoder skips B-frames");
+  EXPECT_EQ (l.message (), "non-reference frames are not decoded");
   // The same shedding again is no change; a new step is.
-  EXPECT_FALSE (l.apply (E::kBehind, "the decoder skips B-frames"));
+  EXPECT_FALSE (l.apply (E::kBehind, "non-reference frames are not decoded"));
   EXPECT_TRUE (l.apply (E::kBehind, "only keyframes are decoded"));
   EXPECT_TRUE (l.apply (E::kCaughtUp));
   EXPECT_EQ (l.state (), S::kLive);

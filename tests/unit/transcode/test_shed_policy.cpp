@@ -31,12 +31,23 @@ TEST (ShedPolicy, OnTimeFramesShedNothing)
 TEST (ShedPolicy, StepsUpOneStepPerSettleTimeWhileLate)
 {
   ShedPolicy policy (options ());
-  EXPECT_EQ (policy.on_decoded (0, 600 * kMs), ShedStep::kSkipBFrames);
+  EXPECT_EQ (policy.on_decoded (0, 600 * kMs), ShedStep::kSkipNonReference);
   // The step gets its time to work.
-  EXPECT_EQ (policy.on_decoded (500 * kMs, 700 * kMs), ShedStep::kSkipBFrames);
+  EXPECT_EQ (policy.on_decoded (500 * kMs, 700 * kMs), ShedStep::kSkipNonReference);
   EXPECT_EQ (policy.on_decoded (1000 * kMs, 700 * kMs), ShedStep::kKeyframesOnly);
   EXPECT_EQ (policy.on_decoded (5000 * kMs, 900 * kMs), ShedStep::kKeyframesOnly);
   EXPECT_STREQ (shed_step_name (policy.step ()), "keyframes-only");
+}
+
+TEST (ShedPolicy, AStepThatDrainsTheBacklogIsGivenTime)
+{
+  ShedPolicy policy (options ());
+  EXPECT_EQ (policy.on_decoded (0, 900 * kMs), ShedStep::kSkipNonReference);
+  // Still over half the budget, but coming down: no further step.
+  EXPECT_EQ (policy.on_decoded (1500 * kMs, 800 * kMs), ShedStep::kSkipNonReference);
+  EXPECT_EQ (policy.on_decoded (2500 * kMs, 600 * kMs), ShedStep::kSkipNonReference);
+  // Going up again: the next step.
+  EXPECT_EQ (policy.on_decoded (3000 * kMs, 950 * kMs), ShedStep::kKeyframesOnly);
 }
 
 TEST (ShedPolicy, KeyframesOnlyLetsOnlyKeyframesThrough)
@@ -46,7 +57,19 @@ TEST (ShedPolicy, KeyframesOnlyLetsOnlyKeyframesThrough)
   policy.on_decoded (1000 * kMs, 600 * kMs);
   ASSERT_EQ (policy.step (), ShedStep::kKeyframesOnly);
   EXPECT_FALSE (policy.admit (100 * kMs, false));
+  EXPECT_FALSE (policy.admit (100 * kMs, false, true));
   EXPECT_TRUE (policy.admit (100 * kMs, true));
+}
+
+TEST (ShedPolicy, SkipNonReferenceKeepsOnlyDroppableFramesFromTheDecoder)
+{
+  ShedPolicy policy (options ());
+  EXPECT_TRUE (policy.admit (100 * kMs, false, true)); // nothing shed yet
+  policy.on_decoded (0, 600 * kMs);
+  ASSERT_EQ (policy.step (), ShedStep::kSkipNonReference);
+  EXPECT_FALSE (policy.admit (100 * kMs, false, true));
+  EXPECT_TRUE (policy.admit (100 * kMs, false, false));
+  EXPECT_TRUE (policy.admit (100 * kMs, true, false));
 }
 
 TEST (ShedPolicy, StepsDownOnlyAfterALongCalm)
@@ -60,9 +83,9 @@ TEST (ShedPolicy, StepsDownOnlyAfterALongCalm)
   // Low lag for less than calm_ns holds it too.
   EXPECT_EQ (policy.on_decoded (21000 * kMs, 50 * kMs), ShedStep::kKeyframesOnly);
   EXPECT_EQ (policy.on_decoded (30000 * kMs, 50 * kMs), ShedStep::kKeyframesOnly);
-  EXPECT_EQ (policy.on_decoded (31000 * kMs, 50 * kMs), ShedStep::kSkipBFrames);
+  EXPECT_EQ (policy.on_decoded (31000 * kMs, 50 * kMs), ShedStep::kSkipNonReference);
   // One step per calm period.
-  EXPECT_EQ (policy.on_decoded (35000 * kMs, 50 * kMs), ShedStep::kSkipBFrames);
+  EXPECT_EQ (policy.on_decoded (35000 * kMs, 50 * kMs), ShedStep::kSkipNonReference);
   EXPECT_EQ (policy.on_decoded (41000 * kMs, 50 * kMs), ShedStep::kNone);
 }
 
@@ -99,9 +122,9 @@ TEST (ShedHealth, DegradedWhileSheddingAndCalmAfterThreeCleanReports)
   EXPECT_EQ (health.message (),
              "the transcode cannot keep up with live: frames are dropped before the encoder");
   // The most severe shedding names it.
-  EXPECT_TRUE (health.update ({ .encoder = 30 }, ShedStep::kSkipBFrames));
+  EXPECT_TRUE (health.update ({ .encoder = 30 }, ShedStep::kSkipNonReference));
   EXPECT_EQ (health.message (),
-             "the transcode cannot keep up with live: the decoder skips B-frames");
+             "the transcode cannot keep up with live: non-reference frames are not decoded");
   EXPECT_TRUE (health.update ({ .encoder = 30, .catch_up = 5 }, ShedStep::kKeyframesOnly));
   EXPECT_NE (health.message ().find ("dropped up to a keyframe"), std::string::npos);
   EXPECT_TRUE (health.update ({ .encoder = 30, .catch_up = 5 }, ShedStep::kKeyframesOnly));
