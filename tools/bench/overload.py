@@ -27,7 +27,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -79,37 +78,12 @@ def rendition_url(http_port, stream_id):
 
 def run_mirrord(n, seconds):
     srt_port, http_port = free_udp_port(), srt_ingest.free_tcp_port()
-    config = os.path.join(tempfile.mkdtemp(prefix="mirror-overload-"), "mirror.yaml")
-    with open(config, "w") as f:
-        f.write("transcoding:\n  max_sessions: 64\n")
-    admin = srt_ingest.free_tcp_port()
-    env = dict(os.environ,
-               GST_PLUGIN_PATH_1_0=os.path.join(BUILD, "gst-plugins"),
-               GST_REGISTRY_1_0=os.path.join(BUILD, "gst-registry.bin"),
-               MIRROR_SERVER_ADMIN_PORT=str(admin), MIRROR_SERVER_ADMIN_BIND_ADDRESS="127.0.0.1",
-               MIRROR_SERVER_HTTP_PORT=str(http_port),
-               MIRROR_SERVER_HTTP3_PORT=str(srt_ingest.free_tcp_port()),
-               MIRROR_INGESTION_SRT_PORT=str(srt_port),
-               MIRROR_INGESTION_RTP_PORT=str(free_udp_port()),
-               MIRROR_STORAGE_LOCAL_CACHE_DIR=tempfile.mkdtemp(prefix="mirror-overload-"),
-               MIRROR_MONITORING_LOG_LEVEL="info")
-    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    log_path = os.path.join(os.path.dirname(config), "mirrord.log")
-    with open(log_path, "w") as log:
-        mirrord = subprocess.Popen([os.path.join(BUILD, "daemon", "mirrord"), "--config", config],
-                                   env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT)
+    # The default route: transcode to the ladder and package it.
+    mirrord, admin, log_path = srt_ingest.start_mirrord(
+        srt_port, free_udp_port(), {"MIRROR_SERVER_HTTP_PORT": str(http_port)},
+        config_text="transcoding:\n  max_sessions: 64\n")
     senders = None
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                http_json(admin, "/health")
-                break
-            except OSError:
-                if time.monotonic() > deadline or mirrord.poll() is not None:
-                    raise RuntimeError(f"mirrord did not start; its log: {log_path}")
-                time.sleep(0.1)
         senders = srt_ingest.Senders(n, port=srt_port)
         ids = [f"bench{i}" for i in range(n)]
         urls = {}

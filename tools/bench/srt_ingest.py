@@ -261,15 +261,19 @@ def quantile(before, after, q):
     return bounds[-1]
 
 
-def start_mirrord(srt_port, rtp_port, extra_env=None):
-    """mirrord with every stream on the ingest-only description (the path the
-    benches measure: hub -> ring -> demux -> parse -> heartbeat), on the
-    receivers' core, its log kept; returns once its admin API answers, as
-    (process, admin port, log path)."""
+INGEST_ONLY = 'ingestion:\n  routes:\n    - {match: "*", pipeline: ingest-only}\n'
+
+
+def start_mirrord(srt_port, rtp_port, extra_env=None, config_text=INGEST_ONLY):
+    """mirrord on config_text (by default every stream on the ingest-only
+    description, the path the ingest benches measure: hub -> ring -> demux
+    -> parse -> heartbeat), on the receivers' core, its log kept; returns
+    once its admin API answers, as (process, admin port, log path).
+    extra_env overrides the environment it gets."""
     admin = free_tcp_port()
     config = os.path.join(tempfile.mkdtemp(prefix="mirror-bench-"), "mirror.yaml")
     with open(config, "w") as f:
-        f.write('ingestion:\n  routes:\n    - {match: "*", pipeline: ingest-only}\n')
+        f.write(config_text)
     env = dict(os.environ,
                GST_PLUGIN_PATH_1_0=os.path.join(BUILD, "gst-plugins"),
                GST_REGISTRY_1_0=os.path.join(BUILD, "gst-registry.bin"),
@@ -279,7 +283,8 @@ def start_mirrord(srt_port, rtp_port, extra_env=None):
                MIRROR_INGESTION_SRT_PORT=str(srt_port),
                MIRROR_INGESTION_RTP_PORT=str(rtp_port),
                MIRROR_STORAGE_LOCAL_CACHE_DIR=tempfile.mkdtemp(prefix="mirror-bench-"),
-               MIRROR_MONITORING_LOG_LEVEL="info", **(extra_env or {}))
+               MIRROR_MONITORING_LOG_LEVEL="info")
+    env.update(extra_env or {})
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
     log_path = os.path.join(os.path.dirname(config), "mirrord.log")
     with open(log_path, "w") as log:
