@@ -201,7 +201,20 @@ class Mirrord(Process):
     """A real mirrord on free ports, with its own state dir, config by env."""
 
     def __init__(self, env=None, config=None, args=None, wait_ready=True):
-        self.admin_port = free_port()
+        # Each probe lets its port go, so two probes can return the same
+        # port: mirrord refuses a config that gives one port two jobs.
+        taken = set()
+
+        def pick(probe, span=1):
+            for _ in range(100):
+                port = probe()
+                ports = set(range(port, port + span))
+                if not ports & taken:
+                    taken.update(ports)
+                    return port
+            raise RuntimeError("no distinct free ports")
+
+        self.admin_port = pick(free_port)
         self.state_dir = tempfile.mkdtemp(prefix="mirror-state-")
         full_env = dict(os.environ)
         # No D-Bus unless a test brings its own bus.
@@ -210,10 +223,11 @@ class Mirrord(Process):
             "MIRROR_SERVER_ADMIN_PORT": str(self.admin_port),
             "MIRROR_SERVER_ADMIN_BIND_ADDRESS": "127.0.0.1",
             "MIRROR_SERVER_BIND_ADDRESS": "127.0.0.1",
-            "MIRROR_SERVER_HTTP_PORT": str(free_port()),
-            "MIRROR_SERVER_HTTP3_PORT": str(free_port_pair()),
-            "MIRROR_INGESTION_SRT_PORT": str(free_port(socket.SOCK_DGRAM)),
-            "MIRROR_INGESTION_RTP_PORT": str(free_port(socket.SOCK_DGRAM)),
+            "MIRROR_SERVER_HTTP_PORT": str(pick(free_port)),
+            "MIRROR_SERVER_HTTP3_PORT": str(pick(free_port_pair)),
+            "MIRROR_INGESTION_SRT_PORT": str(pick(lambda: free_port(socket.SOCK_DGRAM))),
+            # RTP and RTCP: the port and the one above it.
+            "MIRROR_INGESTION_RTP_PORT": str(pick(lambda: free_port(socket.SOCK_DGRAM), 2)),
             "MIRROR_STORAGE_LOCAL_CACHE_DIR": self.state_dir,
         })
         full_env.update(env or {})
