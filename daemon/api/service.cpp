@@ -159,18 +159,18 @@ add_health_routes (Router &router, AdminContext &ctx)
 
     const size_t total = ctx.streams.local_count ();
     const size_t failed = ctx.streams.error_count ();
+    // Streams whose transcode sheds work to stay live: the box is short of
+    // CPU for what it carries.
+    const auto degraded = ctx.streams.degraded ();
+    const bool degraded_node = failed || !degraded.empty ();
     json_builder_set_member_name (b, "pipelines");
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "status");
-    json_builder_add_string_value (b,
-                                   failed || !ctx.streams.degraded ().empty () ? "degraded" : "ok");
+    json_builder_add_string_value (b, degraded_node ? "degraded" : "ok");
     json_builder_set_member_name (b, "running");
     json_builder_add_int_value (b, (gint64)(total - failed));
     json_builder_set_member_name (b, "failed");
     json_builder_add_int_value (b, (gint64)failed);
-    // Streams whose transcode sheds work to stay live: the box is short of
-    // CPU for what it carries.
-    const auto degraded = ctx.streams.degraded ();
     json_builder_set_member_name (b, "degraded");
     json_builder_begin_array (b);
     for (const auto &[id, message] : degraded) {
@@ -186,9 +186,7 @@ add_health_routes (Router &router, AdminContext &ctx)
 
     json_builder_end_object (b);
     json_builder_set_member_name (b, "status");
-    json_builder_add_string_value (b, !healthy                                      ? "unhealthy"
-                                      : failed || !ctx.streams.degraded ().empty () ? "degraded"
-                                                                                    : "ok");
+    json_builder_add_string_value (b, !healthy ? "unhealthy" : degraded_node ? "degraded" : "ok");
     json_builder_set_member_name (b, "node_id");
     json_builder_add_string_value (b, ctx.registry->node_id ().c_str ());
     json_builder_end_object (b);

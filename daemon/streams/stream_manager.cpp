@@ -184,9 +184,7 @@ StreamManager::Impl::on_element_message (const std::string &id, const GstStructu
     read_transcode_stats (s, &stream->transcode);
     const TranscodeView &t = stream->transcode;
     const bool was_degraded = stream->shed_health.degraded ();
-    const ShedStep step = t.shed_step == "keyframes-only"       ? ShedStep::kKeyframesOnly
-                          : t.shed_step == "skip-non-reference" ? ShedStep::kSkipNonReference
-                                                                : ShedStep::kNone;
+    const ShedStep step = shed_step_from_name (t.shed_step);
     if (stream->shed_health.update (
             { t.shed_encoder, t.shed_nonref, t.shed_keyframes, t.shed_catch_up }, step))
       apply (id, *stream, StreamEvent::kBehind, stream->shed_health.message ());

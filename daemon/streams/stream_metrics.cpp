@@ -5,6 +5,7 @@
 
 #include "ingest/buffer_latency.h"
 #include "metrics/metrics.h"
+#include "transcode/shed_policy.h"
 #include "util/message_names.h"
 
 namespace mirror::daemon {
@@ -141,10 +142,7 @@ StreamMetrics::on_message (const std::string &id, const GstStructure *s)
         add_growth (metrics_->transcode_shed_total.Add ({ { "stream", id }, { "step", step } }),
                     seen.shed[step], number (s, field));
     if (const char *step = gst_structure_get_string (s, "shed-step"))
-      metrics_->transcode_shed_step.Add (labels).Set (g_str_equal (step, "keyframes-only") ? 2
-                                                      : g_str_equal (step, "skip-non-reference")
-                                                          ? 1
-                                                          : 0);
+      metrics_->transcode_shed_step.Add (labels).Set (int (shed_step_from_name (step)));
     if (gst_structure_has_field (s, "lag-ms"))
       metrics_->transcode_lag_seconds.Add (labels).Set (number (s, "lag-ms") / 1000);
     prometheus::Labels chain = { { "stream", id },

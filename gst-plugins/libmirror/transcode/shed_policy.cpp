@@ -18,6 +18,15 @@ shed_step_name (ShedStep step)
 }
 
 ShedStep
+shed_step_from_name (const std::string &name)
+{
+  for (ShedStep step : { ShedStep::kSkipNonReference, ShedStep::kKeyframesOnly })
+    if (name == shed_step_name (step))
+      return step;
+  return ShedStep::kNone;
+}
+
+ShedStep
 ShedPolicy::on_decoded (int64_t now_ns, int64_t lag_ns)
 {
   const bool settled

@@ -30,6 +30,8 @@ enum class ShedStep : int { kNone = 0, kSkipNonReference = 1, kKeyframesOnly = 2
 
 // "none", "skip-non-reference", "keyframes-only".
 const char *shed_step_name (ShedStep step);
+// The step a name stands for; kNone for any other text.
+ShedStep shed_step_from_name (const std::string &name);
 
 struct ShedPolicyOptions {
   // The lag a frame may have when it reaches the decoder; later ones are

@@ -37,6 +37,10 @@ TEST (ShedPolicy, StepsUpOneStepPerSettleTimeWhileLate)
   EXPECT_EQ (policy.on_decoded (1000 * kMs, 700 * kMs), ShedStep::kKeyframesOnly);
   EXPECT_EQ (policy.on_decoded (5000 * kMs, 900 * kMs), ShedStep::kKeyframesOnly);
   EXPECT_STREQ (shed_step_name (policy.step ()), "keyframes-only");
+  EXPECT_EQ (shed_step_from_name ("keyframes-only"), ShedStep::kKeyframesOnly);
+  EXPECT_EQ (shed_step_from_name ("skip-non-reference"), ShedStep::kSkipNonReference);
+  EXPECT_EQ (shed_step_from_name ("none"), ShedStep::kNone);
+  EXPECT_EQ (shed_step_from_name ("bogus"), ShedStep::kNone);
 }
 
 TEST (ShedPolicy, AStepThatDrainsTheBacklogIsGivenTime)
