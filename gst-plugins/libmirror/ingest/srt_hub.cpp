@@ -121,6 +121,8 @@ class SrtHubHandle final : public SrtHub {
   {
     return port_->attach (stream_id, std::move (consumer), error);
   }
+  void keep_caller (const std::string &stream_id) override { port_->keep_caller (stream_id); }
+
   void detach (const std::string &stream_id, const SrtStreamConsumer *consumer) override
   {
     port_->detach (stream_id, consumer);

@@ -111,8 +111,14 @@ class SrtHub {
   // consumer per id: false and *error when another is attached.
   virtual bool attach (const std::string &stream_id, std::shared_ptr<SrtStreamConsumer> consumer,
       std::string *error) = 0;
-  // Closes the id's caller, if any.
+  // Closes the id's caller, if any (but see keep_caller).
   virtual void detach (const std::string &stream_id, const SrtStreamConsumer *consumer) = 0;
+  // The id's next detach (within the hold timeout, 10 s) leaves its caller
+  // connected: its data is held (bounded) for the next consumer to attach,
+  // which gets on_connect and the held data as for a caller that came first.
+  // A pipeline that is restarted keeps its feed this way. The caller is
+  // closed if nobody attaches within the hold timeout.
+  virtual void keep_caller (const std::string &stream_id) = 0;
 
   // Asked (on libsrt's listener thread) about a valid caller whose id has no
   // consumer: return true to accept and hold its data (bounded) until one

@@ -30,6 +30,8 @@ namespace {
 // held by it, and is waited for rather than refused.
 constexpr int64_t kReleaseWaitMs = 6000;
 constexpr int64_t kReleasePollMs = 50;
+// How long a keep_caller () waits for its detach.
+constexpr int64_t kKeepCallerMs = 10000;
 
 std::mutex released_mu;
 std::map<std::pair<std::string, uint16_t>, int64_t> released_at; // -> monotonic ms
@@ -304,10 +306,21 @@ SrtPort::attach (const std::string &stream_id, std::shared_ptr<SrtStreamConsumer
   auto claim = claims_.find (stream_id);
   if (claim != claims_.end ()) {
     auto connection = connections_.find (claim->second);
-    if (connection != connections_.end () && !connection->second->closing)
+    if (connection != connections_.end () && !connection->second->closing) {
       connection->second->consumer = std::move (consumer);
+      ++connection->second->consumer_generation;
+    }
   }
   return true;
+}
+
+void
+SrtPort::keep_caller (const std::string &stream_id)
+{
+  const int64_t now = monotonic_ms ();
+  std::lock_guard lock (mu_);
+  std::erase_if (keep_on_detach_, [now] (const auto &entry) { return entry.second <= now; });
+  keep_on_detach_[stream_id] = now + kKeepCallerMs;
 }
 
 void
@@ -322,10 +335,20 @@ SrtPort::detach (const std::string &stream_id, const SrtStreamConsumer *consumer
       return;
     released = std::move (it->second);
     consumers_.erase (it);
+    auto keep = keep_on_detach_.find (stream_id);
+    const bool keeping = keep != keep_on_detach_.end () && monotonic_ms () < keep->second;
+    if (keep != keep_on_detach_.end ())
+      keep_on_detach_.erase (keep);
     auto claim = claims_.find (stream_id);
     if (claim != claims_.end ()) {
       auto connection = connections_.find (claim->second);
-      if (connection != connections_.end ()) {
+      if (connection != connections_.end () && keeping) {
+        // Held again, claim and all, for the next consumer of the id.
+        connection->second->consumer.reset ();
+        connection->second->held_since_ms = monotonic_ms ();
+        g_info ("SRT port %u: stream '%s' detached, holding its caller %s for the next consumer",
+                port_, stream_id.c_str (), connection->second->peer.address.c_str ());
+      } else if (connection != connections_.end ()) {
         // The receive thread reaps it; the id is free for a new caller now.
         connection->second->closing = true;
         connection->second->consumer.reset ();

@@ -70,6 +70,8 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
   bool attach (const std::string &stream_id, std::shared_ptr<SrtStreamConsumer> consumer,
                std::string *error);
   void detach (const std::string &stream_id, const SrtStreamConsumer *consumer);
+  // SrtHub::keep_caller.
+  void keep_caller (const std::string &stream_id);
   void set_new_stream_handler (SrtHub::NewStreamFn fn);
   void set_held_stream_handler (SrtHub::HeldStreamFn fn);
   void set_reject_observer (SrtHub::RejectFn fn);
@@ -93,11 +95,15 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
     int64_t accepted_ms = 0;
     std::unique_ptr<uint8_t[]> scratch; // one batch of payloads
     SrtHeldData held;
-    bool announced = false;              // on_connect delivered (receive thread only)
+    // The consumer_generation that on_connect was delivered to (receive
+    // thread only); 0: none yet.
+    uint64_t announced_generation = 0;
     std::atomic<size_t> held_bytes{ 0 }; // held.size_bytes (), for stats ()
     // Guarded by mu_:
     std::shared_ptr<SrtStreamConsumer> consumer;
-    bool closing = false; // detached: closed, waiting to be reaped
+    uint64_t consumer_generation = 0; // counts the consumers given this caller
+    int64_t held_since_ms = 0;        // without a consumer since (accepted, or kept)
+    bool closing = false;             // detached: closed, waiting to be reaped
 
     explicit Connection (size_t held_limit) : held (held_limit) {}
   };
@@ -149,6 +155,8 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
   SrtHub::RejectFn reject_observer_;
   std::map<SrtRejectReason, uint64_t> reject_counts_;
   int64_t parked_until_ms_ = 0; // 0: in use
+  // Stream id -> until when its next detach keeps the caller (keep_caller).
+  std::map<std::string, int64_t> keep_on_detach_;
   std::function<void ()> on_parked_expired_;
 
   // The consumer being called on the receive thread, so that detach () can

@@ -106,6 +106,7 @@ SrtPort::accept_callers (SRTSOCKET listener)
     connection->sock = sock;
     connection->scratch = std::make_unique_for_overwrite<uint8_t[]> (kScratchBytes);
     connection->accepted_ms = monotonic_ms ();
+    connection->held_since_ms = connection->accepted_ms;
     Connection *c = connection.get ();
     bool admitted = false;
     SrtHub::HeldStreamFn held_handler;
@@ -116,9 +117,10 @@ SrtPort::accept_callers (SRTSOCKET listener)
         admitted = true;
         c->peer = handshake->second.peer;
         auto consumer = consumers_.find (c->peer.stream_id);
-        if (consumer != consumers_.end ())
+        if (consumer != consumers_.end ()) {
           c->consumer = consumer->second;
-        else
+          ++c->consumer_generation;
+        } else
           held_handler = held_stream_handler_;
         handshakes_.erase (handshake);
         connections_.emplace (sock, std::move (connection));
@@ -190,11 +192,13 @@ void
 SrtPort::deliver (Connection &c, const uint8_t *data, size_t size)
 {
   std::shared_ptr<SrtStreamConsumer> consumer;
+  uint64_t generation = 0;
   {
     std::lock_guard lock (mu_);
     if (c.closing)
       return;
     consumer = c.consumer;
+    generation = c.consumer_generation;
     if (consumer)
       in_callback_.store (consumer.get ());
   }
@@ -205,8 +209,10 @@ SrtPort::deliver (Connection &c, const uint8_t *data, size_t size)
     }
     return;
   }
-  if (!c.announced) {
-    c.announced = true;
+  // A consumer new to this caller: the first, or the next one after a
+  // detach that kept the caller (keep_caller).
+  if (c.announced_generation != generation) {
+    c.announced_generation = generation;
     if (c.held.dropped_bytes ())
       g_warning ("SRT port %u: stream '%s' from %s: %" G_GUINT64_FORMAT
                  " bytes dropped while waiting for a consumer (pending limit %zu bytes)",
@@ -256,7 +262,7 @@ SrtPort::end_connection (Connection &c, const std::string &reason)
   {
     std::lock_guard lock (mu_);
     detached = c.closing;
-    if (!detached && c.announced && c.consumer) {
+    if (!detached && c.consumer && c.announced_generation == c.consumer_generation) {
       consumer = c.consumer;
       in_callback_.store (consumer.get ());
     }
@@ -295,9 +301,9 @@ SrtPort::housekeeping (int64_t now_ms)
     for (auto &[sock, c] : connections_) {
       if (c->closing)
         detached.push_back (c.get ());
-      else if (c->consumer && !c->announced)
+      else if (c->consumer && c->announced_generation != c->consumer_generation)
         announce.push_back (c.get ());
-      else if (!c->consumer && now_ms - c->accepted_ms > kHoldTimeoutMs)
+      else if (!c->consumer && now_ms - c->held_since_ms > kHoldTimeoutMs)
         expired.push_back (c.get ());
     }
   }

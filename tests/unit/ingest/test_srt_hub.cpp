@@ -534,6 +534,46 @@ TEST_F (SrtHubTest, DetachClosesTheCallerAndFreesTheId)
   EXPECT_NE (error.find ("'cam1'"), std::string::npos) << error;
 }
 
+// mirrord restarts a wedged pipeline this way: the old one's consumer goes,
+// the caller stays connected, and the new consumer gets it and the data sent
+// in between, as for a caller that came first.
+TEST_F (SrtHubTest, AKeptCallerOutlivesItsConsumerAndFeedsTheNextOne)
+{
+  auto hub = open_hub (test_hub_options ());
+  ASSERT_TRUE (hub);
+  auto first = attach (*hub, "cam1");
+  SrtCaller caller;
+  ASSERT_TRUE (caller.connect (hub->port (), { .stream_id = "cam1" }));
+  send_and_expect (caller, *first, test_bytes (1316 * 50, 30));
+
+  hub->keep_caller ("cam1");
+  hub->detach ("cam1", first.get ());
+  auto between = test_bytes (1316 * 40, 31);
+  ASSERT_TRUE (caller.send (between));
+  ASSERT_TRUE (wait_until ([&] {
+    auto stats = hub->stats ("cam1");
+    return stats && stats->held_bytes == between.size ();
+  }));
+  EXPECT_FALSE (caller.is_broken ());
+  EXPECT_EQ (hub->connection_count (), 1u);
+  // The id is still live: a second caller is refused while it is held.
+  SrtCaller intruder;
+  EXPECT_FALSE (intruder.connect (hub->port (), { .stream_id = "cam1" }));
+
+  auto second = attach (*hub, "cam1");
+  ASSERT_TRUE (second->wait_for_bytes (between.size ()));
+  EXPECT_TRUE (second->data () == between);
+  send_and_expect (caller, *second, test_bytes (1316 * 50, 32), between);
+  EXPECT_EQ (second->events (), (std::vector<std::string>{ "connect", "data" }));
+  EXPECT_EQ (second->peers ().at (0).address, first->peers ().at (0).address);
+  EXPECT_EQ (first->events (), (std::vector<std::string>{ "connect", "data" }));
+
+  // The keep was for one detach: the next one closes the caller.
+  hub->detach ("cam1", second.get ());
+  EXPECT_TRUE (wait_until ([&] { return caller.is_broken (); }));
+  EXPECT_TRUE (wait_until ([&] { return hub->connection_count () == 0; }));
+}
+
 TEST_F (SrtHubTest, GarbageDatagramsHarmNothing)
 {
   auto hub = open_hub (test_hub_options ());
