@@ -353,6 +353,24 @@ GST_START_TEST (test_h3sink_needs_stream_id)
 }
 GST_END_TEST;
 
+// @description, publishing into @origin handed over as a "mirror.origin"
+// context, as mirrord does.
+static GstElement *
+publishing_pipeline (const std::shared_ptr<mirror::Origin> &origin, const char *description)
+{
+  GError *err = nullptr;
+  GstElement *pipeline = gst_parse_launch (description, &err);
+  fail_unless (pipeline != nullptr, "%s", err ? err->message : "?");
+  GstContext *context = gst_context_new (MIRROR_ORIGIN_CONTEXT_TYPE, TRUE);
+  mirror::OriginHandle *handle = mirror::origin_handle_new (origin);
+  gst_structure_set (gst_context_writable_structure (context), MIRROR_ORIGIN_CONTEXT_FIELD,
+                     MIRROR_TYPE_ORIGIN_HANDLE, handle, nullptr);
+  g_boxed_free (MIRROR_TYPE_ORIGIN_HANDLE, handle);
+  gst_element_set_context (pipeline, context);
+  gst_context_unref (context);
+  return pipeline;
+}
+
 // x264 -> mirrorcmafmux -> mirrorh3sink publishing into an Origin handed over
 // as a "mirror.origin" context (as mirrord does): the stream, its rendition
 // and its parts appear in that Origin's store, and EOS ends the playlist.
@@ -369,21 +387,11 @@ GST_START_TEST (test_h3sink_publishes_into_context_origin)
   auto origin = mirror::Origin::start (config, &error);
   fail_unless (origin != nullptr, "%s", error.c_str ());
 
-  GError *err = nullptr;
-  GstElement *pipeline = gst_parse_launch (
-      "videotestsrc num-buffers=50 ! video/x-raw,format=I420,width=160,height=120,framerate=25/1 "
-      "! x264enc key-int-max=5 bframes=0 speed-preset=ultrafast ! h264parse "
-      "! mirrorcmafmux ! mirrorh3sink name=sink stream-id=ctxcam rendition=low port=1",
-      &err);
-  fail_unless (pipeline != nullptr, "%s", err ? err->message : "?");
-  GstContext *context = gst_context_new (MIRROR_ORIGIN_CONTEXT_TYPE, TRUE);
-  mirror::OriginHandle *handle = mirror::origin_handle_new (origin);
-  gst_structure_set (gst_context_writable_structure (context), MIRROR_ORIGIN_CONTEXT_FIELD,
-                     MIRROR_TYPE_ORIGIN_HANDLE, handle, nullptr);
-  g_boxed_free (MIRROR_TYPE_ORIGIN_HANDLE, handle);
-  gst_element_set_context (pipeline, context);
-  gst_context_unref (context);
-
+  GstElement *pipeline = publishing_pipeline (
+      origin, "videotestsrc num-buffers=50 ! "
+              "video/x-raw,format=I420,width=160,height=120,framerate=25/1 "
+              "! x264enc key-int-max=5 bframes=0 speed-preset=ultrafast ! h264parse "
+              "! mirrorcmafmux ! mirrorh3sink name=sink stream-id=ctxcam rendition=low port=1");
   fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
   GstBus *bus = gst_element_get_bus (pipeline);
   GstMessage *msg = gst_bus_timed_pop_filtered (
@@ -412,6 +420,66 @@ GST_START_TEST (test_h3sink_publishes_into_context_origin)
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (bus);
   gst_object_unref (pipeline);
+}
+GST_END_TEST;
+
+// mirrord restarting a wedged pipeline: the Origin holds the stream while the
+// old pipeline's sink leaves and the new one's comes, so the playlist goes
+// on (the same numbering, no EXT-X-ENDLIST) after a discontinuity; once the
+// hold and then the last sink are gone, it ends.
+GST_START_TEST (test_h3sink_takes_over_a_held_stream_after_a_discontinuity)
+{
+  if (!gst_registry_check_feature_version (gst_registry_get (), "x264enc", 1, 0, 0)) {
+    g_print ("x264enc missing: skipping\n");
+    return;
+  }
+  mirror::OriginConfig config;
+  config.tls_port = std::nullopt;
+  config.http_port = 0;
+  std::string error;
+  auto origin = mirror::Origin::start (config, &error);
+  fail_unless (origin != nullptr, "%s", error.c_str ());
+  const char *description
+      = "videotestsrc is-live=true ! video/x-raw,format=I420,width=160,height=120,framerate=25/1 "
+        "! x264enc key-int-max=5 bframes=0 speed-preset=ultrafast tune=zerolatency ! h264parse "
+        "! mirrorcmafmux ! mirrorh3sink stream-id=held rendition=low port=1";
+  auto newest = [&] () -> std::optional<mirror::RenditionProgress> {
+    auto stream = origin->store ().find_stream ("held");
+    return stream ? stream->progress ("low") : std::nullopt;
+  };
+  auto reaches = [&] (uint64_t msn) {
+    return mirror::test::wait_until ([&] {
+      auto p = newest ();
+      return p && p->has_parts && p->last.msn >= msn;
+    });
+  };
+
+  GstElement *first = publishing_pipeline (origin, description);
+  fail_unless (gst_element_set_state (first, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (reaches (2), "the first pipeline published no segments");
+  auto stream = origin->store ().find_stream ("held");
+  origin->hold ("held");
+  gst_element_set_state (first, GST_STATE_NULL);
+  gst_object_unref (first);
+  const uint64_t before = newest ()->last.msn;
+  fail_if (newest ()->ended, "the held stream ended with its publisher");
+
+  GstElement *second = publishing_pipeline (origin, description);
+  fail_unless (gst_element_set_state (second, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (reaches (before + 2),
+               "the second pipeline did not go on from segment %" G_GUINT64_FORMAT, before);
+  fail_unless (origin->store ().find_stream ("held") == stream,
+               "a new stream replaced the held one");
+  auto playlist = stream->media_playlist ("low", false);
+  fail_unless (playlist->find ("#EXT-X-DISCONTINUITY\n") != std::string::npos, "%s",
+               playlist->c_str ());
+  fail_unless (playlist->find ("#EXT-X-ENDLIST") == std::string::npos, "%s", playlist->c_str ());
+
+  origin->detach ("held"); // the hold goes; the second sink still publishes
+  fail_if (newest ()->ended);
+  gst_element_set_state (second, GST_STATE_NULL);
+  gst_object_unref (second);
+  fail_unless (newest ()->ended, "the last publisher left and the playlist did not end");
 }
 GST_END_TEST;
 
@@ -781,6 +849,7 @@ mirrorlive_suite (void)
   tcase_add_test (tc, test_pads);
   tcase_add_test (tc, test_h3sink_needs_stream_id);
   tcase_add_test (tc, test_h3sink_publishes_into_context_origin);
+  tcase_add_test (tc, test_h3sink_takes_over_a_held_stream_after_a_discontinuity);
   tcase_add_test (tc, test_heartbeat_passthrough);
   tcase_add_test (tc, test_heartbeat_counts);
   tcase_add_test (tc, test_heartbeat_rates);

@@ -545,7 +545,15 @@ gst_mirror_h3_sink_render (GstBaseSink *sink, GstBuffer *buffer)
   if (meta->wallclock)
     part.wallclock_ns = (int64_t)meta->wallclock;
   part.bytes = std::move (bytes);
-  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT) && priv->parts > 0)
+  // A gap in this sink's media; or its first part, into a rendition that
+  // another sink published before it (mirrord restarted the pipeline while
+  // the Origin held the stream): a new timeline either way.
+  bool discontinuity = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+  if (priv->parts == 0) {
+    auto progress = priv->store->progress (rendition);
+    discontinuity = progress && progress->has_parts;
+  }
+  if (discontinuity)
     priv->store->mark_discontinuity (rendition);
   if (priv->store->add_part (rendition, part))
     ++priv->parts;

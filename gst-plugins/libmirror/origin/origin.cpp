@@ -171,6 +171,17 @@ Origin::attach (const std::string &id, const StreamConfig &config)
 }
 
 void
+Origin::hold (const std::string &id)
+{
+  std::lock_guard<std::mutex> lock (publishers_lock_);
+  Publishers &p = publishers_[id];
+  if (p.count == 0)
+    store_.remove_stream (id);
+  ++p.count;
+  ++p.generation;
+}
+
+void
 Origin::detach (const std::string &id)
 {
   uint64_t generation;

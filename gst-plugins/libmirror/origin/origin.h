@@ -94,6 +94,10 @@ class Origin {
   }
   // It leaves; the last one out ends the stream's renditions and starts the linger.
   void detach (const std::string &id);
+  // Counts as a publisher of id without publishing, until detach (id): its
+  // publishers may all leave and new ones come (mirrord restarting a
+  // wedged pipeline) while the stream goes on, where it would otherwise end.
+  void hold (const std::string &id);
 
   // Taken on the Origin's thread (blocks the caller briefly).
   OriginStats stats ();
