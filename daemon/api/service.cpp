@@ -161,8 +161,10 @@ add_health_routes (Router &router, AdminContext &ctx)
     const size_t failed = ctx.streams.error_count ();
     // Streams whose transcode sheds work to stay live: the box is short of
     // CPU for what it carries.
-    const auto degraded = ctx.streams.degraded ();
+    const auto degraded = ctx.streams.in_state (StreamState::kDegraded);
     const bool degraded_node = failed || !degraded.empty ();
+    // Listed, not counted against the node: a feed may pause by itself.
+    const auto stalled = ctx.streams.in_state (StreamState::kStalled);
     json_builder_set_member_name (b, "pipelines");
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "status");
@@ -171,17 +173,20 @@ add_health_routes (Router &router, AdminContext &ctx)
     json_builder_add_int_value (b, (gint64)(total - failed));
     json_builder_set_member_name (b, "failed");
     json_builder_add_int_value (b, (gint64)failed);
-    json_builder_set_member_name (b, "degraded");
-    json_builder_begin_array (b);
-    for (const auto &[id, message] : degraded) {
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "id");
-      json_builder_add_string_value (b, id.c_str ());
-      json_builder_set_member_name (b, "message");
-      json_builder_add_string_value (b, message.c_str ());
-      json_builder_end_object (b);
+    for (const auto &[name, list] :
+         { std::pair{ "degraded", &degraded }, std::pair{ "stalled", &stalled } }) {
+      json_builder_set_member_name (b, name);
+      json_builder_begin_array (b);
+      for (const auto &[id, message] : *list) {
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "id");
+        json_builder_add_string_value (b, id.c_str ());
+        json_builder_set_member_name (b, "message");
+        json_builder_add_string_value (b, message.c_str ());
+        json_builder_end_object (b);
+      }
+      json_builder_end_array (b);
     }
-    json_builder_end_array (b);
     json_builder_end_object (b);
 
     json_builder_end_object (b);

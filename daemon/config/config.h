@@ -69,6 +69,9 @@ struct IngestionConfig {
   // How long an ended or failed stream stays listed (and its playlists,
   // ended, reachable) before it is removed.
   int64_t ended_retention_ms = 30000;
+  // A pipeline whose input arrives but whose sinks get nothing for this
+  // long is restarted (its caller stays connected); 0: never.
+  int64_t pipeline_stall_timeout_ms = 15000;
   int max_streams = 64;
   // Stream id glob -> pipeline description name in pipelines/ (first match wins).
   std::vector<std::pair<std::string, std::string>> routes = {{"*", "default"}};

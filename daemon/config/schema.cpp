@@ -189,6 +189,11 @@ const std::vector<Key> kKeys = {
     .field = FIELD (ingestion.ended_retention_ms),
     .min = 0,
     .max = 24 * kHour },
+  { .path = "ingestion.pipeline_stall_timeout",
+    .kind = Kind::kDuration,
+    .field = FIELD (ingestion.pipeline_stall_timeout_ms),
+    .min = 0,
+    .max = 10 * kMinute },
   // Below the rest of mirrord: a box short of CPU delays demuxing and
   // transcoding, which have buffers, not the reading of UDP sockets.
   { .path = "ingestion.thread_nice",

@@ -101,6 +101,12 @@ IngestListeners::start (std::string *error)
     if (guard && *guard)
       on_srt_caller (peer.stream_id, peer.address);
   });
+  // A wedged pipeline restarted by the watchdog keeps its caller: the next
+  // ingest bin of the stream takes it over.
+  streams_.set_restart_hook ([hub = std::weak_ptr<SrtHub> (srt_)] (const std::string &id) {
+    if (auto srt = hub.lock ())
+      srt->keep_caller (id);
+  });
   Metrics *metrics = &metrics_;
   auto labelled = std::make_shared<RejectedIds> ();
   srt_->set_reject_observer ([metrics, labelled] (const SrtPeer &peer, SrtRejectReason reason,
@@ -193,6 +199,7 @@ IngestListeners::stop ()
     srt_->set_new_stream_handler (nullptr);
   if (srt_)
     srt_->set_held_stream_handler (nullptr);
+  streams_.set_restart_hook (nullptr);
   if (rtp_)
     rtp_->set_new_session_handler (nullptr);
 }

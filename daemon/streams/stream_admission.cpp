@@ -112,8 +112,10 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
     return;
   }
 
+  // What the stream runs, rebuilt from the same text if it is restarted.
+  std::string rendered = *description;
   // Parse before claiming the id, so a bad description never half-starts.
-  GstElement *pipeline = StreamPipeline::parse (id, *description, &error);
+  GstElement *pipeline = StreamPipeline::parse (id, rendered, &error);
   if (!pipeline) {
     done ({ ApiErrc::kInvalidInput,
             "stream \"" + id + "\": pipeline \"" + name + "\" does not build: " + error });
@@ -139,6 +141,7 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
             name, pipeline_variables (source_only, id, request.source, request.variables), &error);
         pipeline = plain ? StreamPipeline::parse (id, *plain, &error) : nullptr;
         if (pipeline) {
+          rendered = *plain;
           transcodes = StreamPipeline::transcodes (pipeline);
           log_warn ("stream %s: served as source only, not transcoded: %s "
                     "(transcoding.when_overloaded)",
@@ -183,8 +186,8 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
   entry.state = StreamState::kStarting;
   entry.source = request.source;
   impl.registry->register_stream (
-      entry, [&impl, request, name, pipeline, done] (const RegistryStatus &status) {
-        impl.back_on_main ([&impl, request, name, pipeline, done, status] () {
+      entry, [&impl, request, name, rendered, pipeline, done] (const RegistryStatus &status) {
+        impl.back_on_main ([&impl, request, name, rendered, pipeline, done, status] () {
           const std::string &id = request.id;
           impl.pending.erase (id);
           const bool transcodes = impl.pending_transcodes.erase (id) > 0;
@@ -205,6 +208,7 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
           stream->request = request;
           stream->transcodes = transcodes;
           stream->pipeline_name = name;
+          stream->description = rendered;
           stream->started_ms = monotonic_ms ();
           stream->created_unix_ms = unix_ms ();
           impl.streams[id] = std::move (stream);

@@ -7,6 +7,7 @@
 #include "streams/stream_manager_impl.h"
 
 #include "metrics/metrics.h"
+#include "origin/origin.h"
 #include "util/message_names.h"
 
 namespace mirror::daemon {
@@ -18,6 +19,13 @@ namespace {
 constexpr int64_t kStopEosTimeoutMs = 3000;
 // How long an ended feed's pipeline gets to finish its playlists.
 constexpr int64_t kEndDrainTimeoutMs = 3000;
+// The watchdog acts on a pipeline only while its input still arrives: the
+// ingest bin reports every second, the heartbeat every interval.
+constexpr int64_t kInputFreshUs = 3000000;
+// Restarts in a row without output before the stream is failed.
+constexpr int kMaxFruitlessRestarts = 5;
+// How long a wedged pipeline gets to stop before the stream is failed.
+constexpr unsigned kRestartStopTimeoutMs = 10000;
 
 } // namespace
 
@@ -75,6 +83,8 @@ StreamManager::Impl::apply (const std::string &id, Stream &stream, StreamEvent e
 void
 StreamManager::Impl::drop_pipeline (Stream &stream)
 {
+  stream.restarting = 0;
+  stream.origin_hold.reset ();
   if (!stream.pipeline)
     return;
   stream.pipeline->release ();
@@ -213,6 +223,101 @@ StreamManager::Impl::start (const std::string &id, GstElement *element)
 }
 
 void
+StreamManager::Impl::watch_progress ()
+{
+  const int64_t timeout_us = config.ingestion.pipeline_stall_timeout_ms * 1000;
+  const int64_t now = g_get_monotonic_time ();
+  std::vector<std::pair<std::string, std::string>> wedged;
+  for (const auto &[id, s] : streams) {
+    Stream &stream = *s;
+    if (!stream.pipeline || stream.pipeline->draining ())
+      continue;
+    const StreamState state = stream.lifecycle.state ();
+    if (state != StreamState::kStarting && state != StreamState::kLive
+        && state != StreamState::kDegraded && state != StreamState::kStalled)
+      continue;
+    const StreamPipeline::Progress p = stream.pipeline->progress ();
+    if (p.output_us) {
+      // This pipeline (a restarted one included) delivers: the playlists'
+      // publishers are back.
+      stream.fruitless_restarts = 0;
+      stream.origin_hold.reset ();
+    }
+    const int64_t quiet_since = std::max (p.output_us, p.started_us);
+    if (!p.started_us || now - quiet_since < timeout_us)
+      continue;
+    // Silence with no input is the feed's, not the pipeline's.
+    if (!p.input_us || now - p.input_us > kInputFreshUs)
+      continue;
+    wedged.emplace_back (id, "no output for " + std::to_string ((now - quiet_since) / 1000000)
+                                 + " s while its input arrives");
+  }
+  for (const auto &[id, why] : wedged)
+    if (Stream *stream = find (id))
+      restart (id, *stream, why);
+}
+
+void
+StreamManager::Impl::restart (const std::string &id, Stream &stream, const std::string &why)
+{
+  if (stream.fruitless_restarts >= kMaxFruitlessRestarts) {
+    on_pipeline_event (id, StreamEvent::kFailed,
+                       why + ", after " + std::to_string (stream.fruitless_restarts)
+                           + " restarts in a row (ingestion.pipeline_stall_timeout)");
+    return;
+  }
+  std::string error;
+  GstElement *element = StreamPipeline::parse (id, stream.description, &error);
+  if (!element) {
+    on_pipeline_event (id, StreamEvent::kFailed, "restarting its wedged pipeline: " + error);
+    return;
+  }
+  ++stream.fruitless_restarts;
+  ++stream.restarts;
+  if (metrics)
+    metrics->pipeline_restarts_total.Add ({ { "stream", id } }).Increment ();
+  const std::string message
+      = why + "; pipeline restarted (restart " + std::to_string (stream.restarts) + ")";
+  log_warn ("stream %s: %s", id.c_str (), message.c_str ());
+  apply (id, stream, StreamEvent::kNoProgress, message);
+  // The caller stays connected, its data held for the new pipeline, and
+  // the playlists go on, after a discontinuity.
+  if (before_restart)
+    before_restart (id);
+  if (origin && !stream.origin_hold) {
+    origin->hold (id);
+    stream.origin_hold
+        = std::shared_ptr<void> (nullptr, [o = origin, id] (void *) { o->detach (id); });
+  }
+  stream.transcode = {};
+  stream.shed_health = {};
+  const uint64_t generation = stream.restarts;
+  stream.restarting = generation;
+  std::shared_ptr<StreamPipeline> old = std::move (stream.pipeline);
+  std::weak_ptr<bool> weak = alive;
+  old->release_async ([this, weak, id, element, generation, old] () {
+    auto guard = weak.lock ();
+    Stream *s = guard && *guard ? find (id) : nullptr;
+    if (!s || s->restarting != generation || !s->lifecycle.running ()) {
+      gst_object_unref (element);
+      return;
+    }
+    s->restarting = 0;
+    // The new sinks publish after a discontinuity (mirrorh3sink).
+    start (id, element);
+  });
+  timeout_add (kRestartStopTimeoutMs, [this, weak, id, generation] () {
+    auto guard = weak.lock ();
+    Stream *s = guard && *guard ? find (id) : nullptr;
+    if (s && s->restarting == generation)
+      on_pipeline_event (id, StreamEvent::kFailed,
+                         "its wedged pipeline did not stop within "
+                             + std::to_string (kRestartStopTimeoutMs / 1000) + " s");
+    return false;
+  });
+}
+
+void
 StreamManager::Impl::begin_stop (const std::string &id, int64_t eos_timeout_ms, DoneFn done)
 {
   Stream *stream = find (id);
@@ -287,9 +392,20 @@ StreamManager::StreamManager (const Config &config, std::shared_ptr<StreamRegist
         impl->update_gauges ();
         return true;
       });
+  if (config.ingestion.pipeline_stall_timeout_ms > 0)
+    impl_->watchdog_timer = timeout_add (1000, [impl] () {
+      impl->watch_progress ();
+      return true;
+    });
 }
 
 StreamManager::~StreamManager () = default;
+
+void
+StreamManager::set_restart_hook (std::function<void (const std::string &id)> hook)
+{
+  impl_->before_restart = std::move (hook);
+}
 
 ApiError
 StreamManager::pause (const std::string &id)

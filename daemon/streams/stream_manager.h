@@ -79,12 +79,17 @@ class StreamManager {
   std::optional<StreamView> local_stream (const std::string &id) const;
   size_t local_count () const; // listed, ended and failed ones included
   size_t error_count () const; // local streams whose pipeline failed
-  // Local streams that say degraded (their transcode sheds work), with why.
-  std::vector<std::pair<std::string, std::string>> degraded () const;
+  // Local streams in @state (degraded: their transcode sheds work; stalled:
+  // no media, or a wedged pipeline restarted), with why.
+  std::vector<std::pair<std::string, std::string>> in_state (StreamState state) const;
   // Whether a new stream would fit (ingestion.max_streams, counting streams
   // that run a pipeline) and mirrord is not shutting down. Callable from any
   // thread (the hubs ask it in a handshake).
   bool has_room () const;
+
+  // Called just before the watchdog restarts a stream's pipeline: mirrord
+  // tells the SRT hub to keep the stream's caller connected across it.
+  void set_restart_hook (std::function<void (const std::string &id)> hook);
 
   unsigned add_listener (Listener listener);
   void remove_listener (unsigned listener_id);

@@ -38,6 +38,16 @@ struct Stream {
   TranscodeView transcode;
   ShedHealth shed_health;  // degraded while the transcode sheds work
   bool transcodes = false; // holds one of transcoding.max_sessions while it runs
+  // The rendered description it runs: a restart builds it again.
+  std::string description;
+  // The watchdog's restarts: all of them, those in a row without output,
+  // and which one is under way (the old pipeline stopping; 0: none).
+  uint64_t restarts = 0;
+  int fruitless_restarts = 0;
+  uint64_t restarting = 0;
+  // Counts as a publisher in the Origin across a restart, so that the
+  // playlists go on instead of ending.
+  std::shared_ptr<void> origin_hold;
   guint retention_timer = 0;
   std::vector<StreamManager::DoneFn> stop_waiters;
 };
@@ -60,6 +70,8 @@ struct StreamManager::Impl {
   std::map<unsigned, Listener> listeners;
   unsigned next_listener = 1;
   guint heartbeat_timer = 0;
+  guint watchdog_timer = 0;
+  std::function<void (const std::string &id)> before_restart;
   unsigned registry_watch = 0;
   std::atomic<bool> shutting_down{ false };
   // Callbacks that come back from the registry thread check this first.
@@ -77,6 +89,8 @@ struct StreamManager::Impl {
     registry->remove_watch (registry_watch);
     if (heartbeat_timer)
       g_source_remove (heartbeat_timer);
+    if (watchdog_timer)
+      g_source_remove (watchdog_timer);
     for (auto &[id, stream] : streams) {
       if (stream->retention_timer)
         g_source_remove (stream->retention_timer);
@@ -134,6 +148,10 @@ struct StreamManager::Impl {
   void on_drained (const std::string &id, bool in_time);
   void on_element_message (const std::string &id, const GstStructure *s);
   void start (const std::string &id, GstElement *element);
+  // The watchdog, once a second: a pipeline whose input arrives while its
+  // sinks get nothing for ingestion.pipeline_stall_timeout is restarted.
+  void watch_progress ();
+  void restart (const std::string &id, Stream &stream, const std::string &why);
   void begin_stop (const std::string &id, int64_t eos_timeout_ms, DoneFn done);
   ApiError set_paused (const std::string &id, bool paused);
 };

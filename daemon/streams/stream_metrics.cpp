@@ -229,6 +229,7 @@ StreamMetrics::forget (const std::string &id)
   metrics_->connection_reconnects_total.Remove (
       &metrics_->connection_reconnects_total.Add (labels));
   metrics_->stream_errors_total.Remove (&metrics_->stream_errors_total.Add (labels));
+  metrics_->pipeline_restarts_total.Remove (&metrics_->pipeline_restarts_total.Add (labels));
   // Ingest errors by reason: disconnections, and the hub's refusals of
   // further callers for this id.
   for (const char *reason : { "disconnect", "malformed-stream-id", "not-allowed", "bad-passphrase",

@@ -2,7 +2,10 @@
 #include "streams/stream_pipeline.h"
 #include "log.h"
 
+#include <pthread.h>
+
 #include <optional>
+#include <thread>
 
 #include "origin/origin_handle.h"
 #include "registry/registry_handle.h"
@@ -188,7 +191,21 @@ StreamPipeline::StreamPipeline (std::string id, GstElement *pipeline, Callbacks 
 {
   for_each_element (GST_BIN (pipeline_), [this] (GstElement *element) {
     has_heartbeat_ |= made_by (element, "mirrorheartbeat");
+    watch_sink (element, sinks_lock_, sinks_);
   });
+  // Branches are built when their pads appear: their sinks are watched then.
+  struct Watch {
+    std::shared_ptr<std::mutex> lock;
+    std::shared_ptr<std::vector<std::shared_ptr<SinkClock>>> sinks;
+  };
+  deep_added_ = g_signal_connect_data (
+      pipeline_, "deep-element-added",
+      G_CALLBACK (+[] (GstBin *, GstBin *, GstElement *element, gpointer data) {
+        auto *watch = static_cast<Watch *> (data);
+        watch_sink (element, watch->lock, watch->sinks);
+      }),
+      new Watch{ sinks_lock_, sinks_ },
+      [] (gpointer data, GClosure *) { delete static_cast<Watch *> (data); }, GConnectFlags (0));
   GstBus *bus = gst_element_get_bus (pipeline_);
   bus_watch_ = gst_bus_add_watch_full (
       bus, G_PRIORITY_DEFAULT,
@@ -203,6 +220,69 @@ StreamPipeline::StreamPipeline (std::string id, GstElement *pipeline, Callbacks 
 StreamPipeline::~StreamPipeline ()
 {
   release ();
+}
+
+void
+StreamPipeline::watch_sink (GstElement *element, std::shared_ptr<std::mutex> lock,
+                            std::shared_ptr<std::vector<std::shared_ptr<SinkClock>>> sinks)
+{
+  // A bin holding a sink is flagged as one too: its sink is watched itself.
+  if (GST_IS_BIN (element) || !GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SINK))
+    return;
+  GstPad *pad = gst_element_get_static_pad (element, "sink");
+  if (!pad)
+    return;
+  auto clock = std::make_shared<SinkClock> ();
+  {
+    std::lock_guard guard (*lock);
+    sinks->push_back (clock);
+  }
+  gst_pad_add_probe (
+      pad, GstPadProbeType (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+      [] (GstPad *, GstPadProbeInfo *, gpointer data) {
+        (*static_cast<std::shared_ptr<SinkClock> *> (data))
+            ->last_us.store (g_get_monotonic_time (), std::memory_order_relaxed);
+        return GST_PAD_PROBE_OK;
+      },
+      new std::shared_ptr<SinkClock> (clock),
+      [] (gpointer data) { delete static_cast<std::shared_ptr<SinkClock> *> (data); });
+  gst_object_unref (pad);
+}
+
+StreamPipeline::Progress
+StreamPipeline::progress () const
+{
+  Progress p;
+  p.started_us = started_us_;
+  p.input_us = input_us_;
+  std::lock_guard guard (*sinks_lock_);
+  for (const auto &sink : *sinks_) {
+    const int64_t last = sink->last_us.load (std::memory_order_relaxed);
+    if (last && (!p.output_us || last < p.output_us))
+      p.output_us = last;
+  }
+  return p;
+}
+
+void
+StreamPipeline::note_input (const GstStructure *s)
+{
+  // Totals: growth is input, a smaller one a restarted element.
+  const char *field = nullptr;
+  uint64_t *last = nullptr;
+  if (gst_structure_has_name (s, msg::kIngestStats)) {
+    field = "bytes-received";
+    last = &input_bytes_;
+  } else if (gst_structure_has_name (s, msg::kHeartbeat)) {
+    field = "buffers";
+    last = &input_buffers_;
+  }
+  guint64 total = 0;
+  if (!field || !gst_structure_get_uint64 (s, field, &total))
+    return;
+  if (total > *last)
+    input_us_ = g_get_monotonic_time ();
+  *last = total;
 }
 
 void
@@ -222,6 +302,7 @@ StreamPipeline::start (std::string *error)
 {
   if (!pipeline_)
     return false;
+  started_us_ = g_get_monotonic_time ();
   if (gst_element_set_state (pipeline_, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
     return true;
   // The reason is on the bus already: take it now, the caller lets the
@@ -239,6 +320,9 @@ StreamPipeline::start (std::string *error)
 bool
 StreamPipeline::set_paused (bool paused)
 {
+  // The watchdog counts a resumed pipeline's silence from here.
+  if (!paused)
+    started_us_ = g_get_monotonic_time ();
   return pipeline_
          && gst_element_set_state (pipeline_, paused ? GST_STATE_PAUSED : GST_STATE_PLAYING)
                 != GST_STATE_CHANGE_FAILURE;
@@ -294,10 +378,31 @@ StreamPipeline::release ()
     bus_watch_ = 0;
   }
   if (pipeline_) {
+    g_signal_handler_disconnect (pipeline_, deep_added_);
     gst_element_set_state (pipeline_, GST_STATE_NULL);
     gst_object_unref (pipeline_);
     pipeline_ = nullptr;
   }
+}
+
+void
+StreamPipeline::release_async (std::function<void ()> done)
+{
+  GstElement *pipeline = pipeline_;
+  pipeline_ = nullptr;
+  release ();
+  if (!pipeline) {
+    invoke_on (g_main_context_default (), std::move (done));
+    return;
+  }
+  g_signal_handler_disconnect (pipeline, deep_added_);
+  const std::string name = "stop-" + id_;
+  std::thread ([pipeline, done = std::move (done), name] () mutable {
+    pthread_setname_np (pthread_self (), name.substr (0, 15).c_str ());
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    gst_object_unref (pipeline);
+    invoke_on (g_main_context_default (), std::move (done));
+  }).detach ();
 }
 
 std::string
@@ -361,6 +466,7 @@ StreamPipeline::on_element_message (const GstStructure *s)
 {
   if (!s)
     return;
+  note_input (s);
   if (auto event = lifecycle_event (s)) {
     media_seen_ |= event->first == StreamEvent::kMediaFlowing;
     callbacks_.on_event (event->first, event->second);

@@ -9,9 +9,12 @@
 // and every callback runs there.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <gst/gst.h>
 
@@ -72,15 +75,40 @@ class StreamPipeline {
   // Stops the pipeline and lets it go: its threads, sockets and buffers are
   // released. Idempotent; no callback runs afterwards.
   void release ();
+  // The same, with the stop on a thread of its own, for a pipeline that may
+  // be wedged (a streaming thread that never returns would hold the main
+  // loop): no callback runs once this returns, and done runs on the main
+  // context when the pipeline has stopped, if it ever does.
+  void release_async (std::function<void ()> done);
   bool released () const { return pipeline_ == nullptr; }
 
   // "PLAYING", "PAUSED", ...; "NULL" once released.
   std::string state_name () const;
   bool playing () const;
 
+  // What the watchdog goes by, in monotonic microseconds (0: never).
+  struct Progress {
+    int64_t started_us = 0; // start () or a resume
+    // Input arrived: the ingest bin's received bytes or the heartbeat's
+    // buffers grew (their messages).
+    int64_t input_us = 0;
+    // Output: of the sinks that ever had a buffer, the one that waited
+    // longest since its last (a wedged branch stops its own sink only).
+    int64_t output_us = 0;
+  };
+  Progress progress () const;
+
  private:
+  // One sink's last buffer, written from its streaming thread.
+  struct SinkClock {
+    std::atomic<int64_t> last_us{ 0 };
+  };
+
   bool on_bus_message (GstMessage *msg);
   void on_element_message (const GstStructure *s);
+  void note_input (const GstStructure *s);
+  static void watch_sink (GstElement *element, std::shared_ptr<std::mutex> lock,
+                          std::shared_ptr<std::vector<std::shared_ptr<SinkClock>>> sinks);
 
   const std::string id_;
   GstElement *pipeline_ = nullptr;
@@ -94,6 +122,15 @@ class StreamPipeline {
   bool has_heartbeat_ = false;
   // Media came out of the pipeline (kMediaFlowing once at least).
   bool media_seen_ = false;
+
+  int64_t started_us_ = 0;
+  int64_t input_us_ = 0;
+  uint64_t input_bytes_ = 0, input_buffers_ = 0; // last seen in messages
+  // Sinks appear with the branches, on streaming threads.
+  std::shared_ptr<std::mutex> sinks_lock_ = std::make_shared<std::mutex> ();
+  std::shared_ptr<std::vector<std::shared_ptr<SinkClock>>> sinks_
+      = std::make_shared<std::vector<std::shared_ptr<SinkClock>>> ();
+  gulong deep_added_ = 0;
 };
 
 } // namespace mirror::daemon

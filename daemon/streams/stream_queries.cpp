@@ -21,6 +21,7 @@ StreamManager::Impl::view_of (const std::string &id, const Stream &stream) const
   view.pipeline = stream.pipeline_name;
   view.pipeline_state = stream.pipeline ? stream.pipeline->state_name () : "NULL";
   view.peer = stream.peer;
+  view.pipeline_restarts = stream.restarts;
   view.transcode = stream.transcode;
   view.uptime_ms = monotonic_ms () - stream.started_ms;
   return view;
@@ -125,11 +126,11 @@ StreamManager::error_count () const
 }
 
 std::vector<std::pair<std::string, std::string>>
-StreamManager::degraded () const
+StreamManager::in_state (StreamState state) const
 {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto &[id, stream] : impl_->streams)
-    if (stream->lifecycle.state () == StreamState::kDegraded)
+    if (stream->lifecycle.state () == state)
       out.emplace_back (id, stream->lifecycle.message ());
   return out;
 }

@@ -25,13 +25,14 @@ struct TranscodeView {
 };
 
 struct StreamView {
-  StreamEntry entry;          // registry view (cluster-wide fields)
-  bool local = false;         // owned by this mirrord
-  std::string pipeline;       // description name, local streams only
-  std::string pipeline_state; // "PLAYING", "PAUSED", ...; "NULL" once released. Local only
-  int64_t uptime_ms = 0;      // local streams only
-  std::string peer;           // ingest caller connected now, local streams only
-  TranscodeView transcode;    // local streams that transcode
+  StreamEntry entry;              // registry view (cluster-wide fields)
+  bool local = false;             // owned by this mirrord
+  std::string pipeline;           // description name, local streams only
+  std::string pipeline_state;     // "PLAYING", "PAUSED", ...; "NULL" once released. Local only
+  int64_t uptime_ms = 0;          // local streams only
+  std::string peer;               // ingest caller connected now, local streams only
+  uint64_t pipeline_restarts = 0; // by the watchdog, local streams only
+  TranscodeView transcode;        // local streams that transcode
 };
 
 // Reads a mirror-transcode-stats structure into *view.

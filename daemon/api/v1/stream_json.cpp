@@ -65,6 +65,8 @@ add_stream_members (JsonBuilder *b, const StreamView &view)
     json_builder_add_string_value (b, view.pipeline_state.c_str ());
     json_builder_set_member_name (b, "uptime_ms");
     json_builder_add_int_value (b, view.uptime_ms);
+    json_builder_set_member_name (b, "pipeline_restarts");
+    json_builder_add_int_value (b, (gint64)view.pipeline_restarts);
     json_builder_set_member_name (b, "peer");
     json_builder_add_string_value (b, view.peer.c_str ());
     if (view.transcode.present) {

@@ -37,6 +37,10 @@ Metrics::Metrics ()
       streams_created_total (
           COUNTER ("mirror_streams_created_total", "Streams whose pipeline this node started")),
       stream_errors_total (COUNTER ("mirror_stream_errors_total", "Pipeline errors, by stream")),
+      pipeline_restarts_total (
+          COUNTER ("mirror_pipeline_restarts_total",
+                   "Wedged pipelines restarted by the watchdog (input arriving, no output for "
+                   "ingestion.pipeline_stall_timeout), by stream")),
       registry_connected (
           GAUGE ("mirror_registry_connected", "1 while the stream registry backend is reachable")),
       api_requests_total (COUNTER ("mirror_api_requests_total",

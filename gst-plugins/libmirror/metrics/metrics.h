@@ -47,6 +47,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge> &streams;
   prometheus::Family<prometheus::Counter> &streams_created_total;
   prometheus::Family<prometheus::Counter> &stream_errors_total;
+  prometheus::Family<prometheus::Counter> &pipeline_restarts_total;
 
   // Registry.
   prometheus::Family<prometheus::Gauge> &registry_connected;

@@ -40,6 +40,10 @@ next_state (StreamState from, StreamEvent event)
     return from == S::kLive || from == S::kDegraded ? std::optional (S::kDegraded) : std::nullopt;
   case E::kCaughtUp:
     return from == S::kDegraded ? std::optional (S::kLive) : std::nullopt;
+  case E::kNoProgress:
+    // A wedged pipeline, whatever it said before; a lost feed explains
+    // itself, and the watchdog does not act on one.
+    return from == S::kReconnecting ? std::nullopt : std::optional (S::kStalled);
   case E::kFeedLost:
     return S::kReconnecting;
   case E::kFeedBack:
@@ -85,6 +89,8 @@ to_string (StreamEvent event)
     return "behind";
   case StreamEvent::kCaughtUp:
     return "caught-up";
+  case StreamEvent::kNoProgress:
+    return "no-progress";
   }
   return "unknown";
 }

@@ -6,6 +6,7 @@
 // follow one truth.
 //
 //   starting ──media──► live ──no media──► stalled ──media──► live
+//   starting, live, degraded ──no output (watchdog restart)──► stalled
 //      │                 │ ▲                  │
 //      │            feed lost│ feed back      │ feed lost
 //      └──feed lost──►  reconnecting ◄────────┘
@@ -43,6 +44,7 @@ enum class StreamEvent {
   kStopping,     // the operator deleted it, or mirrord is shutting down
   kBehind,       // the transcode sheds work to stay live (detail: how much)
   kCaughtUp,     // it does all the work again
+  kNoProgress,   // input arrives but nothing comes out: the watchdog restarts the pipeline
 };
 
 const char *to_string (StreamEvent event);

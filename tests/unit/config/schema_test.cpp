@@ -35,7 +35,7 @@ TEST (ConfigSchema, EveryKeyHasItsOwnField)
     EXPECT_TRUE (fields.insert (address).second) << key.path;
     EXPECT_FALSE (schema::allowed_text (key).empty ()) << key.path;
   }
-  EXPECT_EQ (schema::keys ().size (), 71u);
+  EXPECT_EQ (schema::keys ().size (), 72u);
 }
 
 TEST (ConfigSchema, SectionsAreContiguous)
@@ -66,10 +66,10 @@ TEST (ConfigSchema, Sections)
   EXPECT_EQ (schema::section_children (""),
              (std::vector<std::string>{ "server", "ingestion", "transcoding", "packaging",
                                         "storage", "redis", "registry", "monitoring" }));
-  EXPECT_EQ (
-      schema::section_children ("ingestion"),
-      (std::vector<std::string>{ "srt", "rtp", "buffer", "reconnect_window", "ended_retention",
-                                 "thread_nice", "max_streams", "routes", "pipelines_dir" }));
+  EXPECT_EQ (schema::section_children ("ingestion"),
+             (std::vector<std::string>{ "srt", "rtp", "buffer", "reconnect_window",
+                                        "ended_retention", "pipeline_stall_timeout", "thread_nice",
+                                        "max_streams", "routes", "pipelines_dir" }));
   EXPECT_TRUE (schema::is_section ("ingestion.srt"));
   EXPECT_FALSE (schema::is_section ("ingestion.srt.port"));
   EXPECT_FALSE (schema::is_section ("ingestion.sr"));

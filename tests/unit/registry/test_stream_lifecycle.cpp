@@ -66,6 +66,27 @@ TEST (StreamLifecycle, ATranscodeThatShedsWorkDegradesALiveStream)
   EXPECT_FALSE (l.apply (E::kCaughtUp));
 }
 
+// The watchdog's restart: stalled with its reason from wherever the
+// pipeline runs, live again once the new pipeline's media flows.
+TEST (StreamLifecycle, AWedgedPipelineIsStalledUntilItsRestartFlows)
+{
+  for (auto before :
+       { reach ({}), reach ({ E::kMediaFlowing }), reach ({ E::kMediaFlowing, E::kBehind }),
+         reach ({ E::kMediaFlowing, E::kMediaStalled }) }) {
+    auto l = before;
+    EXPECT_TRUE (l.apply (E::kNoProgress, "no output for 12 s; pipeline restarted"))
+        << to_string (before.state ());
+    EXPECT_EQ (l.state (), S::kStalled);
+    EXPECT_EQ (l.message (), "no output for 12 s; pipeline restarted");
+    EXPECT_TRUE (l.apply (E::kMediaFlowing));
+    EXPECT_EQ (l.state (), S::kLive);
+  }
+  for (auto after : { reach ({ E::kFeedLost }), reach ({ E::kPaused }), reach ({ E::kFeedEnded }),
+                      reach ({ E::kStopping }) }) {
+    EXPECT_FALSE (after.apply (E::kNoProgress, "no output")) << to_string (after.state ());
+  }
+}
+
 TEST (StreamLifecycle, LostFeedWaitsForItsReturnNotForFlushedMedia)
 {
   for (auto from :

@@ -202,8 +202,14 @@ class Manager : public ::testing::Test {
     write ("short", "videotestsrc is-live=true num-buffers=15 ! "
                     "mirrorheartbeat stream-id=\"${stream_id}\" ! fakesink sync=false");
     write ("broken", "filesrc location=/nonexistent/mirror-test ! fakesink");
+    // Media reaches the heartbeat, a leaky queue drops what the branch after
+    // it cannot take, and the branch waits an hour for each buffer's time.
+    write ("wedged", "videotestsrc is-live=true ! mirrorheartbeat stream-id=\"${stream_id}\" "
+                     "interval=200000000 ! queue leaky=downstream max-size-buffers=2 ! "
+                     "identity sync=true ts-offset=3600000000000 ! fakesink sync=false");
     config_.ingestion.pipelines_dir = dir_;
     config_.ingestion.ended_retention_ms = 300;
+    config_.ingestion.pipeline_stall_timeout_ms = 2000;
     std::string error;
     auto library = PipelineLibrary::load (dir_, &error);
     ASSERT_TRUE (library) << error;
@@ -225,7 +231,7 @@ class Manager : public ::testing::Test {
   {
     manager_.reset ();
     registry_.reset ();
-    for (const char *name : { "live", "short", "broken" })
+    for (const char *name : { "live", "short", "broken", "wedged" })
       g_remove ((std::string (dir_) + "/" + name + ".pipeline").c_str ());
     g_rmdir (dir_);
     g_free (dir_);
@@ -297,6 +303,38 @@ TEST_F (Manager, AFailedStreamIsReleasedThenRemovedAndItsIdCanBeReused)
   ASSERT_TRUE (create ("c", "live").ok ());
   ASSERT_TRUE (pump_until ([&] { return state ("c") == "live"; }));
   EXPECT_EQ (manager_->error_count (), 0u);
+}
+
+// The watchdog: the wedged pipeline's input arrives (the heartbeat counts
+// buffers) but no sink gets anything, so it is restarted, stalled with the
+// reason, live again as the new one's media flows; five restarts in a row
+// without output fail it. A busy pipeline beside it is never touched.
+TEST_F (Manager, AWedgedPipelineIsRestartedAndFailsIfItNeverDelivers)
+{
+  ASSERT_TRUE (create ("busy", "live").ok ());
+  ASSERT_TRUE (create ("w", "wedged").ok ());
+  ASSERT_TRUE (pump_until ([&] { return state ("w") == "error"; }, 90s)) << state ("w");
+  auto view = manager_->local_stream ("w");
+  ASSERT_TRUE (view);
+  EXPECT_EQ (view->pipeline_restarts, 5u);
+  const std::string &message = view->entry.message;
+  EXPECT_EQ (message.rfind ("no output for ", 0), 0u) << message;
+  EXPECT_NE (message.find (" s while its input arrives, after 5 restarts in a row"),
+             std::string::npos)
+      << message;
+  std::vector<std::string> seen;
+  for (const auto &s : states_)
+    if (s.rfind ("w:", 0) == 0 && (seen.empty () || seen.back () != s))
+      seen.push_back (s);
+  std::vector<std::string> want = { "w:live" };
+  for (int i = 0; i < 5; ++i) {
+    want.push_back ("w:stalled");
+    want.push_back ("w:live");
+  }
+  want.push_back ("w:error");
+  EXPECT_EQ (seen, want);
+  EXPECT_EQ (state ("busy"), "live");
+  EXPECT_EQ (manager_->local_stream ("busy")->pipeline_restarts, 0u);
 }
 
 } // namespace
