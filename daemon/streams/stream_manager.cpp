@@ -3,6 +3,8 @@
 // StreamLifecycle out to the registry, the listeners and /metrics; ended and
 // failed streams released at once and removed after the retention; stop,
 // pause and resume; shutdown.
+#include <algorithm>
+
 #include "log.h"
 #include "streams/stream_manager_impl.h"
 
@@ -19,9 +21,6 @@ namespace {
 constexpr int64_t kStopEosTimeoutMs = 3000;
 // How long an ended feed's pipeline gets to finish its playlists.
 constexpr int64_t kEndDrainTimeoutMs = 3000;
-// The watchdog acts on a pipeline only while its input still arrives: the
-// ingest bin reports every second, the heartbeat every interval.
-constexpr int64_t kInputFreshUs = 3000000;
 // Restarts in a row without output before the stream is failed.
 constexpr int kMaxFruitlessRestarts = 5;
 // How long a wedged pipeline gets to stop before the stream is failed.
@@ -243,11 +242,13 @@ StreamManager::Impl::watch_progress ()
       stream.fruitless_restarts = 0;
       stream.origin_hold.reset ();
     }
-    const int64_t quiet_since = std::max (p.output_us, p.started_us);
-    if (!p.started_us || now - quiet_since < timeout_us)
+    // Silence with no input is the feed's, not the pipeline's; and input
+    // back after a gap (a caller back, media after a stall) gets the whole
+    // timeout to come out again.
+    if (!p.input_us || now - p.input_us > StreamPipeline::kInputGapUs)
       continue;
-    // Silence with no input is the feed's, not the pipeline's.
-    if (!p.input_us || now - p.input_us > kInputFreshUs)
+    const int64_t quiet_since = std::max ({ p.output_us, p.started_us, p.input_since_us });
+    if (!p.started_us || now - quiet_since < timeout_us)
       continue;
     wedged.emplace_back (id, "no output for " + std::to_string ((now - quiet_since) / 1000000)
                                  + " s while its input arrives");

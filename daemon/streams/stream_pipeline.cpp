@@ -254,6 +254,7 @@ StreamPipeline::progress () const
 {
   Progress p;
   p.started_us = started_us_;
+  p.input_since_us = input_since_us_;
   p.input_us = input_us_;
   std::lock_guard guard (*sinks_lock_);
   for (const auto &sink : *sinks_) {
@@ -280,8 +281,12 @@ StreamPipeline::note_input (const GstStructure *s)
   guint64 total = 0;
   if (!field || !gst_structure_get_uint64 (s, field, &total))
     return;
-  if (total > *last)
-    input_us_ = g_get_monotonic_time ();
+  if (total > *last) {
+    const int64_t now = g_get_monotonic_time ();
+    if (!input_us_ || now - input_us_ > kInputGapUs)
+      input_since_us_ = now;
+    input_us_ = now;
+  }
   *last = total;
 }
 

@@ -86,11 +86,18 @@ class StreamPipeline {
   std::string state_name () const;
   bool playing () const;
 
+  // Input that stops for longer than this (the ingest bin reports every
+  // second) has a gap: what comes after it starts a new run.
+  static constexpr int64_t kInputGapUs = 3000000;
+
   // What the watchdog goes by, in monotonic microseconds (0: never).
   struct Progress {
     int64_t started_us = 0; // start () or a resume
     // Input arrived: the ingest bin's received bytes or the heartbeat's
-    // buffers grew (their messages).
+    // buffers grew (their messages); the first of the current run, after
+    // the start or a gap (a feed back, media again after a stall), and the
+    // last.
+    int64_t input_since_us = 0;
     int64_t input_us = 0;
     // Output: of the sinks that ever had a buffer, the one that waited
     // longest since its last (a wedged branch stops its own sink only).
@@ -124,7 +131,7 @@ class StreamPipeline {
   bool media_seen_ = false;
 
   int64_t started_us_ = 0;
-  int64_t input_us_ = 0;
+  int64_t input_since_us_ = 0, input_us_ = 0;
   uint64_t input_bytes_ = 0, input_buffers_ = 0; // last seen in messages
   // Sinks appear with the branches, on streaming threads.
   std::shared_ptr<std::mutex> sinks_lock_ = std::make_shared<std::mutex> ();
