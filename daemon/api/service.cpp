@@ -86,6 +86,7 @@ update_origin_metrics (AdminContext &ctx)
   add (m.origin_requests_total.Add ({}), now.requests.requests, last.requests.requests);
   add (m.origin_hold_timeouts_total.Add ({}), now.requests.hold_timeouts,
        last.requests.hold_timeouts);
+  add (m.origin_hint_misses_total.Add ({}), now.requests.hint_misses, last.requests.hint_misses);
   m.origin_held_requests.Add ({}).Set ((double)now.requests.held_now);
   // Each stream's live edge against the clock; a stream gone from the
   // Origin leaves the metric.

@@ -381,8 +381,9 @@ GST_START_TEST (test_h3sink_publishes_into_context_origin)
     return;
   }
   mirror::OriginConfig config;
-  config.tls_port = std::nullopt; // no TLS, no certificate on disk
-  config.http_port = 0;           // any free port
+  config.tls_port = std::nullopt;                // no TLS, no certificate on disk
+  config.http_port = 0;                          // any free port
+  config.stream_defaults.numbering_clock_ns = 0; // segments numbered from 0
   std::string error;
   auto origin = mirror::Origin::start (config, &error);
   fail_unless (origin != nullptr, "%s", error.c_str ());
@@ -436,6 +437,7 @@ GST_START_TEST (test_h3sink_takes_over_a_held_stream_after_a_discontinuity)
   mirror::OriginConfig config;
   config.tls_port = std::nullopt;
   config.http_port = 0;
+  config.stream_defaults.numbering_clock_ns = 0; // segments numbered from 0
   std::string error;
   auto origin = mirror::Origin::start (config, &error);
   fail_unless (origin != nullptr, "%s", error.c_str ());

@@ -495,11 +495,12 @@ def reload_violations(previous, current):
                 bad.append(f"part {pb_.position} was {pa_.uri} {pa_.duration}, now {pb_.uri} {pb_.duration}")
         if sa.pdt is not None and sb.pdt is not None and abs(sa.pdt - sb.pdt) > 0.0015:
             bad.append(f"segment {sb.msn} PROGRAM-DATE-TIME was {sa.pdt_text}, now {sb.pdt_text}")
-    # Limits announced once may not shrink (players keep the first values).
-    if a.target_duration and b.target_duration and b.target_duration < a.target_duration:
-        bad.append(f"TARGETDURATION shrank from {a.target_duration:g} to {b.target_duration:g}")
-    if a.part_target and b.part_target and b.part_target < a.part_target - EPS:
-        bad.append(f"PART-TARGET shrank from {a.part_target} to {b.part_target}")
+    # Limits are announced once (RFC 8216bis: TARGETDURATION MUST NOT change;
+    # players keep the first PART-TARGET, and PART-HOLD-BACK follows it).
+    if a.target_duration and b.target_duration and b.target_duration != a.target_duration:
+        bad.append(f"TARGETDURATION changed from {a.target_duration:g} to {b.target_duration:g}")
+    if a.part_target and b.part_target and abs(b.part_target - a.part_target) > EPS:
+        bad.append(f"PART-TARGET changed from {a.part_target} to {b.part_target}")
     return bad
 
 

@@ -182,9 +182,14 @@ class Hls(LiveStreamCase):
             newest = b.last_part
             edge = b.part_pdt(newest) + newest.duration
             self.assertLess(abs(time.time() - edge), 5.0, f"{uri} edge PDT is {time.time() - edge:.3f} s old")
-        # Both renditions advertise the same stream-wide limits.
-        self.assertEqual(sc_lines[self.video_uri], sc_lines[self.audio_uri])
-        self.assertEqual(first[self.video_uri].part_target, first[self.audio_uri].part_target)
+        # Each rendition's PART-TARGET is its own frame grid, fixed from the
+        # first reload on: 3 frames at 25 fps, 5 AAC frames at 48 kHz; its
+        # PART-HOLD-BACK three of them; TARGETDURATION is the stream's.
+        for uri, want in ((self.video_uri, 0.12), (self.audio_uri, 0.10667)):
+            self.assertAlmostEqual(first[uri].part_target, want, places=5, msg=first[uri].text)
+            self.assertAlmostEqual(last[uri].part_target, want, places=5, msg=last[uri].text)
+            self.assertIn(f"PART-HOLD-BACK={3 * want:.5f}", sc_lines[uri])
+        self.assertEqual(first[self.video_uri].target_duration, first[self.audio_uri].target_duration)
 
     def test_b_delta_update(self):
         # A delta update skips what starts more than CAN-SKIP-UNTIL before the
@@ -308,6 +313,28 @@ class Hls(LiveStreamCase):
         # appearance; the median, since a busy box can stall any one request.
         self.assertLessEqual(statistics.median(after_seen), part_target + SLACK_S, after_seen)
         self.assertLessEqual(statistics.median(waits), 2 * part_target + SLACK_S, waits)
+
+    def test_d_every_preload_hint_comes_true(self):
+        # A player that fetches each hint as it appears (Safari's does) gets
+        # that very part, at segment boundaries too, never a 404.
+        boundaries = fetched = 0
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            for uri in (self.video_uri, self.audio_uri):
+                pl = self.playlist(uri)
+                hint = [h["URI"] for h in pl.preload_hints if h.get("TYPE") == "PART"]
+                self.assertEqual(len(hint), 1, pl.text)
+                status, _, data = self.get(f"{LIVE}/{hint[0]}", timeout=10)
+                self.assertEqual(status, 200, f"hinted {hint[0]}: {data[:200]!r}\n{pl.text}")
+                self.assertIn(box_type(data), (b"moof", b"styp"))
+                after = self.playlist(uri)
+                self.assertIn(hint[0], [p.uri for p in after.parts], after.text)
+                fetched += 1
+                boundaries += hint[0].endswith(".0.m4s")
+        log(f"{fetched} hinted parts fetched, {boundaries} of them first parts of a segment")
+        self.assertGreaterEqual(boundaries, 3)
+        _, _, metrics = self.m.http("GET", "/metrics", raw=True)
+        self.assertRegex(metrics.decode(), r"(?m)^mirror_origin_hint_misses_total 0$")
 
     def test_d_blocking_msn_only_waits_for_the_segment(self):
         pl = self.playlist(self.video_uri)

@@ -306,10 +306,12 @@ class BadReloads(unittest.TestCase):
         found = llhls.reload_violations(before, after)
         self.assertTrue(any("segment 24 was source/seg24.m4s, now source/seg24b.m4s" in f for f in found), found)
 
-    def test_target_shrinks(self):
+    def test_part_target_changes(self):
         before = media(header=HEADER.replace("PART-TARGET=0.10000", "PART-TARGET=0.12000"))
         found = llhls.reload_violations(before, media())
-        self.assertTrue(any("PART-TARGET shrank" in f for f in found), found)
+        self.assertTrue(any("PART-TARGET changed from 0.12 to 0.1" in f for f in found), found)
+        found = llhls.reload_violations(media(), before)
+        self.assertTrue(any("PART-TARGET changed from 0.1 to 0.12" in f for f in found), found)
 
 
 class BadMultivariant(unittest.TestCase):

@@ -23,6 +23,7 @@ gst_mirror_cmaf_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   m->duration = 0;
   m->independent = FALSE;
   m->segment_start = FALSE;
+  m->last_in_segment = FALSE;
   m->wallclock = 0;
   return TRUE;
 }
@@ -43,6 +44,7 @@ gst_mirror_cmaf_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffe
   m->duration = src->duration;
   m->independent = src->independent;
   m->segment_start = src->segment_start;
+  m->last_in_segment = src->last_in_segment;
   m->wallclock = src->wallclock;
   return TRUE;
 }

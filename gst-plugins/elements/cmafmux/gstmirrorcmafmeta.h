@@ -26,6 +26,8 @@ typedef struct {
   gboolean independent;
   // The part starts a segment (a styp precedes its moof).
   gboolean segment_start;
+  // The part ends its segment: the next one starts a new segment.
+  gboolean last_in_segment;
   // Unix time of the part's first frame, in nanoseconds (capture time from a
   // timestamp/x-unix GstReferenceTimestampMeta, else arrival time).
   guint64 wallclock;

@@ -92,6 +92,9 @@ struct GstMirrorCmafMuxPrivate {
   GstSegment segment;
   // The accepted input buffers of the open part, oldest first.
   std::deque<GstBuffer *> samples;
+  // The source caps but part-duration, and the part target they announced.
+  GstCaps *src_caps = nullptr;
+  guint64 announced_part_target = 0;
   std::atomic<guint64> dropped{ 0 };
 
   void clear_samples ()
@@ -198,6 +201,7 @@ gst_mirror_cmaf_mux_finalize (GObject *object)
 {
   auto *self = GST_MIRROR_CMAF_MUX (object);
   self->priv->clear_samples ();
+  gst_clear_caps (&self->priv->src_caps);
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -376,6 +380,7 @@ push_part (GstMirrorCmafMux *self, const mirror::cmaf::Part &part)
   meta->duration = part.duration_ns;
   meta->independent = part.independent;
   meta->segment_start = part.segment_start;
+  meta->last_in_segment = part.last_in_segment;
   meta->wallclock = part.wallclock_ns;
 
   GST_LOG_OBJECT (
@@ -397,6 +402,8 @@ flush_part (GstMirrorCmafMux *self)
     return GST_FLOW_OK;
   return push_part (self, *part);
 }
+
+static gboolean announce_part_target (GstMirrorCmafMux *self);
 
 static guint64
 wallclock_of (GstBuffer *buf)
@@ -458,14 +465,59 @@ gst_mirror_cmaf_mux_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   }
 
   GstFlowReturn ret = GST_FLOW_OK;
-  if (r.closed)
+  if (r.closed) {
+    // A grid learned from the samples reaches the sink before the first part.
+    if (!announce_part_target (self))
+      GST_DEBUG_OBJECT (self, "downstream refused the part target's caps");
     ret = push_part (self, *r.closed);
+  }
   // The init segment goes out before the first chunk that needs it; the part
   // this sample opens is pushed later, when it closes.
   if (priv->init_pending && ret == GST_FLOW_OK)
     ret = push_init (self, next_msn);
   priv->samples.push_back (buf);
   return ret;
+}
+
+// A sample's nominal duration from @caps: a frame at the frame rate, an
+// AAC-LC frame (1024 samples); 0 when unknown (the cutter then measures the
+// first step).
+static double
+sample_duration_ns (GstCaps *caps, const mirror::cmaf::TrackConfig &track)
+{
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  if (track.is_video ()) {
+    gint num = 0, den = 1;
+    if (gst_structure_get_fraction (s, "framerate", &num, &den) && num > 0 && den > 0)
+      return 1e9 * den / num;
+    return 0;
+  }
+  auto aac = mirror::cmaf::parse_audio_specific_config (track.codec_data);
+  if (aac && aac->object_type == 2 && track.sample_rate > 0)
+    return 1024e9 / track.sample_rate;
+  return 0;
+}
+
+// Sets the source caps with the cutter's part target as part-duration,
+// when it differs from what they said: at a caps change, and once more if
+// the grid was only learned from the first samples.
+static gboolean
+announce_part_target (GstMirrorCmafMux *self)
+{
+  auto *priv = self->priv;
+  if (!priv->src_caps || !priv->cutter)
+    return TRUE;
+  const guint64 target = priv->cutter->part_target_ns ();
+  if (target == priv->announced_part_target)
+    return TRUE;
+  GstCaps *caps = gst_caps_copy (priv->src_caps);
+  gst_caps_set_simple (caps, "part-duration", G_TYPE_UINT64, target, nullptr);
+  priv->announced_part_target = target;
+  GST_INFO_OBJECT (self, "part target %" GST_TIME_FORMAT "%s", GST_TIME_ARGS (target),
+                   priv->cutter->grid_known () ? "" : " (until the frame grid is known)");
+  gboolean ok = gst_pad_set_caps (self->srcpad, caps);
+  gst_caps_unref (caps);
+  return ok;
 }
 
 static gboolean
@@ -492,6 +544,8 @@ gst_mirror_cmaf_mux_set_caps (GstMirrorCmafMux *self, GstCaps *caps)
     if (flush_part (self) != GST_FLOW_OK)
       GST_DEBUG_OBJECT (self, "downstream refused the last part before the caps change");
   }
+  // The part grid (PART-TARGET) is set once for the life of the stream:
+  // a new track on the same timescale keeps it.
   if (!priv->cutter || priv->cutter->timescale () != track.timescale) {
     GstClockTime part, segment;
     {
@@ -499,25 +553,24 @@ gst_mirror_cmaf_mux_set_caps (GstMirrorCmafMux *self, GstCaps *caps)
       part = priv->part_duration;
       segment = priv->segment_duration;
     }
-    priv->cutter = std::make_unique<mirror::cmaf::PartCutter> (track.timescale, part, segment,
-                                                               track.track_id);
+    priv->cutter = std::make_unique<mirror::cmaf::PartCutter> (
+        track.timescale, part, segment, track.track_id, sample_duration_ns (caps, track));
   }
   priv->track = track;
   priv->have_track = true;
   priv->init_pending = true;
 
-  GstClockTime part_duration, segment_duration;
+  GstClockTime segment_duration;
   {
     std::lock_guard<std::mutex> lk (priv->settings_lock);
-    part_duration = priv->part_duration;
     segment_duration = priv->segment_duration;
   }
   // The targets travel with the caps, so a sink can announce PART-TARGET and
-  // TARGETDURATION before the first part arrives.
+  // TARGETDURATION before the first part arrives (part-duration is set by
+  // announce_part_target).
   GstCaps *src_caps = gst_caps_new_simple (
       "video/quicktime", "variant", G_TYPE_STRING, "cmaf", "codecs", G_TYPE_STRING, codecs.c_str (),
-      "part-duration", G_TYPE_UINT64, (guint64)part_duration, "segment-duration", G_TYPE_UINT64,
-      (guint64)segment_duration, nullptr);
+      "segment-duration", G_TYPE_UINT64, (guint64)segment_duration, nullptr);
   if (track.is_video ())
     gst_caps_set_simple (src_caps, "width", G_TYPE_INT, (gint)track.width, "height", G_TYPE_INT,
                          (gint)track.height, nullptr);
@@ -525,9 +578,10 @@ gst_mirror_cmaf_mux_set_caps (GstMirrorCmafMux *self, GstCaps *caps)
   gint num = 0, den = 1;
   if (gst_structure_get_fraction (s, "framerate", &num, &den))
     gst_caps_set_simple (src_caps, "framerate", GST_TYPE_FRACTION, num, den, nullptr);
-  gboolean ok = gst_pad_set_caps (self->srcpad, src_caps);
+  gst_caps_replace (&priv->src_caps, src_caps);
   gst_caps_unref (src_caps);
-  return ok;
+  priv->announced_part_target = 0;
+  return announce_part_target (self);
 }
 
 static gboolean
@@ -611,6 +665,7 @@ gst_mirror_cmaf_mux_change_state (GstElement *element, GstStateChange transition
     priv->clear_samples ();
     priv->cutter.reset ();
     priv->have_track = false;
+    gst_clear_caps (&priv->src_caps);
   }
   return ret;
 }

@@ -441,6 +441,9 @@ gst_mirror_h3_sink_set_caps (GstBaseSink *sink, GstCaps *caps)
   }
   if (gst_structure_get_fraction (s, "framerate", &num, &den) && num > 0 && den > 0)
     info.frame_rate = (double)num / den;
+  guint64 part_target = 0;
+  if (gst_structure_get_uint64 (s, "part-duration", &part_target))
+    info.part_target_ns = (int64_t)part_target;
   if (!priv->store->add_rendition (info)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
                        ("%s: stream %s: the Origin refused rendition \"%s\"",
@@ -542,6 +545,7 @@ gst_mirror_h3_sink_render (GstBaseSink *sink, GstBuffer *buffer)
   part.segment_start = meta->segment_start;
   part.duration_ns = (int64_t)meta->duration;
   part.independent = meta->independent;
+  part.last_in_segment = meta->last_in_segment;
   if (meta->wallclock)
     part.wallclock_ns = (int64_t)meta->wallclock;
   part.bytes = std::move (bytes);

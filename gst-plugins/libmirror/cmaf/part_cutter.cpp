@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 
 namespace mirror::cmaf {
 
@@ -12,25 +13,51 @@ scale (uint64_t v, uint64_t num, uint64_t den)
 {
   return (uint64_t)((unsigned __int128)v * num / den);
 }
+
+// To the nearest: 90 kHz ticks carried as truncated nanoseconds come back as
+// the same ticks.
+uint64_t
+scale_round (uint64_t v, uint64_t num, uint64_t den)
+{
+  return (uint64_t)(((unsigned __int128)v * num + den / 2) / den);
+}
 } // namespace
 
 PartCutter::PartCutter (uint32_t timescale, uint64_t part_duration_ns, uint64_t segment_duration_ns,
-                        uint32_t track_id)
-    : timescale_ (timescale), part_ticks_ (scale (part_duration_ns, timescale, 1000000000)),
+                        uint32_t track_id, double sample_duration_ns)
+    : timescale_ (timescale), part_duration_ns_ (part_duration_ns),
+      part_ticks_ (scale (part_duration_ns, timescale, 1000000000)),
       segment_ticks_ (scale (segment_duration_ns, timescale, 1000000000)), track_id_ (track_id)
-{}
+{
+  if (sample_duration_ns > 0)
+    set_grid (sample_duration_ns);
+}
+
+void
+PartCutter::set_grid (double sample_ns)
+{
+  // The whole number of samples nearest the part duration, a tie (2.5
+  // frames at 25 fps) and a near miss (2.997 frames of 29.97 fps) taken up:
+  // 3 frames at 23.976 to 30 fps, 6 at 59.94, 5 AAC frames at 48 kHz.
+  const double samples = std::max (1.0, std::ceil ((double)part_duration_ns_ / sample_ns - 0.05));
+  const double ticks = samples * sample_ns * timescale_ / 1e9;
+  part_ticks_ = std::max<uint64_t> (1, (uint64_t)std::ceil (ticks - 1e-3)); // ns rounding
+  jitter_ticks_ = (uint64_t)(sample_ns * timescale_ / 1e9 / 2);
+  segment_jitter_ticks_ = (uint64_t)(sample_ns * timescale_ / 1e9 * 3 / 4);
+  grid_known_ = true;
+}
 
 uint64_t
 PartCutter::ticks_to_ns (uint64_t ticks) const
 {
-  return scale (ticks, 1000000000, timescale_);
+  return scale_round (ticks, 1000000000, timescale_);
 }
 
 int64_t
 PartCutter::ns_to_ticks (int64_t ns) const
 {
-  return ns < 0 ? -(int64_t)scale ((uint64_t)-ns, timescale_, 1000000000)
-                : (int64_t)scale ((uint64_t)ns, timescale_, 1000000000);
+  return ns < 0 ? -(int64_t)scale_round ((uint64_t)-ns, timescale_, 1000000000)
+                : (int64_t)scale_round ((uint64_t)ns, timescale_, 1000000000);
 }
 
 uint64_t
@@ -128,10 +155,22 @@ PartCutter::push (const TimedSample &s)
   if (open_) {
     uint32_t step = (uint32_t)(ticks - last_ticks_);
     last_step_ticks_ = step;
-    bool new_segment = s.sync && ticks - segment_start_ticks_ >= segment_ticks_;
-    bool new_part = ticks - part_start_ticks_ >= part_ticks_;
+    if (!grid_known_ && step > 0 && !brk)
+      set_grid ((double)ticks_to_ns (step));
+    bool new_segment
+        = s.sync && ticks - segment_start_ticks_ + segment_jitter_ticks_ >= segment_ticks_;
+    bool new_part = ticks - part_start_ticks_ + jitter_ticks_ >= part_ticks_;
     if (new_segment || new_part) {
-      r.closed = close_part (ticks);
+      // A gap would stretch the part past the target: its last sample ends
+      // at the target instead (it started before it, or the part would
+      // have closed then).
+      uint64_t end = ticks;
+      if (end - part_start_ticks_ > part_ticks_ && part_start_ticks_ + part_ticks_ > last_ticks_) {
+        end = part_start_ticks_ + part_ticks_;
+        ++shortened_;
+      }
+      r.closed = close_part (end);
+      r.closed->last_in_segment = new_segment;
       start_part (ticks, s, new_segment ? nullptr : &*r.closed);
     } else {
       open_->fragment.samples.back ().duration = step;
@@ -157,7 +196,12 @@ PartCutter::flush ()
     last = (uint64_t)ns_to_ticks (last_duration_ns_);
   if (last == 0)
     last = timescale_ / 25;
-  Part p = close_part (last_ticks_ + last);
+  uint64_t end = last_ticks_ + last;
+  if (end - part_start_ticks_ > part_ticks_ && part_start_ticks_ + part_ticks_ > last_ticks_)
+    end = part_start_ticks_ + part_ticks_;
+  last = end - last_ticks_;
+  Part p = close_part (end);
+  p.last_in_segment = true; // the next sample starts a new segment
   // The timeline continues after the flushed part: the next sample, whatever
   // its timestamp, is placed right after it.
   last_ticks_ = last_ticks_ + last;

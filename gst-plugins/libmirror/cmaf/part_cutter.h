@@ -3,13 +3,23 @@
 // keeps the track's decode time monotonic whatever the input timestamps do
 // (MPEG-TS wrap, jumps, repeats).
 //
+// Parts sit on the sample grid: the part target (PART-TARGET) is the part
+// duration rounded to whole samples (3 frames at 25, 29.97 or 30 fps, 6 at
+// 59.94, 5 AAC frames), from the sample duration given, else the first
+// decode step measured. Every boundary takes some timestamp jitter
+// (MPEG-TS rounding, a source's irregular steps) in its favour.
+//
 // Rules: nothing is kept before the first sync sample; a segment starts at
-// the first sync sample whose decode time is at least segment-duration after
-// the segment's start; a part closes at the first sample boundary at least
-// part-duration after the part's start (and at every segment start); a part
+// the first sync sample whose decode time reaches segment-duration after
+// the segment's start; a part closes at the first sample boundary that
+// reaches the part target after the part's start (and at every segment
+// start), and never runs longer than the target: a gap in the timestamps
+// that would stretch it shortens its last sample instead (counted); a part
 // that starts with a sync sample is independent. A sample's duration is the
 // distance to the next sample's decode time, so a part is handed out when
-// the sample after it arrives (or at flush).
+// the sample after it arrives (or at flush), and the cutter knows by then
+// whether that sample starts a new segment: the part says so
+// (last_in_segment), which makes the preload hint exact.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +42,7 @@ struct Part {
   uint64_t media_sequence = 0; // segment index, from 0
   uint32_t part_index = 0;     // within its segment
   bool segment_start = false;
+  bool last_in_segment = false; // the next part starts a new segment
   bool independent = false;
   // The decode timeline was re-anchored inside this part (a gap, a wrap or
   // timestamps going backwards).
@@ -53,14 +64,22 @@ class PartCutter {
   // as one very long sample.
   static constexpr int64_t kMaxStepNs = 5'000'000'000;
 
+  // @sample_duration_ns: the nominal duration of a sample (a frame at the
+  // caps' frame rate; an AAC frame), 0 when unknown.
   PartCutter (uint32_t timescale, uint64_t part_duration_ns, uint64_t segment_duration_ns,
-              uint32_t track_id = 1);
+              uint32_t track_id = 1, double sample_duration_ns = 0);
 
   PushResult push (const TimedSample &sample);
   // Closes the open part (EOS, caps change); the next sample must be a sync
   // sample and starts a new segment, continuing the decode timeline.
   std::optional<Part> flush ();
 
+  // PART-TARGET: the part duration on the sample grid; the part duration
+  // itself until the grid is known (after the first two samples at most).
+  uint64_t part_target_ns () const { return ticks_to_ns (part_ticks_); }
+  bool grid_known () const { return grid_known_; }
+  // Parts whose last sample was shortened to keep them within the target.
+  uint64_t shortened_parts () const { return shortened_; }
   uint64_t dropped () const { return dropped_; }
   uint64_t next_media_sequence () const { return next_msn_; }
   uint32_t timescale () const { return timescale_; }
@@ -74,11 +93,22 @@ class PartCutter {
   void start_part (uint64_t ticks, const TimedSample &s, const Part *previous);
   void add_sample (uint64_t ticks, const TimedSample &s);
   Part close_part (uint64_t end_ticks);
+  // The part target as whole samples of @sample_ns.
+  void set_grid (double sample_ns);
 
   uint32_t timescale_;
+  uint64_t part_duration_ns_;
   uint64_t part_ticks_;
   uint64_t segment_ticks_;
   uint32_t track_id_;
+  bool grid_known_ = false;
+  // Timestamp jitter a boundary takes in its favour, once the grid is known:
+  // half a sample for parts; three quarters for segments, so that a GOP half
+  // a frame short of the segment duration (12 frames at 25 fps for 500 ms)
+  // still ends its segment when its keyframe comes a little early.
+  uint64_t jitter_ticks_ = 0;
+  uint64_t segment_jitter_ticks_ = 0;
+  uint64_t shortened_ = 0;
 
   bool waiting_sync_ = true;
   bool have_timeline_ = false;

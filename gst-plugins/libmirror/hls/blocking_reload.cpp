@@ -97,13 +97,18 @@ decide_reload (const ReloadDirectives &d, const RenditionProgress &p)
     }
   }
 
-  // _HLS_msn alone waits for the whole segment, which is complete once the
-  // next one has a part. A part index past the end of its segment is then
-  // satisfied by part 0 of the next one: published positions are ordered.
+  // _HLS_msn alone waits for the whole segment: its last part (the muxer
+  // says which) or the next segment's first completes it. A part index past
+  // the end of a complete segment is part 0 of the next one; past the end
+  // of the segment in progress it is satisfied by that part 0 too, since
+  // published positions are ordered.
   PartPosition until
-      = d.part ? PartPosition{ msn, uint32_t (std::min<uint64_t> (*d.part, UINT32_MAX)) }
-               : PartPosition{ msn + 1, 0 };
-  if (p.has_parts && p.last >= until)
+      = d.part ? PartPosition{ msn, uint32_t (std::min<uint64_t> (*d.part, kSegmentComplete - 1)) }
+               : PartPosition{ msn, kSegmentComplete };
+  if (d.part && p.has_parts && p.reached.part == kSegmentComplete && msn == p.reached.msn
+      && *d.part > p.last.part)
+    until = PartPosition{ msn + 1, 0 };
+  if (p.has_parts && p.reached >= until)
     return out;
   out.verdict = ReloadVerdict::kHold;
   out.hold_until = until;

@@ -31,7 +31,9 @@ bool parse_reload_directives (std::string_view query, ReloadDirectives *out, std
 // Where the rendition is, from RenditionWindow.
 struct RenditionProgress {
   bool has_parts = false;
-  PartPosition last;  // newest part; its msn is the last Media Segment's
+  PartPosition last; // newest part; its msn is the last Media Segment's
+  // last, or {its msn, kSegmentComplete} once that segment is complete.
+  PartPosition reached;
   bool ended = false; // EXT-X-ENDLIST
   int64_t part_target_ns = 100000000;
 };

@@ -19,7 +19,10 @@ struct RenditionInfo {
   unsigned height = 0;    // video
   double frame_rate = 0;  // video, frames per second
   unsigned bandwidth = 0; // peak bits per second of this rendition alone
-  std::string language;   // audio, BCP 47; may be empty
+  // Its parts' target (the muxer's part duration on the frame grid), for
+  // its media playlist's PART-TARGET; 0: the stream's.
+  int64_t part_target_ns = 0;
+  std::string language; // audio, BCP 47; may be empty
 };
 
 constexpr const char *kHlsAudioGroup = "audio";

@@ -16,4 +16,8 @@ struct PartPosition {
   auto operator<=> (const PartPosition &) const = default;
 };
 
+// The part index that stands for "segment msn is complete": after its last
+// part, before part 0 of the next segment.
+inline constexpr uint32_t kSegmentComplete = UINT32_MAX;
+
 } // namespace mirror

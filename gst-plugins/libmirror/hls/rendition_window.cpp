@@ -50,9 +50,9 @@ RenditionWindow::add_part (const PartInput &in, const StreamTiming &timing)
     if (!first && !segments_.back ().complete)
       complete_back (timing);
     SegmentRecord seg;
-    seg.msn = first ? in.msn : segments_.back ().msn + 1;
+    seg.msn = first ? first_msn_ + in.msn : segments_.back ().msn + 1;
     seg.start_ns = first ? 0 : segments_.back ().end_ns ();
-    seg.discontinuity = pending_discontinuity_ && !first;
+    seg.discontinuity = first ? starts_with_discontinuity_ : pending_discontinuity_;
     seg.init_generation = init_generation_;
     seg.wallclock_ns = in.wallclock_ns;
     if (!seg.wallclock_ns && !first && segments_.back ().wallclock_ns)
@@ -73,6 +73,8 @@ RenditionWindow::add_part (const PartInput &in, const StreamTiming &timing)
   seg.duration_ns += in.duration_ns;
   max_part_units_ = std::max (max_part_units_, hls_units (in.duration_ns));
   counters_.parts++;
+  if (in.last_in_segment)
+    complete_back (timing);
 
   trim ();
   return last_position ();
@@ -121,6 +123,14 @@ RenditionWindow::last_position () const
     return {};
   const SegmentRecord &seg = segments_.back ();
   return { seg.msn, uint32_t (seg.parts.size () - 1) };
+}
+
+PartPosition
+RenditionWindow::reached () const
+{
+  if (segments_.empty () || !segments_.back ().complete)
+    return last_position ();
+  return { segments_.back ().msn, kSegmentComplete };
 }
 
 std::optional<PartPosition>

@@ -27,6 +27,9 @@ struct PartInput {
   bool segment_start = false; // a styp leads it; part_index 0 says the same
   int64_t duration_ns = 0;
   bool independent = false;
+  // The muxer knows the next part starts a new segment: this one completes
+  // its segment now (EXTINF listed, the preload hint on the next segment).
+  bool last_in_segment = false;
   // Unix time of the first frame; when the muxer has none, the segment
   // continues the previous one's clock (or takes the time of publishing), so
   // every segment has an EXT-X-PROGRAM-DATE-TIME.
@@ -58,12 +61,20 @@ struct RenditionCounters {
   uint64_t parts_without_init = 0; // dropped: a playlist cannot name them
   uint64_t empty_parts = 0;        // dropped: zero duration or no bytes
   uint64_t short_parts = 0;        // under 85% of PART-TARGET, neither independent nor last
+  uint64_t long_parts = 0;         // over the rendition's PART-TARGET, which had to grow
   uint64_t discontinuities = 0;
 };
 
 class RenditionWindow {
  public:
-  explicit RenditionWindow (int64_t playlist_length_ns) : playlist_length_ns_ (playlist_length_ns)
+  // Its first segment takes @first_msn plus the muxer's number; discontinuity
+  // sequence numbers count from @first_discontinuity_sequence.
+  explicit RenditionWindow (int64_t playlist_length_ns, uint64_t first_msn = 0,
+                            uint64_t first_discontinuity_sequence = 0,
+                            bool starts_with_discontinuity = false)
+      : playlist_length_ns_ (playlist_length_ns), first_msn_ (first_msn),
+        dropped_discontinuities_ (first_discontinuity_sequence),
+        starts_with_discontinuity_ (starts_with_discontinuity)
   {}
 
   // A different init segment from the current one starts a new generation and
@@ -81,6 +92,9 @@ class RenditionWindow {
   bool has_parts () const { return !segments_.empty (); }
   // The newest published part; only meaningful when has_parts ().
   PartPosition last_position () const;
+  // How far publication has come, for blocking requests: the newest part,
+  // or {its msn, kSegmentComplete} once its segment is complete.
+  PartPosition reached () const;
   // Unix time of the newest part's first frame: its segment's program
   // date-time plus the parts before it. Nothing without parts.
   std::optional<int64_t> newest_part_wallclock_ns () const;
@@ -109,6 +123,7 @@ class RenditionWindow {
   std::optional<Bytes> part (PartPosition pos, const StreamTiming &timing) const;
 
   const RenditionCounters &counters () const { return counters_; }
+  void count_long_part () { counters_.long_parts++; }
 
  private:
   void complete_back (const StreamTiming &timing);
@@ -116,6 +131,9 @@ class RenditionWindow {
   const SegmentRecord *find_segment (uint64_t msn) const;
 
   int64_t playlist_length_ns_;
+  uint64_t first_msn_;
+  uint64_t dropped_discontinuities_; // discontinuities no longer listed, plus the base
+  bool starts_with_discontinuity_;
   std::deque<SegmentRecord> segments_;
   // Init segments by generation, kept while a segment refers to them.
   std::deque<std::pair<uint32_t, Bytes>> inits_;
@@ -124,7 +142,6 @@ class RenditionWindow {
   bool pending_discontinuity_ = false;
   bool ended_ = false;
   uint64_t last_input_msn_ = 0;
-  uint64_t dropped_discontinuities_ = 0;
   int64_t max_part_units_ = 0;
   int64_t max_segment_units_ = 0;
   RenditionCounters counters_;

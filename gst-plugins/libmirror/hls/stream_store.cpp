@@ -2,17 +2,43 @@
 #include "hls/stream_store.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "hls/playlist.h"
 #include "hls/url_layout.h"
 
 namespace mirror {
 
+StreamNumbering
+numbering_from_clock (int64_t clock_ns, int64_t segment_target_ns)
+{
+  StreamNumbering n;
+  if (clock_ns <= 0)
+    return n;
+  // From 2026-01-01, so the numbers stay below 2^31 (some players do 32-bit
+  // arithmetic on them) until 2043 with 500 ms segments. Segments are never much shorter
+  // than their target, so the old stream's numbers stay behind a clock that
+  // counts two per target.
+  const int64_t since = std::max<int64_t> (0, clock_ns - kNumberingEpochNs);
+  n.first_msn = uint64_t (since / std::max<int64_t> (1, segment_target_ns / 2));
+  // The discontinuity sequence starts again at 0: hls.js keeps per-sequence
+  // state in an array it walks from 0 on every playlist update, so a clock
+  // there would cost it seconds per update; it carries its own count across
+  // a media sequence that jumps forward over a lower discontinuity sequence.
+  n.first_discontinuity_sequence = 0;
+  n.starts_with_discontinuity = true;
+  return n;
+}
+
 struct StreamStore::Rendition {
-  explicit Rendition (const RenditionInfo &i, int64_t playlist_length_ns)
-      : info (i), window (playlist_length_ns)
+  Rendition (const RenditionInfo &i, int64_t playlist_length_ns, const StreamNumbering &n)
+      : info (i), window (playlist_length_ns, n.first_msn, n.first_discontinuity_sequence,
+                          n.starts_with_discontinuity)
   {}
   RenditionInfo info;
+  // PART-TARGET of its playlist: what its publisher announced until the
+  // first part, fixed from then on (or grown by a part that exceeds it).
+  int64_t part_target_units = 0;
   RenditionWindow window;
   PartWaitList waiters;
   struct Cached {
@@ -22,7 +48,14 @@ struct StreamStore::Rendition {
 };
 
 StreamStore::StreamStore (std::string id, StreamConfig config)
-    : id_ (std::move (id)), config_ (config)
+    : id_ (std::move (id)), config_ (config),
+      numbering_ (
+          numbering_from_clock (config.numbering_clock_ns >= 0
+                                    ? config.numbering_clock_ns
+                                    : std::chrono::duration_cast<std::chrono::nanoseconds> (
+                                          std::chrono::system_clock::now ().time_since_epoch ())
+                                          .count (),
+                                config.segment_target_ns))
 {
   timing_.part_target_units = std::max<int64_t> (1, hls_units (config_.part_target_ns));
   timing_.target_duration_s
@@ -47,12 +80,19 @@ StreamStore::add_rendition (const RenditionInfo &info)
   if (!is_valid_rendition_name (info.name) || info.name == "index")
     return false;
   std::lock_guard<std::mutex> lock (mutex_);
-  if (Rendition *r = find (info.name)) {
+  Rendition *r = find (info.name);
+  if (r) {
     r->info = info;
   } else {
-    renditions_.emplace (info.name, std::make_unique<Rendition> (info, config_.playlist_length_ns));
+    auto added = std::make_unique<Rendition> (info, config_.playlist_length_ns, numbering_);
+    r = added.get ();
+    renditions_.emplace (info.name, std::move (added));
     order_.push_back (info.name);
   }
+  if (!r->window.has_parts ())
+    r->part_target_units = info.part_target_ns > 0
+                               ? std::max<int64_t> (1, hls_units (info.part_target_ns))
+                               : timing_.part_target_units;
   ++version_;
   return true;
 }
@@ -72,11 +112,17 @@ StreamStore::set_init (const std::string &rendition, Bytes init)
 void
 StreamStore::update_timing (const RenditionWindow &w)
 {
-  // Grow, never shrink: a PART-TARGET that fits the longest part seen, and a
-  // TARGETDURATION no rounded EXTINF exceeds.
-  timing_.part_target_units = std::max (timing_.part_target_units, w.max_part_units ());
+  // Grow, never shrink: a TARGETDURATION no rounded EXTINF exceeds.
   timing_.target_duration_s
       = std::max (timing_.target_duration_s, hls_rounded_seconds (w.max_segment_units ()));
+}
+
+StreamTiming
+StreamStore::timing_of (const Rendition &r) const
+{
+  StreamTiming t = timing_;
+  t.part_target_units = r.part_target_units;
+  return t;
 }
 
 std::optional<PartPosition>
@@ -84,22 +130,29 @@ StreamStore::add_part (const std::string &rendition, const PartInput &part)
 {
   PartWaitList *waiters;
   std::optional<PartPosition> pos;
+  PartPosition reached;
   {
     std::lock_guard<std::mutex> lock (mutex_);
     Rendition *r = find (rendition);
     if (!r || closed_)
       return std::nullopt;
-    // The part may lengthen PART-TARGET before the segment it closes is
-    // checked against 85% of it.
-    timing_.part_target_units = std::max (timing_.part_target_units, hls_units (part.duration_ns));
-    pos = r->window.add_part (part, timing_);
+    // A part longer than PART-TARGET would put the playlist out of spec:
+    // the target grows (counted), before the segment the part may complete
+    // is checked against 85% of it. mirrorcmafmux's parts never do this.
+    if (hls_units (part.duration_ns) > r->part_target_units) {
+      r->part_target_units = hls_units (part.duration_ns);
+      r->window.count_long_part ();
+    }
+    pos = r->window.add_part (part, timing_of (*r));
     if (!pos)
       return std::nullopt;
     update_timing (r->window);
     ++version_;
+    reached = r->window.reached ();
     waiters = &r->waiters; // renditions are never removed while the store lives
   }
-  waiters->wake (*pos);
+  // Up to the part, or past its segment's end when it completed one.
+  waiters->wake (reached);
   return pos;
 }
 
@@ -122,7 +175,7 @@ StreamStore::finish (const std::string &rendition)
     Rendition *r = find (rendition);
     if (!r)
       return;
-    r->window.finish (timing_);
+    r->window.finish (timing_of (*r));
     update_timing (r->window);
     ++version_;
     waiters = &r->waiters;
@@ -158,7 +211,7 @@ StreamStore::media_playlist (const std::string &rendition, bool delta)
   MediaPlaylistInput in;
   in.rendition = rendition;
   in.window = &r->window;
-  in.timing = timing_;
+  in.timing = timing_of (*r);
   in.delta = delta;
   for (const std::string &name : order_) {
     const Rendition &sibling = *renditions_.at (name);
@@ -230,8 +283,9 @@ StreamStore::progress_locked (const Rendition &r) const
   RenditionProgress p;
   p.has_parts = r.window.has_parts ();
   p.last = r.window.last_position ();
+  p.reached = r.window.reached ();
   p.ended = r.window.ended () || closed_;
-  p.part_target_ns = timing_.part_target_ns ();
+  p.part_target_ns = timing_of (r).part_target_ns ();
   return p;
 }
 

@@ -29,7 +29,27 @@ struct StreamConfig {
   int64_t part_target_ns = 100000000;             // packaging.part_duration
   int64_t segment_target_ns = 500000000;          // packaging.segment_duration
   int64_t playlist_length_ns = 10 * kNsPerSecond; // playlist-length
+  // Numbering from the clock: EXT-X-MEDIA-SEQUENCE starts at the time since
+  // 2026 over half a segment duration, and the first segment is a
+  // discontinuity. A stream opened again later (mirrord restarted,
+  // upgraded, the stream moved to another node) so never numbers its
+  // segments backwards, and a player that knew the old one resets its
+  // timeline (EXT-X-DISCONTINUITY-SEQUENCE starts at 0: see
+  // numbering_from_clock). -1: the time the store is opened; 0: numbering
+  // from 0 (tests).
+  int64_t numbering_clock_ns = -1;
 };
+
+// 2026-01-01T00:00:00Z: where clock numbering counts from.
+inline constexpr int64_t kNumberingEpochNs = 1767225600LL * kNsPerSecond;
+
+// Where a store opened at @clock_ns starts numbering.
+struct StreamNumbering {
+  uint64_t first_msn = 0;
+  uint64_t first_discontinuity_sequence = 0;
+  bool starts_with_discontinuity = false;
+};
+StreamNumbering numbering_from_clock (int64_t clock_ns, int64_t segment_target_ns);
 
 enum class PartAvailability {
   kReady,   // here are the bytes
@@ -96,9 +116,12 @@ class StreamStore {
   Rendition *find (const std::string &name);
   RenditionProgress progress_locked (const Rendition &r) const;
   void update_timing (const RenditionWindow &w);
+  // The stream's timing with the rendition's own PART-TARGET.
+  StreamTiming timing_of (const Rendition &r) const;
 
   const std::string id_;
   const StreamConfig config_;
+  const StreamNumbering numbering_;
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Rendition>> renditions_;
   std::vector<std::string> order_; // as added: the multivariant playlist's order

@@ -118,6 +118,9 @@ Metrics::Metrics ()
       origin_hold_timeouts_total (COUNTER ("mirror_origin_hold_timeouts_total",
                                            "Held requests answered 503 after three target "
                                            "durations")),
+      origin_hint_misses_total (COUNTER (
+          "mirror_origin_hint_misses_total",
+          "Held requests for a preload-hinted part that was never published (answered 404)")),
       http3_connections (GAUGE ("mirror_http3_connections", "QUIC connections open now")),
       http3_connections_total (COUNTER ("mirror_http3_connections_total",
                                         "QUIC connections accepted (address validated)")),

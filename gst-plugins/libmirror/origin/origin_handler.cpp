@@ -478,7 +478,7 @@ bool
 OriginHandler::reached (StreamStore &stream, const std::string &rendition, PartPosition until)
 {
   auto p = stream.progress (rendition);
-  return !p || p->ended || (p->has_parts && p->last >= until);
+  return !p || p->ended || (p->has_parts && p->reached >= until);
 }
 
 void
@@ -501,9 +501,12 @@ OriginHandler::on_group_woken (const HoldKey &key)
       r.cache_control = kMediaCacheControl;
       r.body.push_back (std::move (bytes));
     } else {
-      r = OriginResponse::text (404, "stream " + g.stream->id () + " ended before part "
+      stats_.hint_misses += g.waiters.size ();
+      r = OriginResponse::text (404, "stream " + g.stream->id () + ": hinted part "
                                          + std::to_string (g.until.msn) + "."
-                                         + std::to_string (g.until.part));
+                                         + std::to_string (g.until.part)
+                                         + " was never published (the stream ended, or its "
+                                           "segment closed before it)");
     }
   } else {
     // One render for every viewer waiting for this update.

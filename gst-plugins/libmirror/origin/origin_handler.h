@@ -60,6 +60,9 @@ struct OriginHandlerStats {
   uint64_t held_now = 0;      // waiting at this moment
   uint64_t hold_groups = 0;   // distinct things being waited for now
   uint64_t hold_timeouts = 0; // answered 503
+  // Held requests for a hinted part that was never published (404): a
+  // preload hint that did not come true.
+  uint64_t hint_misses = 0;
 };
 
 class OriginHandler {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Part and segment boundaries, independence, composition offsets and the
 // monotonic decode timeline, from samples with known timestamps.
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -214,6 +216,150 @@ TEST (PartCutter, AudioTimescale)
   ASSERT_TRUE (p.has_value ());
   for (auto &x : p->fragment.samples)
     EXPECT_NEAR (x.duration, 1024u, 1u);
+}
+
+// Frames at @fps as MPEG-TS carries them (90 kHz, rounded), a keyframe
+// every @gop; @skip: frame numbers that never come.
+std::vector<Part>
+cut_at (PartCutter &c, double fps, int n, int gop, const std::vector<int> &skip = {})
+{
+  std::vector<Part> parts;
+  for (int i = 0; i < n; i++) {
+    if (std::find (skip.begin (), skip.end (), i) != skip.end ())
+      continue;
+    TimedSample s;
+    const int64_t ticks = (int64_t)std::llround (i * 90000.0 / fps);
+    s.dts_ns = s.pts_ns = ticks * 1000000000 / 90000;
+    s.size = 100;
+    s.sync = i % gop == 0;
+    auto r = c.push (s);
+    if (r.closed)
+      parts.push_back (*r.closed);
+  }
+  if (auto p = c.flush ())
+    parts.push_back (*p);
+  return parts;
+}
+
+// The frame rates real feeds have: the part target is a whole number of
+// frames, no part is longer, every part but a segment's last fills it, and
+// each segment is one GOP of half a second.
+TEST (PartCutter, PartsSitOnTheFrameGridAtEveryCommonRate)
+{
+  struct Case {
+    double fps;
+    int gop;             // frames per 500 ms segment
+    int frames_per_part; // the grid
+  };
+  for (Case k : { Case{ 23.976, 12, 3 }, Case{ 24, 12, 3 }, Case{ 25, 12, 3 }, Case{ 29.97, 15, 3 },
+                  Case{ 30, 15, 3 }, Case{ 50, 25, 5 }, Case{ 59.94, 30, 6 }, Case{ 60, 30, 6 } }) {
+    SCOPED_TRACE (k.fps);
+    PartCutter c (90000, 100 * kMs, 500 * kMs, 1, 1e9 / k.fps);
+    ASSERT_TRUE (c.grid_known ());
+    const double frame_ticks = 90000.0 / k.fps;
+    EXPECT_NEAR ((double)c.ns_to_ticks ((int64_t)c.part_target_ns ()),
+                 k.frames_per_part * frame_ticks, 1.0);
+    auto parts = cut_at (c, k.fps, k.gop * 8, k.gop);
+    ASSERT_FALSE (parts.empty ());
+    uint64_t segments = 0;
+    for (size_t i = 0; i < parts.size (); i++) {
+      const Part &p = parts[i];
+      EXPECT_LE (p.duration_ns, c.part_target_ns ()) << i;
+      if (!p.last_in_segment) {
+        EXPECT_EQ (p.fragment.samples.size (), (size_t)k.frames_per_part) << i;
+      }
+      // The muxer knows the last part of each segment when it hands it out.
+      const bool next_starts = i + 1 < parts.size () && parts[i + 1].segment_start;
+      EXPECT_EQ (p.last_in_segment, next_starts || i + 1 == parts.size ()) << i;
+      segments += p.segment_start;
+    }
+    EXPECT_EQ (segments, 8u);
+    EXPECT_EQ (c.shortened_parts (), 0u);
+  }
+}
+
+// Without a frame rate in the caps the first decode step gives the grid.
+TEST (PartCutter, TheGridComesFromTheFirstStepWhenTheRateIsUnknown)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs);
+  EXPECT_FALSE (c.grid_known ());
+  EXPECT_EQ (c.part_target_ns (), (uint64_t)(100 * kMs));
+  auto parts = cut_at (c, 29.97, 45, 15);
+  EXPECT_TRUE (c.grid_known ());
+  EXPECT_EQ (c.part_target_ns (), 100100000u);
+  for (const Part &p : parts)
+    EXPECT_LE (p.duration_ns, c.part_target_ns ());
+}
+
+// A keyframe a little early (timestamp rounding, tsdemux's jitter) still
+// starts its segment, where it used to double the segment.
+TEST (PartCutter, ASegmentStartsOnAKeyframeWithinHalfAFrameOfItsTime)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs, 1, 1e9 / 30);
+  std::vector<Part> parts;
+  for (int i = 0; i < 45; i++) {
+    TimedSample s;
+    int64_t ticks = i * 3000 - (i % 15 == 0 && i > 0 ? 1 : 0);
+    s.dts_ns = s.pts_ns = ticks * 1000000000 / 90000;
+    s.size = 10;
+    s.sync = i % 15 == 0;
+    if (auto r = c.push (s); r.closed)
+      parts.push_back (*r.closed);
+  }
+  ASSERT_GE (parts.size (), 10u);
+  EXPECT_TRUE (parts[5].segment_start);
+  EXPECT_TRUE (parts[10].segment_start);
+  EXPECT_TRUE (parts[4].last_in_segment);
+
+  // 25 fps with 12-frame GOPs (480 ms for a 500 ms target), timestamps a
+  // little early as tsdemux delivers them: still one GOP per segment.
+  PartCutter c25 (90000, 100 * kMs, 500 * kMs, 1, 1e9 / 25);
+  int segments = 0;
+  for (int i = 0; i < 48; i++) {
+    TimedSample s;
+    int64_t ticks = i * 3600 - (i % 12 == 0 && i > 0 ? 18 : 0); // 0.2 ms early
+    s.dts_ns = s.pts_ns = ticks * 1000000000 / 90000;
+    s.size = 10;
+    s.sync = i % 12 == 0;
+    if (auto r = c25.push (s); r.closed)
+      segments += r.closed->last_in_segment;
+  }
+  EXPECT_EQ (segments, 3);
+}
+
+// Lost frames would stretch a part past PART-TARGET: its last sample is
+// shortened instead, and counted.
+TEST (PartCutter, AGapNeverStretchesAPartPastTheTarget)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs, 1, 1e9 / 30);
+  auto parts = cut_at (c, 30, 30, 15, { 4, 5, 6 }); // frames 4 to 6 lost
+  for (const Part &p : parts)
+    EXPECT_LE (p.duration_ns, c.part_target_ns ());
+  EXPECT_EQ (c.shortened_parts (), 1u);
+  // Frame 3 alone fills the target; the part after the gap starts where its
+  // first frame is.
+  EXPECT_EQ (parts[1].fragment.samples.size (), 1u);
+  EXPECT_EQ (parts[1].fragment.base_media_decode_time + parts[1].duration_ticks, 6u * 3000);
+  EXPECT_EQ (parts[2].fragment.base_media_decode_time, 7u * 3000);
+}
+
+TEST (PartCutter, AacPartsAreFiveFrames)
+{
+  PartCutter c (48000, 100 * kMs, 500 * kMs, 2, 1024e9 / 48000);
+  EXPECT_EQ (c.ns_to_ticks ((int64_t)c.part_target_ns ()), 5 * 1024);
+  TimedSample s;
+  s.sync = true;
+  s.size = 10;
+  std::vector<Part> parts;
+  for (int i = 0; i < 60; i++) {
+    s.dts_ns = s.pts_ns = (int64_t)i * 1024 * 1000000000 / 48000;
+    if (auto r = c.push (s); r.closed)
+      parts.push_back (*r.closed);
+  }
+  ASSERT_GE (parts.size (), 5u);
+  EXPECT_EQ (parts[0].fragment.samples.size (), 5u);
+  for (const Part &p : parts)
+    EXPECT_LE (p.duration_ns, c.part_target_ns ());
 }
 
 } // namespace

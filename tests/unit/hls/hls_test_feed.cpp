@@ -10,13 +10,14 @@ Feed::Feed (StreamStore &store, std::string rendition, uint64_t first_msn)
 {}
 
 PartPosition
-Feed::part (int64_t duration_ns, bool independent)
+Feed::part (int64_t duration_ns, bool independent, bool last_in_segment)
 {
   PartInput in;
   in.msn = msn_;
   in.part_index = part_;
   in.duration_ns = duration_ns;
   in.independent = independent;
+  in.last_in_segment = last_in_segment;
   if (part_ == 0)
     in.wallclock_ns = wallclock_;
   in.bytes = Bytes::copy ("part " + std::to_string (msn_) + "." + std::to_string (part_));
@@ -57,7 +58,9 @@ Feed::segments (int n, int parts)
 StreamConfig
 default_config ()
 {
-  return StreamConfig ();
+  StreamConfig config;
+  config.numbering_clock_ns = 0; // numbered from 0, as the expected texts are
+  return config;
 }
 
 RenditionInfo

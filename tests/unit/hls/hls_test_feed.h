@@ -19,7 +19,8 @@ class Feed {
   Feed (StreamStore &store, std::string rendition, uint64_t first_msn = 0);
 
   // One part; the first of a segment is independent unless told otherwise.
-  PartPosition part (int64_t duration_ns, bool independent);
+  // last_in_segment: the muxer says the next part starts a new segment.
+  PartPosition part (int64_t duration_ns, bool independent, bool last_in_segment = false);
   // A segment of parts, from the 30 fps clock: 100.0 and 99.9 ms alternately.
   void segment (int parts = 5);
   void segments (int n, int parts = 5);

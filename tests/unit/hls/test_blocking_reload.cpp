@@ -13,7 +13,17 @@ live_at (uint64_t msn, uint32_t part)
   RenditionProgress p;
   p.has_parts = true;
   p.last = { msn, part };
+  p.reached = p.last;
   p.part_target_ns = 100000000;
+  return p;
+}
+
+// The same, its last part the final one of segment msn.
+RenditionProgress
+complete_at (uint64_t msn, uint32_t part)
+{
+  RenditionProgress p = live_at (msn, part);
+  p.reached = { msn, kSegmentComplete };
   return p;
 }
 
@@ -59,10 +69,28 @@ TEST (BlockingReload, HoldsForTheNextPartOrSegment)
   auto d = decide_reload (ask (10, 3), p);
   EXPECT_EQ (d.verdict, ReloadVerdict::kHold);
   EXPECT_EQ (d.hold_until, (PartPosition{ 10, 3 }));
-  // _HLS_msn alone: until segment 10 is complete, i.e. 11.0 exists.
+  // _HLS_msn alone: until segment 10 is complete, after its last part and
+  // before 11.0.
   d = decide_reload (ask (10), p);
   EXPECT_EQ (d.verdict, ReloadVerdict::kHold);
+  EXPECT_EQ (d.hold_until, (PartPosition{ 10, kSegmentComplete }));
+  EXPECT_GT (d.hold_until, (PartPosition{ 10, 4 }));
+  EXPECT_LT (d.hold_until, (PartPosition{ 11, 0 }));
+}
+
+// The muxer said 10.4 was the last part of segment 10: the segment is
+// complete at once, and what lies past its end is 11.0.
+TEST (BlockingReload, ASegmentCompleteAtItsLastPartAnswersAtOnce)
+{
+  auto p = complete_at (10, 4);
+  EXPECT_EQ (verdict (ask (10), p), ReloadVerdict::kAnswerNow);
+  EXPECT_EQ (verdict (ask (10, 4), p), ReloadVerdict::kAnswerNow);
+  auto d = decide_reload (ask (10, 5), p);
+  EXPECT_EQ (d.verdict, ReloadVerdict::kHold);
   EXPECT_EQ (d.hold_until, (PartPosition{ 11, 0 }));
+  d = decide_reload (ask (11), p);
+  EXPECT_EQ (d.verdict, ReloadVerdict::kHold);
+  EXPECT_EQ (d.hold_until, (PartPosition{ 11, kSegmentComplete }));
 }
 
 TEST (BlockingReload, TwoSegmentsAheadIsTheLimit)

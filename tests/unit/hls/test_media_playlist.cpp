@@ -95,26 +95,60 @@ TEST_F (MediaPlaylist, PartsListedForTheLastThreeTargetDurationsOnly)
   EXPECT_GT (text.find ("part7.0.m4s"), text.find ("video/seg6.m4s"));
 }
 
-TEST_F (MediaPlaylist, PartTargetCoversTheFrameRate)
+TEST_F (MediaPlaylist, PartTargetIsEachRenditionsOwnFrameGrid)
 {
-  ASSERT_TRUE (store.add_rendition (audio_info ()));
+  // What mirrorcmafmux announces: 3 frames at 25 fps, 5 AAC frames at 48 kHz.
+  RenditionInfo v = video_info ();
+  v.part_target_ns = 120 * kMs;
+  ASSERT_TRUE (store.add_rendition (v));
+  RenditionInfo a = audio_info ();
+  a.part_target_ns = 106666667;
+  ASSERT_TRUE (store.add_rendition (a));
   ASSERT_TRUE (store.set_init ("audio", fake_init ()));
   Feed audio (store, "audio");
-  // 25 fps: a part closes at the first frame at or after 100 ms, so 120 ms.
   for (int seg = 0; seg < 8; ++seg) {
     video.next_segment_part (120 * kMs);
     for (int p = 1; p < 4; ++p)
       video.part (120 * kMs, false);
-    audio.segment ();
+    audio.next_segment_part (106666667);
+    for (int p = 1; p < 5; ++p)
+      audio.part (p < 4 ? 106666667 : 85333333, false);
   }
   std::string text = playlist ();
   EXPECT_TRUE (has_line (text, "#EXT-X-PART-INF:PART-TARGET=0.12000"));
   EXPECT_NE (server_control_line (text).find ("PART-HOLD-BACK=0.36000"), std::string::npos);
   EXPECT_TRUE (ll_hls_violations (text).empty ()) << ll_hls_violations (text)[0];
-  // Every rendition advertises the same limits.
   std::string audio_text = *store.media_playlist ("audio", false);
-  EXPECT_EQ (server_control_line (audio_text), server_control_line (text));
-  EXPECT_TRUE (has_line (audio_text, "#EXT-X-PART-INF:PART-TARGET=0.12000"));
+  EXPECT_TRUE (has_line (audio_text, "#EXT-X-PART-INF:PART-TARGET=0.10667"));
+  EXPECT_NE (server_control_line (audio_text).find ("PART-HOLD-BACK=0.32001"), std::string::npos);
+  EXPECT_TRUE (ll_hls_violations (audio_text).empty ()) << ll_hls_violations (audio_text)[0];
+  // Announced again once parts exist, it stays what it was.
+  v.part_target_ns = 100 * kMs;
+  ASSERT_TRUE (store.add_rendition (v));
+  video.part (120 * kMs, false);
+  EXPECT_TRUE (has_line (playlist (), "#EXT-X-PART-INF:PART-TARGET=0.12000"));
+  EXPECT_EQ (store.counters ("video")->long_parts, 0u);
+}
+
+// The muxer hands out a segment's last part knowing the next one starts a
+// new segment: the segment is complete at once and the preload hint names
+// the part that really comes next.
+TEST_F (MediaPlaylist, ALastPartCompletesItsSegmentAndTheHintComesTrue)
+{
+  video.next_segment_part (100 * kMs);
+  for (int p = 1; p < 4; ++p)
+    video.part (100 * kMs, false);
+  EXPECT_NE (playlist ().find ("PRELOAD-HINT:TYPE=PART,URI=\"video/part0.4.m4s\""),
+             std::string::npos);
+  video.part (100 * kMs, false, true);
+  std::string text = playlist ();
+  EXPECT_TRUE (has_line (text, "video/seg0.m4s")) << text;
+  EXPECT_TRUE (has_line (text, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"video/part1.0.m4s\"")) << text;
+  EXPECT_EQ (store.progress ("video")->reached, (PartPosition{ 0, kSegmentComplete }));
+  EXPECT_TRUE (ll_hls_violations (text).empty ()) << ll_hls_violations (text)[0];
+  // The next part starts segment 1, where the hint said.
+  EXPECT_EQ (video.next_segment_part (100 * kMs), (PartPosition{ 1, 0 }));
+  EXPECT_EQ (store.counters ("video")->parts, 6u);
 }
 
 TEST_F (MediaPlaylist, OneLongPartRaisesPartTargetForGood)
@@ -131,6 +165,7 @@ TEST_F (MediaPlaylist, OneLongPartRaisesPartTargetForGood)
   for (const std::string &why : ll_hls_violations (text))
     EXPECT_EQ (why.find ("longer than"), std::string::npos) << why;
   EXPECT_GT (store.counters ("video")->short_parts, 0u);
+  EXPECT_EQ (store.counters ("video")->long_parts, 1u);
 }
 
 TEST_F (MediaPlaylist, TargetDurationCoversALongSegment)

@@ -4,6 +4,7 @@
 
 #include "hls/media_store.h"
 #include "hls_test_feed.h"
+#include "playlist_rules.h"
 
 namespace mirror::test {
 namespace {
@@ -57,7 +58,7 @@ TEST (Window, SegmentIsItsPartsBackToBack)
 
 TEST (Window, ShorterPlaylistLength)
 {
-  StreamConfig config;
+  StreamConfig config = default_config ();
   config.playlist_length_ns = 2 * kNsPerSecond;
   StreamStore store ("cam-1", config);
   ASSERT_TRUE (store.add_rendition (video_info ()));
@@ -91,6 +92,53 @@ TEST (Window, LiveEdgeIsTheNewestPartOfTheRenditionFurthestBehind)
   EXPECT_EQ (store.live_edge_wallclock_ns (), kStartWallclock + 100 * kMs);
   store.finish ("low");
   EXPECT_EQ (store.live_edge_wallclock_ns (), video_edge);
+}
+
+// mirrord restarted (or the stream moved to another node): the stream's
+// new store numbers its segments from the clock, so they come after
+// everything the old one published, however short its segments ran, and
+// its first segment tells players that knew the old one to reset their
+// timeline.
+TEST (Window, AStoreOpenedLaterNeverNumbersBackwards)
+{
+  const int64_t t0 = kStartWallclock;
+  StreamConfig config = default_config ();
+  config.numbering_clock_ns = t0;
+  StreamStore before ("cam-1", config);
+  ASSERT_TRUE (before.add_rendition (video_info ()));
+  ASSERT_TRUE (before.set_init ("video", fake_init ()));
+  Feed old_feed (before, "video");
+  // 100 segments of 480 ms (25 fps, 12-frame GOPs): 48 s, faster than the
+  // clock's segment duration.
+  for (int seg = 0; seg < 100; ++seg) {
+    old_feed.next_segment_part (120 * kMs);
+    for (int p = 1; p < 4; ++p)
+      old_feed.part (120 * kMs, false);
+  }
+  before.mark_discontinuity ("video");
+  old_feed.next_segment_part (120 * kMs);
+  const std::string old_text = *before.media_playlist ("video", false);
+  auto old_last = before.progress ("video")->last;
+
+  config.numbering_clock_ns = t0 + 48 * kNsPerSecond;
+  StreamStore after ("cam-1", config);
+  ASSERT_TRUE (after.add_rendition (video_info ()));
+  ASSERT_TRUE (after.set_init ("video", fake_init ()));
+  Feed new_feed (after, "video");
+  new_feed.segment ();
+  new_feed.next_segment_part ();
+  const std::string text = *after.media_playlist ("video", false);
+  EXPECT_GT (after.progress ("video")->last.msn, old_last.msn + 1);
+  auto number = [] (const std::string &t, const std::string &tag) {
+    auto at = t.find (tag);
+    return at == std::string::npos ? 0ull : std::stoull (t.substr (at + tag.size ()));
+  };
+  EXPECT_GT (number (text, "#EXT-X-MEDIA-SEQUENCE:"), number (old_text, "#EXT-X-MEDIA-SEQUENCE:"));
+  // Below 2^31 for players that do 32-bit arithmetic on it.
+  EXPECT_LT (number (text, "#EXT-X-MEDIA-SEQUENCE:"), 1ull << 31);
+  // The first segment is a discontinuity, listed before its map.
+  EXPECT_LT (text.find ("#EXT-X-DISCONTINUITY\n"), text.find ("#EXT-X-MAP:"));
+  EXPECT_TRUE (ll_hls_violations (text).empty ()) << ll_hls_violations (text)[0];
 }
 
 TEST (MediaStore, StreamsByIdAndRemoval)
