@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The service endpoints around the API: /health, /metrics, the OpenAPI
 // document and the operator's page.
+#include <map>
 #include <mutex>
 #include <set>
+#include <tuple>
 
 #include <gio/gio.h>
 
@@ -65,6 +67,48 @@ update_http_metrics (Metrics &m, const char *server, const SoupAcceptor::Stats &
   last = now;
 }
 
+// Parts off each rendition's PART-TARGET grid, from the windows' totals (a
+// new store for a stream starts them again). Called under
+// update_origin_metrics's lock.
+void
+update_part_grid_metrics (Metrics &m, MediaStore &store)
+{
+  using Key = std::tuple<std::string, std::string, std::string>; // stream, rendition, kind
+  static std::map<Key, uint64_t> seen;
+  std::set<Key> present;
+  for (const std::string &id : store.stream_ids ()) {
+    auto stream = store.find_stream (id);
+    if (!stream)
+      continue;
+    for (const std::string &rendition : stream->rendition_names ()) {
+      auto c = stream->counters (rendition);
+      if (!c)
+        continue;
+      for (const auto &[kind, total] :
+           { std::pair{ "shortened", c->shortened_parts }, std::pair{ "short", c->short_parts },
+             std::pair{ "long", c->long_parts } }) {
+        Key key{ id, rendition, kind };
+        auto &counter = m.hls_parts_off_grid_total.Add (
+            { { "stream", id }, { "rendition", rendition }, { "kind", kind } });
+        uint64_t &last = seen[key];
+        counter.Increment ((double)(total >= last ? total - last : total));
+        last = total;
+        present.insert (key);
+      }
+    }
+  }
+  for (auto it = seen.begin (); it != seen.end ();) {
+    if (present.count (it->first)) {
+      ++it;
+      continue;
+    }
+    const auto &[id, rendition, kind] = it->first;
+    m.hls_parts_off_grid_total.Remove (&m.hls_parts_off_grid_total.Add (
+        { { "stream", id }, { "rendition", rendition }, { "kind", kind } }));
+    it = seen.erase (it);
+  }
+}
+
 // The Origin's counters are snapshots; Prometheus counters only go up by
 // what changed since the last scrape.
 void
@@ -106,6 +150,7 @@ update_origin_metrics (AdminContext &ctx)
     if (!live.count (id))
       m.stream_live_lag_seconds.Remove (&m.stream_live_lag_seconds.Add ({ { "stream", id } }));
   lag_series = std::move (live);
+  update_part_grid_metrics (m, store);
   if (now.http3) {
     const QuicFrontend::Stats &q = now.quic, &p = last.quic;
     m.http3_connections.Add ({}).Set ((double)q.connections_now);

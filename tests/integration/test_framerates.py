@@ -10,6 +10,7 @@ on the frame grid, every part but a segment's last fills 85 % of it and
 none exceeds it, and segments are half a second give or take a frame."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -111,6 +112,17 @@ class FrameRates(unittest.TestCase):
                 for p in seg.parts[:-1]:
                     self.assertGreaterEqual(p.duration, 0.85 * pl.part_target - 1e-5,
                                             f"{sid} {p.uri}:\n{pl.text}")
+        # Nothing had to stretch PART-TARGET or fall short of it, by the
+        # packager's own count; a part cut short at a gap is the feed's.
+        _, _, metrics = self.m.http("GET", "/metrics", raw=True)
+        off = re.findall(r'(?m)^mirror_hls_parts_off_grid_total\{([^}]*)\} ([0-9.e+]+)$',
+                         metrics.decode())
+        self.assertTrue(off, "no mirror_hls_parts_off_grid_total series")
+        for labels, value in off:
+            if 'kind="long"' in labels or 'kind="short"' in labels:
+                self.assertEqual(float(value), 0, labels)
+        log("shortened parts: " + ", ".join(f"{l}={v}" for l, v in off if 'kind="shortened"' in l))
+
         # B-frames passed through: ffprobe decodes them cleanly from the
         # playlist (composition offsets in trun).
         r = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_frames",

@@ -24,6 +24,7 @@ gst_mirror_cmaf_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   m->independent = FALSE;
   m->segment_start = FALSE;
   m->last_in_segment = FALSE;
+  m->shortened = FALSE;
   m->wallclock = 0;
   return TRUE;
 }
@@ -45,6 +46,7 @@ gst_mirror_cmaf_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffe
   m->independent = src->independent;
   m->segment_start = src->segment_start;
   m->last_in_segment = src->last_in_segment;
+  m->shortened = src->shortened;
   m->wallclock = src->wallclock;
   return TRUE;
 }

@@ -28,6 +28,9 @@ typedef struct {
   gboolean segment_start;
   // The part ends its segment: the next one starts a new segment.
   gboolean last_in_segment;
+  // Its last sample was cut short to keep the part within the part target
+  // (a gap in the input's timestamps followed it).
+  gboolean shortened;
   // Unix time of the part's first frame, in nanoseconds (capture time from a
   // timestamp/x-unix GstReferenceTimestampMeta, else arrival time).
   guint64 wallclock;

@@ -381,6 +381,7 @@ push_part (GstMirrorCmafMux *self, const mirror::cmaf::Part &part)
   meta->independent = part.independent;
   meta->segment_start = part.segment_start;
   meta->last_in_segment = part.last_in_segment;
+  meta->shortened = part.shortened;
   meta->wallclock = part.wallclock_ns;
 
   GST_LOG_OBJECT (

@@ -546,6 +546,7 @@ gst_mirror_h3_sink_render (GstBaseSink *sink, GstBuffer *buffer)
   part.duration_ns = (int64_t)meta->duration;
   part.independent = meta->independent;
   part.last_in_segment = meta->last_in_segment;
+  part.shortened = meta->shortened;
   if (meta->wallclock)
     part.wallclock_ns = (int64_t)meta->wallclock;
   part.bytes = std::move (bytes);

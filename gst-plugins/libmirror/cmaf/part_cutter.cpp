@@ -165,12 +165,15 @@ PartCutter::push (const TimedSample &s)
       // at the target instead (it started before it, or the part would
       // have closed then).
       uint64_t end = ticks;
-      if (end - part_start_ticks_ > part_ticks_ && part_start_ticks_ + part_ticks_ > last_ticks_) {
+      const bool shorten
+          = end - part_start_ticks_ > part_ticks_ && part_start_ticks_ + part_ticks_ > last_ticks_;
+      if (shorten) {
         end = part_start_ticks_ + part_ticks_;
         ++shortened_;
       }
       r.closed = close_part (end);
       r.closed->last_in_segment = new_segment;
+      r.closed->shortened = shorten;
       start_part (ticks, s, new_segment ? nullptr : &*r.closed);
     } else {
       open_->fragment.samples.back ().duration = step;

@@ -43,6 +43,7 @@ struct Part {
   uint32_t part_index = 0;     // within its segment
   bool segment_start = false;
   bool last_in_segment = false; // the next part starts a new segment
+  bool shortened = false;       // its last sample was cut to keep it within the target
   bool independent = false;
   // The decode timeline was re-anchored inside this part (a gap, a wrap or
   // timestamps going backwards).

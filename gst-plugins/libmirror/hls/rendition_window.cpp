@@ -73,6 +73,7 @@ RenditionWindow::add_part (const PartInput &in, const StreamTiming &timing)
   seg.duration_ns += in.duration_ns;
   max_part_units_ = std::max (max_part_units_, hls_units (in.duration_ns));
   counters_.parts++;
+  counters_.shortened_parts += in.shortened ? 1 : 0;
   if (in.last_in_segment)
     complete_back (timing);
 

@@ -30,6 +30,8 @@ struct PartInput {
   // The muxer knows the next part starts a new segment: this one completes
   // its segment now (EXTINF listed, the preload hint on the next segment).
   bool last_in_segment = false;
+  // The muxer cut its last frame short to keep it within PART-TARGET.
+  bool shortened = false;
   // Unix time of the first frame; when the muxer has none, the segment
   // continues the previous one's clock (or takes the time of publishing), so
   // every segment has an EXT-X-PROGRAM-DATE-TIME.
@@ -62,6 +64,7 @@ struct RenditionCounters {
   uint64_t empty_parts = 0;        // dropped: zero duration or no bytes
   uint64_t short_parts = 0;        // under 85% of PART-TARGET, neither independent nor last
   uint64_t long_parts = 0;         // over the rendition's PART-TARGET, which had to grow
+  uint64_t shortened_parts = 0;    // cut short by the muxer to stay within PART-TARGET
   uint64_t discontinuities = 0;
 };
 

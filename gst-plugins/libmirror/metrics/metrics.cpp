@@ -108,6 +108,12 @@ Metrics::Metrics ()
           "mirror_stream_live_lag_seconds",
           "How far behind the clock a stream's live edge is: now minus the program date-time of "
           "the newest part of its rendition furthest behind, by stream")),
+      hls_parts_off_grid_total (COUNTER (
+          "mirror_hls_parts_off_grid_total",
+          "Parts off their rendition's PART-TARGET grid, by stream, rendition and kind: "
+          "shortened (a gap in the input's timestamps: the last frame cut to stay within the "
+          "target), short (under 85 % of it, not a segment's last or independent), long (over "
+          "it: the target had to grow)")),
       transcode_info (GAUGE ("mirror_transcode_info",
                              "The transcoding chain in use (1), by stream, decoder, encoder and "
                              "hardware (gpu, cpu, mixed)")),

@@ -86,6 +86,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge> &transcode_speed_ratio;
   prometheus::Family<prometheus::Gauge> &transcode_lag_seconds;
   prometheus::Family<prometheus::Gauge> &stream_live_lag_seconds;
+  prometheus::Family<prometheus::Counter> &hls_parts_off_grid_total;
   prometheus::Family<prometheus::Gauge> &transcode_info;
 
   // The Origin (LL-HLS to viewers), every transport; HTTP/3 (QUIC) alone.

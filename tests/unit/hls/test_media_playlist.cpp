@@ -168,6 +168,19 @@ TEST_F (MediaPlaylist, OneLongPartRaisesPartTargetForGood)
   EXPECT_EQ (store.counters ("video")->long_parts, 1u);
 }
 
+TEST_F (MediaPlaylist, PartsTheMuxerCutShortAreCounted)
+{
+  video.segments (1);
+  PartInput in;
+  in.msn = 1;
+  in.duration_ns = 100 * kMs;
+  in.independent = true;
+  in.shortened = true;
+  in.bytes = Bytes::copy ("x");
+  ASSERT_TRUE (store.add_part ("video", in));
+  EXPECT_EQ (store.counters ("video")->shortened_parts, 1u);
+}
+
 TEST_F (MediaPlaylist, TargetDurationCoversALongSegment)
 {
   video.segments (2);
