@@ -2,6 +2,8 @@
 // End-to-end playback check: opens the Origin's player page in headless Chromium and waits for live playback.
 // Usage: node tests/e2e/play.mjs --url https://127.0.0.1:8443/?stream=cam1 [--seconds 30] [--expect-protocol h3|http/1.1] [--extra-arg ARG]...
 // Needs `npm ci --prefix web` and /usr/bin/chromium; prints one JSON line, exits 0 on success and 1 on failure.
+// With --follow it plays for --seconds whatever happens and prints the player's stats as one JSON line
+// per poll ({"t": seconds since the page loaded, "playing", "currentTime", ...}), then the result line.
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +30,7 @@ async function main() {
         seconds: { type: 'string', default: '30' },
         'expect-protocol': { type: 'string' },
         'extra-arg': { type: 'string', multiple: true, default: [] },
+        follow: { type: 'boolean', default: false },
       },
     }));
   } catch (e) {
@@ -58,12 +61,16 @@ async function main() {
 
     // Poll the page until currentTime has advanced REQUIRED_ADVANCE_S past the first time it was playing.
     let start = null, s = null;
+    const loaded = Date.now();
     while (Date.now() < deadline) {
       s = await page.evaluate(() => window.mirrorPlayer ? window.mirrorPlayer.stats() : null);
-      if (s && s.playing) {
+      if (opts.follow) {
+        process.stdout.write(JSON.stringify({ t: round((Date.now() - loaded) / 1000), ...(s ?? {}) }) + '\n');
+      } else if (s && s.playing) {
         if (start === null) start = s.currentTime;
         if (s.currentTime - start >= REQUIRED_ADVANCE_S && (!opts['expect-protocol'] || s.protocol)) break;
       }
+      if (opts.follow && s && s.playing && start === null) start = s.currentTime;
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
 

@@ -233,6 +233,7 @@ class Mirrord(Process):
         full_env.update(env or {})
         self.env = full_env
         # The ports it listens on, after the caller's overrides.
+        self.admin_port = int(full_env["MIRROR_SERVER_ADMIN_PORT"])
         self.http_port = int(full_env["MIRROR_SERVER_HTTP_PORT"])
         self.https_port = int(full_env["MIRROR_SERVER_HTTP3_PORT"])
         self.srt_port = int(full_env["MIRROR_INGESTION_SRT_PORT"])

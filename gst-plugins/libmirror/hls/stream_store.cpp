@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include <glib.h>
+
 #include "hls/playlist.h"
 #include "hls/url_layout.h"
 
@@ -21,10 +23,9 @@ numbering_from_clock (int64_t clock_ns, int64_t segment_target_ns)
   // counts two per target.
   const int64_t since = std::max<int64_t> (0, clock_ns - kNumberingEpochNs);
   n.first_msn = uint64_t (since / std::max<int64_t> (1, segment_target_ns / 2));
-  // The discontinuity sequence starts again at 0: hls.js keeps per-sequence
-  // state in an array it walks from 0 on every playlist update, so a clock
-  // there would cost it seconds per update; it carries its own count across
-  // a media sequence that jumps forward over a lower discontinuity sequence.
+  // Not the discontinuity sequence: hls.js keeps per-sequence state in an
+  // array it walks from 0 on every playlist update, so a clock there would
+  // cost it seconds per update. It comes from StreamConfig::numbering_dir.
   n.first_discontinuity_sequence = 0;
   n.starts_with_discontinuity = true;
   return n;
@@ -47,15 +48,43 @@ struct StreamStore::Rendition {
   } cached[2]; // full, delta
 };
 
+namespace {
+
+// The file under @dir that keeps stream @id's next discontinuity sequence.
+std::string
+ledger_path (const std::string &dir, const std::string &id)
+{
+  std::string name = id;
+  for (char &c : name)
+    if (!g_ascii_isalnum (c) && c != '-' && c != '_' && c != '.')
+      c = '_';
+  return dir + "/" + (name.empty () || name[0] == '.' ? "_" + name : name);
+}
+
+StreamNumbering
+numbering_for (const std::string &id, const StreamConfig &config)
+{
+  StreamNumbering n = numbering_from_clock (
+      config.numbering_clock_ns >= 0 ? config.numbering_clock_ns
+                                     : std::chrono::duration_cast<std::chrono::nanoseconds> (
+                                           std::chrono::system_clock::now ().time_since_epoch ())
+                                           .count (),
+      config.segment_target_ns);
+  gchar *text = nullptr;
+  if (!config.numbering_dir.empty ()
+      && g_file_get_contents (ledger_path (config.numbering_dir, id).c_str (), &text, nullptr,
+                              nullptr)) {
+    n.first_discontinuity_sequence = g_ascii_strtoull (text, nullptr, 10);
+    g_free (text);
+  }
+  return n;
+}
+
+} // namespace
+
 StreamStore::StreamStore (std::string id, StreamConfig config)
-    : id_ (std::move (id)), config_ (config),
-      numbering_ (
-          numbering_from_clock (config.numbering_clock_ns >= 0
-                                    ? config.numbering_clock_ns
-                                    : std::chrono::duration_cast<std::chrono::nanoseconds> (
-                                          std::chrono::system_clock::now ().time_since_epoch ())
-                                          .count (),
-                                config.segment_target_ns))
+    : id_ (std::move (id)), config_ (config), numbering_ (numbering_for (id_, config_)),
+      ledger_ (numbering_.first_discontinuity_sequence)
 {
   timing_.part_target_units = std::max<int64_t> (1, hls_units (config_.part_target_ns));
   timing_.target_duration_s
@@ -131,6 +160,7 @@ StreamStore::add_part (const std::string &rendition, const PartInput &part)
   PartWaitList *waiters;
   std::optional<PartPosition> pos;
   PartPosition reached;
+  uint64_t next_sequence = 0;
   {
     std::lock_guard<std::mutex> lock (mutex_);
     Rendition *r = find (rendition);
@@ -149,11 +179,33 @@ StreamStore::add_part (const std::string &rendition, const PartInput &part)
     update_timing (r->window);
     ++version_;
     reached = r->window.reached ();
+    next_sequence = numbering_.first_discontinuity_sequence + r->window.counters ().discontinuities;
     waiters = &r->waiters; // renditions are never removed while the store lives
   }
   // Up to the part, or past its segment's end when it completed one.
   waiters->wake (reached);
+  record_discontinuities (next_sequence);
   return pos;
+}
+
+void
+StreamStore::record_discontinuities (uint64_t next)
+{
+  // Only when a discontinuity was added (rare: a reconnect, a restart, a
+  // new init), written whole or not at all.
+  std::lock_guard<std::mutex> lock (ledger_mutex_);
+  if (config_.numbering_dir.empty () || next <= ledger_)
+    return;
+  ledger_ = next;
+  g_mkdir_with_parents (config_.numbering_dir.c_str (), 0700);
+  const std::string text = std::to_string (next) + "\n";
+  GError *error = nullptr;
+  if (!g_file_set_contents (ledger_path (config_.numbering_dir, id_).c_str (), text.c_str (),
+                            (gssize)text.size (), &error)) {
+    g_warning ("stream %s: cannot keep its discontinuity sequence (%s): a restart may reuse it",
+               id_.c_str (), error->message);
+    g_clear_error (&error);
+  }
 }
 
 void

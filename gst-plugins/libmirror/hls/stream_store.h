@@ -34,10 +34,14 @@ struct StreamConfig {
   // discontinuity. A stream opened again later (mirrord restarted,
   // upgraded, the stream moved to another node) so never numbers its
   // segments backwards, and a player that knew the old one resets its
-  // timeline (EXT-X-DISCONTINUITY-SEQUENCE starts at 0: see
-  // numbering_from_clock). -1: the time the store is opened; 0: numbering
-  // from 0 (tests).
+  // timeline (EXT-X-DISCONTINUITY-SEQUENCE: see numbering_dir). -1: the
+  // time the store is opened; 0: numbering from 0 (tests).
   int64_t numbering_clock_ns = -1;
+  // A directory where each stream's next discontinuity sequence number is
+  // kept (a file named after it), so that a store opened again after a
+  // restart starts past every discontinuity the old one announced (players
+  // tell timelines apart by it); empty: starts at 0.
+  std::string numbering_dir;
 };
 
 // 2026-01-01T00:00:00Z: where clock numbering counts from.
@@ -122,6 +126,11 @@ class StreamStore {
   const std::string id_;
   const StreamConfig config_;
   const StreamNumbering numbering_;
+  // The discontinuity sequence numbering_dir holds for this stream: past the
+  // last discontinuity any rendition announced.
+  std::mutex ledger_mutex_;
+  uint64_t ledger_ = 0;
+  void record_discontinuities (uint64_t next);
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Rendition>> renditions_;
   std::vector<std::string> order_; // as added: the multivariant playlist's order

@@ -37,7 +37,25 @@ add_player_assets (OriginHandler &handler)
 
 } // namespace
 
-Origin::Origin (const OriginConfig &config) : config_ (config), store_ (config.stream_defaults) {}
+namespace {
+
+// Where streams' discontinuity sequences are kept across restarts: under the
+// state directory, when numbering comes from the clock.
+OriginConfig
+with_numbering_dir (OriginConfig config)
+{
+  StreamConfig &d = config.stream_defaults;
+  if (d.numbering_dir.empty () && d.numbering_clock_ns != 0)
+    d.numbering_dir
+        = (config.state_dir.empty () ? default_state_dir () : config.state_dir) + "/hls-numbering";
+  return config;
+}
+
+} // namespace
+
+Origin::Origin (const OriginConfig &config)
+    : config_ (with_numbering_dir (config)), store_ (config_.stream_defaults)
+{}
 
 std::shared_ptr<Origin>
 Origin::start (const OriginConfig &config, std::string *error)

@@ -2,6 +2,8 @@
 // The sliding window: what is listed, what is still fetchable, what is gone.
 #include <gtest/gtest.h>
 
+#include <glib/gstdio.h>
+
 #include "hls/media_store.h"
 #include "hls_test_feed.h"
 #include "playlist_rules.h"
@@ -139,6 +141,56 @@ TEST (Window, AStoreOpenedLaterNeverNumbersBackwards)
   // The first segment is a discontinuity, listed before its map.
   EXPECT_LT (text.find ("#EXT-X-DISCONTINUITY\n"), text.find ("#EXT-X-MAP:"));
   EXPECT_TRUE (ll_hls_violations (text).empty ()) << ll_hls_violations (text)[0];
+}
+
+// The discontinuity sequence is kept in numbering_dir: a stream opened again
+// (mirrord restarted) starts past every discontinuity the old one
+// announced, so a player never takes the new timeline for an old one.
+TEST (Window, AStoreOpenedAgainStartsPastEveryOldDiscontinuity)
+{
+  gchar *dir = g_dir_make_tmp ("mirror-numbering-XXXXXX", nullptr);
+  StreamConfig config = default_config ();
+  config.numbering_clock_ns = kStartWallclock;
+  config.numbering_dir = dir;
+  auto discontinuity = [] (const std::string &text) {
+    auto number = [&] (const std::string &tag) {
+      auto at = text.find (tag);
+      return at == std::string::npos ? 0ull : std::stoull (text.substr (at + tag.size ()));
+    };
+    uint64_t tags = 0;
+    for (size_t at = text.find ("#EXT-X-DISCONTINUITY\n"); at != std::string::npos;
+         at = text.find ("#EXT-X-DISCONTINUITY\n", at + 1))
+      ++tags;
+    // The sequence number of the first listed segment, and of the last.
+    return std::pair{ number ("#EXT-X-DISCONTINUITY-SEQUENCE:"),
+                      number ("#EXT-X-DISCONTINUITY-SEQUENCE:") + tags };
+  };
+  uint64_t old_last = 0;
+  {
+    StreamStore before ("cam 1", config); // not a file name as it is
+    ASSERT_TRUE (before.add_rendition (video_info ()));
+    ASSERT_TRUE (before.set_init ("video", fake_init ()));
+    Feed feed (before, "video");
+    feed.segments (3);
+    before.mark_discontinuity ("video"); // the caller came back
+    feed.segments (3);
+    feed.next_segment_part ();
+    old_last = discontinuity (*before.media_playlist ("video", false)).second;
+    EXPECT_EQ (old_last, 2u);
+  }
+  StreamStore after ("cam 1", config);
+  ASSERT_TRUE (after.add_rendition (video_info ()));
+  ASSERT_TRUE (after.set_init ("video", fake_init ()));
+  Feed feed (after, "video");
+  feed.segment ();
+  feed.next_segment_part ();
+  auto [first, last] = discontinuity (*after.media_playlist ("video", false));
+  EXPECT_GT (first + 1, old_last) << "the new stream's first timeline reuses an old one";
+  g_autofree gchar *ledger = g_build_filename (dir, "cam_1", nullptr);
+  EXPECT_TRUE (g_file_test (ledger, G_FILE_TEST_EXISTS));
+  g_remove (ledger);
+  g_rmdir (dir);
+  g_free (dir);
 }
 
 TEST (MediaStore, StreamsByIdAndRemoval)
