@@ -191,8 +191,11 @@ def run_reference(args):
          "avenc_aac ! aacparse ! hls.audio"], start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port = free_tcp_port()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=out)
-    handler.log_message = lambda *a: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=out)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
