@@ -7,6 +7,7 @@ which meson's test environment sets.
 """
 
 import atexit
+import contextlib
 import http.client as httplib
 import json
 import os
@@ -61,6 +62,17 @@ def wait_for(predicate, what, deadline_s=DEADLINE_S, interval_s=0.05):
             last = e
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {deadline_s}s waiting for {what} (last: {last!r})")
+
+
+@contextlib.contextmanager
+def log_on_failure(process, name="mirrord", tail=8000):
+    """Prints the end of process's log when the block fails, then lets the
+    failure go on."""
+    try:
+        yield
+    except BaseException:
+        print(f"{name}'s log ends:\n" + process.output()[-tail:], file=sys.stderr, flush=True)
+        raise
 
 
 def http(port, method, path, body=None, token=None, headers=None, raw_body=None, timeout=20,

@@ -17,7 +17,7 @@ import time
 import unittest
 
 import llhls
-from mirrortest import Mirrord, Process, wait_for
+from mirrortest import Mirrord, Process, log_on_failure, wait_for
 
 # (stream id, frame rate as a fraction, frames per part, B-frames)
 FEEDS = [
@@ -68,11 +68,8 @@ class FrameRates(unittest.TestCase):
         return llhls.MediaPlaylist(body.decode()) if status == 200 else None
 
     def test_playlists_stay_in_spec_at_every_rate(self):
-        try:
+        with log_on_failure(self.m):
             self.check()
-        except BaseException:
-            print("mirrord's log ends:\n" + self.m.output()[-6000:], file=sys.stderr, flush=True)
-            raise
 
     def check(self):
         for sid, *_ in FEEDS:

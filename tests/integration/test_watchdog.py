@@ -14,11 +14,10 @@ caller is let go."""
 import os
 import re
 import shutil
-import sys
 import tempfile
 import unittest
 
-from mirrortest import DEADLINE_S, Mirrord, Process, wait_for
+from mirrortest import DEADLINE_S, Mirrord, Process, log_on_failure, wait_for
 
 WEDGED = """\
 mirroringestbin name=ingest uri="${uri}" stream-id="${stream_id}"
@@ -73,11 +72,8 @@ transcoding:
         return float(found.group(1)) if found else 0.0
 
     def test_wedged_pipeline_is_restarted_with_its_caller_kept(self):
-        try:
+        with log_on_failure(self.m):
             self.check_restarts()
-        except BaseException:
-            print("mirrord's log ends:\n" + self.m.output()[-8000:], file=sys.stderr, flush=True)
-            raise
 
     def check_restarts(self):
         # The first restart, and its new pipeline's heartbeat sees the same

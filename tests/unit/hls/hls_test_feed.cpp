@@ -123,6 +123,15 @@ count_prefix (const std::string &text, const std::string &prefix)
   return n;
 }
 
+uint64_t
+tag_number (const std::string &text, const std::string &tag)
+{
+  for (const std::string &l : lines_of (text))
+    if (l.rfind (tag, 0) == 0)
+      return std::stoull (l.substr (tag.size ()));
+  return 0;
+}
+
 int
 count_line (const std::string &text, const std::string &line)
 {

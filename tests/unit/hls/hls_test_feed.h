@@ -60,5 +60,7 @@ std::vector<std::string> lines_of (const std::string &text);
 bool has_line (const std::string &text, const std::string &line);
 int count_prefix (const std::string &text, const std::string &prefix);
 int count_line (const std::string &text, const std::string &line);
+// The number after @tag ("#EXT-X-MEDIA-SEQUENCE:") on its line; 0 without one.
+uint64_t tag_number (const std::string &text, const std::string &tag);
 
 } // namespace mirror::test

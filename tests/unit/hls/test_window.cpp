@@ -131,13 +131,10 @@ TEST (Window, AStoreOpenedLaterNeverNumbersBackwards)
   new_feed.next_segment_part ();
   const std::string text = *after.media_playlist ("video", false);
   EXPECT_GT (after.progress ("video")->last.msn, old_last.msn + 1);
-  auto number = [] (const std::string &t, const std::string &tag) {
-    auto at = t.find (tag);
-    return at == std::string::npos ? 0ull : std::stoull (t.substr (at + tag.size ()));
-  };
-  EXPECT_GT (number (text, "#EXT-X-MEDIA-SEQUENCE:"), number (old_text, "#EXT-X-MEDIA-SEQUENCE:"));
+  const char *msn = "#EXT-X-MEDIA-SEQUENCE:";
+  EXPECT_GT (tag_number (text, msn), tag_number (old_text, msn));
   // Below 2^31 for players that do 32-bit arithmetic on it.
-  EXPECT_LT (number (text, "#EXT-X-MEDIA-SEQUENCE:"), 1ull << 31);
+  EXPECT_LT (tag_number (text, msn), 1ull << 31);
   // The first segment is a discontinuity, listed before its map.
   EXPECT_LT (text.find ("#EXT-X-DISCONTINUITY\n"), text.find ("#EXT-X-MAP:"));
   EXPECT_TRUE (ll_hls_violations (text).empty ()) << ll_hls_violations (text)[0];
@@ -152,18 +149,11 @@ TEST (Window, AStoreOpenedAgainStartsPastEveryOldDiscontinuity)
   StreamConfig config = default_config ();
   config.numbering_clock_ns = kStartWallclock;
   config.numbering_dir = dir;
+  // The discontinuity sequence number of the first listed segment, and of
+  // the last.
   auto discontinuity = [] (const std::string &text) {
-    auto number = [&] (const std::string &tag) {
-      auto at = text.find (tag);
-      return at == std::string::npos ? 0ull : std::stoull (text.substr (at + tag.size ()));
-    };
-    uint64_t tags = 0;
-    for (size_t at = text.find ("#EXT-X-DISCONTINUITY\n"); at != std::string::npos;
-         at = text.find ("#EXT-X-DISCONTINUITY\n", at + 1))
-      ++tags;
-    // The sequence number of the first listed segment, and of the last.
-    return std::pair{ number ("#EXT-X-DISCONTINUITY-SEQUENCE:"),
-                      number ("#EXT-X-DISCONTINUITY-SEQUENCE:") + tags };
+    const uint64_t first = tag_number (text, "#EXT-X-DISCONTINUITY-SEQUENCE:");
+    return std::pair{ first, first + count_line (text, "#EXT-X-DISCONTINUITY") };
   };
   uint64_t old_last = 0;
   {
