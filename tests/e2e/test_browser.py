@@ -28,11 +28,11 @@ ROOT = os.environ["MIRROR_SOURCE_ROOT"]
 PLAY = os.path.join(ROOT, "tests", "e2e", "play.mjs")
 SKIP = 77
 # From the restarted stream's first part to playback moving again. The
-# page restarts hls.js 2 s after a fatal network error, or 3 s after it
-# stopped moving; a fresh hls.js then takes a few seconds to start on a new
-# stream (the 3 s target is not met yet: 3.4 to 4.2 s in most runs, 13 s in
-# one of five).
-RECOVERY_S = 20.0
+# page restarts hls.js 2 s after a fatal network error, 3 s after it stopped
+# moving, 8 s after it started without playing, or when its playlist has not
+# loaded for 6 s; a fresh hls.js then takes a few seconds to start on a new
+# stream (the 3 s target is not met yet: 3.1 to 11 s over 13 runs).
+RECOVERY_S = 30.0
 
 
 def feed(srt_port, stream):
@@ -69,7 +69,7 @@ def restarted(mirrord, stream):
     itself. Returns (the restarted mirrord, seconds from the new stream's
     first listed part to playback moving again, the samples after it)."""
     url = f"http://127.0.0.1:{mirrord.http_port}/?stream={stream}"
-    follower = subprocess.Popen(["node", PLAY, "--url", url, "--seconds", "45", "--follow"],
+    follower = subprocess.Popen(["node", PLAY, "--url", url, "--seconds", "75", "--follow"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     samples = queue.Queue()
     threading.Thread(target=lambda: [samples.put(json.loads(line)) for line in follower.stdout
@@ -125,7 +125,7 @@ def restarted(mirrord, stream):
                      and s["t"] - a["t"] <= 1.5 and s["currentTime"] - a["currentTime"] >= 0.5]
             if moved:
                 return mirrord, s["since_back"], after
-            assert s["since_back"] < 30, f"hls.js did not recover: {after[-8:]}"
+            assert s["since_back"] < 45, f"hls.js did not recover: {after[-8:]}"
     except BaseException:
         mirrord.stop()
         raise
