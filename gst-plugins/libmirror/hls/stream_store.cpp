@@ -192,9 +192,12 @@ void
 StreamStore::record_discontinuities (uint64_t next)
 {
   // Only when a discontinuity was added (rare: a reconnect, a restart, a
-  // new init), written whole or not at all.
+  // new init), written whole or not at all. Without a directory, called for
+  // every part, it takes no lock.
+  if (config_.numbering_dir.empty ())
+    return;
   std::lock_guard<std::mutex> lock (ledger_mutex_);
-  if (config_.numbering_dir.empty () || next <= ledger_)
+  if (next <= ledger_)
     return;
   ledger_ = next;
   g_mkdir_with_parents (config_.numbering_dir.c_str (), 0700);

@@ -178,6 +178,13 @@ std::shared_ptr<StreamStore>
 Origin::attach (const std::string &id, const StreamConfig &config)
 {
   std::lock_guard<std::mutex> lock (publishers_lock_);
+  count_publisher_locked (id);
+  return store_.open_stream (id, config);
+}
+
+void
+Origin::count_publisher_locked (const std::string &id)
+{
   Publishers &p = publishers_[id];
   if (p.count == 0) {
     // Either new, or lingering after its end: a new feed gets a new stream.
@@ -185,18 +192,13 @@ Origin::attach (const std::string &id, const StreamConfig &config)
   }
   ++p.count;
   ++p.generation;
-  return store_.open_stream (id, config);
 }
 
 void
 Origin::hold (const std::string &id)
 {
   std::lock_guard<std::mutex> lock (publishers_lock_);
-  Publishers &p = publishers_[id];
-  if (p.count == 0)
-    store_.remove_stream (id);
-  ++p.count;
-  ++p.generation;
+  count_publisher_locked (id);
 }
 
 void

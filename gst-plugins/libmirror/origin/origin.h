@@ -124,6 +124,8 @@ class Origin {
     int count = 0;
     uint64_t generation = 0; // bumps on every attach, so a stale linger does nothing
   };
+  // One more publisher of id (attach, hold); publishers_lock_ held.
+  void count_publisher_locked (const std::string &id);
   std::mutex publishers_lock_;
   std::map<std::string, Publishers> publishers_;
 };
