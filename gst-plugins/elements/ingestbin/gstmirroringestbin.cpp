@@ -60,6 +60,13 @@
  * caller it waits as long as it takes. A pull is never over by itself: it
  * keeps trying. An RTP session that times out in the hub ends the stream.
  *
+ * A caller that comes back with another program (another codec, as H.264
+ * where it sent H.265, or another muxer's PIDs) keeps the pads: tsdemux
+ * ends the old program's streams and adds the new ones; the bin keeps that
+ * EOS inside and points `video_0` (`audio_0`) at the new stream's parser,
+ * so downstream sees new caps on the same pad. Only the feed's own end
+ * reaches the pads as EOS.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 mirroringestbin uri="srt://:6000?streamid=cam1" stream-id=cam1 ! \
@@ -400,6 +407,7 @@ gst_mirror_ingest_bin_build (GstMirrorIngestBin *self)
     priv->n_video = priv->n_audio = 0;
     priv->saw_elementary_stream = false;
     priv->no_more_pads = false;
+    priv->feed_ended = false;
     priv->no_ts_error_posted = false;
     priv->playing_since_us = 0;
     priv->peer.clear ();

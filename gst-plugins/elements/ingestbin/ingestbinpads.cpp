@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // mirroringestbin's streams: each demuxed or depayloaded elementary stream
 // gets its parser and a ghost pad (video_%u, audio_%u), reused after a
-// reconnect; its first access unit registers the stream; the feed's EOS
-// releases the registration.
+// reconnect and kept when a caller comes back with another codec; its first
+// access unit registers the stream; the feed's EOS releases the
+// registration.
 #include "ingestbin/ingestbinpriv.h"
 
 #define GST_CAT_DEFAULT gst_mirror_ingest_bin_debug
@@ -68,11 +69,92 @@ gst_mirror_ingest_bin_on_src_event (GstPad *pad, GstPadProbeInfo *info, gpointer
   std::shared_ptr<mirror::IngestRegistration> registration;
   {
     std::lock_guard<std::mutex> lk (self->priv->state_lock);
+    self->priv->feed_ended = true;
     registration = self->priv->registration;
   }
   if (registration)
     registration->release ();
   return GST_PAD_PROBE_OK;
+}
+
+// The old parser of a stream whose ghost moved on, off the streaming thread
+// that drained it.
+static void
+gst_mirror_ingest_bin_drop_parser (GstElement *element, gpointer user_data)
+{
+  auto *self = GST_MIRROR_INGEST_BIN (element);
+  auto *parser = GST_ELEMENT (user_data);
+  bool ours = false;
+  {
+    std::lock_guard<std::mutex> lk (self->priv->state_lock);
+    auto &children = self->priv->children;
+    for (auto it = children.begin (); it != children.end (); ++it) {
+      if (*it == parser) {
+        children.erase (it);
+        ours = true;
+        break;
+      }
+    }
+  }
+  if (ours) {
+    gst_element_set_state (parser, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (self), parser);
+  }
+  gst_object_unref (parser);
+}
+
+// An EOS out of a parser. The feed's own EOS (the ring source ended) ends
+// the stream. Any other comes from tsdemux ending the old program's
+// stream after a switch (a caller back with another codec, or another
+// muxer's PIDs): it stays inside, and the ghost pad moves on to the new
+// program's parser of the same kind, so the pipeline sees new caps on the
+// same pad instead of the end of its stream.
+static GstPadProbeReturn
+gst_mirror_ingest_bin_on_parser_eos (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+    return GST_PAD_PROBE_OK;
+  auto *self = GST_MIRROR_INGEST_BIN (user_data);
+  auto *priv = self->priv;
+  GstElement *old_parser = GST_ELEMENT (gst_pad_get_parent (pad));
+  GstElement *successor = nullptr;
+  GstPad *ghost = nullptr;
+  std::string label, from, to;
+  {
+    std::lock_guard<std::mutex> lk (priv->state_lock);
+    if (priv->feed_ended || !priv->running) {
+      gst_object_unref (old_parser);
+      return GST_PAD_PROBE_OK;
+    }
+    label = priv->label;
+    for (auto &stream : priv->streams) {
+      if (stream.parser != old_parser || !stream.successor)
+        continue;
+      from = stream.codec.name;
+      to = stream.successor_codec.name;
+      successor = stream.successor;
+      ghost = GST_PAD (gst_object_ref (stream.ghost));
+      stream.parser = stream.successor;
+      stream.codec = stream.successor_codec;
+      stream.successor = nullptr;
+      break;
+    }
+  }
+  if (!successor) {
+    GST_INFO_OBJECT (self, "stream %s: %s:%s ended with its program; the feed goes on",
+                     label.c_str (), GST_DEBUG_PAD_NAME (pad));
+    gst_object_unref (old_parser);
+    return GST_PAD_PROBE_DROP;
+  }
+  GstPad *target = gst_element_get_static_pad (successor, "src");
+  gst_ghost_pad_set_target (GST_GHOST_PAD (ghost), target);
+  gst_object_unref (target);
+  GST_INFO_OBJECT (self, "stream %s: %s now carries the caller's %s (was %s)", label.c_str (),
+                   GST_PAD_NAME (ghost), to.c_str (), from.c_str ());
+  gst_object_unref (ghost);
+  gst_element_call_async (GST_ELEMENT_CAST (self), gst_mirror_ingest_bin_drop_parser, old_parser,
+                          nullptr);
+  return GST_PAD_PROBE_DROP;
 }
 
 // ------------------------------------------------------------------ pads
@@ -100,6 +182,8 @@ gst_mirror_ingest_bin_expose (GstMirrorIngestBin *self, GstPad *upstream,
   const bool video = codec.media == mirror::IngestCodec::Media::kVideo;
   std::string label;
   GstElement *reuse = nullptr;
+  // The stream a program switch's new pad takes over (an index in streams).
+  std::optional<size_t> taken_over;
   guint index = 0;
   {
     std::lock_guard<std::mutex> lk (priv->state_lock);
@@ -107,7 +191,7 @@ gst_mirror_ingest_bin_expose (GstMirrorIngestBin *self, GstPad *upstream,
       return;
     label = priv->label;
     for (auto &stream : priv->streams) {
-      if (g_strcmp0 (stream.codec.parser, codec.parser) != 0)
+      if (g_strcmp0 (stream.codec.parser, codec.parser) != 0 || stream.successor)
         continue;
       GstPad *sink = gst_element_get_static_pad (stream.parser, "sink");
       bool free = !gst_pad_is_linked (sink);
@@ -117,7 +201,18 @@ gst_mirror_ingest_bin_expose (GstMirrorIngestBin *self, GstPad *upstream,
         break;
       }
     }
-    if (!reuse)
+    // After the first program's pads, a new pad is a program switch:
+    // tsdemux adds the new program's pads before it ends the old one's, so
+    // the new stream takes over the ghost pad of the old one of its kind.
+    if (!reuse && priv->no_more_pads && priv->feed.kind != mirror::IngestUri::Kind::kRtp) {
+      for (size_t i = 0; i < priv->streams.size (); ++i) {
+        if (priv->streams[i].codec.media == codec.media && !priv->streams[i].successor) {
+          taken_over = i;
+          break;
+        }
+      }
+    }
+    if (!reuse && !taken_over)
       index = video ? priv->n_video++ : priv->n_audio++;
   }
 
@@ -132,7 +227,10 @@ gst_mirror_ingest_bin_expose (GstMirrorIngestBin *self, GstPad *upstream,
   }
 
   gchar *pad_name = g_strdup_printf (video ? "video_%u" : "audio_%u", index);
-  gchar *parser_name = g_strdup_printf ("%s_parse", pad_name);
+  // Element names stay unique: a successor's parser has a number of its own.
+  gchar *parser_name = taken_over
+                           ? g_strdup_printf ("%s_%u", codec.parser, priv->successors.fetch_add (1))
+                           : g_strdup_printf ("%s_parse", pad_name);
   GstElement *parser = gst_element_factory_make (codec.parser, parser_name);
   g_free (parser_name);
   if (!parser) {
@@ -163,6 +261,27 @@ gst_mirror_ingest_bin_expose (GstMirrorIngestBin *self, GstPad *upstream,
   g_object_set_data (G_OBJECT (target), "mirror-video", GINT_TO_POINTER (video ? 1 : 0));
   gst_pad_add_probe (target, GST_PAD_PROBE_TYPE_BUFFER, gst_mirror_ingest_bin_on_first_unit, self,
                      nullptr);
+  gst_pad_add_probe (target, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                     gst_mirror_ingest_bin_on_parser_eos, self, nullptr);
+  if (taken_over) {
+    gst_object_unref (target);
+    g_free (pad_name);
+    gst_element_sync_state_with_parent (parser);
+    std::string from;
+    {
+      std::lock_guard<std::mutex> lk (priv->state_lock);
+      priv->children.push_back (parser);
+      if (*taken_over < priv->streams.size ()) { // not torn down meanwhile
+        ExposedStream &stream = priv->streams[*taken_over];
+        stream.successor = parser;
+        stream.successor_codec = codec;
+        from = stream.codec.name;
+      }
+    }
+    GST_INFO_OBJECT (self, "stream %s: the caller's new program has %s where it had %s",
+                     label.c_str (), codec.name.c_str (), from.c_str ());
+    return;
+  }
   GstPadTemplate *templ = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self),
                                                               video ? "video_%u" : "audio_%u");
   GstPad *ghost = gst_ghost_pad_new_from_template (pad_name, target, templ);

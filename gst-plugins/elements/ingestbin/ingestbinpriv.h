@@ -8,6 +8,7 @@
 
 #include "ingestbin/gstmirroringestbin.h"
 
+#include <atomic>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -55,6 +56,11 @@ struct ExposedStream {
   GstElement *parser = nullptr; // a child of the bin
   GstPad *ghost = nullptr;      // ref held
   mirror::IngestCodec codec;
+  // The parser of the new program's stream of this kind (tsdemux switched
+  // programs: a caller back with another codec or other PIDs): the ghost
+  // moves to it when the old one's EOS comes out. A child of the bin.
+  GstElement *successor = nullptr;
+  mirror::IngestCodec successor_codec;
 };
 
 struct GstMirrorIngestBinPrivate {
@@ -88,6 +94,10 @@ struct GstMirrorIngestBinPrivate {
   guint n_audio = 0;
   bool saw_elementary_stream = false;
   bool no_more_pads = false;
+  // The ring source sent its EOS: the feed is over, and so is every stream.
+  // Before that an EOS from tsdemux ends one program's stream only.
+  bool feed_ended = false;
+  std::atomic<guint> successors{ 0 }; // names the parsers of program switches
   bool no_ts_error_posted = false;
   gint64 playing_since_us = 0;
   std::string peer;

@@ -24,7 +24,12 @@
  *
  * ## Element choice
  *
- * Made when the first caps reach `sink`, from the GStreamer registry.
+ * Made when the first caps reach `sink`, from the GStreamer registry, and
+ * again when caps of another codec arrive (a caller back with H.264 where
+ * it sent H.265): the decoder and the transcoded renditions are built anew
+ * for them, `source` renditions pass the new caps on. Caps and accept-caps
+ * queries on `sink` answer for the template and the `source` renditions'
+ * downstream only, never for the decoder of the old codec.
  * Decoder "auto": `nvh265dec` / `nvh264dec` when registered, else
  * `avdec_h265` / `avdec_h264`. Encoder "auto": `nvh264enc`, then
  * `nvcudah264enc`, when registered, else `x264enc`. NVIDIA decode feeds
@@ -307,6 +312,8 @@ gst_mirror_transcode_bin_init (GstMirrorTranscodeBin *self)
       "sink", tee_sink, gst_element_class_get_pad_template (element_class, "sink"));
   gst_object_unref (tee_sink);
   gst_pad_add_probe (self->sinkpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, sink_caps_probe, self,
+                     nullptr);
+  gst_pad_add_probe (self->sinkpad, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, sink_query_probe, self,
                      nullptr);
   gst_pad_add_probe (self->sinkpad,
                      (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),

@@ -181,6 +181,7 @@ bool build_branch (GstMirrorTranscodeBin *self, Branch *b);
 void teardown_branch (GstMirrorTranscodeBin *self, Branch *b);
 void build_video (GstMirrorTranscodeBin *self, GstCaps *caps);
 GstPadProbeReturn sink_caps_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data);
+GstPadProbeReturn sink_query_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data);
 GstPadProbeReturn keyframe_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data);
 void decodebin_pad_added (GstElement *, GstPad *pad, gpointer user_data);
 bool is_passable_aac (const GstStructure *s);

@@ -288,17 +288,77 @@ build_video (GstMirrorTranscodeBin *self, GstCaps *caps)
   }
 }
 
+static void teardown_decode (GstMirrorTranscodeBin *self);
+static void redecode (GstMirrorTranscodeBin *self, GstCaps *caps);
+
 GstPadProbeReturn
 sink_caps_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data)
 {
   auto *self = GST_MIRROR_TRANSCODE_BIN (user_data);
+  auto *priv = self->priv;
   GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
-  if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS && !self->priv->video_built) {
-    GstCaps *caps;
-    gst_event_parse_caps (ev, &caps);
-    build_video (self, caps);
+  if (GST_EVENT_TYPE (ev) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  GstCaps *caps;
+  gst_event_parse_caps (ev, &caps);
+  std::lock_guard<std::recursive_mutex> lk (priv->build_lock);
+  if (priv->video_built && priv->video_caps
+      && !gst_structure_has_name (
+          gst_caps_get_structure (caps, 0),
+          gst_structure_get_name (gst_caps_get_structure (priv->video_caps, 0)))) {
+    // Another codec (a caller back with H.264 instead of H.265): the
+    // decoder that took the old one cannot take it. Everything is built
+    // again for the new caps, here, before they go on, as the first time.
+    GST_ELEMENT_INFO (self, STREAM, FORMAT, ("The input changed codec, decoding it anew"),
+                      ("%s -> %s",
+                       gst_structure_get_name (gst_caps_get_structure (priv->video_caps, 0)),
+                       gst_structure_get_name (gst_caps_get_structure (caps, 0))));
+    redecode (self, caps);
   }
+  if (!priv->video_built)
+    build_video (self, caps);
   return GST_PAD_PROBE_OK;
+}
+
+// What `sink` takes is what its template and the `source` renditions'
+// muxers take, whatever the decoder built for the first caps takes: a codec
+// change rebuilds the decoder when the new caps arrive (sink_caps_probe),
+// so neither may be refused for its sake before.
+GstPadProbeReturn
+sink_query_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  auto *self = GST_MIRROR_TRANSCODE_BIN (user_data);
+  auto *priv = self->priv;
+  GstQuery *query = GST_PAD_PROBE_INFO_QUERY (info);
+  if (GST_QUERY_TYPE (query) != GST_QUERY_ACCEPT_CAPS && GST_QUERY_TYPE (query) != GST_QUERY_CAPS)
+    return GST_PAD_PROBE_OK;
+  GstCaps *caps = gst_pad_get_pad_template_caps (pad);
+  {
+    std::lock_guard<std::recursive_mutex> lk (priv->build_lock);
+    for (auto &kv : priv->branches) {
+      if (!kv.second->rendition.source || !gst_pad_is_linked (kv.second->ghost))
+        continue;
+      GstCaps *peer = gst_pad_peer_query_caps (kv.second->ghost, caps);
+      gst_caps_unref (caps);
+      caps = peer;
+    }
+  }
+  if (GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS) {
+    GstCaps *offered;
+    gst_query_parse_accept_caps (query, &offered);
+    gst_query_set_accept_caps_result (query, gst_caps_is_subset (offered, caps));
+  } else {
+    GstCaps *filter;
+    gst_query_parse_caps (query, &filter);
+    if (filter) {
+      GstCaps *both = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+      gst_caps_unref (caps);
+      caps = both;
+    }
+    gst_query_set_caps_result (query, caps);
+  }
+  gst_caps_unref (caps);
+  return GST_PAD_PROBE_HANDLED;
 }
 
 // On each encoder's sink pad: force an IDR on the first frame at or past
@@ -355,6 +415,22 @@ keyframe_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+// The decoder and the transcoded renditions fed by it, for new input caps
+// of another codec; `source` renditions pass the new caps on as they are.
+static void
+redecode (GstMirrorTranscodeBin *self, GstCaps *caps)
+{
+  auto *priv = self->priv;
+  for (auto &kv : priv->branches)
+    if (!kv.second->rendition.source)
+      teardown_branch (self, kv.second.get ());
+  teardown_decode (self);
+  gst_caps_replace (&priv->video_caps, caps);
+  for (auto &kv : priv->branches)
+    if (!kv.second->rendition.source && !build_branch (self, kv.second.get ()))
+      return;
+}
+
 void
 teardown_all (GstMirrorTranscodeBin *self)
 {
@@ -362,6 +438,17 @@ teardown_all (GstMirrorTranscodeBin *self)
   std::lock_guard<std::recursive_mutex> lk (priv->build_lock);
   for (auto &kv : priv->branches)
     teardown_branch (self, kv.second.get ());
+  teardown_decode (self);
+  priv->video_built = false;
+  priv->keyframe_epoch.reset ();
+  gst_caps_replace (&priv->video_caps, nullptr);
+}
+
+// The decode chain, and what it chose.
+static void
+teardown_decode (GstMirrorTranscodeBin *self)
+{
+  auto *priv = self->priv;
   if (GstPad *qsink = priv->decode_elements.empty ()
                           ? nullptr
                           : gst_element_get_static_pad (priv->decode_elements.front (), "sink")) {
@@ -375,12 +462,7 @@ teardown_all (GstMirrorTranscodeBin *self)
   priv->decoder_element = nullptr;
   priv->gpu_session.release ();
   priv->decoded_tee = nullptr;
-  priv->video_built = false;
-  {
-    priv->keyframe_epoch.reset ();
-  }
   priv->gpu_frames = false;
-  gst_caps_replace (&priv->video_caps, nullptr);
   std::lock_guard<std::mutex> sl (priv->settings_lock);
   priv->active_decoder.clear ();
   priv->active_encoder.clear ();
