@@ -227,6 +227,7 @@ StreamManager::Impl::watch_progress ()
   const int64_t timeout_us = config.ingestion.pipeline_stall_timeout_ms * 1000;
   const int64_t now = g_get_monotonic_time ();
   std::vector<std::pair<std::string, std::string>> wedged;
+  std::vector<std::string> flowing;
   for (const auto &[id, s] : streams) {
     Stream &stream = *s;
     if (!stream.pipeline || stream.pipeline->draining ())
@@ -241,6 +242,10 @@ StreamManager::Impl::watch_progress ()
       // publishers are back.
       stream.fruitless_restarts = 0;
       stream.origin_hold.reset ();
+      // A feed with no video (audio only) never wakes the heartbeat: its
+      // first output is its sign of life.
+      if (state == StreamState::kStarting)
+        flowing.push_back (id);
     }
     // Silence with no input is the feed's, not the pipeline's; and input
     // back after a gap (a caller back, media after a stall) gets the whole
@@ -253,6 +258,9 @@ StreamManager::Impl::watch_progress ()
     wedged.emplace_back (id, "no output for " + std::to_string ((now - quiet_since) / 1000000)
                                  + " s while its input arrives");
   }
+  for (const auto &id : flowing)
+    if (Stream *stream = find (id))
+      apply (id, *stream, StreamEvent::kMediaFlowing, "");
   for (const auto &[id, why] : wedged)
     if (Stream *stream = find (id))
       restart (id, *stream, why);

@@ -473,6 +473,15 @@ StreamPipeline::on_element_message (const GstStructure *s)
     return;
   note_input (s);
   if (auto event = lifecycle_event (s)) {
+    if (gst_structure_has_name (s, msg::kFlowing))
+      video_seen_ = true;
+    // A heartbeat that never saw video (the feed has none: audio only)
+    // says stalled while the pipeline delivers what the feed has.
+    if (event->first == StreamEvent::kMediaStalled && !video_seen_) {
+      const int64_t output_us = progress ().output_us;
+      if (output_us && g_get_monotonic_time () - output_us < kInputGapUs)
+        return;
+    }
     media_seen_ |= event->first == StreamEvent::kMediaFlowing;
     callbacks_.on_event (event->first, event->second);
   }

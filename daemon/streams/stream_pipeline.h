@@ -129,6 +129,7 @@ class StreamPipeline {
   bool has_heartbeat_ = false;
   // Media came out of the pipeline (kMediaFlowing once at least).
   bool media_seen_ = false;
+  bool video_seen_ = false; // the heartbeat said flowing at least once
 
   int64_t started_us_ = 0;
   int64_t input_since_us_ = 0, input_us_ = 0;
