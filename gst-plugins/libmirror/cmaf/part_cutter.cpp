@@ -42,7 +42,11 @@ PartCutter::set_grid (double sample_ns)
   const double samples = std::max (1.0, std::ceil ((double)part_duration_ns_ / sample_ns - 0.05));
   const double ticks = samples * sample_ns * timescale_ / 1e9;
   part_ticks_ = std::max<uint64_t> (1, (uint64_t)std::ceil (ticks - 1e-3)); // ns rounding
-  jitter_ticks_ = (uint64_t)(sample_ns * timescale_ / 1e9 / 2);
+  // Half a frame, but never so much that a part could close under 85 % of
+  // the target (RFC 8216bis 4.4.4.9): a part started off the frame grid (after
+  // lost frames) is cut by the same rule.
+  jitter_ticks_ = std::min<uint64_t> ((uint64_t)(sample_ns * timescale_ / 1e9 / 2),
+                                      part_ticks_ * 15 / 100 - (part_ticks_ >= 7 ? 1 : 0));
   segment_jitter_ticks_ = (uint64_t)(sample_ns * timescale_ / 1e9 * 3 / 4);
   grid_known_ = true;
 }
@@ -107,16 +111,29 @@ PartCutter::start_part (uint64_t ticks, const TimedSample &s, const Part *previo
     p.part_index = previous->part_index + 1;
   }
   p.independent = s.sync;
-  p.wallclock_ns = s.wallclock_ns;
+  p.wallclock_ns = wallclock_of (ticks, s);
   p.fragment.track_id = track_id_;
   p.fragment.base_media_decode_time = ticks;
   part_start_ticks_ = ticks;
   open_ = std::move (p);
 }
 
+// Dated by the track's own timeline, anchored on the arrivals that waited
+// least: PROGRAM-DATE-TIMEs advance exactly as the durations do.
+uint64_t
+PartCutter::wallclock_of (uint64_t ticks, const TimedSample &s)
+{
+  if (!s.wallclock_ns)
+    return 0;
+  const int64_t decode_ns = ticks_to_ns (ticks);
+  return (uint64_t)(wallclock_.offset ((int64_t)s.wallclock_ns, decode_ns) + decode_ns
+                    + (s.pts_ns - s.dts_ns));
+}
+
 void
 PartCutter::add_sample (uint64_t ticks, const TimedSample &s)
 {
+  wallclock_of (ticks, s); // every arrival counts
   Sample out;
   out.size = s.size;
   out.sync = s.sync;
@@ -174,6 +191,11 @@ PartCutter::push (const TimedSample &s)
       r.closed = close_part (end);
       r.closed->last_in_segment = new_segment;
       r.closed->shortened = shorten;
+      // Frames lost within a part's length leave no hole: the sample after
+      // them starts where the part ended, decoded and shown that much early,
+      // and lasts that much longer. A longer gap stays one.
+      if (shorten && ticks - end <= part_ticks_)
+        ticks = end;
       start_part (ticks, s, new_segment ? nullptr : &*r.closed);
     } else {
       open_->fragment.samples.back ().duration = step;

@@ -26,6 +26,7 @@
 #include <optional>
 
 #include "cmaf/fragment.h"
+#include "cmaf/wallclock_map.h"
 
 namespace mirror::cmaf {
 
@@ -50,7 +51,9 @@ struct Part {
   bool timeline_break = false;
   uint64_t duration_ticks = 0;
   uint64_t duration_ns = 0;
-  uint64_t wallclock_ns = 0; // of the first sample
+  // Of the first sample: its arrival mapped onto the track's timeline
+  // (WallclockMap), so parts' clocks advance as their durations do.
+  uint64_t wallclock_ns = 0;
   Fragment fragment;
 };
 
@@ -93,6 +96,7 @@ class PartCutter {
   // segment when @previous is null.
   void start_part (uint64_t ticks, const TimedSample &s, const Part *previous);
   void add_sample (uint64_t ticks, const TimedSample &s);
+  uint64_t wallclock_of (uint64_t ticks, const TimedSample &s);
   Part close_part (uint64_t end_ticks);
   // The part target as whole samples of @sample_ns.
   void set_grid (double sample_ns);
@@ -110,6 +114,7 @@ class PartCutter {
   uint64_t jitter_ticks_ = 0;
   uint64_t segment_jitter_ticks_ = 0;
   uint64_t shortened_ = 0;
+  WallclockMap wallclock_;
 
   bool waiting_sync_ = true;
   bool have_timeline_ = false;

@@ -328,7 +328,8 @@ TEST (PartCutter, ASegmentStartsOnAKeyframeWithinHalfAFrameOfItsTime)
 }
 
 // Lost frames would stretch a part past PART-TARGET: its last sample is
-// shortened instead, and counted.
+// shortened instead, and counted, and the next part starts where it ended:
+// no hole in the timeline.
 TEST (PartCutter, AGapNeverStretchesAPartPastTheTarget)
 {
   PartCutter c (90000, 100 * kMs, 500 * kMs, 1, 1e9 / 30);
@@ -336,11 +337,31 @@ TEST (PartCutter, AGapNeverStretchesAPartPastTheTarget)
   for (const Part &p : parts)
     EXPECT_LE (p.duration_ns, c.part_target_ns ());
   EXPECT_EQ (c.shortened_parts (), 1u);
-  // Frame 3 alone fills the target; the part after the gap starts where its
-  // first frame is.
+  // Frame 3 alone fills the target; frame 7, the first after the gap,
+  // starts where it ends (a frame early) and lasts until frame 8.
   EXPECT_EQ (parts[1].fragment.samples.size (), 1u);
   EXPECT_EQ (parts[1].fragment.base_media_decode_time + parts[1].duration_ticks, 6u * 3000);
-  EXPECT_EQ (parts[2].fragment.base_media_decode_time, 7u * 3000);
+  EXPECT_EQ (parts[2].fragment.base_media_decode_time, 6u * 3000);
+  EXPECT_EQ (parts[2].fragment.samples[0].duration, 2u * 3000);
+  EXPECT_EQ (parts[2].fragment.samples[0].composition_offset, 0);
+  uint64_t end = 0;
+  for (const Part &p : parts) {
+    if (end) {
+      EXPECT_EQ (p.fragment.base_media_decode_time, end);
+    }
+    end = p.fragment.base_media_decode_time + p.duration_ticks;
+  }
+}
+
+// A gap longer than a part stays a gap.
+TEST (PartCutter, AGapLongerThanAPartStaysOne)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs, 1, 1e9 / 30);
+  auto parts = cut_at (c, 30, 30, 15, { 4, 5, 6, 7, 8, 9, 10 }); // 7 frames lost
+  for (const Part &p : parts)
+    EXPECT_LE (p.duration_ns, c.part_target_ns ());
+  EXPECT_EQ (parts[1].fragment.base_media_decode_time + parts[1].duration_ticks, 6u * 3000);
+  EXPECT_EQ (parts[2].fragment.base_media_decode_time, 11u * 3000);
 }
 
 TEST (PartCutter, AacPartsAreFiveFrames)
