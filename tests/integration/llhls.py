@@ -323,6 +323,19 @@ def parse_media(text):
     return text if isinstance(text, MediaPlaylist) else MediaPlaylist(text)
 
 
+def pdt_drift(playlist):
+    """(msn, seconds) for each segment whose PROGRAM-DATE-TIME is not where
+    the one before it plus its EXTINF puts it (a discontinuity excepted):
+    where PDTs follow arrival jitter, or the timeline has a hole."""
+    out = []
+    dated = [s for s in playlist.segments if s.pdt is not None and s.duration is not None]
+    for a, b in zip(dated, dated[1:]):
+        if b.discontinuity or b.msn != a.msn + 1:
+            continue
+        out.append((b.msn, round(b.pdt - (a.pdt + a.duration), 4)))
+    return out
+
+
 def media_violations(playlist):
     """The rules one media playlist text must pass; [] when it does."""
     pl = parse_media(playlist)

@@ -7,7 +7,8 @@ one at 30 fps with B-frames, packaged as they come (rendition "source"): for
 against the one before it (PART-TARGET and TARGETDURATION never change, the
 media sequence and parts never go back), PART-TARGET is the part duration
 on the frame grid, every part but a segment's last fills 85 % of it and
-none exceeds it, and segments are half a second give or take a frame."""
+none exceeds it, segments are half a second give or take a frame, and
+PROGRAM-DATE-TIMEs advance as the durations do."""
 
 import json
 import re
@@ -105,6 +106,8 @@ class FrameRates(unittest.TestCase):
             # box (then two GOPs, within TARGETDURATION) is the feed's doing.
             on_time = [abs(seg.duration - 0.5) <= frame + 1e-4 for seg in pl.complete_segments]
             self.assertGreaterEqual(sum(on_time), 0.9 * len(on_time), f"{sid}:\n{pl.text}")
+            drift = [d for d in llhls.pdt_drift(pl) if abs(d[1]) > 0.05]
+            self.assertEqual(drift, [], f"{sid} PROGRAM-DATE-TIME off its durations:\n{pl.text}")
             for seg in pl.segments:
                 for p in seg.parts[:-1]:
                     self.assertGreaterEqual(p.duration, 0.85 * pl.part_target - 1e-5,
