@@ -29,7 +29,7 @@ class WallclockMap {
   static constexpr int64_t kDriftPpm = 1000; // 1 ms per second
   static constexpr int64_t kResyncNs = 1'000'000'000;
   static constexpr int64_t kBackNs = 100'000'000;
-  static constexpr int64_t kSettleNs = 1'000'000'000;
+  static constexpr int64_t kSettleNs = 5'000'000'000;
 
  private:
   bool valid_ = false;
