@@ -176,6 +176,14 @@ StreamStore::add_part (const std::string &rendition, const PartInput &part)
     pos = r->window.add_part (part, timing_of (*r));
     if (!pos)
       return std::nullopt;
+    // The renditions' discontinuity sequences stay matched (RFC 8216bis
+    // 6.2.2; hls.js pairs audio with video by it): a discontinuity in one
+    // (a new codec on the video alone) marks the next segment of every
+    // rendition that has had fewer.
+    const uint64_t discontinuities = r->window.counters ().discontinuities;
+    for (auto &[name, other] : renditions_)
+      if (other.get () != r && other->window.counters ().discontinuities < discontinuities)
+        other->window.mark_discontinuity ();
     update_timing (r->window);
     ++version_;
     reached = r->window.reached ();
