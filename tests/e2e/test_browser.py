@@ -8,7 +8,9 @@ packages: the product's whole path, since Chromium plays no HEVC. Debian's chrom
 Origin's player page over HTTP/3 (QUIC forced to the Origin's port, its
 self-signed certificate trusted by the SPKI pin mirrord logs), over
 HTTPS/HTTP-1.1 and over plain HTTP, and must see playback advance with the
-expected protocol. hls.js's live latency is printed for the record.
+expected protocol. hls.js's live latency is printed for the record. Then,
+while hls.js plays, the caller comes back with H.264 where it sent HEVC,
+and mirrord is restarted: playback must move again each time.
 Skips (exit 77) only when chromium or web/node_modules is missing, which
 tools/mirror-dev deps installs."""
 import json
@@ -16,6 +18,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,16 +38,21 @@ SKIP = 77
 RECOVERY_S = 30.0
 
 
-def feed(srt_port, stream):
+def feed(srt_port, stream, codec="h265"):
+    """HEVC (or H.264) + AAC over SRT; SIGINT ends it with EOS, so the
+    caller closes its connection."""
     aac = next((e for e in ("avenc_aac", "fdkaacenc", "voaacenc")
                 if subprocess.run(["gst-inspect-1.0", "--exists", e]).returncode == 0), None)
     audio = (f"audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate=48000,channels=2 "
              f"! {aac} ! aacparse ! mux. " if aac else "")
+    video = ("x265enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=800 "
+             "! h265parse config-interval=-1 " if codec == "h265" else
+             "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=800 "
+             "! h264parse config-interval=-1 ")
     pipeline = (
-        "gst-launch-1.0 -q videotestsrc is-live=true pattern=ball "
+        "gst-launch-1.0 -q -e videotestsrc is-live=true pattern=ball "
         "! video/x-raw,format=I420,width=640,height=360,framerate=25/1 "
-        "! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=800 "
-        "! h265parse config-interval=-1 "
+        f"! {video}"
         "! mpegtsmux name=mux alignment=7 "
         f"! srtsink uri=\"srt://127.0.0.1:{srt_port}?streamid={stream}\" wait-for-connection=false "
         + audio)
@@ -63,29 +71,64 @@ def play(url, expect_protocol, extra_args=()):
     return result
 
 
+class Follower:
+    """hls.js playing `url` in headless Chromium for `seconds`, whatever
+    happens; its samples (four a second) come through next()."""
+
+    def __init__(self, url, seconds=75):
+        self.proc = subprocess.Popen(["node", PLAY, "--url", url, "--seconds", str(seconds),
+                                      "--follow"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.samples = queue.Queue()
+        threading.Thread(target=lambda: [self.samples.put(json.loads(line))
+                                         for line in self.proc.stdout
+                                         if line.startswith("{")], daemon=True).start()
+
+    def next(self):
+        return self.samples.get(timeout=20)
+
+    def playing(self, for_s=2):
+        """Returns once playback has moved for_s seconds."""
+        first = None
+        while True:
+            s = self.next()
+            if s.get("playing"):
+                first = s["currentTime"] if first is None else first
+                if s["currentTime"] - first >= for_s:
+                    return
+            assert s.get("t", 0) < 30, f"hls.js did not play: {s}"
+
+    def moving_again(self, limit_s=45):
+        """Seconds from now to playback moving again (playing, and half a
+        second further than a sample taken at most a second and a half
+        earlier), and the samples up to then."""
+        back = time.monotonic()
+        while not self.samples.empty():  # what the page said before this moment
+            self.samples.get_nowait()
+        after = []
+        while True:
+            s = self.next()
+            s["since_back"] = round(time.monotonic() - back, 3)
+            after.append(s)
+            moved = [a for a in after[:-1] if s.get("playing")
+                     and s["t"] - a["t"] <= 1.5 and s["currentTime"] - a["currentTime"] >= 0.5]
+            if moved:
+                return s["since_back"], after
+            assert s["since_back"] < limit_s, f"hls.js did not recover: {after[-8:]}"
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
 def restarted(mirrord, stream):
     """hls.js plays the stream over plain HTTP; mirrord is stopped (SIGTERM)
     and started again on the same ports while the feed calls again by
     itself. Returns (the restarted mirrord, seconds from the new stream's
     first listed part to playback moving again, the samples after it)."""
-    url = f"http://127.0.0.1:{mirrord.http_port}/?stream={stream}"
-    follower = subprocess.Popen(["node", PLAY, "--url", url, "--seconds", "75", "--follow"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    samples = queue.Queue()
-    threading.Thread(target=lambda: [samples.put(json.loads(line)) for line in follower.stdout
-                                     if line.startswith("{")], daemon=True).start()
-
-    def next_sample():
-        return samples.get(timeout=20)
+    follower = Follower(f"http://127.0.0.1:{mirrord.http_port}/?stream={stream}")
     try:
-        first = None
-        while True:
-            s = next_sample()
-            if s.get("playing"):
-                first = s["currentTime"] if first is None else first
-                if s["currentTime"] - first >= 2:
-                    break
-            assert s.get("t", 0) < 30, f"hls.js did not play before the restart: {s}"
+        follower.playing()
         ports = {name: str(value) for name, value in (
             ("MIRROR_SERVER_ADMIN_PORT", mirrord.admin_port),
             ("MIRROR_SERVER_HTTP_PORT", mirrord.http_port),
@@ -97,41 +140,52 @@ def restarted(mirrord, stream):
         assert code == 0, f"mirrord exited with {code}"
         mirrord = Mirrord(env=ports, wait_ready=False)
     except BaseException:
-        follower.kill()
+        follower.stop()
         raise
     try:
         mirrord.wait_ready()
     except BaseException:
         print("the restarted mirrord's log:\n" + mirrord.output()[-4000:], flush=True)
         mirrord.stop()
-        follower.kill()
+        follower.stop()
         raise
     try:
         def listed():
             status, _, body = mirrord.origin("GET", f"/live/{stream}/360p.m3u8", timeout=5)
             return status == 200 and b"#EXT-X-PART:" in body
         wait_for(listed, "the restarted stream's first part", deadline_s=60, interval_s=0.05)
-        back = time.monotonic()
-        while not samples.empty():  # what the page said before this moment
-            samples.get_nowait()
-        after = []
-        while True:
-            s = next_sample()
-            s["since_back"] = round(time.monotonic() - back, 3)
-            after.append(s)
-            # Moving again: playing, and half a second further than a
-            # sample taken at most a second and a half earlier.
-            moved = [a for a in after[:-1] if s.get("playing")
-                     and s["t"] - a["t"] <= 1.5 and s["currentTime"] - a["currentTime"] >= 0.5]
-            if moved:
-                return mirrord, s["since_back"], after
-            assert s["since_back"] < 45, f"hls.js did not recover: {after[-8:]}"
+        recovery, after = follower.moving_again()
+        return mirrord, recovery, after
     except BaseException:
         mirrord.stop()
         raise
     finally:
-        follower.kill()
-        follower.wait()
+        follower.stop()
+
+
+def codec_changed(mirrord, sender, stream):
+    """hls.js plays the stream over plain HTTP; the HEVC caller ends and an
+    H.264 one takes its place on the same stream id. Returns (the new
+    sender, seconds from the new caller's start to playback moving again,
+    the samples after it)."""
+    follower = Follower(f"http://127.0.0.1:{mirrord.http_port}/?stream={stream}")
+    try:
+        follower.playing()
+        sender.stop(sig=signal.SIGINT)
+        sender = feed(mirrord.srt_port, stream, codec="h264")
+
+        def switched():
+            status, _, info = mirrord.http("GET", f"/api/v1/streams/{stream}")
+            return status == 200 and info["stats"].get("codec") == "h264" and info
+        info = wait_for(switched, "the stream's input in H.264", deadline_s=60, interval_s=0.05)
+        recovery, after = follower.moving_again()
+        # Past the player's buffer: what it plays now came after the change.
+        follower.playing(for_s=3)
+        # Still the same stream: it never ended or restarted on the way.
+        assert info.get("pipeline_restarts", 0) == 0 and info["state"] == "live", info
+        return sender, recovery, after
+    finally:
+        follower.stop()
 
 
 def main():
@@ -174,6 +228,13 @@ def main():
             # Far above what it does (about a second); below it, playback is
             # not following the live edge at all.
             assert r.get("latency_s") is not None and r["latency_s"] < 6, r
+
+        # The caller comes back with H.264 where it sent HEVC: the stream
+        # goes on (a new decoder, a discontinuity) and so does playback.
+        sender, recovery, after = codec_changed(mirrord, sender, "e2e")
+        print(f"hls.js moving again {recovery} s after the caller came back in H.264; "
+              f"errors it saw: {after[-1].get('errors')}")
+        assert recovery <= RECOVERY_S, (recovery, after)
 
         # A restart of mirrord while hls.js plays: the new stream numbers on
         # from the old one, after a discontinuity, and playback goes on.

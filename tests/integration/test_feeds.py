@@ -16,10 +16,11 @@ and audio only, see below) its PROGRAM-DATE-TIMEs advance as its durations
 do.
 
 And a caller that comes back with another codec and picture size (H.264
-160x120, then H.265 320x240) on a stream transcoded to 180p beside its
-`source`: the stream stays live through it, `source` gets a new init
-segment after a discontinuity, 180p goes on in H.264, and both play in
-ffprobe."""
+160x120, then H.265 320x240, with AAC throughout) on a stream transcoded to
+180p beside its `source`: the stream stays live through it, `source` gets
+a new init segment after a discontinuity, 180p goes on in H.264, every
+rendition, audio included, reaches the same discontinuity number, and the
+video renditions play in ffprobe."""
 
 import json
 import re
@@ -212,7 +213,7 @@ class CodecChange(unittest.TestCase):
         states = set()
 
         def reload_all():
-            for r in ("source", "180p"):
+            for r in ("source", "180p", "audio"):
                 pl = self.media(r)
                 self.assertIsNotNone(pl, r)
                 self.assertEqual(llhls.media_violations(pl), [], f"{r}:\n{pl.text}")
@@ -222,7 +223,7 @@ class CodecChange(unittest.TestCase):
                 last[r] = pl
             states.add(self.m.stream_state("change"))
 
-        h264 = gst_feed(self.m.srt_port, "change", video(codec="h264"), eos_on_stop=True)
+        h264 = gst_feed(self.m.srt_port, "change", video(codec="h264"), audio(), eos_on_stop=True)
         try:
             for r in ("source", "180p"):
                 wait_for(lambda: (pl := self.media(r)) and len(pl.complete_segments) >= 2,
@@ -235,7 +236,8 @@ class CodecChange(unittest.TestCase):
             # An orderly end (EOS): the caller closes its connection.
             h264.stop(sig=signal.SIGINT)
         generation = len(re.findall(r"#EXT-X-MAP:", last["source"].text))
-        h265 = gst_feed(self.m.srt_port, "change", video(codec="h265", width=320, height=240))
+        h265 = gst_feed(self.m.srt_port, "change", video(codec="h265", width=320, height=240),
+                        audio())
         try:
             def new_init():
                 reload_all()
@@ -251,6 +253,12 @@ class CodecChange(unittest.TestCase):
             self.assertIn("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"source/init1.mp4\"", source.text,
                           source.text)
             self.assertGreaterEqual(generation, 1)
+            # Every rendition, the audio whose codec did not change included,
+            # is at the same discontinuity number (RFC 8216bis 6.2.2): hls.js
+            # pairs audio with video by it.
+            numbers = {r: pl.discontinuity_sequence + sum(seg.discontinuity for seg in pl.segments)
+                       for r, pl in last.items()}
+            self.assertEqual(len(set(numbers.values())), 1, numbers)
             _, _, body = self.m.origin("GET", "/live/change/index.m3u8", timeout=5)
             text = body.decode()
             self.assertRegex(text, r'CODECS="hvc1\.[^"]*",RESOLUTION=320x240', text)
