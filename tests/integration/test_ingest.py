@@ -2,7 +2,8 @@
 """Ingest end to end: real SRT callers (GStreamer srtsink, ffmpeg,
 srt-live-transmit) and a real RTP sender into one mirrord on a real
 redis-server; bad callers refused while the others keep flowing; a caller
-that drops and comes back continues its stream."""
+that drops and comes back continues its stream, and one killed without
+closing is replaced by the next caller once it has gone silent."""
 
 import os
 import re
@@ -262,6 +263,45 @@ class Ingest(unittest.TestCase):
         # are, without a warning about options its URI never named.
         self.assertNotIn("the options of this user are ignored", self.m.output())
         self.assertNotIn("ignoring bind address", self.m.output())
+
+
+class SilentCaller(unittest.TestCase):
+    """An encoder killed without closing its connection (SIGKILL) and started
+    again: libsrt would take its peer idle timeout (60 s here) to notice the
+    old connection is gone, so without more the new caller would be refused
+    as already-live. Once the old caller has sent nothing for 1.5 s, the new
+    one takes its place and the stream goes on."""
+
+    def test_a_new_caller_replaces_a_silent_one(self):
+        path = make_ts("h264_swap.ts", ["x264enc", "speed-preset=ultrafast", "key-int-max=25"],
+                       "h264parse")
+        m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false",
+                         "MIRROR_INGESTION_SRT_PEER_IDLE_TIMEOUT": "60s",
+                         "MIRROR_INGESTION_RECONNECT_WINDOW": "60s"})
+        senders = []
+        try:
+            def state():
+                status, _, doc = m.http("GET", "/api/v1/streams/cam-swap")
+                return doc["state"] if status == 200 else None
+            senders.append(ffmpeg_sender(path, m.srt_port, "cam-swap"))
+            wait_for(lambda: state() == "live", "cam-swap live", deadline_s=60)
+            senders[0].stop(signal.SIGKILL)
+            # The heartbeat says stalled after 3 s without media: by then the
+            # caller has been silent long enough to be replaced.
+            wait_for(lambda: state() == "stalled", "cam-swap stalled")
+            senders.append(ffmpeg_sender(path, m.srt_port, "cam-swap"))
+            metrics = lambda: m.http("GET", "/metrics")[2]
+            wait_for(lambda: metric(metrics(), "mirror_connection_reconnects_total",
+                                    stream="cam-swap") == 1, "the new caller taken in")
+            wait_for(lambda: state() == "live", "cam-swap live again")
+            self.assertIn("takes its place", m.output())
+            self.assertEqual(metric(metrics(), "mirror_stream_ingestion_errors_total",
+                                    stream="cam-swap", reason="already-live"), 0)
+        finally:
+            for s in senders:
+                s.stop(signal.SIGKILL)
+            code = m.stop()
+        self.assertEqual(code, 0, m.output()[-4000:])
 
 
 if __name__ == "__main__":

@@ -228,6 +228,7 @@ SrtPort::park (int64_t until_ms, std::function<void ()> on_expired)
       to_close.push_back (sock);
     handshakes_.clear ();
     claims_.clear ();
+    superseded_.clear ();
     parked_until_ms_ = until_ms;
     on_parked_expired_ = std::move (on_expired);
     if (!on_receive_thread ()) {

@@ -98,7 +98,8 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
     // The consumer_generation that on_connect was delivered to (receive
     // thread only); 0: none yet.
     uint64_t announced_generation = 0;
-    std::atomic<size_t> held_bytes{ 0 }; // held.size_bytes (), for stats ()
+    std::atomic<size_t> held_bytes{ 0 };    // held.size_bytes (), for stats ()
+    std::atomic<int64_t> last_data_ms{ 0 }; // the last payload received (or accepted_ms)
     // Guarded by mu_:
     std::shared_ptr<SrtStreamConsumer> consumer;
     uint64_t consumer_generation = 0; // counts the consumers given this caller
@@ -155,6 +156,9 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
   SrtHub::RejectFn reject_observer_;
   std::map<SrtRejectReason, uint64_t> reject_counts_;
   int64_t parked_until_ms_ = 0; // 0: in use
+  // Stream id -> the silent caller a new one was admitted in place of: the
+  // receive thread ends it before it accepts the new one.
+  std::map<std::string, SRTSOCKET> superseded_;
   // Stream id -> until when its next detach keeps the caller (keep_caller).
   std::map<std::string, int64_t> keep_on_detach_;
   std::function<void ()> on_parked_expired_;

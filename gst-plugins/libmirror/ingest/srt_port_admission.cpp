@@ -24,6 +24,12 @@ namespace {
 // caller that vanished; its claim on the id goes.
 constexpr int64_t kHandshakeTimeoutMs = 10000;
 
+// A connected caller that has sent nothing for this long is gone (an
+// encoder killed or restarted, a link cut), though libsrt waits
+// peer_idle_timeout (5 s) to say so: a new caller for its stream id takes
+// its place instead of being refused as already-live.
+constexpr int64_t kSilentCallerMs = 1500;
+
 // Raw streamids come from anyone: printable and short in logs.
 std::string
 printable (const std::string &raw)
@@ -86,11 +92,23 @@ SrtPort::admit (SRTSOCKET ns, const sockaddr *peer_address, const char *raw_stre
   // Checked before asking the handler (no pipeline is started for a caller
   // that would be refused anyway) and again when claiming: attach () and
   // detach () run meanwhile.
+  SRTSOCKET silent = SRT_INVALID_SOCK; // the claim's caller, gone quiet
+  int64_t silent_ms = 0;
+  std::string silent_peer;
   auto check_claim = [&] (std::string *what) -> std::optional<SrtRejectReason> {
+    silent = SRT_INVALID_SOCK;
     auto claim = claims_.find (id);
     if (claim != claims_.end ()) {
       auto handshake = handshakes_.find (claim->second);
       auto connection = connections_.find (claim->second);
+      if (connection != connections_.end () && !connection->second->closing) {
+        silent_ms = monotonic_ms () - connection->second->last_data_ms.load ();
+        if (silent_ms >= kSilentCallerMs) {
+          silent = claim->second;
+          silent_peer = connection->second->peer.address;
+          return std::nullopt;
+        }
+      }
       std::string holder = handshake != handshakes_.end ()     ? handshake->second.peer.address
                            : connection != connections_.end () ? connection->second->peer.address
                                                                : "?";
@@ -154,10 +172,16 @@ SrtPort::admit (SRTSOCKET ns, const sockaddr *peer_address, const char *raw_stre
     if (!refusal) {
       claims_[id] = ns;
       handshakes_[ns] = Handshake{ peer, key_length, monotonic_ms (), false };
+      if (silent != SRT_INVALID_SOCK)
+        superseded_[id] = silent;
     }
   }
   if (refusal)
     return refuse (ns, peer, *refusal, what);
+  if (silent != SRT_INVALID_SOCK)
+    g_info ("SRT port %u: stream '%s': its caller %s has sent nothing for %" G_GINT64_FORMAT
+            " ms; the new caller %s takes its place",
+            port_, id.c_str (), silent_peer.c_str (), silent_ms, peer.address.c_str ());
   g_info ("SRT port %u: admitting caller %s for stream '%s'%s", port_, peer.address.c_str (),
           id.c_str (), key_length ? (" (" + aes_name (key_length) + ")").c_str () : "");
   return 0;

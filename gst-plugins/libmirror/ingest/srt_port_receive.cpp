@@ -102,10 +102,28 @@ SrtPort::accept_callers (SRTSOCKET listener)
     if (sock == SRT_INVALID_SOCK)
       return; // none left (SRT_EASYNCRCV), or the listener closed
 
+    // The silent caller this one was admitted in place of ends first, so
+    // that the consumer hears of its end before of this one.
+    SRTSOCKET superseded = SRT_INVALID_SOCK;
+    {
+      std::lock_guard lock (mu_);
+      auto handshake = handshakes_.find (sock);
+      auto old = handshake == handshakes_.end ()
+                     ? superseded_.end ()
+                     : superseded_.find (handshake->second.peer.stream_id);
+      if (old != superseded_.end ()) {
+        superseded = old->second;
+        superseded_.erase (old);
+      }
+    }
+    if (auto old = connections_.find (superseded); old != connections_.end ())
+      end_connection (*old->second, "it sent nothing, and a new caller took its place");
+
     auto connection = std::make_unique<Connection> (options_.pending_limit_bytes);
     connection->sock = sock;
     connection->scratch = std::make_unique_for_overwrite<uint8_t[]> (kScratchBytes);
     connection->accepted_ms = monotonic_ms ();
+    connection->last_data_ms.store (connection->accepted_ms);
     connection->held_since_ms = connection->accepted_ms;
     Connection *c = connection.get ();
     bool admitted = false;
@@ -165,6 +183,7 @@ SrtPort::receive (Connection &c)
     // A live-mode message is at most SRT_LIVE_MAX_PLSIZE bytes and must fit
     // whole.
     if (kScratchBytes - used < size_t (SRT_LIVE_MAX_PLSIZE)) {
+      c.last_data_ms.store (monotonic_ms (), std::memory_order_relaxed);
       deliver (c, scratch, used);
       used = 0;
     }
@@ -180,8 +199,10 @@ SrtPort::receive (Connection &c)
     }
     break;
   }
-  if (used)
+  if (used) {
+    c.last_data_ms.store (monotonic_ms (), std::memory_order_relaxed);
     deliver (c, scratch, used);
+  }
   if (lost)
     end_connection (c, std::string ("connection lost: the caller closed it or sent nothing for ")
                            + std::to_string (options_.peer_idle_timeout_ms)
