@@ -18,8 +18,10 @@ For each it samples the page every 250 ms (tests/e2e/play.mjs --follow) and
 prints, after the first 10 s: hls.js's distance to the live edge (`latency`)
 and now minus the playing frame's program date-time, p50 and p99; stalls
 (playing, then not, after the first frame); the time from loading the page to
-the first frame. Then, for mirrord, the time from a new caller's connection
-to its stream's first part being fetchable (`--new-streams` of them).
+the first frame. For mirrord it also samples the 360p playlist and the
+stream's API entry meanwhile and breaks the time down (see breakdown ()).
+Then, for mirrord, the time from a new caller's connection to its stream's
+first part being fetchable (`--new-streams` of them).
 Not a test.
 """
 
@@ -38,7 +40,11 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "integration"))
+
 from benchproc import stop  # noqa: E402
+import llhls  # noqa: E402
 import srt_ingest  # noqa: E402
 from srt_ingest import free_tcp_port, free_udp_port  # noqa: E402
 
@@ -88,6 +94,45 @@ def follow(url, seconds, extra=()):
     return [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{"t"')]
 
 
+class EdgeSampler:
+    """Four times a second while a player plays: how old the newest part of
+    the 360p playlist is (now minus the end of its last part, by the
+    segment's PROGRAM-DATE-TIME and the parts' durations), and the
+    transcode's frame latency p50 (the stream's API entry)."""
+
+    def __init__(self, http_port, admin_port):
+        self.http_port, self.admin_port = http_port, admin_port
+        self.ages, self.transcode = [], []
+        self.running = True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        start = time.monotonic()
+        while self.running:
+            time.sleep(0.25)
+            if time.monotonic() - start < WARMUP_S:
+                continue
+            try:
+                _, body = get(self.http_port, "/live/cam/360p.m3u8")
+                now = time.time()
+                pl = llhls.MediaPlaylist(body.decode())
+                part = pl.last_part
+                if part is not None and pl.part_pdt(part) is not None:
+                    self.ages.append(now - (pl.part_pdt(part) + part.duration))
+                with urllib.request.urlopen(
+                        f"http://127.0.0.1:{self.admin_port}/api/v1/streams/cam", timeout=5) as r:
+                    doc = json.loads(r.read())
+                if doc.get("transcode", {}).get("latency_p50_ms") is not None:
+                    self.transcode.append(doc["transcode"]["latency_p50_ms"] / 1000)
+            except (OSError, ValueError):
+                pass
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+
+
 def summarize(name, samples):
     first = next((s for s in samples if s.get("playing")), None)
     after = [s for s in samples if s.get("t", 0) >= WARMUP_S]
@@ -104,6 +149,24 @@ def summarize(name, samples):
           f"stalls {stalls}; first frame {fmt(first['t'] if first else None)} s after load; "
           f"protocol {samples[-1].get('protocol') if samples else '-'}", flush=True)
     return {"latency_p50": pct(lat, 0.5), "pdt_p50": pct(pdt, 0.5), "stalls": stalls}
+
+
+def breakdown(name, result, sampler):
+    """Where the time goes, p50s in ms. Before the PROGRAM-DATE-TIME: the
+    sender's encode (not measured) and SRT's latency (configured); after it,
+    the newest part's age (a frame waits in its part until the next frame
+    closes it, through the transcode, then is published) and how far behind
+    the newest part the player plays (its buffer: PART-HOLD-BACK and what
+    its loading adds)."""
+    age, transcode = pct(sampler.ages, 0.5), pct(sampler.transcode, 0.5)
+    pdt = result.get("pdt_p50")
+    ms = lambda v: "-" if v is None else f"{v * 1000:.0f}"
+    behind = pdt - age if pdt is not None and age is not None else None
+    print(f"{name} breakdown (p50, ms): sender encode (not measured) + SRT latency 120 "
+          f"(configured) | then: transcode {ms(transcode)}, newest part's age {ms(age)} "
+          f"(transcode included), player behind the newest part {ms(behind)} "
+          f"= now - playing PDT {ms(pdt)}", flush=True)
+    result.update({"edge_age_p50": age, "transcode_p50": transcode, "behind_p50": behind})
 
 
 def wait_for(predicate, what, deadline_s=90):
@@ -151,7 +214,12 @@ def run_mirrord(args):
                   "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]),
                 ("mirrord https", f"https://127.0.0.1:{https_port}/?stream=cam", []),
                 ("mirrord http", f"http://127.0.0.1:{http_port}/?stream=cam", [])):
-            results[name] = summarize(name, follow(url, args.seconds, extra))
+            sampler = EdgeSampler(http_port, admin)
+            try:
+                results[name] = summarize(name, follow(url, args.seconds, extra))
+            finally:
+                sampler.stop()
+            breakdown(name, results[name], sampler)
         # A new caller's first part: from the SRT connection to a fetchable part.
         firsts = []
         for i in range(args.new_streams):
