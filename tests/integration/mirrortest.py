@@ -293,6 +293,13 @@ class Mirrord(Process):
         status, _, doc = self.http("GET", f"/api/v1/streams/{stream_id}")
         return doc.get("state") if status == 200 else None
 
+    def media_playlist(self, stream_id, rendition):
+        """The rendition's media playlist parsed (llhls.MediaPlaylist), or None
+        while it is not served."""
+        import llhls
+        status, _, body = self.origin("GET", f"/live/{stream_id}/{rendition}.m3u8", timeout=5)
+        return llhls.MediaPlaylist(body.decode()) if status == 200 else None
+
     def create_testsrc(self, stream_id, token=None):
         status, _, doc = self.http("POST", "/api/v1/streams",
                                    {"id": stream_id, "pipeline": "testsrc"}, token=token)
@@ -320,6 +327,7 @@ class LiveStreamCase(unittest.TestCase):
 
     m = None
     feed = None
+    feeds = ()  # more feeds, started by the subclass, stopped here
 
     @classmethod
     def start_live(cls, env, make_feed, ready):
@@ -342,8 +350,9 @@ class LiveStreamCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.feed is not None:
-            cls.feed.stop()
+        for feed in [cls.feed, *cls.feeds]:
+            if feed is not None:
+                feed.stop()
         if cls.m is not None:
             code = cls.m.stop()
             assert code == 0, f"mirrord exited with {code}:\n{cls.m.output()[-4000:]}"

@@ -31,7 +31,7 @@ import time
 import unittest
 
 import llhls
-from mirrortest import Mirrord, Process, log_on_failure, wait_for
+from mirrortest import LiveStreamCase, Mirrord, Process, log_on_failure, wait_for
 
 SECONDS = 15
 # ffmpeg -re starts at this offset: the 33-bit PTS wraps at 95443.72 s,
@@ -70,7 +70,7 @@ def audio(*, offset_ns=0):
             "audio/x-raw,rate=48000,channels=2", "!", "avenc_aac", "!", "aacparse", "!", "mux."]
 
 
-class TimingFeeds(unittest.TestCase):
+class TimingFeeds(LiveStreamCase):
 
     # stream id -> the media playlists it must have
     RENDITIONS = {
@@ -99,16 +99,8 @@ class TimingFeeds(unittest.TestCase):
         ]
         cls.started = time.monotonic()
 
-    @classmethod
-    def tearDownClass(cls):
-        for f in cls.feeds:
-            f.stop()
-        code = cls.m.stop()
-        assert code == 0, f"mirrord exited with {code}:\n{cls.m.output()[-4000:]}"
-
     def media(self, stream_id, rendition):
-        status, _, body = self.m.origin("GET", f"/live/{stream_id}/{rendition}.m3u8", timeout=5)
-        return llhls.MediaPlaylist(body.decode()) if status == 200 else None
+        return self.m.media_playlist(stream_id, rendition)
 
     def test_playlists_stay_in_spec(self):
         with log_on_failure(self.m):
@@ -188,21 +180,15 @@ class TimingFeeds(unittest.TestCase):
             self.assertEqual(codecs, want, sid)
 
 
-class CodecChange(unittest.TestCase):
+class CodecChange(LiveStreamCase):
     """A caller that comes back with another codec and picture size."""
 
     @classmethod
     def setUpClass(cls):
         cls.m = Mirrord(env={"MIRROR_TRANSCODING_RENDITIONS": "180p:320x180@200k,source"})
 
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.m.stop()
-        assert code == 0, f"mirrord exited with {code}:\n{cls.m.output()[-4000:]}"
-
     def media(self, rendition):
-        status, _, body = self.m.origin("GET", f"/live/change/{rendition}.m3u8", timeout=5)
-        return llhls.MediaPlaylist(body.decode()) if status == 200 else None
+        return self.m.media_playlist("change", rendition)
 
     def test_stream_goes_on_in_the_new_codec(self):
         with log_on_failure(self.m):

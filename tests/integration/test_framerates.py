@@ -18,7 +18,7 @@ import time
 import unittest
 
 import llhls
-from mirrortest import Mirrord, Process, log_on_failure, wait_for
+from mirrortest import LiveStreamCase, Mirrord, Process, log_on_failure, wait_for
 
 # (stream id, frame rate as a fraction, frames per part, B-frames)
 FEEDS = [
@@ -50,23 +50,15 @@ def log(msg):
     print(f"test_framerates: {msg}", file=sys.stderr, flush=True)
 
 
-class FrameRates(unittest.TestCase):
+class FrameRates(LiveStreamCase):
 
     @classmethod
     def setUpClass(cls):
         cls.m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false"})
         cls.feeds = [feed(cls.m.srt_port, sid, rate, b) for sid, rate, _, b in FEEDS]
 
-    @classmethod
-    def tearDownClass(cls):
-        for f in cls.feeds:
-            f.stop()
-        code = cls.m.stop()
-        assert code == 0, f"mirrord exited with {code}:\n{cls.m.output()[-4000:]}"
-
     def media(self, stream_id):
-        status, _, body = self.m.origin("GET", f"/live/{stream_id}/source.m3u8", timeout=5)
-        return llhls.MediaPlaylist(body.decode()) if status == 200 else None
+        return self.m.media_playlist(stream_id, "source")
 
     def test_playlists_stay_in_spec_at_every_rate(self):
         with log_on_failure(self.m):
