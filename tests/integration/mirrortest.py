@@ -64,6 +64,22 @@ def wait_for(predicate, what, deadline_s=DEADLINE_S, interval_s=0.05):
     raise AssertionError(f"timed out after {deadline_s}s waiting for {what} (last: {last!r})")
 
 
+def check_reload(test, key, playlist, last, first=None):
+    """One reload of the media playlist `key` (an llhls.MediaPlaylist, None
+    when it was not served): llhls.py's rules on its own and against the
+    reload before it (last[key]); then it becomes last[key] (and first[key],
+    the first time)."""
+    import llhls
+    test.assertIsNotNone(playlist, key)
+    test.assertEqual(llhls.media_violations(playlist), [], f"{key}:\n{playlist.text}")
+    if key in last:
+        test.assertEqual(llhls.reload_violations(last[key], playlist), [],
+                         f"{key}:\n{last[key].text}\n---\n{playlist.text}")
+    if first is not None:
+        first.setdefault(key, playlist)
+    last[key] = playlist
+
+
 @contextlib.contextmanager
 def log_on_failure(process, name="mirrord", tail=8000):
     """Prints the end of process's log when the block fails, then lets the

@@ -31,7 +31,7 @@ import time
 import unittest
 
 import llhls
-from mirrortest import LiveStreamCase, Mirrord, Process, log_on_failure, wait_for
+from mirrortest import LiveStreamCase, Mirrord, Process, check_reload, log_on_failure, wait_for
 
 SECONDS = 15
 # ffmpeg -re starts at this offset: the 33-bit PTS wraps at 95443.72 s,
@@ -117,15 +117,7 @@ class TimingFeeds(LiveStreamCase):
         while time.monotonic() < end:
             for sid, renditions in self.RENDITIONS.items():
                 for r in renditions:
-                    key = f"{sid}/{r}"
-                    pl = self.media(sid, r)
-                    self.assertIsNotNone(pl, key)
-                    self.assertEqual(llhls.media_violations(pl), [], f"{key}:\n{pl.text}")
-                    if key in last:
-                        self.assertEqual(llhls.reload_violations(last[key], pl), [],
-                                         f"{key}:\n{last[key].text}\n---\n{pl.text}")
-                    first.setdefault(key, pl)
-                    last[key] = pl
+                    check_reload(self, f"{sid}/{r}", self.media(sid, r), last, first)
                     reloads += 1
             time.sleep(0.1)  # pacing at about one part, not synchronisation
         log(f"{reloads} reloads checked")
@@ -200,13 +192,7 @@ class CodecChange(LiveStreamCase):
 
         def reload_all():
             for r in ("source", "180p", "audio"):
-                pl = self.media(r)
-                self.assertIsNotNone(pl, r)
-                self.assertEqual(llhls.media_violations(pl), [], f"{r}:\n{pl.text}")
-                if r in last:
-                    self.assertEqual(llhls.reload_violations(last[r], pl), [],
-                                     f"{r}:\n{last[r].text}\n---\n{pl.text}")
-                last[r] = pl
+                check_reload(self, r, self.media(r), last)
             states.add(self.m.stream_state("change"))
 
         h264 = gst_feed(self.m.srt_port, "change", video(codec="h264"), audio(), eos_on_stop=True)

@@ -18,7 +18,7 @@ import time
 import unittest
 
 import llhls
-from mirrortest import LiveStreamCase, Mirrord, Process, log_on_failure, wait_for
+from mirrortest import LiveStreamCase, Mirrord, Process, check_reload, log_on_failure, wait_for
 
 # (stream id, frame rate as a fraction, frames per part, B-frames)
 FEEDS = [
@@ -73,14 +73,7 @@ class FrameRates(LiveStreamCase):
         end = time.monotonic() + SECONDS
         while time.monotonic() < end:
             for sid, *_ in FEEDS:
-                pl = self.media(sid)
-                self.assertIsNotNone(pl, sid)
-                self.assertEqual(llhls.media_violations(pl), [], f"{sid}:\n{pl.text}")
-                if sid in last:
-                    self.assertEqual(llhls.reload_violations(last[sid], pl), [],
-                                     f"{sid}:\n{last[sid].text}\n---\n{pl.text}")
-                first.setdefault(sid, pl)
-                last[sid] = pl
+                check_reload(self, sid, self.media(sid), last, first)
                 reloads += 1
             time.sleep(0.1)  # pacing at about one part, not synchronisation
         log(f"{reloads} reloads checked")
