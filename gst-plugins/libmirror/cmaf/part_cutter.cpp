@@ -111,7 +111,6 @@ PartCutter::start_part (uint64_t ticks, const TimedSample &s, const Part *previo
     p.part_index = previous->part_index + 1;
   }
   p.independent = s.sync;
-  p.wallclock_ns = wallclock_of (ticks, s);
   p.fragment.track_id = track_id_;
   p.fragment.base_media_decode_time = ticks;
   part_start_ticks_ = ticks;
@@ -133,7 +132,10 @@ PartCutter::wallclock_of (uint64_t ticks, const TimedSample &s)
 void
 PartCutter::add_sample (uint64_t ticks, const TimedSample &s)
 {
-  wallclock_of (ticks, s); // every arrival counts
+  // Every arrival counts in the mapping; a part is dated by its first.
+  const uint64_t wallclock = wallclock_of (ticks, s);
+  if (open_->fragment.samples.empty ())
+    open_->wallclock_ns = wallclock;
   Sample out;
   out.size = s.size;
   out.sync = s.sync;

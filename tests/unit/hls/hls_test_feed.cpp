@@ -95,6 +95,12 @@ fake_init (int n)
   return Bytes::copy ("ftyp moov " + std::to_string (n));
 }
 
+bool
+add_video (StreamStore &store, const std::string &name)
+{
+  return store.add_rendition (video_info (name)) && store.set_init (name, fake_init ());
+}
+
 std::vector<std::string>
 lines_of (const std::string &text)
 {

@@ -55,6 +55,9 @@ StreamConfig default_config ();
 RenditionInfo video_info (const std::string &name = "video");
 RenditionInfo audio_info (const std::string &name = "audio");
 Bytes fake_init (int n = 0);
+// Adds the rendition video_info (name) and its init segment: false if
+// either fails.
+bool add_video (StreamStore &store, const std::string &name = "video");
 
 std::vector<std::string> lines_of (const std::string &text);
 bool has_line (const std::string &text, const std::string &line);

@@ -15,8 +15,7 @@ class MediaPlaylist : public ::testing::Test {
  protected:
   void SetUp () override
   {
-    ASSERT_TRUE (store.add_rendition (video_info ()));
-    ASSERT_TRUE (store.set_init ("video", fake_init ()));
+    ASSERT_TRUE (add_video (store));
   }
   std::string playlist (bool delta = false) { return *store.media_playlist ("video", delta); }
 
@@ -323,8 +322,7 @@ namespace {
 TEST (MediaPlaylistClock, SegmentsWithoutAWallClockContinueThePreviousOne)
 {
   StreamStore store ("cam-1", default_config ());
-  ASSERT_TRUE (store.add_rendition (video_info ()));
-  ASSERT_TRUE (store.set_init ("video", fake_init ()));
+  ASSERT_TRUE (add_video (store));
   PartInput in;
   in.duration_ns = 500 * kMs;
   in.independent = true;

@@ -18,8 +18,7 @@ class Held : public ::testing::Test {
  protected:
   void SetUp () override
   {
-    ASSERT_TRUE (store.add_rendition (video_info ()));
-    ASSERT_TRUE (store.set_init ("video", fake_init ()));
+    ASSERT_TRUE (add_video (store));
     video.segments (2); // last part: 1.4
   }
   StreamStore store{ "cam-1", default_config () };

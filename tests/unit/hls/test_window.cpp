@@ -14,8 +14,7 @@ namespace {
 TEST (Window, SlidesAndKeepsRecentMediaFetchable)
 {
   StreamStore store ("cam-1", default_config ());
-  ASSERT_TRUE (store.add_rendition (video_info ()));
-  ASSERT_TRUE (store.set_init ("video", fake_init ()));
+  ASSERT_TRUE (add_video (store));
   Feed video (store, "video");
   video.segments (60);
   video.next_segment_part ();
@@ -46,8 +45,7 @@ TEST (Window, SlidesAndKeepsRecentMediaFetchable)
 TEST (Window, SegmentIsItsPartsBackToBack)
 {
   StreamStore store ("cam-1", default_config ());
-  ASSERT_TRUE (store.add_rendition (video_info ()));
-  ASSERT_TRUE (store.set_init ("video", fake_init ()));
+  ASSERT_TRUE (add_video (store));
   Feed video (store, "video", 5);
   video.segment (3);
   video.next_segment_part ();
@@ -63,8 +61,7 @@ TEST (Window, ShorterPlaylistLength)
   StreamConfig config = default_config ();
   config.playlist_length_ns = 2 * kNsPerSecond;
   StreamStore store ("cam-1", config);
-  ASSERT_TRUE (store.add_rendition (video_info ()));
-  ASSERT_TRUE (store.set_init ("video", fake_init ()));
+  ASSERT_TRUE (add_video (store));
   Feed video (store, "video");
   video.segments (20);
   video.next_segment_part ();
@@ -79,8 +76,7 @@ TEST (Window, LiveEdgeIsTheNewestPartOfTheRenditionFurthestBehind)
 {
   StreamStore store ("cam-1", default_config ());
   EXPECT_FALSE (store.live_edge_wallclock_ns ());
-  ASSERT_TRUE (store.add_rendition (video_info ()));
-  ASSERT_TRUE (store.set_init ("video", fake_init ()));
+  ASSERT_TRUE (add_video (store));
   ASSERT_TRUE (store.add_rendition (video_info ("low")));
   ASSERT_TRUE (store.set_init ("low", fake_init (1)));
   Feed video (store, "video"), low (store, "low");
@@ -107,8 +103,7 @@ TEST (Window, AStoreOpenedLaterNeverNumbersBackwards)
   StreamConfig config = default_config ();
   config.numbering_clock_ns = t0;
   StreamStore before ("cam-1", config);
-  ASSERT_TRUE (before.add_rendition (video_info ()));
-  ASSERT_TRUE (before.set_init ("video", fake_init ()));
+  ASSERT_TRUE (add_video (before));
   Feed old_feed (before, "video");
   // 100 segments of 480 ms (25 fps, 12-frame GOPs): 48 s, faster than the
   // clock's segment duration.
@@ -124,8 +119,7 @@ TEST (Window, AStoreOpenedLaterNeverNumbersBackwards)
 
   config.numbering_clock_ns = t0 + 48 * kNsPerSecond;
   StreamStore after ("cam-1", config);
-  ASSERT_TRUE (after.add_rendition (video_info ()));
-  ASSERT_TRUE (after.set_init ("video", fake_init ()));
+  ASSERT_TRUE (add_video (after));
   Feed new_feed (after, "video");
   new_feed.segment ();
   new_feed.next_segment_part ();
@@ -158,8 +152,7 @@ TEST (Window, AStoreOpenedAgainStartsPastEveryOldDiscontinuity)
   uint64_t old_last = 0;
   {
     StreamStore before ("cam 1", config); // not a file name as it is
-    ASSERT_TRUE (before.add_rendition (video_info ()));
-    ASSERT_TRUE (before.set_init ("video", fake_init ()));
+    ASSERT_TRUE (add_video (before));
     Feed feed (before, "video");
     feed.segments (3);
     before.mark_discontinuity ("video"); // the caller came back
@@ -169,8 +162,7 @@ TEST (Window, AStoreOpenedAgainStartsPastEveryOldDiscontinuity)
     EXPECT_EQ (old_last, 2u);
   }
   StreamStore after ("cam 1", config);
-  ASSERT_TRUE (after.add_rendition (video_info ()));
-  ASSERT_TRUE (after.set_init ("video", fake_init ()));
+  ASSERT_TRUE (add_video (after));
   Feed feed (after, "video");
   feed.segment ();
   feed.next_segment_part ();
