@@ -25,6 +25,11 @@ struct RtpHubOptions {
   size_t pending_limit_bytes = 4 * 1024 * 1024; // held per new session until a consumer attaches
   // Nice value of the hub's receive thread (as SrtHubOptions::thread_nice).
   int thread_nice = -10;
+  // After a pass that read RTP, the hub reads again no sooner than this
+  // (microseconds, 0: at once): one wake-up of each stream's thread carries
+  // a millisecond of its datagrams instead of one or two. Costs at most this
+  // much buffer latency; the socket holds seconds.
+  int64_t read_interval_us = 1000;
   // A user that names only the port (rtp://:5004?ssrc=... in a process that
   // already listens there): the open hub's address and timeouts are taken
   // as they are; only payload types it lacks are worth a warning.

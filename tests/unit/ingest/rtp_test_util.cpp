@@ -179,7 +179,15 @@ RecordingConsumer::on_batch_end ()
 {
   std::lock_guard lock (mutex_);
   rtp_at_batch_end_ = rtp_.size ();
+  batch_ends_++;
   changed_.notify_all ();
+}
+
+size_t
+RecordingConsumer::batch_ends () const
+{
+  std::lock_guard lock (mutex_);
+  return batch_ends_;
 }
 
 bool

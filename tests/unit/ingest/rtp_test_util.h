@@ -54,6 +54,8 @@ class RecordingConsumer : public RtpSessionConsumer {
   // Blocks until on_batch_end has followed at least count RTP datagrams.
   bool wait_for_batch_end (size_t count,
                            std::chrono::milliseconds timeout = std::chrono::seconds (10));
+  // How many batches ended, with or without datagrams of this consumer.
+  size_t batch_ends () const;
   std::vector<Bytes> rtcp () const;
   int timeouts () const;
   // Blocks until at least count RTP datagrams (or one timeout) arrived.
@@ -68,6 +70,7 @@ class RecordingConsumer : public RtpSessionConsumer {
   std::vector<Bytes> rtcp_;
   int timeouts_ = 0;
   size_t rtp_at_batch_end_ = 0; // rtp_.size () at the last on_batch_end
+  size_t batch_ends_ = 0;
 };
 
 // Records every new-session question and answers with `accept`. The handler

@@ -210,6 +210,37 @@ TEST (RtpHub, EveryDeliveryEndsWithABatchEnd)
   hub->detach (kSsrcA, consumer.get ());
 }
 
+// After a pass that read RTP the hub waits read_interval_us before reading
+// again, so what arrives meanwhile reaches the consumer as one batch; a stop
+// during that wait is not held up by it.
+TEST (RtpHub, DatagramsArrivingWithinTheReadIntervalAreOneBatch)
+{
+  RtpHubOptions options;
+  options.read_interval_us = 1'500'000;
+  auto hub = acquire_hub (options);
+  ASSERT_TRUE (hub);
+  auto consumer = std::make_shared<RecordingConsumer> ();
+  std::string error;
+  ASSERT_TRUE (hub->attach (kSsrcA, "127.0.0.1", consumer, &error)) << error;
+  UdpSender sender;
+  sender.send (hub->port (), make_rtp (96, kSsrcA, 0));
+  ASSERT_TRUE (consumer->wait_for_batch_end (1));
+  const size_t batches = consumer->batch_ends ();
+  // Sent within the hold that the first datagram started (1.5 s).
+  for (uint16_t seq = 1; seq <= 20; seq++)
+    sender.send (hub->port (), make_rtp (96, kSsrcA, seq));
+  ASSERT_TRUE (consumer->wait_for_batch_end (21)) << consumer->rtp ().size ();
+  EXPECT_EQ (consumer->batch_ends (), batches + 1);
+
+  // The hub is holding again: releasing it must not wait for the hold.
+  sender.send (hub->port (), make_rtp (96, kSsrcA, 21));
+  ASSERT_TRUE (consumer->wait_for_batch_end (22));
+  const auto start = std::chrono::steady_clock::now ();
+  hub->detach (kSsrcA, consumer.get ());
+  hub.reset ();
+  EXPECT_LT (std::chrono::steady_clock::now () - start, 1s);
+}
+
 TEST (RtpHub, HeldPacketsAreBoundedDroppingTheOldest)
 {
   SessionAnnouncements announcements;
@@ -400,9 +431,10 @@ TEST (RtpHub, ManySessionsOnOnePortLoseNothing)
   UdpSender sender;
   const auto start = std::chrono::steady_clock::now ();
   for (uint16_t seq = 0; seq < kPacketsEach; seq++) {
-    if (seq >= kWindow && seq % (kWindow / 2) == 0)
+    if (seq >= kWindow && seq % (kWindow / 2) == 0) {
       for (auto &consumer : consumers)
         ASSERT_TRUE (consumer->wait_for_rtp (seq - kWindow)) << consumer->rtp ().size ();
+    }
     for (uint32_t i = 0; i < kSessions; i++)
       sender.send (hub->port (), make_rtp (96, 0x1000 + i, seq, 1200));
   }
