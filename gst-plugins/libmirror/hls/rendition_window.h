@@ -66,6 +66,9 @@ struct RenditionCounters {
   uint64_t long_parts = 0;         // over the rendition's PART-TARGET, which had to grow
   uint64_t shortened_parts = 0;    // cut short by the muxer to stay within PART-TARGET
   uint64_t discontinuities = 0;
+  // Audio from before the stream's video started, never published (the
+  // store's start alignment).
+  uint64_t parts_before_start = 0;
 };
 
 class RenditionWindow {

@@ -42,6 +42,10 @@ struct StreamStore::Rendition {
   int64_t part_target_units = 0;
   RenditionWindow window;
   PartWaitList waiters;
+  // Audio until the stream's start is settled (StreamStore::add_part).
+  std::vector<PartInput> held;
+  int64_t held_ns = 0;
+  uint64_t parts_before_start = 0;
   struct Cached {
     uint64_t version = 0;
     std::shared_ptr<const std::string> text;
@@ -155,44 +159,108 @@ StreamStore::timing_of (const Rendition &r) const
 }
 
 std::optional<PartPosition>
+StreamStore::publish_locked (Rendition *r, const PartInput &part, Published *published)
+{
+  // A part longer than PART-TARGET would put the playlist out of spec:
+  // the target grows (counted), before the segment the part may complete
+  // is checked against 85% of it. mirrorcmafmux's parts never do this.
+  if (hls_units (part.duration_ns) > r->part_target_units) {
+    r->part_target_units = hls_units (part.duration_ns);
+    r->window.count_long_part ();
+  }
+  auto pos = r->window.add_part (part, timing_of (*r));
+  if (!pos)
+    return std::nullopt;
+  // The renditions' discontinuity sequences stay matched (RFC 8216bis
+  // 6.2.2; hls.js pairs audio with video by it): a discontinuity in one
+  // (a new codec on the video alone) marks the next segment of every
+  // rendition that has had fewer.
+  const uint64_t discontinuities = r->window.counters ().discontinuities;
+  for (auto &[name, other] : renditions_)
+    if (other.get () != r && other->window.counters ().discontinuities < discontinuities)
+      other->window.mark_discontinuity ();
+  update_timing (r->window);
+  ++version_;
+  published->next_sequence = std::max (published->next_sequence,
+                                       numbering_.first_discontinuity_sequence + discontinuities);
+  // Up to the part, or past its segment's end when it completed one.
+  // Renditions are never removed while the store lives.
+  published->wakes.emplace_back (&r->waiters, r->window.reached ());
+  return pos;
+}
+
+void
+StreamStore::settle_start_locked (std::optional<int64_t> video_start, Published *published)
+{
+  start_settled_ = true;
+  for (const std::string &name : order_) {
+    Rendition *r = find (name);
+    if (r->held.empty ())
+      continue;
+    // Parts without a clock of their own follow the one before.
+    std::optional<int64_t> at;
+    for (const PartInput &part : r->held) {
+      if (part.wallclock_ns)
+        at = part.wallclock_ns;
+      if (video_start && at && *at + part.duration_ns <= *video_start) {
+        r->parts_before_start++;
+      } else if (part.wallclock_ns || !at) {
+        publish_locked (r, part, published);
+      } else {
+        PartInput dated = part; // it may now start the rendition's first segment
+        dated.wallclock_ns = at;
+        publish_locked (r, dated, published);
+      }
+      if (at)
+        *at += part.duration_ns;
+    }
+    if (r->parts_before_start > 0)
+      g_message ("stream %s: %s starts with the video: %" G_GUINT64_FORMAT
+                 " earlier parts (%.2f s) left out",
+                 id_.c_str (), name.c_str (), r->parts_before_start,
+                 (double)r->held_ns / kNsPerSecond);
+    r->held.clear ();
+  }
+}
+
+void
+StreamStore::wake (const Published &published)
+{
+  for (const auto &[waiters, reached] : published.wakes)
+    waiters->wake (reached);
+  record_discontinuities (published.next_sequence);
+}
+
+std::optional<PartPosition>
 StreamStore::add_part (const std::string &rendition, const PartInput &part)
 {
-  PartWaitList *waiters;
+  Published published;
   std::optional<PartPosition> pos;
-  PartPosition reached;
-  uint64_t next_sequence = 0;
   {
     std::lock_guard<std::mutex> lock (mutex_);
     Rendition *r = find (rendition);
     if (!r || closed_)
       return std::nullopt;
-    // A part longer than PART-TARGET would put the playlist out of spec:
-    // the target grows (counted), before the segment the part may complete
-    // is checked against 85% of it. mirrorcmafmux's parts never do this.
-    if (hls_units (part.duration_ns) > r->part_target_units) {
-      r->part_target_units = hls_units (part.duration_ns);
-      r->window.count_long_part ();
+    if (!start_settled_) {
+      if (r->info.kind == RenditionKind::kAudio) {
+        r->held.push_back (part);
+        r->held_ns += part.duration_ns;
+        const bool video_known
+            = std::any_of (renditions_.begin (), renditions_.end (), [] (const auto &entry) {
+                return entry.second->info.kind == RenditionKind::kVideo;
+              });
+        if (r->held_ns < (video_known ? kVideoWaitNs : kAudioAloneNs))
+          return PartPosition{};
+        settle_start_locked (std::nullopt, &published);
+        pos = r->window.last_position ();
+      } else if (r->window.has_init () && part.duration_ns > 0 && !part.bytes.empty ()) {
+        settle_start_locked (part.wallclock_ns, &published);
+      }
     }
-    pos = r->window.add_part (part, timing_of (*r));
     if (!pos)
-      return std::nullopt;
-    // The renditions' discontinuity sequences stay matched (RFC 8216bis
-    // 6.2.2; hls.js pairs audio with video by it): a discontinuity in one
-    // (a new codec on the video alone) marks the next segment of every
-    // rendition that has had fewer.
-    const uint64_t discontinuities = r->window.counters ().discontinuities;
-    for (auto &[name, other] : renditions_)
-      if (other.get () != r && other->window.counters ().discontinuities < discontinuities)
-        other->window.mark_discontinuity ();
-    update_timing (r->window);
-    ++version_;
-    reached = r->window.reached ();
-    next_sequence = numbering_.first_discontinuity_sequence + r->window.counters ().discontinuities;
-    waiters = &r->waiters; // renditions are never removed while the store lives
+      pos = publish_locked (r, part, &published);
   }
-  // Up to the part, or past its segment's end when it completed one.
-  waiters->wake (reached);
-  record_discontinuities (next_sequence);
+  wake (published);
   return pos;
 }
 
@@ -233,16 +301,21 @@ void
 StreamStore::finish (const std::string &rendition)
 {
   PartWaitList *waiters;
+  Published published;
   {
     std::lock_guard<std::mutex> lock (mutex_);
     Rendition *r = find (rendition);
     if (!r)
       return;
+    // Audio that ends before any video came: what it held is all there is.
+    if (!start_settled_ && !r->held.empty ())
+      settle_start_locked (std::nullopt, &published);
     r->window.finish (timing_of (*r));
     update_timing (r->window);
     ++version_;
     waiters = &r->waiters;
   }
+  wake (published);
   waiters->wake_all ();
 }
 
@@ -412,7 +485,9 @@ StreamStore::counters (const std::string &rendition)
   Rendition *r = find (rendition);
   if (!r)
     return std::nullopt;
-  return r->window.counters ();
+  RenditionCounters c = r->window.counters ();
+  c.parts_before_start = r->parts_before_start;
+  return c;
 }
 
 std::optional<int64_t>

@@ -73,6 +73,18 @@ class StreamStore {
   // adding it again updates what the multivariant playlist says about it.
   bool add_rendition (const RenditionInfo &info);
   bool set_init (const std::string &rendition, Bytes init);
+  // Publishes one part. The stream's renditions start together: until a
+  // video rendition publishes its first part, audio parts are held (an
+  // empty position says so), and then those that ended before the video's
+  // first frame are dropped (counted as parts_before_start) and the rest
+  // published. Audio arrives first (the video waits for a keyframe, up to a
+  // GOP), and a player lines renditions up by where their first segment in
+  // a discontinuity starts: hls.js 1.7.4, starting on a new stream whose
+  // audio began 0.8 s before its video, stopped appending audio for good.
+  // Audio goes alone after kAudioAloneNs without a video rendition, or
+  // kVideoWaitNs with one that has not published.
+  static constexpr int64_t kAudioAloneNs = 2 * kNsPerSecond;
+  static constexpr int64_t kVideoWaitNs = 5 * kNsPerSecond;
   std::optional<PartPosition> add_part (const std::string &rendition, const PartInput &part);
   void mark_discontinuity (const std::string &rendition);
   // EXT-X-ENDLIST on one rendition; held requests on it are answered.
@@ -117,7 +129,18 @@ class StreamStore {
 
  private:
   struct Rendition;
+  // Parts published under the lock whose waiters are woken after it.
+  struct Published {
+    std::vector<std::pair<PartWaitList *, PartPosition>> wakes;
+    uint64_t next_sequence = 0;
+  };
   Rendition *find (const std::string &name);
+  std::optional<PartPosition> publish_locked (Rendition *r, const PartInput &part,
+                                              Published *published);
+  // The stream's start is known (@video_start: its video's first frame, unix
+  // ns; none: audio goes alone): held parts are dropped or published.
+  void settle_start_locked (std::optional<int64_t> video_start, Published *published);
+  void wake (const Published &published);
   RenditionProgress progress_locked (const Rendition &r) const;
   void update_timing (const RenditionWindow &w);
   // The stream's timing with the rendition's own PART-TARGET.
@@ -140,6 +163,7 @@ class StreamStore {
   uint64_t multivariant_version_ = 0;
   std::shared_ptr<const std::string> multivariant_;
   bool closed_ = false;
+  bool start_settled_ = false;
 };
 
 } // namespace mirror

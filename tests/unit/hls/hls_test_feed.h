@@ -28,6 +28,8 @@ class Feed {
   PartPosition next_segment_part (int64_t duration_ns = 100 * kMs);
 
   uint64_t input_msn () const { return msn_; }
+  // Unix ns of the next part's first frame.
+  void set_wallclock (int64_t wallclock_ns) { wallclock_ = wallclock_ns; }
   void restart_numbering (uint64_t msn)
   {
     msn_ = msn;

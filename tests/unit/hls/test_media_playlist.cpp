@@ -289,6 +289,60 @@ TEST_F (MediaPlaylist, RenditionReportsForSiblings)
   EXPECT_EQ (server_control_line (audio_text), server_control_line (text));
 }
 
+// Audio comes first (the video waits for a keyframe): the renditions start
+// together, at the video's first frame.
+TEST_F (MediaPlaylist, AudioBeforeTheVideoStartsIsLeftOut)
+{
+  ASSERT_TRUE (store.add_rendition (audio_info ()));
+  ASSERT_TRUE (store.set_init ("audio", fake_init ()));
+  Feed audio (store, "audio", 3);
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ (audio.part (100 * kMs, i % 5 == 0, i % 5 == 4).msn, 0u); // held
+  EXPECT_EQ (count_prefix (*store.media_playlist ("audio", false), "#EXT-X-PART:"), 0);
+
+  video.set_wallclock (kStartWallclock + 450 * kMs);
+  video.segment ();
+  // [0, 400) ms ended before the video's first frame; [400, 500) holds it.
+  EXPECT_EQ (store.counters ("audio")->parts_before_start, 4u);
+  std::string text = *store.media_playlist ("audio", false);
+  EXPECT_EQ (count_prefix (text, "#EXT-X-PART:"), 4);
+  EXPECT_TRUE (has_line (text, "#EXT-X-PROGRAM-DATE-TIME:2026-11-27T12:00:00.400Z")) << text;
+  EXPECT_TRUE (ll_hls_violations (text).empty ()) << ll_hls_violations (text)[0];
+  // From then on audio is published as it comes.
+  audio.part (100 * kMs, true);
+  EXPECT_EQ (count_prefix (*store.media_playlist ("audio", false), "#EXT-X-PART:"), 5);
+}
+
+TEST (MediaPlaylistStart, AudioWithoutAVideoRenditionGoesAloneAfterTwoSeconds)
+{
+  StreamStore store{ "radio", default_config () };
+  ASSERT_TRUE (store.add_rendition (audio_info ()));
+  ASSERT_TRUE (store.set_init ("audio", fake_init ()));
+  Feed audio (store, "audio");
+  for (int i = 0; i < 19; ++i)
+    audio.part (100 * kMs, true, i % 5 == 4);
+  EXPECT_EQ (count_prefix (*store.media_playlist ("audio", false), "#EXT-X-PART:"), 0);
+  audio.part (100 * kMs, true, true);
+  std::string text = *store.media_playlist ("audio", false);
+  EXPECT_EQ (count_prefix (text, "#EXT-X-PART:"), 20);
+  EXPECT_EQ (store.counters ("audio")->parts_before_start, 0u);
+  EXPECT_TRUE (ll_hls_violations (text).empty ()) << ll_hls_violations (text)[0];
+}
+
+TEST (MediaPlaylistStart, AudioThatEndsBeforeAnyVideoIsPublished)
+{
+  StreamStore store{ "short", default_config () };
+  ASSERT_TRUE (store.add_rendition (audio_info ()));
+  ASSERT_TRUE (store.set_init ("audio", fake_init ()));
+  Feed audio (store, "audio");
+  for (int i = 0; i < 3; ++i)
+    audio.part (100 * kMs, true);
+  store.finish ("audio");
+  std::string text = *store.media_playlist ("audio", false);
+  EXPECT_EQ (count_prefix (text, "#EXT-X-PART:"), 3);
+  EXPECT_TRUE (has_line (text, "#EXT-X-ENDLIST"));
+}
+
 TEST_F (MediaPlaylist, EndListCompletesTheLastSegment)
 {
   video.segments (3);
