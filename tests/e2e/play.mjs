@@ -4,8 +4,9 @@
 // Needs `npm ci --prefix web` and /usr/bin/chromium; prints one JSON line, exits 0 on success and 1 on failure.
 // With --follow it plays for --seconds whatever happens and prints the player's stats as one JSON line
 // per poll ({"t": seconds since the page loaded, "playing", "currentTime", ...}), then the result line.
+// MIRROR_E2E_CONSOLE=FILE appends the page's console to FILE (with ?debug in the URL, hls.js's log).
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,7 +54,10 @@ async function main() {
         ...opts['extra-arg']],
     });
     const page = context.pages()[0] ?? await context.newPage();
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+      if (process.env.MIRROR_E2E_CONSOLE) appendFileSync(process.env.MIRROR_E2E_CONSOLE, `${Date.now()} ${m.text()}\n`);
+    });
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
     const deadline = Date.now() + seconds * 1000;

@@ -30,12 +30,14 @@ from mirrortest import Mirrord, Process, wait_for
 ROOT = os.environ["MIRROR_SOURCE_ROOT"]
 PLAY = os.path.join(ROOT, "tests", "e2e", "play.mjs")
 SKIP = 77
-# From the restarted stream's first part to playback moving again. The
-# page restarts hls.js 2 s after a fatal network error, 3 s after it stopped
-# moving, 8 s after it started without playing, or when its playlist has not
-# loaded for 6 s; a fresh hls.js then takes a few seconds to start on a new
-# stream (the 3 s target is not met yet: 3.1 to 11 s over 13 runs).
-RECOVERY_S = 30.0
+# From the restarted stream's first part (or the caller's return in H.264)
+# to playback moving again: issue 15's bound. The page looks for the stream
+# after a network error, a stall or the end of what the playlist listed, and
+# starts a fresh hls.js as soon as it has media on a timeline the player
+# never loaded; the store starts audio with the video, so a fresh hls.js
+# starts cleanly on a young stream. Measured here: 0.52 to 2.7 s over 40 runs
+# (restart), 0.26 to 1.5 s (codec change).
+RECOVERY_S = 3.0
 
 
 def feed(srt_port, stream, codec="h265"):
@@ -181,8 +183,9 @@ def codec_changed(mirrord, sender, stream):
         recovery, after = follower.moving_again()
         # Past the player's buffer: what it plays now came after the change.
         follower.playing(for_s=3)
-        # Still the same stream: it never ended or restarted on the way.
-        assert info.get("pipeline_restarts", 0) == 0 and info["state"] == "live", info
+        # Still the same stream: it never ended or restarted on the way (on
+        # a busy box a few frames dropped before the encoder say degraded).
+        assert info.get("pipeline_restarts", 0) == 0 and info["state"] in ("live", "degraded"), info
         return sender, recovery, after
     finally:
         follower.stop()
@@ -241,6 +244,10 @@ def main():
         mirrord, recovery, after = restarted(mirrord, "e2e")
         print(f"hls.js moving again {recovery} s after the restarted stream's first part; "
               f"errors it saw: {after[-1].get('errors')}")
+        if recovery > RECOVERY_S / 2:  # what the page went through, for the log
+            for s in after:
+                print({k: s.get(k) for k in ("since_back", "playing", "currentTime", "buffer",
+                                             "latency", "ranges")}, s.get("errors", [])[-2:])
         assert recovery <= RECOVERY_S, (recovery, after)
     finally:
         sender.stop()
