@@ -24,6 +24,7 @@
 
 #include "api/rest_server.h"
 #include "config/config.h"
+#include "config/values.h"
 #include "dbus/dbus_service.h"
 #include "ingest/ingest_listeners.h"
 #include "log.h"
@@ -269,6 +270,16 @@ Daemon::start (std::string *error, int *exit_code)
   origin_config.stream_defaults.part_target_ns = config_.packaging.part_duration_ms * 1000000;
   origin_config.stream_defaults.segment_target_ns = config_.packaging.segment_duration_ms * 1000000;
   origin_config.stream_defaults.playlist_length_ns = config_.packaging.playlist_length_ms * 1000000;
+  if (config_.storage.dvr.enabled) {
+    RecorderOptions recording;
+    recording.dir = (config_.storage.local.cache_dir.empty () ? default_state_dir ()
+                                                              : config_.storage.local.cache_dir)
+                    + "/dvr";
+    recording.retention_ns = config_.storage.dvr.retention_time_ms * 1000000;
+    origin_config.stream_defaults.recorder = std::make_shared<Recorder> (recording);
+    log_info ("storage: recording every rendition under %s (kept %s)", recording.dir.c_str (),
+              config_values::format_duration_ms (config_.storage.dvr.retention_time_ms).c_str ());
+  }
   std::string origin_error;
   origin_ = Origin::start (origin_config, &origin_error);
   if (!origin_) {

@@ -112,7 +112,13 @@ struct LocalStorageConfig {
   std::string cache_dir;            // empty: /var/lib/mirror as root, else $XDG_STATE_HOME/mirror
 };
 
+struct DvrConfig {
+  bool enabled = true;                        // record every rendition under cache_dir/dvr
+  int64_t retention_time_ms = 24 * 3600 * 1000; // periods older than this are removed
+};
+
 struct StorageConfig {
+  DvrConfig dvr;
   LocalStorageConfig local;
   S3Config s3;
 };

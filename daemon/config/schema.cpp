@@ -291,6 +291,12 @@ const std::vector<Key> kKeys = {
     .max = kHour },
 
   // storage
+  { .path = "storage.dvr.enabled", .kind = Kind::kBool, .field = FIELD (storage.dvr.enabled) },
+  { .path = "storage.dvr.retention_time",
+    .kind = Kind::kDuration,
+    .field = FIELD (storage.dvr.retention_time_ms),
+    .min = kMinute,
+    .max = 31 * 24 * kHour },
   { .path = "storage.local.cache_dir",
     .kind = Kind::kString,
     .field = FIELD (storage.local.cache_dir),

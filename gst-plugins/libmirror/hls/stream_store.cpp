@@ -46,6 +46,8 @@ struct StreamStore::Rendition {
   std::vector<PartInput> held;
   int64_t held_ns = 0;
   uint64_t parts_before_start = 0;
+  // The newest segment handed to the recorder.
+  std::optional<uint64_t> recorded_msn;
   struct Cached {
     uint64_t version = 0;
     std::shared_ptr<const std::string> text;
@@ -186,7 +188,42 @@ StreamStore::publish_locked (Rendition *r, const PartInput &part, Published *pub
   // Up to the part, or past its segment's end when it completed one.
   // Renditions are never removed while the store lives.
   published->wakes.emplace_back (&r->waiters, r->window.reached ());
+  collect_completed_locked (r, published);
   return pos;
+}
+
+void
+StreamStore::collect_completed_locked (Rendition *r, Published *published)
+{
+  if (!config_.recorder)
+    return;
+  const auto &segments = r->window.segments ();
+  size_t first = segments.size ();
+  while (first > 0) {
+    const SegmentRecord &s = segments[first - 1];
+    if (s.complete && r->recorded_msn && s.msn <= *r->recorded_msn)
+      break;
+    first--;
+  }
+  for (size_t i = first; i < segments.size (); i++) {
+    const SegmentRecord &s = segments[i];
+    if (!s.complete || s.parts.empty ())
+      break;
+    RecordedSegment out;
+    out.stream = id_;
+    out.rendition = r->info.name;
+    out.msn = s.msn;
+    out.wallclock_ns = s.wallclock_ns.value_or (0);
+    out.duration_ns = s.duration_ns;
+    out.independent = s.parts.front ().independent;
+    out.discontinuity = s.discontinuity;
+    out.init_generation = s.init_generation;
+    out.init = r->window.init (s.init_generation).value_or (Bytes{});
+    for (const PartRecord &p : s.parts)
+      out.parts.push_back (p.bytes);
+    r->recorded_msn = s.msn;
+    published->recorded.push_back (std::move (out));
+  }
 }
 
 void
@@ -229,6 +266,8 @@ StreamStore::wake (const Published &published)
   for (const auto &[waiters, reached] : published.wakes)
     waiters->wake (reached);
   record_discontinuities (published.next_sequence);
+  for (const RecordedSegment &segment : published.recorded)
+    config_.recorder->submit (segment);
 }
 
 std::optional<PartPosition>
@@ -311,6 +350,7 @@ StreamStore::finish (const std::string &rendition)
     if (!start_settled_ && !r->held.empty ())
       settle_start_locked (std::nullopt, &published);
     r->window.finish (timing_of (*r));
+    collect_completed_locked (r, &published);
     update_timing (r->window);
     ++version_;
     waiters = &r->waiters;

@@ -22,6 +22,7 @@
 #include "hls/multivariant.h"
 #include "hls/part_wait_list.h"
 #include "hls/rendition_window.h"
+#include "storage/recorder.h"
 
 namespace mirror {
 
@@ -42,6 +43,8 @@ struct StreamConfig {
   // restart starts past every discontinuity the old one announced (players
   // tell timelines apart by it); empty: starts at 0.
   std::string numbering_dir;
+  // The DVR recorder each completed segment goes to; none: not recorded.
+  std::shared_ptr<Recorder> recorder;
 };
 
 // 2026-01-01T00:00:00Z: where clock numbering counts from.
@@ -133,7 +136,10 @@ class StreamStore {
   struct Published {
     std::vector<std::pair<PartWaitList *, PartPosition>> wakes;
     uint64_t next_sequence = 0;
+    std::vector<RecordedSegment> recorded; // for the recorder, once unlocked
   };
+  // Segments of @r completed since the last call go to published->recorded.
+  void collect_completed_locked (Rendition *r, Published *published);
   Rendition *find (const std::string &name);
   std::optional<PartPosition> publish_locked (Rendition *r, const PartInput &part,
                                               Published *published);

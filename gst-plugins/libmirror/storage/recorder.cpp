@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "storage/recorder.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include <glib.h>
+
+#include "storage/segment_index.h"
+
+namespace mirror {
+
+namespace {
+
+std::string
+safe_name (const std::string &name)
+{
+  std::string out = name;
+  for (char &c : out)
+    if (!g_ascii_isalnum (c) && c != '-' && c != '_' && c != '.')
+      c = '_';
+  return out.empty () || out[0] == '.' ? "_" + out : out;
+}
+
+// Writes all of it (EINTR and short writes retried); false with errno set.
+bool
+write_all (int fd, const struct iovec *iov, int count)
+{
+  std::vector<struct iovec> left (iov, iov + count);
+  size_t first = 0;
+  while (first < left.size ()) {
+    ssize_t n
+        = writev (fd, left.data () + first, int (std::min<size_t> (left.size () - first, IOV_MAX)));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return false;
+    size_t done = size_t (n);
+    while (first < left.size () && done >= left[first].iov_len)
+      done -= left[first++].iov_len;
+    if (first < left.size ()) {
+      left[first].iov_base = static_cast<uint8_t *> (left[first].iov_base) + done;
+      left[first].iov_len -= done;
+    }
+  }
+  return true;
+}
+
+bool
+read_at (int fd, uint64_t offset, size_t size, std::vector<uint8_t> *out)
+{
+  out->resize (size);
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = pread (fd, out->data () + got, size - got, off_t (offset + got));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    got += size_t (n);
+  }
+  return true;
+}
+
+} // namespace
+
+// One rendition's open period.
+struct Recorder::Writer {
+  ~Writer ()
+  {
+    for (int fd : { data_fd, index_fd })
+      if (fd >= 0)
+        close (fd);
+  }
+  int64_t period_start_ns = -1;
+  int data_fd = -1;
+  int index_fd = -1;
+  uint64_t data_end = 0;
+  std::vector<uint8_t> init;          // the init segment this period holds last
+  std::vector<uint8_t> previous_init; // the one before this period (none: empty)
+  int64_t previous_end_ns = 0;
+  // This batch's records, written once its data is durable.
+  std::vector<IndexRecord> pending;
+  bool data_dirty = false;
+};
+
+std::string
+Recorder::rendition_dir (const std::string &dir, const std::string &stream,
+                         const std::string &rendition)
+{
+  return dir + "/" + safe_name (stream) + "/" + safe_name (rendition);
+}
+
+Recorder::Recorder (RecorderOptions options) : options_ (std::move (options))
+{
+  thread_ = std::thread ([this] { run (); });
+}
+
+Recorder::~Recorder ()
+{
+  {
+    std::lock_guard lock (mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all ();
+  thread_.join ();
+}
+
+bool
+Recorder::submit (RecordedSegment segment)
+{
+  size_t size = segment.init.size ();
+  for (const Bytes &part : segment.parts)
+    size += part.size ();
+  {
+    std::lock_guard lock (mutex_);
+    if (stopping_ || counters_.disk_full
+        || counters_.queued_bytes + size > options_.queue_limit_bytes) {
+      if (counters_.dropped_segments++ % 100 == 0)
+        g_warning ("recorder: dropping %s/%s segment %" G_GUINT64_FORMAT " (%s; %" G_GUINT64_FORMAT
+                   " dropped so far)",
+                   segment.stream.c_str (), segment.rendition.c_str (), segment.msn,
+                   counters_.disk_full ? "the disk is full" : "the write queue is full",
+                   counters_.dropped_segments);
+      return false;
+    }
+    counters_.queued_bytes += size;
+    queue_.push_back (std::move (segment));
+    submitted_++;
+  }
+  wake_.notify_one ();
+  return true;
+}
+
+void
+Recorder::flush ()
+{
+  std::unique_lock lock (mutex_);
+  const uint64_t target = submitted_;
+  drained_.wait (lock, [&] { return written_ >= target; });
+}
+
+RecorderCounters
+Recorder::counters () const
+{
+  std::lock_guard lock (mutex_);
+  return counters_;
+}
+
+void
+Recorder::run ()
+{
+  pthread_setname_np (pthread_self (), "recorder");
+  std::vector<RecordedSegment> batch;
+  for (;;) {
+    {
+      std::unique_lock lock (mutex_);
+      wake_.wait (lock, [&] { return stopping_ || !queue_.empty (); });
+      if (queue_.empty ())
+        return; // stopping, and everything is written
+      batch.assign (std::make_move_iterator (queue_.begin ()),
+                    std::make_move_iterator (queue_.end ()));
+      queue_.clear ();
+    }
+    write_batch (batch);
+    size_t size = 0;
+    for (const RecordedSegment &s : batch) {
+      size += s.init.size ();
+      for (const Bytes &part : s.parts)
+        size += part.size ();
+    }
+    {
+      std::lock_guard lock (mutex_);
+      counters_.queued_bytes -= std::min (counters_.queued_bytes, size);
+      written_ += batch.size ();
+    }
+    drained_.notify_all ();
+    batch.clear ();
+  }
+}
+
+void
+Recorder::fail (const std::string &what, int error)
+{
+  std::lock_guard lock (mutex_);
+  counters_.write_errors++;
+  counters_.last_error = what + ": " + std::strerror (error);
+  if (error == ENOSPC && !counters_.disk_full) {
+    counters_.disk_full = true;
+    g_critical ("recorder: %s: the disk is full: recording stops (live delivery goes on)",
+                what.c_str ());
+  } else if (counters_.write_errors % 100 == 1) {
+    g_warning ("recorder: %s", counters_.last_error.c_str ());
+  }
+}
+
+Recorder::Writer *
+Recorder::writer_for (const RecordedSegment &segment)
+{
+  const int64_t period
+      = options_.period_ns > 0 ? options_.period_ns : 600LL * G_USEC_PER_SEC * 1000;
+  const int64_t start = segment.wallclock_ns / period * period;
+  auto key = std::make_pair (segment.stream, segment.rendition);
+  auto &slot = writers_[key];
+  if (slot && slot->period_start_ns == start)
+    return slot.get ();
+
+  // A new period (or the first, or one reopened after a restart or crash).
+  // What the old one wrote becomes durable and indexed first.
+  int64_t previous_end = 0;
+  std::vector<uint8_t> previous_init;
+  if (slot) {
+    commit (slot.get ());
+    previous_end = slot->previous_end_ns;
+    previous_init = slot->init.empty () ? slot->previous_init : slot->init;
+  }
+  slot.reset ();
+  const std::string dir = rendition_dir (options_.dir, segment.stream, segment.rendition);
+  if (g_mkdir_with_parents (dir.c_str (), 0755) != 0) {
+    fail (dir, errno);
+    return nullptr;
+  }
+  if (options_.retention_ns > 0)
+    remove_periods_before (dir, segment.wallclock_ns - options_.retention_ns);
+  const std::string base = dir + "/" + std::to_string (start / 1000000000LL);
+  auto w = std::make_unique<Writer> ();
+  w->period_start_ns = start;
+  w->previous_end_ns = previous_end;
+  w->previous_init = std::move (previous_init);
+  w->data_fd = open ((base + ".cmf").c_str (), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  w->index_fd = open ((base + ".idx").c_str (), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (w->data_fd < 0 || w->index_fd < 0) {
+    fail (base, errno);
+    return nullptr;
+  }
+
+  // Whatever a crash left past the last whole record goes.
+  std::vector<IndexRecord> records;
+  uint64_t valid = 0;
+  std::string error;
+  if (!read_index (base + ".idx", &records, &valid, &error)) {
+    fail (error, errno);
+    return nullptr;
+  }
+  for (const IndexRecord &r : records) {
+    w->data_end = std::max (w->data_end, r.offset + r.length);
+    if (r.kind == IndexKind::kSegment)
+      w->previous_end_ns = std::max (w->previous_end_ns, r.wallclock_ns + r.duration_ns);
+  }
+  struct stat data_st, index_st;
+  if (fstat (w->data_fd, &data_st) != 0 || fstat (w->index_fd, &index_st) != 0) {
+    fail (base, errno);
+    return nullptr;
+  }
+  if (uint64_t (data_st.st_size) < w->data_end) {
+    // The index points past the data: only a damaged disk does that. Keep
+    // the records that fit.
+    while (!records.empty ()
+           && records.back ().offset + records.back ().length > uint64_t (data_st.st_size))
+      records.pop_back ();
+    valid = records.size () * kIndexRecordSize;
+    w->data_end = 0;
+    for (const IndexRecord &r : records)
+      w->data_end = std::max (w->data_end, r.offset + r.length);
+  }
+  uint64_t cut = uint64_t (data_st.st_size) - w->data_end;
+  if ((cut > 0 && ftruncate (w->data_fd, off_t (w->data_end)) != 0)
+      || (uint64_t (index_st.st_size) > valid && ftruncate (w->index_fd, off_t (valid)) != 0)) {
+    fail (base, errno);
+    return nullptr;
+  }
+  if (cut > 0 || uint64_t (index_st.st_size) > valid)
+    g_message ("recorder: %s: cut %" G_GUINT64_FORMAT " bytes of data and %" G_GUINT64_FORMAT
+               " of index that no whole record covered",
+               base.c_str (), cut, uint64_t (index_st.st_size) - valid);
+  for (auto it = records.rbegin (); it != records.rend (); ++it)
+    if (it->kind == IndexKind::kInit) {
+      if (!read_at (w->data_fd, it->offset, size_t (it->length), &w->init))
+        w->init.clear ();
+      break;
+    }
+  {
+    std::lock_guard lock (mutex_);
+    counters_.periods_opened++;
+    counters_.recovered_bytes_cut += cut;
+  }
+  slot = std::move (w);
+  return slot.get ();
+}
+
+void
+Recorder::remove_periods_before (const std::string &dir, int64_t before_ns)
+{
+  GDir *d = g_dir_open (dir.c_str (), 0, nullptr);
+  if (!d)
+    return;
+  uint64_t removed = 0;
+  while (const char *name = g_dir_read_name (d)) {
+    char *end = nullptr;
+    const gint64 start_s = g_ascii_strtoll (name, &end, 10);
+    if (end == name || (g_strcmp0 (end, ".cmf") != 0 && g_strcmp0 (end, ".idx") != 0))
+      continue;
+    if (start_s * 1000000000LL + options_.period_ns > before_ns)
+      continue;
+    const std::string path = dir + "/" + name;
+    if (unlink (path.c_str ()) == 0)
+      removed += g_str_has_suffix (name, ".cmf") ? 1 : 0;
+    else
+      fail (path, errno);
+  }
+  g_dir_close (d);
+  if (removed > 0) {
+    std::lock_guard lock (mutex_);
+    counters_.periods_removed += removed;
+  }
+}
+
+void
+Recorder::commit (Writer *w)
+{
+  if (w->pending.empty ())
+    return;
+  // The data first, then the records that point to it.
+  if (options_.sync && w->data_dirty && fdatasync (w->data_fd) != 0)
+    fail ("fdatasync", errno);
+  std::vector<uint8_t> out (w->pending.size () * kIndexRecordSize);
+  for (size_t i = 0; i < w->pending.size (); i++)
+    encode_index_record (w->pending[i], out.data () + i * kIndexRecordSize);
+  struct iovec iov = { out.data (), out.size () };
+  if (!write_all (w->index_fd, &iov, 1))
+    fail ("index", errno);
+  else if (options_.sync && fdatasync (w->index_fd) != 0)
+    fail ("fdatasync index", errno);
+  w->pending.clear ();
+  w->data_dirty = false;
+}
+
+void
+Recorder::write_batch (std::vector<RecordedSegment> &batch)
+{
+  if (counters ().disk_full)
+    return;
+  uint64_t bytes = 0, segments = 0;
+  for (const RecordedSegment &s : batch) {
+    Writer *w = writer_for (s);
+    if (!w)
+      continue;
+    std::vector<struct iovec> iov;
+    auto differs = [&s] (const std::vector<uint8_t> &init) {
+      return init.size () != s.init.size ()
+             || std::memcmp (init.data (), s.init.data (), s.init.size ()) != 0;
+    };
+    // Each period file holds the init its segments need; a different one
+    // from the last recorded is a discontinuity.
+    const bool new_init = !s.init.empty () && differs (w->init);
+    const std::vector<uint8_t> &last_init = w->init.empty () ? w->previous_init : w->init;
+    const bool init_changed = new_init && !last_init.empty () && differs (last_init);
+    uint64_t at = w->data_end;
+    IndexRecord init_record;
+    if (new_init) {
+      init_record.kind = IndexKind::kInit;
+      init_record.init_generation = s.init_generation;
+      init_record.wallclock_ns = s.wallclock_ns;
+      init_record.offset = at;
+      init_record.length = s.init.size ();
+      iov.push_back ({ const_cast<uint8_t *> (s.init.data ()), s.init.size () });
+      at += s.init.size ();
+    }
+    IndexRecord record;
+    record.kind = IndexKind::kSegment;
+    record.independent = s.independent;
+    record.discontinuity = s.discontinuity || init_changed;
+    record.gap
+        = w->previous_end_ns > 0
+          && s.wallclock_ns > w->previous_end_ns + std::max<int64_t> (s.duration_ns, 1000000000LL);
+    record.init_generation = s.init_generation;
+    record.msn = s.msn;
+    record.wallclock_ns = s.wallclock_ns;
+    record.duration_ns = s.duration_ns;
+    record.offset = at;
+    record.parts = uint32_t (s.parts.size ());
+    for (const Bytes &part : s.parts) {
+      iov.push_back ({ const_cast<uint8_t *> (part.data ()), part.size () });
+      record.length += part.size ();
+    }
+    if (!write_all (w->data_fd, iov.data (), int (iov.size ()))) {
+      // The torn tail is cut when the period is opened again.
+      fail (s.stream + "/" + s.rendition + " segment " + std::to_string (s.msn), errno);
+      writers_.erase ({ s.stream, s.rendition });
+      continue;
+    }
+    if (new_init) {
+      w->init.assign (s.init.data (), s.init.data () + s.init.size ());
+      w->pending.push_back (init_record);
+    }
+    w->pending.push_back (record);
+    w->data_end = at + record.length;
+    w->previous_end_ns = s.wallclock_ns + s.duration_ns;
+    w->data_dirty = true;
+    bytes += record.length + (new_init ? init_record.length : 0);
+    segments++;
+  }
+
+  for (auto &[key, w] : writers_)
+    commit (w.get ());
+  std::lock_guard lock (mutex_);
+  counters_.segments += segments;
+  counters_.bytes += bytes;
+}
+
+} // namespace mirror

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The DVR recorder: every completed segment of every rendition, as the
+// Origin publishes it (no re-muxing), appended to one data file per
+// rendition and period (10 minutes by default) with an index beside it
+// (segment_index.h):
+//
+//   {dir}/{stream}/{rendition}/{period start, unix s}.cmf   init + segments
+//   {dir}/{stream}/{rendition}/{period start, unix s}.idx   64-byte records
+//
+// A period file starts with the rendition's init segment, and a new init
+// (another codec or size) is appended where it changes. Segments reach the
+// recorder through a bounded queue and are written by its own thread, never
+// a streaming or Origin thread: a slow or full disk drops segments
+// (counted) instead of stalling anything. Each batch of writes is made
+// durable before its index records are written (then those), so a kill -9
+// or a power loss loses at most what was queued or being written, and a
+// period reopened after a crash is cut back to its last whole record.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "util/bytes.h"
+
+namespace mirror {
+
+struct RecorderOptions {
+  std::string dir;                                // {cache_dir}/dvr
+  int64_t period_ns = 600LL * 1000 * 1000 * 1000; // one data file per 10 minutes
+  size_t queue_limit_bytes = 64 * 1024 * 1024;    // beyond it, segments are dropped
+  bool sync = true;                               // fdatasync each batch (power loss)
+  // Periods that ended longer ago than this go when a rendition opens its
+  // next one (storage.dvr.retention_time); 0: kept.
+  int64_t retention_ns = 24LL * 3600 * 1000 * 1000 * 1000;
+};
+
+struct RecordedSegment {
+  std::string stream;
+  std::string rendition;
+  uint64_t msn = 0;
+  int64_t wallclock_ns = 0;
+  int64_t duration_ns = 0;
+  bool independent = false;
+  bool discontinuity = false;
+  uint32_t init_generation = 0;
+  Bytes init; // the init segment of init_generation
+  std::vector<Bytes> parts;
+};
+
+struct RecorderCounters {
+  uint64_t segments = 0;         // written and indexed
+  uint64_t bytes = 0;            // media and init bytes written
+  uint64_t dropped_segments = 0; // queue full, or after a write error
+  uint64_t write_errors = 0;
+  uint64_t periods_opened = 0;
+  uint64_t periods_removed = 0;     // past the retention time
+  uint64_t recovered_bytes_cut = 0; // torn tails cut off reopened periods
+  size_t queued_bytes = 0;
+  bool disk_full = false; // ENOSPC: recording stopped until restart
+  std::string last_error;
+};
+
+class Recorder {
+ public:
+  explicit Recorder (RecorderOptions options);
+  // Writes what is queued, then stops.
+  ~Recorder ();
+  Recorder (const Recorder &) = delete;
+  Recorder &operator= (const Recorder &) = delete;
+
+  // Never blocks on the disk. False when the segment was dropped.
+  bool submit (RecordedSegment segment);
+  // Returns once everything submitted before the call is written (tests).
+  void flush ();
+  RecorderCounters counters () const;
+  const RecorderOptions &options () const { return options_; }
+
+  // Where a rendition's periods are kept (names made safe for a path).
+  static std::string rendition_dir (const std::string &dir, const std::string &stream,
+                                    const std::string &rendition);
+
+ private:
+  struct Writer;
+  void run ();
+  void write_batch (std::vector<RecordedSegment> &batch);
+  Writer *writer_for (const RecordedSegment &segment);
+  // Makes @w's data durable, then writes the index records that point to it.
+  void commit (Writer *w);
+  void fail (const std::string &what, int error);
+  // Removes @dir's periods that ended before @before_ns (unix ns).
+  void remove_periods_before (const std::string &dir, int64_t before_ns);
+
+  const RecorderOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable drained_;
+  std::deque<RecordedSegment> queue_;
+  uint64_t submitted_ = 0, written_ = 0; // segments taken off the queue and done
+  bool stopping_ = false;
+  RecorderCounters counters_;
+  // The writer thread's alone.
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<Writer>> writers_;
+  std::thread thread_;
+};
+
+} // namespace mirror
