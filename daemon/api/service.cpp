@@ -151,6 +151,18 @@ update_origin_metrics (AdminContext &ctx)
       m.stream_live_lag_seconds.Remove (&m.stream_live_lag_seconds.Add ({ { "stream", id } }));
   lag_series = std::move (live);
   update_part_grid_metrics (m, store);
+  if (const auto &recorder = ctx.origin->config ().stream_defaults.recorder) {
+    static RecorderCounters was;
+    const RecorderCounters c = recorder->counters ();
+    add (m.storage_segments_recorded_total.Add ({}), c.segments, was.segments);
+    add (m.storage_bytes_written_total.Add ({}), c.bytes, was.bytes);
+    add (m.storage_segments_dropped_total.Add ({}), c.dropped_segments, was.dropped_segments);
+    add (m.storage_write_errors_total.Add ({}), c.write_errors, was.write_errors);
+    m.storage_queue_bytes.Add ({}).Set ((double)c.queued_bytes);
+    m.storage_disk_full.Add ({}).Set (c.disk_full ? 1 : 0);
+    m.storage_open_periods.Add ({}).Set ((double)c.open_periods);
+    was = c;
+  }
   if (now.http3) {
     const QuicFrontend::Stats &q = now.quic, &p = last.quic;
     m.http3_connections.Add ({}).Set ((double)q.connections_now);
@@ -203,12 +215,31 @@ add_health_routes (Router &router, AdminContext &ctx)
     }
     json_builder_end_object (b);
 
+    // Recording: a full disk or failing writes degrade the node (live
+    // delivery goes on); they do not make it unhealthy.
+    bool storage_ok = true;
+    if (const auto recorder
+        = ctx.origin ? ctx.origin->config ().stream_defaults.recorder : nullptr) {
+      const RecorderCounters c = recorder->counters ();
+      storage_ok = !c.disk_full && c.write_errors == 0;
+      std::string detail = "recording under " + recorder->options ().dir + ": "
+                           + std::to_string (c.segments) + " segments, "
+                           + std::to_string (c.dropped_segments) + " dropped";
+      if (c.disk_full)
+        detail += "; the disk is full, recording stopped";
+      if (!c.last_error.empty ())
+        detail += "; last error: " + c.last_error;
+      add_component (b, "storage", storage_ok, detail);
+    } else {
+      add_component (b, "storage", true, "recording off (storage.dvr.enabled)");
+    }
+
     const size_t total = ctx.streams.local_count ();
     const size_t failed = ctx.streams.error_count ();
     // Streams whose transcode sheds work to stay live: the box is short of
     // CPU for what it carries.
     const auto degraded = ctx.streams.in_state (StreamState::kDegraded);
-    const bool degraded_node = failed || !degraded.empty ();
+    const bool degraded_node = failed || !degraded.empty () || !storage_ok;
     // Listed, not counted against the node: a feed may pause by itself.
     const auto stalled = ctx.streams.in_state (StreamState::kStalled);
     json_builder_set_member_name (b, "pipelines");

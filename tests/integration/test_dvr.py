@@ -128,6 +128,21 @@ class Recording(unittest.TestCase):
                 f"{expected:.1f} by the index")
             self.assertLess(abs(int(probe["nb_read_packets"]) - expected), 2)
 
+            # The API, /metrics and /health say so.
+            status, _, info = m.http("GET", f"/api/v1/streams/{STREAM}")
+            self.assertEqual(status, 200)
+            dvr = info["dvr"]
+            self.assertEqual(dvr["renditions"], ["360p", "audio"], dvr)
+            self.assertGreater(dvr["seconds"], 3.5, dvr)
+            self.assertGreater(dvr["bytes"], 10_000, dvr)
+            self.assertTrue(dvr["start"] < dvr["end"], dvr)
+            _, _, metrics = m.http("GET", "/metrics", raw=True)
+            recorded = re.search(rb"^mirror_storage_segments_recorded_total (\S+)$", metrics, re.M)
+            self.assertTrue(recorded and float(recorded.group(1)) >= 16, metrics[-2000:])
+            self.assertIn(b"mirror_storage_disk_full 0", metrics)
+            _, _, health = m.http("GET", "/health")
+            self.assertEqual(health["components"]["storage"]["status"], "ok", health)
+
             before = {rendition: segments(state, rendition) for rendition in ("360p", "audio")}
             m.stop(signal.SIGKILL)
             # The same ports and state directory (the environment's).

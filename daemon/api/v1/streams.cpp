@@ -49,6 +49,34 @@ add_playback_members (JsonBuilder *b, const AdminContext &ctx, const Exchange &e
   json_builder_end_object (b);
 }
 
+// What this node has recorded of the stream (storage.dvr.*).
+void
+add_dvr_members (JsonBuilder *b, const AdminContext &ctx, const std::string &id)
+{
+  const auto recorder = ctx.origin ? ctx.origin->config ().stream_defaults.recorder : nullptr;
+  if (!recorder)
+    return;
+  const Recorder::Window w = Recorder::window (recorder->options ().dir, id);
+  json_builder_set_member_name (b, "dvr");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "start");
+  json_builder_add_string_value (b, w.any ? rfc3339_ms (w.start_ns / 1000000).c_str () : "");
+  json_builder_set_member_name (b, "end");
+  json_builder_add_string_value (b, w.any ? rfc3339_ms (w.end_ns / 1000000).c_str () : "");
+  json_builder_set_member_name (b, "seconds");
+  json_builder_add_double_value (b, w.any ? (double)(w.end_ns - w.start_ns) / 1e9 : 0.0);
+  json_builder_set_member_name (b, "bytes");
+  json_builder_add_int_value (b, (gint64)w.bytes);
+  json_builder_set_member_name (b, "periods");
+  json_builder_add_int_value (b, (gint64)w.periods);
+  json_builder_set_member_name (b, "renditions");
+  json_builder_begin_array (b);
+  for (const std::string &r : w.renditions)
+    json_builder_add_string_value (b, r.c_str ());
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
 std::string
 stream_document (const StreamView &view, const AdminContext *ctx = nullptr,
                  const Exchange *ex = nullptr)
@@ -58,6 +86,8 @@ stream_document (const StreamView &view, const AdminContext *ctx = nullptr,
   add_stream_members (b, view);
   if (ctx && ex && view.local)
     add_playback_members (b, *ctx, *ex, view.entry.id);
+  if (ctx)
+    add_dvr_members (b, *ctx, view.entry.id);
   json_builder_end_object (b);
   std::string out = json_to_string (json_builder_get_root (b));
   g_object_unref (b);

@@ -145,6 +145,22 @@ Metrics::Metrics ()
           COUNTER ("mirror_http3_retries_total", "QUIC Retry packets sent (address validation)")),
       http3_stateless_resets_total (
           COUNTER ("mirror_http3_stateless_resets_total", "QUIC stateless resets sent")),
+      storage_segments_recorded_total (
+          COUNTER ("mirror_storage_segments_recorded_total",
+                   "Segments the DVR recorder wrote and indexed, every stream and rendition")),
+      storage_bytes_written_total (COUNTER ("mirror_storage_bytes_written_total",
+                                            "Media and init bytes the DVR recorder wrote")),
+      storage_segments_dropped_total (
+          COUNTER ("mirror_storage_segments_dropped_total",
+                   "Segments not recorded: the write queue was full, or the disk was")),
+      storage_write_errors_total (COUNTER ("mirror_storage_write_errors_total",
+                                           "Failed writes, syncs and removals of DVR files")),
+      storage_queue_bytes (
+          GAUGE ("mirror_storage_queue_bytes", "Bytes waiting for the DVR recorder's thread")),
+      storage_disk_full (
+          GAUGE ("mirror_storage_disk_full", "1 when the disk filled up and recording stopped")),
+      storage_open_periods (GAUGE ("mirror_storage_open_periods",
+                                   "Period files the recorder holds open (two descriptors each)")),
       http_connections (
           GAUGE ("mirror_http_connections", "HTTP/1.1 and HTTPS connections open now, by server")),
       http_connections_total (

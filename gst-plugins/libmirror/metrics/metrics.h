@@ -104,6 +104,15 @@ class Metrics {
   prometheus::Family<prometheus::Counter> &http3_retries_total;
   prometheus::Family<prometheus::Counter> &http3_stateless_resets_total;
 
+  // DVR recording (storage/recorder.h).
+  prometheus::Family<prometheus::Counter> &storage_segments_recorded_total;
+  prometheus::Family<prometheus::Counter> &storage_bytes_written_total;
+  prometheus::Family<prometheus::Counter> &storage_segments_dropped_total;
+  prometheus::Family<prometheus::Counter> &storage_write_errors_total;
+  prometheus::Family<prometheus::Gauge> &storage_queue_bytes;
+  prometheus::Family<prometheus::Gauge> &storage_disk_full;
+  prometheus::Family<prometheus::Gauge> &storage_open_periods;
+
   // HTTP/1.1 and HTTPS connections (libsoup), by server: "origin", "admin".
   prometheus::Family<prometheus::Gauge> &http_connections;
   prometheus::Family<prometheus::Counter> &http_connections_total;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
 
@@ -90,6 +91,7 @@ struct Recorder::Writer {
   // This batch's records, written once its data is durable.
   std::vector<IndexRecord> pending;
   bool data_dirty = false;
+  int64_t last_write_us = 0; // monotonic
 };
 
 std::string
@@ -97,6 +99,55 @@ Recorder::rendition_dir (const std::string &dir, const std::string &stream,
                          const std::string &rendition)
 {
   return dir + "/" + safe_name (stream) + "/" + safe_name (rendition);
+}
+
+Recorder::Window
+Recorder::window (const std::string &dir, const std::string &stream)
+{
+  Window w;
+  const std::string stream_dir = dir + "/" + safe_name (stream);
+  GDir *renditions = g_dir_open (stream_dir.c_str (), 0, nullptr);
+  if (!renditions)
+    return w;
+  while (const char *rendition = g_dir_read_name (renditions)) {
+    const std::string rdir = stream_dir + "/" + rendition;
+    GDir *d = g_dir_open (rdir.c_str (), 0, nullptr);
+    if (!d)
+      continue;
+    std::vector<std::string> bases;
+    while (const char *name = g_dir_read_name (d)) {
+      struct stat st;
+      const std::string path = rdir + "/" + name;
+      if (stat (path.c_str (), &st) == 0)
+        w.bytes += uint64_t (st.st_size);
+      if (g_str_has_suffix (name, ".idx"))
+        bases.push_back (path.substr (0, path.size () - 4));
+    }
+    g_dir_close (d);
+    if (bases.empty ())
+      continue;
+    std::sort (bases.begin (), bases.end (), [] (const std::string &a, const std::string &b) {
+      return a.size () != b.size () ? a.size () < b.size () : a < b; // numbers
+    });
+    w.periods += bases.size ();
+    w.renditions.push_back (rendition);
+    std::vector<IndexRecord> records;
+    for (const std::string *base : { &bases.front (), &bases.back () }) {
+      if (!read_index (*base + ".idx", &records))
+        continue;
+      for (const IndexRecord &r : records) {
+        if (r.kind != IndexKind::kSegment)
+          continue;
+        w.start_ns = w.any ? std::min (w.start_ns, r.wallclock_ns) : r.wallclock_ns;
+        w.end_ns = w.any ? std::max (w.end_ns, r.wallclock_ns + r.duration_ns)
+                         : r.wallclock_ns + r.duration_ns;
+        w.any = true;
+      }
+    }
+  }
+  g_dir_close (renditions);
+  std::sort (w.renditions.begin (), w.renditions.end ());
+  return w;
 }
 
 Recorder::Recorder (RecorderOptions options) : options_ (std::move (options))
@@ -163,9 +214,17 @@ Recorder::run ()
   for (;;) {
     {
       std::unique_lock lock (mutex_);
-      wake_.wait (lock, [&] { return stopping_ || !queue_.empty (); });
-      if (queue_.empty ())
-        return; // stopping, and everything is written
+      const auto idle_check = std::chrono::microseconds (
+          std::clamp<int64_t> (options_.idle_close_us, 1000, 5 * G_USEC_PER_SEC));
+      const bool woken
+          = wake_.wait_for (lock, idle_check, [&] { return stopping_ || !queue_.empty (); });
+      if (stopping_ && queue_.empty ())
+        return; // everything is written
+      if (!woken) {
+        lock.unlock ();
+        close_idle_writers ();
+        continue;
+      }
       batch.assign (std::make_move_iterator (queue_.begin ()),
                     std::make_move_iterator (queue_.end ()));
       queue_.clear ();
@@ -324,6 +383,23 @@ Recorder::remove_periods_before (const std::string &dir, int64_t before_ns)
 }
 
 void
+Recorder::close_idle_writers ()
+{
+  const int64_t now = g_get_monotonic_time ();
+  for (auto it = writers_.begin (); it != writers_.end ();) {
+    if (it->second && now - it->second->last_write_us < options_.idle_close_us) {
+      ++it;
+      continue;
+    }
+    if (it->second)
+      commit (it->second.get ());
+    it = writers_.erase (it);
+  }
+  std::lock_guard lock (mutex_);
+  counters_.open_periods = writers_.size ();
+}
+
+void
 Recorder::commit (Writer *w)
 {
   if (w->pending.empty ())
@@ -405,12 +481,15 @@ Recorder::write_batch (std::vector<RecordedSegment> &batch)
     w->data_end = at + record.length;
     w->previous_end_ns = s.wallclock_ns + s.duration_ns;
     w->data_dirty = true;
+    w->last_write_us = g_get_monotonic_time ();
     bytes += record.length + (new_init ? init_record.length : 0);
     segments++;
   }
 
   for (auto &[key, w] : writers_)
-    commit (w.get ());
+    if (w)
+      commit (w.get ());
+  close_idle_writers ();
   std::lock_guard lock (mutex_);
   counters_.segments += segments;
   counters_.bytes += bytes;

@@ -39,6 +39,9 @@ struct RecorderOptions {
   // Periods that ended longer ago than this go when a rendition opens its
   // next one (storage.dvr.retention_time); 0: kept.
   int64_t retention_ns = 24LL * 3600 * 1000 * 1000 * 1000;
+  // A rendition that has recorded nothing for this long (its stream ended,
+  // say) has its period files closed; they open again when it records.
+  int64_t idle_close_us = 30LL * 1000 * 1000;
 };
 
 struct RecordedSegment {
@@ -61,6 +64,7 @@ struct RecorderCounters {
   uint64_t write_errors = 0;
   uint64_t periods_opened = 0;
   uint64_t periods_removed = 0;     // past the retention time
+  size_t open_periods = 0;          // period files held open (closed when idle)
   uint64_t recovered_bytes_cut = 0; // torn tails cut off reopened periods
   size_t queued_bytes = 0;
   bool disk_full = false; // ENOSPC: recording stopped until restart
@@ -86,6 +90,18 @@ class Recorder {
   static std::string rendition_dir (const std::string &dir, const std::string &stream,
                                     const std::string &rendition);
 
+  // What is recorded of @stream under @dir, read from its files (a few
+  // stat calls and index reads per rendition, none of the media).
+  struct Window {
+    bool any = false;
+    int64_t start_ns = 0; // unix ns of the oldest recorded segment
+    int64_t end_ns = 0;   // and the end of the newest
+    uint64_t bytes = 0;   // period files and their indexes
+    size_t periods = 0;   // period files, every rendition
+    std::vector<std::string> renditions;
+  };
+  static Window window (const std::string &dir, const std::string &stream);
+
  private:
   struct Writer;
   void run ();
@@ -93,6 +109,7 @@ class Recorder {
   Writer *writer_for (const RecordedSegment &segment);
   // Makes @w's data durable, then writes the index records that point to it.
   void commit (Writer *w);
+  void close_idle_writers ();
   void fail (const std::string &what, int error);
   // Removes @dir's periods that ended before @before_ns (unix ns).
   void remove_periods_before (const std::string &dir, int64_t before_ns);

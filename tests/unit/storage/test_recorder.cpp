@@ -240,6 +240,27 @@ TEST (Recorder, KilledMidWriteLeavesAValidIndex)
   EXPECT_EQ (after.back ().offset + after.back ().length, file_text (base + ".cmf").size ());
 }
 
+TEST (Recorder, IdleRenditionsCloseTheirFilesAndOpenThemAgain)
+{
+  TempDir dir;
+  RecorderOptions o = options (dir.path ());
+  o.idle_close_us = 100 * 1000;
+  Recorder recorder (o);
+  ASSERT_TRUE (recorder.submit (segment (0, kT0)));
+  recorder.flush ();
+  EXPECT_EQ (recorder.counters ().open_periods, 1u);
+  const auto deadline = std::chrono::steady_clock::now () + std::chrono::seconds (10);
+  while (recorder.counters ().open_periods > 0 && std::chrono::steady_clock::now () < deadline)
+    std::this_thread::sleep_for (std::chrono::milliseconds (20));
+  EXPECT_EQ (recorder.counters ().open_periods, 0u);
+  ASSERT_TRUE (recorder.submit (segment (1, kT0 + kSecond / 2)));
+  recorder.flush ();
+  std::vector<IndexRecord> records;
+  ASSERT_TRUE (read_index (base_of (dir.path (), kT0) + ".idx", &records));
+  ASSERT_EQ (records.size (), 3u); // the same init, not written again
+  EXPECT_EQ (records[2].msn, 1u);
+}
+
 TEST (Recorder, AFullQueueDropsAndCounts)
 {
   TempDir dir;
