@@ -115,7 +115,7 @@ def measure(pids, sender, load, seconds):
 
 
 def run_reference(dump, n, seconds, load):
-    ports = [free_udp_port() for _ in range(n)]
+    ports = srt_ingest.free_udp_ports(n)
     receivers = [subprocess.Popen(
         pinned(["gst-launch-1.0", "-q", "udpsrc", f"port={p}", "address=127.0.0.1",
                 "buffer-size=8388608", f"caps={CAPS}", "!", "rtpjitterbuffer", "latency=200",

@@ -58,6 +58,17 @@ def free_udp_port():
         return s.getsockname()[1]
 
 
+def free_udp_ports(n):
+    """n distinct free UDP ports: each probe lets its port go, so two
+    probes may return the same one (25 listeners on 24 ports: one exits)."""
+    ports = []
+    while len(ports) < n:
+        port = free_udp_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def free_tcp_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -165,7 +176,7 @@ def fresh_packets(admin, deadline_s=1.5):
 
 def run_reference(n, seconds, load=0.0):
     """n srt-live-transmit listeners (one port each) and the load."""
-    ports = [free_udp_port() for _ in range(n)]
+    ports = free_udp_ports(n)
     stats_dir = tempfile.mkdtemp(prefix="slt-stats-")
     receivers = [subprocess.Popen(
         pinned(["srt-live-transmit", "-q", "-s", "1000", "-pf", "json", "-statsout",
