@@ -49,6 +49,23 @@ def free_port_pair():
     raise RuntimeError("no port free for both TCP and UDP")
 
 
+def free_udp_port_pair():
+    """A UDP port free together with the one above it (RTP and RTCP): a
+    probe of the first alone once handed mirrord an RTCP port another
+    process held."""
+    for _ in range(50):
+        port = free_port(socket.SOCK_DGRAM)
+        if port >= 65535:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no pair of free UDP ports")
+
+
 def wait_for(predicate, what, deadline_s=DEADLINE_S, interval_s=0.05):
     """Polls predicate until it returns a truthy value; fails naming what."""
     end = time.monotonic() + deadline_s
@@ -255,7 +272,7 @@ class Mirrord(Process):
             "MIRROR_SERVER_HTTP3_PORT": str(pick(free_port_pair)),
             "MIRROR_INGESTION_SRT_PORT": str(pick(lambda: free_port(socket.SOCK_DGRAM))),
             # RTP and RTCP: the port and the one above it.
-            "MIRROR_INGESTION_RTP_PORT": str(pick(lambda: free_port(socket.SOCK_DGRAM), 2)),
+            "MIRROR_INGESTION_RTP_PORT": str(pick(free_udp_port_pair, 2)),
             "MIRROR_STORAGE_LOCAL_CACHE_DIR": self.state_dir,
         })
         full_env.update(env or {})
