@@ -101,6 +101,12 @@ add_video (StreamStore &store, const std::string &name)
   return store.add_rendition (video_info (name)) && store.set_init (name, fake_init ());
 }
 
+bool
+add_audio (StreamStore &store, const std::string &name)
+{
+  return store.add_rendition (audio_info (name)) && store.set_init (name, fake_init ());
+}
+
 std::vector<std::string>
 lines_of (const std::string &text)
 {

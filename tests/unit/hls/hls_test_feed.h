@@ -60,6 +60,8 @@ Bytes fake_init (int n = 0);
 // Adds the rendition video_info (name) and its init segment: false if
 // either fails.
 bool add_video (StreamStore &store, const std::string &name = "video");
+// The same with audio_info (name).
+bool add_audio (StreamStore &store, const std::string &name = "audio");
 
 std::vector<std::string> lines_of (const std::string &text);
 bool has_line (const std::string &text, const std::string &line);

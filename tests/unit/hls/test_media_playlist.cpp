@@ -293,8 +293,7 @@ TEST_F (MediaPlaylist, RenditionReportsForSiblings)
 // together, at the video's first frame.
 TEST_F (MediaPlaylist, AudioBeforeTheVideoStartsIsLeftOut)
 {
-  ASSERT_TRUE (store.add_rendition (audio_info ()));
-  ASSERT_TRUE (store.set_init ("audio", fake_init ()));
+  ASSERT_TRUE (add_audio (store));
   Feed audio (store, "audio", 3);
   for (int i = 0; i < 8; ++i)
     EXPECT_EQ (audio.part (100 * kMs, i % 5 == 0, i % 5 == 4).msn, 0u); // held
@@ -316,8 +315,7 @@ TEST_F (MediaPlaylist, AudioBeforeTheVideoStartsIsLeftOut)
 TEST (MediaPlaylistStart, AudioWithoutAVideoRenditionGoesAloneAfterTwoSeconds)
 {
   StreamStore store{ "radio", default_config () };
-  ASSERT_TRUE (store.add_rendition (audio_info ()));
-  ASSERT_TRUE (store.set_init ("audio", fake_init ()));
+  ASSERT_TRUE (add_audio (store));
   Feed audio (store, "audio");
   for (int i = 0; i < 19; ++i)
     audio.part (100 * kMs, true, i % 5 == 4);
@@ -332,8 +330,7 @@ TEST (MediaPlaylistStart, AudioWithoutAVideoRenditionGoesAloneAfterTwoSeconds)
 TEST (MediaPlaylistStart, AudioThatEndsBeforeAnyVideoIsPublished)
 {
   StreamStore store{ "short", default_config () };
-  ASSERT_TRUE (store.add_rendition (audio_info ()));
-  ASSERT_TRUE (store.set_init ("audio", fake_init ()));
+  ASSERT_TRUE (add_audio (store));
   Feed audio (store, "audio");
   for (int i = 0; i < 3; ++i)
     audio.part (100 * kMs, true);
