@@ -8,6 +8,7 @@
 
 #include "hls/playlist.h"
 #include "hls/url_layout.h"
+#include "util/file_name.h"
 
 namespace mirror {
 
@@ -60,11 +61,7 @@ namespace {
 std::string
 ledger_path (const std::string &dir, const std::string &id)
 {
-  std::string name = id;
-  for (char &c : name)
-    if (!g_ascii_isalnum (c) && c != '-' && c != '_' && c != '.')
-      c = '_';
-  return dir + "/" + (name.empty () || name[0] == '.' ? "_" + name : name);
+  return dir + "/" + safe_file_name (id);
 }
 
 StreamNumbering

@@ -16,20 +16,11 @@
 #include <glib.h>
 
 #include "storage/segment_index.h"
+#include "util/file_name.h"
 
 namespace mirror {
 
 namespace {
-
-std::string
-safe_name (const std::string &name)
-{
-  std::string out = name;
-  for (char &c : out)
-    if (!g_ascii_isalnum (c) && c != '-' && c != '_' && c != '.')
-      c = '_';
-  return out.empty () || out[0] == '.' ? "_" + out : out;
-}
 
 // Writes all of it (EINTR and short writes retried); false with errno set.
 bool
@@ -71,6 +62,16 @@ read_at (int fd, uint64_t offset, size_t size, std::vector<uint8_t> *out)
   return true;
 }
 
+// What a segment holds in the queue: its init and its parts.
+size_t
+queued_size (const RecordedSegment &segment)
+{
+  size_t size = segment.init.size ();
+  for (const Bytes &part : segment.parts)
+    size += part.size ();
+  return size;
+}
+
 } // namespace
 
 // One rendition's open period.
@@ -98,14 +99,14 @@ std::string
 Recorder::rendition_dir (const std::string &dir, const std::string &stream,
                          const std::string &rendition)
 {
-  return dir + "/" + safe_name (stream) + "/" + safe_name (rendition);
+  return dir + "/" + safe_file_name (stream) + "/" + safe_file_name (rendition);
 }
 
 Recorder::Window
 Recorder::window (const std::string &dir, const std::string &stream)
 {
   Window w;
-  const std::string stream_dir = dir + "/" + safe_name (stream);
+  const std::string stream_dir = dir + "/" + safe_file_name (stream);
   GDir *renditions = g_dir_open (stream_dir.c_str (), 0, nullptr);
   if (!renditions)
     return w;
@@ -168,9 +169,7 @@ Recorder::~Recorder ()
 bool
 Recorder::submit (RecordedSegment segment)
 {
-  size_t size = segment.init.size ();
-  for (const Bytes &part : segment.parts)
-    size += part.size ();
+  const size_t size = queued_size (segment);
   {
     std::lock_guard lock (mutex_);
     if (stopping_ || counters_.disk_full
@@ -231,11 +230,8 @@ Recorder::run ()
     }
     write_batch (batch);
     size_t size = 0;
-    for (const RecordedSegment &s : batch) {
-      size += s.init.size ();
-      for (const Bytes &part : s.parts)
-        size += part.size ();
-    }
+    for (const RecordedSegment &s : batch)
+      size += queued_size (s);
     {
       std::lock_guard lock (mutex_);
       counters_.queued_bytes -= std::min (counters_.queued_bytes, size);
