@@ -591,10 +591,90 @@ def multivariant_violations(playlist):
     return bad
 
 
+BYTERANGE_RE = re.compile(r"^(\d+)@(\d+)$")
+
+
+def dvr_violations(playlist):
+    """The rules of a time-shifted (VOD or EVENT) media playlist over byte
+    ranges of recorded files: no parts, a PDT on every segment that follows
+    the one before unless a discontinuity says otherwise, explicit byte
+    ranges (offset included) for every segment and EXT-X-MAP, EXT-X-ENDLIST
+    on VOD, blocking reload and delta-update limits on EVENT."""
+    pl = parse_media(playlist)
+    bad = list(pl.problems)
+    if not pl.lines or pl.lines[0] != "#EXTM3U":
+        bad.append("does not start with #EXTM3U")
+    types = [l.partition(":")[2] for l in pl.lines if l.startswith("#EXT-X-PLAYLIST-TYPE:")]
+    if len(types) != 1 or types[0] not in ("VOD", "EVENT"):
+        bad.append(f"EXT-X-PLAYLIST-TYPE must appear once as VOD or EVENT: {types}")
+    kind = types[0] if types else None
+    if kind == "VOD" and not pl.ended:
+        bad.append("a VOD playlist without EXT-X-ENDLIST")
+    if kind == "VOD" and (pl.has_skip or pl.has_server_control):
+        bad.append("a VOD playlist with EXT-X-SKIP or EXT-X-SERVER-CONTROL")
+    if pl.parts or pl.preload_hints:
+        bad.append("EXT-X-PART or EXT-X-PRELOAD-HINT in a time-shifted playlist")
+    td = pl.target_duration
+    if td is None or td <= 0 or not (pl.target_duration_text or "").isdigit():
+        bad.append(f"TARGETDURATION missing or not an integer ({pl.target_duration_text!r})")
+        td = None
+    if pl.version is None or pl.version < 6:
+        bad.append(f"EXT-X-VERSION {pl.version}: EXT-X-MAP needs 6 (byte ranges 4)")
+    if not pl.has_media_sequence:
+        bad.append("EXT-X-MEDIA-SEQUENCE missing")
+    if pl.has_skip and "CAN-SKIP-UNTIL" not in pl.server_control:
+        bad.append("EXT-X-SKIP in a playlist that does not advertise CAN-SKIP-UNTIL")
+    if kind == "EVENT":
+        sc = pl.server_control
+        if sc.get("CAN-BLOCK-RELOAD") != "YES":
+            bad.append("an EVENT playlist without CAN-BLOCK-RELOAD=YES")
+        csu = _num(sc.get("CAN-SKIP-UNTIL"))
+        if td is not None and (csu is None or csu < 6 * td - EPS):
+            bad.append(f"CAN-SKIP-UNTIL {sc.get('CAN-SKIP-UNTIL')} under 6 x TARGETDURATION ({td:g})")
+    if not pl.maps:
+        bad.append("EXT-X-MAP missing")
+    elif pl.segments and pl.segments[0].map_uri is None:
+        bad.append("first listed segment has no EXT-X-MAP before it")
+    for seg in pl.segments:
+        if not seg.complete:
+            bad.append(f"segment {seg.msn} without a URI")
+        if seg.pdt is None:
+            bad.append(f"segment {seg.msn} ({seg.uri}) has no EXT-X-PROGRAM-DATE-TIME")
+        if td is not None and seg.duration is not None and math.floor(seg.duration + 0.5) > td:
+            bad.append(f"EXTINF {seg.duration} of segment {seg.msn} rounds above TARGETDURATION {td:g}")
+    # Byte ranges: every segment's and map's explicit (offset included).
+    expect_uri_range = False
+    ranges = 0
+    for line in pl.lines:
+        tag, _, value = line.partition(":")
+        if tag == "#EXT-X-BYTERANGE":
+            if not BYTERANGE_RE.match(value):
+                bad.append(f"EXT-X-BYTERANGE:{value} without an explicit offset")
+            expect_uri_range = True
+            ranges += 1
+        elif tag == "#EXT-X-MAP":
+            br = parse_attrs(value).get("BYTERANGE")
+            if br is None or not BYTERANGE_RE.match(br):
+                bad.append(f"EXT-X-MAP without BYTERANGE=len@offset: {line}")
+        elif not line.startswith("#") and not expect_uri_range:
+            bad.append(f"{line} is listed without an EXT-X-BYTERANGE")
+        elif not line.startswith("#"):
+            expect_uri_range = False
+    # The clock: each segment's PDT where the one before plus its EXTINF
+    # puts it, unless a discontinuity is marked.
+    for msn, drift in pdt_drift(pl):
+        if abs(drift) > 0.2:
+            bad.append(f"segment {msn} starts {drift:+.3f} s from where the one before ends, "
+                       f"without EXT-X-DISCONTINUITY")
+    return bad
+
+
 def violations(text):
-    """Either kind of playlist, told apart by its tags."""
+    """Any kind of playlist, told apart by its tags."""
     if "#EXT-X-STREAM-INF" in text:
         return multivariant_violations(text)
+    if "#EXT-X-PLAYLIST-TYPE:" in text:
+        return dvr_violations(text)
     return media_violations(text)
 
 

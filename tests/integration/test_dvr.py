@@ -56,16 +56,16 @@ def read_index(path):
     return records, len(records) * RECORD.size
 
 
-def periods(state_dir, rendition):
-    d = os.path.join(state_dir, "dvr", STREAM, rendition)
+def periods(state_dir, rendition, stream=STREAM):
+    d = os.path.join(state_dir, "dvr", stream, rendition)
     if not os.path.isdir(d):
         return []
     return sorted(os.path.join(d, n[:-4]) for n in os.listdir(d) if n.endswith(".idx"))
 
 
-def segments(state_dir, rendition):
+def segments(state_dir, rendition, stream=STREAM):
     out = []
-    for base in periods(state_dir, rendition):
+    for base in periods(state_dir, rendition, stream):
         out += [r for r in read_index(base + ".idx")[0] if r["kind"] == "segment"]
     return out
 

@@ -11,8 +11,15 @@
 namespace mirror {
 
 std::string
-render_multivariant_playlist (const std::vector<RenditionInfo> &renditions)
+render_multivariant_playlist (const std::vector<RenditionInfo> &renditions,
+                              std::string_view uri_query)
 {
+  auto uri = [uri_query] (const std::string &name) {
+    std::string out = hls_media_playlist_uri (name);
+    if (!uri_query.empty ())
+      out.append ("?").append (uri_query);
+    return out;
+  };
   std::vector<const RenditionInfo *> video, audio;
   for (const RenditionInfo &r : renditions)
     (r.kind == RenditionKind::kVideo ? video : audio).push_back (&r);
@@ -34,8 +41,8 @@ render_multivariant_playlist (const std::vector<RenditionInfo> &renditions)
         << "\"";
     if (!a.language.empty ())
       out << ",LANGUAGE=\"" << a.language << "\"";
-    out << ",DEFAULT=" << (i == 0 ? "YES" : "NO") << ",AUTOSELECT=YES,URI=\""
-        << hls_media_playlist_uri (a.name) << "\"\n";
+    out << ",DEFAULT=" << (i == 0 ? "YES" : "NO") << ",AUTOSELECT=YES,URI=\"" << uri (a.name)
+        << "\"\n";
   }
 
   for (const RenditionInfo *v : video) {
@@ -52,12 +59,12 @@ render_multivariant_playlist (const std::vector<RenditionInfo> &renditions)
       out << ",FRAME-RATE=" << rate;
     if (!audio.empty ())
       out << ",AUDIO=\"" << kHlsAudioGroup << "\"";
-    out << "\n" << hls_media_playlist_uri (v->name) << "\n";
+    out << "\n" << uri (v->name) << "\n";
   }
   if (video.empty ()) {
     for (const RenditionInfo *a : audio)
       out << "#EXT-X-STREAM-INF:BANDWIDTH=" << a->bandwidth << ",CODECS=\"" << a->codecs << "\"\n"
-          << hls_media_playlist_uri (a->name) << "\n";
+          << uri (a->name) << "\n";
   }
   return out.str ();
 }

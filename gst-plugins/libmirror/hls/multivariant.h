@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mirror {
@@ -27,6 +28,9 @@ struct RenditionInfo {
 
 constexpr const char *kHlsAudioGroup = "audio";
 
-std::string render_multivariant_playlist (const std::vector<RenditionInfo> &renditions);
+// @uri_query, when not empty, is appended to every media playlist URI
+// ("video.m3u8?start=..."): a time-shifted multivariant playlist.
+std::string render_multivariant_playlist (const std::vector<RenditionInfo> &renditions,
+                                          std::string_view uri_query = {});
 
 } // namespace mirror

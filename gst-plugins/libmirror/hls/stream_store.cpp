@@ -213,6 +213,7 @@ StreamStore::collect_completed_locked (Rendition *r, Published *published)
     out.wallclock_ns = s.wallclock_ns.value_or (0);
     out.duration_ns = s.duration_ns;
     out.independent = s.parts.front ().independent;
+    out.info = r->info;
     out.discontinuity = s.discontinuity;
     out.init_generation = s.init_generation;
     out.init = r->window.init (s.init_generation).value_or (Bytes{});

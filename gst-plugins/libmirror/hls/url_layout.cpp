@@ -30,6 +30,12 @@ hls_part_uri (std::string_view rendition, uint64_t msn, uint32_t part)
          + ".m4s";
 }
 
+std::string
+hls_dvr_data_uri (std::string_view rendition, int64_t period_s)
+{
+  return std::string (rendition) + "/dvr" + std::to_string (period_s) + ".mp4";
+}
+
 bool
 is_valid_rendition_name (std::string_view name)
 {
@@ -76,6 +82,10 @@ parse_hls_object_path (std::string_view path)
   HlsObjectRef ref;
   if (path == "index.m3u8")
     return ref;
+  if (path == "clip.mp4") {
+    ref.kind = HlsObjectKind::kClip;
+    return ref;
+  }
 
   auto slash = path.find ('/');
   if (slash == std::string_view::npos) {
@@ -122,6 +132,13 @@ parse_hls_object_path (std::string_view path)
     ref.kind = HlsObjectKind::kPart;
     return ref;
   }
+  rest = file;
+  if (strip (&rest, "dvr", ".mp4")) {
+    if (!parse_number (rest, &ref.period_s))
+      return std::nullopt;
+    ref.kind = HlsObjectKind::kDvrData;
+    return ref;
+  }
   return std::nullopt;
 }
 
@@ -133,6 +150,8 @@ hls_content_type (HlsObjectKind kind)
   case HlsObjectKind::kMediaPlaylist:
     return "application/vnd.apple.mpegurl";
   case HlsObjectKind::kInit:
+  case HlsObjectKind::kDvrData:
+  case HlsObjectKind::kClip:
     return "video/mp4";
   case HlsObjectKind::kSegment:
   case HlsObjectKind::kPart:

@@ -8,6 +8,11 @@
 //   {rendition}/init.mp4               alias of the newest init segment
 //   {rendition}/seg{msn}.m4s           media segment
 //   {rendition}/part{msn}.{part}.m4s   partial segment
+//   {rendition}/dvr{period}.mp4        a recorded period (unix s of its start),
+//                                      read in byte ranges by time-shifted playlists
+//                                      (.mp4: FFmpeg's HLS demuxer loads only
+//                                      segments with a media extension it knows)
+//   clip.mp4                           an MP4 of a recorded range
 //
 // Playlists name everything relative to the stream folder, so the same text is
 // right behind any prefix or host.
@@ -20,7 +25,15 @@
 
 namespace mirror {
 
-enum class HlsObjectKind { kMultivariant, kMediaPlaylist, kInit, kSegment, kPart };
+enum class HlsObjectKind {
+  kMultivariant,
+  kMediaPlaylist,
+  kInit,
+  kSegment,
+  kPart,
+  kDvrData,
+  kClip,
+};
 
 struct HlsObjectRef {
   HlsObjectKind kind = HlsObjectKind::kMultivariant;
@@ -29,12 +42,14 @@ struct HlsObjectRef {
   std::optional<uint32_t> init_generation;
   uint64_t msn = 0;
   uint32_t part = 0;
+  int64_t period_s = 0; // kDvrData
 };
 
 std::string hls_media_playlist_uri (std::string_view rendition);
 std::string hls_init_uri (std::string_view rendition, uint32_t generation);
 std::string hls_segment_uri (std::string_view rendition, uint64_t msn);
 std::string hls_part_uri (std::string_view rendition, uint64_t msn, uint32_t part);
+std::string hls_dvr_data_uri (std::string_view rendition, int64_t period_s);
 
 // Parses a path relative to /live/{stream}/ ("video.m3u8", "video/seg3.m4s").
 // Rendition names are [A-Za-z0-9_-]+, so nothing else can escape the folder.

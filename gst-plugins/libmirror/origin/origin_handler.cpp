@@ -8,6 +8,7 @@
 
 #include "hls/blocking_reload.h"
 #include "hls/url_layout.h"
+#include "origin/dvr_playback.h"
 #include "util/main_context.h"
 
 namespace mirror {
@@ -56,9 +57,11 @@ OriginResponse::body_size () const
   return n;
 }
 
-OriginHandler::OriginHandler (MediaStore &store, GMainContext *context)
+OriginHandler::OriginHandler (MediaStore &store, GMainContext *context,
+                              std::shared_ptr<Recorder> recorder)
     : store_ (store), context_ (g_main_context_ref (context)),
-      alive_ (std::make_shared<bool> (true))
+      alive_ (std::make_shared<bool> (true)),
+      dvr_ (std::make_unique<DvrPlayback> (std::move (recorder), store, context))
 {
   common_headers_ = {
     { "Access-Control-Allow-Origin", "*" },
@@ -76,6 +79,7 @@ OriginHandler::~OriginHandler ()
     it->second->waiters.clear ();
     drop_group (it);
   }
+  dvr_.reset ();
   g_main_context_unref (context_);
 }
 
@@ -205,14 +209,19 @@ OriginHandler::handle_live (const OriginRequest &request, std::string_view rest,
     return;
   }
   std::string id (rest.substr (0, slash));
-  auto stream = store_.find_stream (id);
-  if (!stream) {
-    respond (OriginResponse::text (404, "no live stream named " + id));
-    return;
-  }
   auto ref = parse_hls_object_path (rest.substr (slash + 1));
   if (!ref) {
     respond (OriginResponse::text (404, "no such object in stream " + id + ": " + request.path));
+    return;
+  }
+  // Time-shifted playback: from the recording, live or not.
+  if (DvrPlayback::wants (*ref, request)) {
+    *cancel = dvr_->handle (id, *ref, request, std::move (respond));
+    return;
+  }
+  auto stream = store_.find_stream (id);
+  if (!stream) {
+    respond (OriginResponse::text (404, "no live stream named " + id));
     return;
   }
   auto missing = [&] () {
@@ -261,6 +270,9 @@ OriginHandler::handle_live (const OriginRequest &request, std::string_view rest,
   case HlsObjectKind::kPart:
     handle_part (stream, ref->rendition, PartPosition{ ref->msn, ref->part }, respond, cancel);
     return;
+  case HlsObjectKind::kDvrData:
+  case HlsObjectKind::kClip:
+    break; // DvrPlayback's
   }
 }
 

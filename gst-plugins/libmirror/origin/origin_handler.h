@@ -23,6 +23,7 @@
 #include <glib.h>
 
 #include "hls/media_store.h"
+#include "storage/recorder.h"
 #include "util/bytes.h"
 
 namespace mirror {
@@ -31,6 +32,7 @@ struct OriginRequest {
   std::string method; // GET, HEAD, OPTIONS...
   std::string path;   // absolute, without the query: /live/cam1/source.m3u8
   std::string query;  // without the '?'
+  std::string range;  // the Range header, if any
 };
 
 struct OriginResponse {
@@ -67,7 +69,9 @@ struct OriginHandlerStats {
 
 class OriginHandler {
  public:
-  OriginHandler (MediaStore &store, GMainContext *context);
+  // @recorder: the DVR recording time-shifted playback reads; none: off.
+  OriginHandler (MediaStore &store, GMainContext *context,
+                 std::shared_ptr<Recorder> recorder = nullptr);
   ~OriginHandler ();
   OriginHandler (const OriginHandler &) = delete;
   OriginHandler &operator= (const OriginHandler &) = delete;
@@ -139,6 +143,7 @@ class OriginHandler {
   std::map<std::string, OriginAsset> assets_;
   std::vector<std::pair<std::string, std::string>> common_headers_;
   std::map<HoldKey, std::unique_ptr<HoldGroup>> groups_;
+  std::unique_ptr<class DvrPlayback> dvr_;
   uint64_t next_waiter_id_ = 1;
   OriginHandlerStats stats_;
 };

@@ -273,6 +273,7 @@ struct QuicFrontend::Endpoint::Request {
   int64_t id = -1;
   std::string method;
   std::string path; // :path as sent, query included
+  std::string range;
   bool dispatched = false;
   bool answered = false;
   bool held = false; // counted in the connection's and the endpoint's held
@@ -1024,6 +1025,7 @@ QuicFrontend::Endpoint::Connection::dispatch (const std::shared_ptr<Request> &re
 
   OriginRequest origin_request;
   origin_request.method = r.method;
+  origin_request.range = r.range;
   size_t q = r.path.find ('?');
   origin_request.path = r.path.substr (0, q);
   if (q != std::string::npos)
@@ -1427,6 +1429,9 @@ QuicFrontend::Endpoint::Connection::h3_recv_header (nghttp3_conn *, int64_t, int
     break;
   case NGHTTP3_QPACK_TOKEN__METHOD:
     r->method.assign (reinterpret_cast<const char *> (v.base), v.len);
+    break;
+  case NGHTTP3_QPACK_TOKEN_RANGE:
+    r->range.assign (reinterpret_cast<const char *> (v.base), std::min<size_t> (v.len, 256));
     break;
   default:
     break;

@@ -110,6 +110,9 @@ SoupFrontend::on_request (SoupServer *server, SoupServerMessage *msg, const char
   request.path = path ? path : "/";
   const char *query = g_uri_get_query (soup_server_message_get_uri (msg));
   request.query = query ? query : "";
+  if (const char *range
+      = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Range"))
+    request.range = range;
 
   auto ex = std::make_shared<Exchange> ();
   ex->msg = SOUP_SERVER_MESSAGE (g_object_ref (msg));

@@ -12,9 +12,11 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <set>
 
 #include <glib.h>
 
+#include "storage/rendition_file.h"
 #include "storage/segment_index.h"
 #include "util/file_name.h"
 
@@ -93,6 +95,8 @@ struct Recorder::Writer {
   std::vector<IndexRecord> pending;
   bool data_dirty = false;
   int64_t last_write_us = 0; // monotonic
+  std::string info_json;     // rendition.json as last written
+  std::string dir;
 };
 
 std::string
@@ -188,6 +192,22 @@ Recorder::submit (RecordedSegment segment)
   }
   wake_.notify_one ();
   return true;
+}
+
+uint64_t
+Recorder::add_listener (Listener listener)
+{
+  std::lock_guard lock (listeners_mutex_);
+  uint64_t id = next_listener_++;
+  listeners_.emplace (id, std::move (listener));
+  return id;
+}
+
+void
+Recorder::remove_listener (uint64_t id)
+{
+  std::lock_guard lock (listeners_mutex_);
+  listeners_.erase (id);
 }
 
 void
@@ -288,6 +308,7 @@ Recorder::writer_for (const RecordedSegment &segment)
   const std::string base = dir + "/" + std::to_string (start / 1000000000LL);
   auto w = std::make_unique<Writer> ();
   w->period_start_ns = start;
+  w->dir = dir;
   w->previous_end_ns = previous_end;
   w->previous_init = std::move (previous_init);
   w->data_fd = open ((base + ".cmf").c_str (), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -421,10 +442,21 @@ Recorder::write_batch (std::vector<RecordedSegment> &batch)
   if (counters ().disk_full)
     return;
   uint64_t bytes = 0, segments = 0;
+  std::set<std::pair<std::string, std::string>> written;
   for (const RecordedSegment &s : batch) {
     Writer *w = writer_for (s);
     if (!w)
       continue;
+    if (!s.info.name.empty ()) {
+      std::string json = rendition_info_json (s.info);
+      std::string error;
+      if (json != w->info_json) {
+        if (write_rendition_info (w->dir + "/" + kRenditionFileName, s.info, &error))
+          w->info_json = std::move (json);
+        else
+          fail (error, errno);
+      }
+    }
     std::vector<struct iovec> iov;
     auto differs = [&s] (const std::vector<uint8_t> &init) {
       return init.size () != s.init.size ()
@@ -480,15 +512,22 @@ Recorder::write_batch (std::vector<RecordedSegment> &batch)
     w->last_write_us = g_get_monotonic_time ();
     bytes += record.length + (new_init ? init_record.length : 0);
     segments++;
+    written.emplace (s.stream, s.rendition);
   }
 
   for (auto &[key, w] : writers_)
     if (w)
       commit (w.get ());
   close_idle_writers ();
-  std::lock_guard lock (mutex_);
-  counters_.segments += segments;
-  counters_.bytes += bytes;
+  {
+    std::lock_guard lock (mutex_);
+    counters_.segments += segments;
+    counters_.bytes += bytes;
+  }
+  std::lock_guard lock (listeners_mutex_);
+  for (const auto &[stream, rendition] : written)
+    for (const auto &[id, listener] : listeners_)
+      listener (stream, rendition);
 }
 
 } // namespace mirror

@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "hls/multivariant.h"
 #include "util/bytes.h"
 
 namespace mirror {
@@ -55,6 +57,9 @@ struct RecordedSegment {
   uint32_t init_generation = 0;
   Bytes init; // the init segment of init_generation
   std::vector<Bytes> parts;
+  // What the multivariant playlist says of the rendition; kept beside its
+  // periods (rendition_file.h) when set.
+  RenditionInfo info;
 };
 
 struct RecorderCounters {
@@ -83,6 +88,13 @@ class Recorder {
   bool submit (RecordedSegment segment);
   // Returns once everything submitted before the call is written (tests).
   void flush ();
+  // Called on the recorder's thread after segments of a rendition were
+  // written and indexed (time-shifted playlists that grow wait for it).
+  // Must not block; returns an id for remove_listener.
+  using Listener = std::function<void (const std::string &stream, const std::string &rendition)>;
+  uint64_t add_listener (Listener listener);
+  // Once it returns, the listener is not running and will not run again.
+  void remove_listener (uint64_t id);
   RecorderCounters counters () const;
   const RecorderOptions &options () const { return options_; }
 
@@ -124,6 +136,10 @@ class Recorder {
   RecorderCounters counters_;
   // The writer thread's alone.
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Writer>> writers_;
+  // Held while listeners run, so that removing one waits for them.
+  std::mutex listeners_mutex_;
+  std::map<uint64_t, Listener> listeners_;
+  uint64_t next_listener_ = 1;
   std::thread thread_;
 };
 

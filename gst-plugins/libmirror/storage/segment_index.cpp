@@ -100,36 +100,46 @@ decode_index_record (const uint8_t in[kIndexRecordSize], IndexRecord *r)
 
 bool
 read_index (const std::string &path, std::vector<IndexRecord> *records, uint64_t *valid_bytes,
-            std::string *error)
+            std::string *error, uint64_t from)
 {
   records->clear ();
   if (valid_bytes)
-    *valid_bytes = 0;
+    *valid_bytes = from;
   int fd = open (path.c_str (), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (error)
       *error = path + ": " + std::strerror (errno);
     return false;
   }
-  uint8_t record[kIndexRecordSize];
-  for (;;) {
+  // Whole records a block at a time.
+  std::vector<uint8_t> block (1024 * kIndexRecordSize);
+  uint64_t at = from;
+  bool done = false;
+  while (!done) {
     size_t got = 0;
-    while (got < kIndexRecordSize) {
-      ssize_t n = read (fd, record + got, kIndexRecordSize - got);
+    while (got < block.size ()) {
+      ssize_t n = pread (fd, block.data () + got, block.size () - got, off_t (at + got));
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         break;
       got += size_t (n);
     }
-    IndexRecord r;
-    if (got < kIndexRecordSize || !decode_index_record (record, &r))
-      break; // the end, or a torn or damaged tail
-    records->push_back (r);
+    if (got < block.size ())
+      done = true;
+    for (size_t i = 0; i + kIndexRecordSize <= got; i += kIndexRecordSize) {
+      IndexRecord r;
+      if (!decode_index_record (block.data () + i, &r)) {
+        done = true; // a torn or damaged tail
+        break;
+      }
+      records->push_back (r);
+    }
+    at += got;
   }
   close (fd);
   if (valid_bytes)
-    *valid_bytes = records->size () * kIndexRecordSize;
+    *valid_bytes = from + records->size () * kIndexRecordSize;
   return true;
 }
 

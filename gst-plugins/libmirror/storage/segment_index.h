@@ -39,11 +39,12 @@ void encode_index_record (const IndexRecord &record, uint8_t out[kIndexRecordSiz
 // False for a damaged record (wrong magic or CRC).
 bool decode_index_record (const uint8_t in[kIndexRecordSize], IndexRecord *record);
 
-// Every valid record of an index file, in order, up to the first invalid
-// one. *valid_bytes (optional) is where the valid records end; false and
-// *error when the file cannot be read at all.
+// Every valid record of an index file from byte @from (a record boundary),
+// in order, up to the first invalid one. *valid_bytes (optional) is where
+// the valid records end; false and *error when the file cannot be read at
+// all.
 bool read_index (const std::string &path, std::vector<IndexRecord> *records,
-                 uint64_t *valid_bytes = nullptr, std::string *error = nullptr);
+                 uint64_t *valid_bytes = nullptr, std::string *error = nullptr, uint64_t from = 0);
 
 uint32_t crc32 (const uint8_t *data, size_t size);
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../hls/hls_test_feed.h"
+#include "origin/dvr_playback.h"
 #include "origin/origin_handler.h"
 
 namespace mirror {
@@ -296,3 +297,32 @@ TEST_F (OriginHandlerTest, EndOfStreamAnswersHeldRequests)
 
 } // namespace
 } // namespace mirror
+
+namespace mirror::test {
+namespace {
+
+TEST (ByteRange, SingleRangesOfEveryForm)
+{
+  ByteRange r;
+  EXPECT_EQ (parse_byte_range ("bytes=0-99", 1000, &r), ByteRangeVerdict::kPartial);
+  EXPECT_EQ (r.first, 0u);
+  EXPECT_EQ (r.length, 100u);
+  EXPECT_EQ (parse_byte_range ("bytes=900-", 1000, &r), ByteRangeVerdict::kPartial);
+  EXPECT_EQ (r.first, 900u);
+  EXPECT_EQ (r.length, 100u);
+  EXPECT_EQ (parse_byte_range ("bytes=-10", 1000, &r), ByteRangeVerdict::kPartial);
+  EXPECT_EQ (r.first, 990u);
+  EXPECT_EQ (r.length, 10u);
+  // Past the end is cut to it; starting past it cannot be served.
+  EXPECT_EQ (parse_byte_range ("bytes=990-5000", 1000, &r), ByteRangeVerdict::kPartial);
+  EXPECT_EQ (r.length, 10u);
+  EXPECT_EQ (parse_byte_range ("bytes=1000-", 1000, &r), ByteRangeVerdict::kUnsatisfiable);
+  EXPECT_EQ (parse_byte_range ("bytes=-0", 1000, &r), ByteRangeVerdict::kUnsatisfiable);
+  // What we do not serve is answered whole (RFC 9110 14.2 lets us).
+  for (const char *ignored :
+       { "", "bytes=5-1", "bytes=0-1,5-9", "items=0-1", "bytes=a-b", "bytes=1", "bytes=-" })
+    EXPECT_EQ (parse_byte_range (ignored, 1000, &r), ByteRangeVerdict::kWhole) << ignored;
+}
+
+} // namespace
+} // namespace mirror::test

@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "origin/dvr_playback.h"
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+
+#include <json-glib/json-glib.h>
+
+#include "cmaf/clip_builder.h"
+#include "hls/blocking_reload.h"
+#include "hls/dvr_playlist.h"
+#include "hls/multivariant.h"
+#include "util/file_name.h"
+#include "util/main_context.h"
+
+namespace mirror {
+
+namespace {
+
+constexpr int64_t kNsPerS = 1000000000;
+// The longest clip.mp4: its fragments are listed in memory.
+constexpr int64_t kClipMaxNs = 3600 * kNsPerS;
+
+int64_t
+now_ns ()
+{
+  return g_get_real_time () * 1000;
+}
+
+std::string
+query_value (std::string_view query, std::string_view key)
+{
+  while (!query.empty ()) {
+    auto amp = query.find ('&');
+    std::string_view pair = query.substr (0, amp);
+    query = amp == std::string_view::npos ? std::string_view () : query.substr (amp + 1);
+    auto eq = pair.find ('=');
+    if (pair.substr (0, eq) == key)
+      return std::string (eq == std::string_view::npos ? "" : pair.substr (eq + 1));
+  }
+  return {};
+}
+
+bool
+has_range_key (std::string_view query)
+{
+  while (!query.empty ()) {
+    auto amp = query.find ('&');
+    std::string_view key = query.substr (0, std::min (amp, query.find ('=')));
+    if (key == "start" || key == "end")
+      return true;
+    query = amp == std::string_view::npos ? std::string_view () : query.substr (amp + 1);
+  }
+  return false;
+}
+
+// @body from byte @first, @length bytes, without copying.
+std::vector<Bytes>
+slice_body (const std::vector<Bytes> &body, uint64_t first, uint64_t length)
+{
+  std::vector<Bytes> out;
+  for (const Bytes &b : body) {
+    if (length == 0)
+      break;
+    if (first >= b.size ()) {
+      first -= b.size ();
+      continue;
+    }
+    const uint64_t n = std::min<uint64_t> (b.size () - first, length);
+    out.push_back (b.slice (size_t (first), size_t (n)));
+    length -= n;
+    first = 0;
+  }
+  return out;
+}
+
+// 200 with the whole body or 206 with the asked range (416 outside it).
+OriginResponse
+ranged (OriginResponse r, const OriginRequest &request)
+{
+  const uint64_t size = r.body_size ();
+  r.headers.emplace_back ("Accept-Ranges", "bytes");
+  ByteRange range;
+  switch (parse_byte_range (request.range, size, &range)) {
+  case ByteRangeVerdict::kWhole:
+    return r;
+  case ByteRangeVerdict::kUnsatisfiable: {
+    OriginResponse out = OriginResponse::text (
+        416, "the range " + request.range + " is outside the " + std::to_string (size) + " bytes");
+    out.headers.emplace_back ("Content-Range", "bytes */" + std::to_string (size));
+    return out;
+  }
+  case ByteRangeVerdict::kPartial:
+    break;
+  }
+  r.status = 206;
+  r.body = slice_body (r.body, range.first, range.length);
+  r.headers.emplace_back ("Content-Range", "bytes " + std::to_string (range.first) + "-"
+                                               + std::to_string (range.first + range.length - 1)
+                                               + "/" + std::to_string (size));
+  return r;
+}
+
+OriginResponse
+playlist (std::string text, std::string cache_control)
+{
+  OriginResponse r;
+  r.content_type = hls_content_type (HlsObjectKind::kMediaPlaylist);
+  r.cache_control = std::move (cache_control);
+  r.body.push_back (Bytes::take (std::vector<uint8_t> (text.begin (), text.end ())));
+  return r;
+}
+
+std::string
+describe (const DvrRange &range)
+{
+  std::string out = "from " + format_program_date_time (range.start_ns);
+  if (range.end_ns)
+    out += " to " + format_program_date_time (*range.end_ns);
+  return out;
+}
+
+} // namespace
+
+ByteRangeVerdict
+parse_byte_range (const std::string &header, uint64_t size, ByteRange *out)
+{
+  std::string_view h = header;
+  if (h.empty () || !h.starts_with ("bytes=") || h.find (',') != std::string_view::npos)
+    return ByteRangeVerdict::kWhole;
+  h.remove_prefix (6);
+  auto dash = h.find ('-');
+  if (dash == std::string_view::npos)
+    return ByteRangeVerdict::kWhole;
+  auto number = [] (std::string_view s, uint64_t *v) {
+    auto [end, ec] = std::from_chars (s.data (), s.data () + s.size (), *v);
+    return !s.empty () && ec == std::errc () && end == s.data () + s.size ();
+  };
+  uint64_t first = 0, last = 0;
+  const std::string_view a = h.substr (0, dash), b = h.substr (dash + 1);
+  if (a.empty ()) {
+    // The last b bytes.
+    if (!number (b, &last))
+      return ByteRangeVerdict::kWhole;
+    if (last == 0 || size == 0)
+      return ByteRangeVerdict::kUnsatisfiable;
+    out->length = std::min (last, size);
+    out->first = size - out->length;
+    return ByteRangeVerdict::kPartial;
+  }
+  if (!number (a, &first) || (!b.empty () && (!number (b, &last) || last < first)))
+    return ByteRangeVerdict::kWhole;
+  if (first >= size)
+    return ByteRangeVerdict::kUnsatisfiable;
+  if (b.empty () || last >= size)
+    last = size - 1;
+  out->first = first;
+  out->length = last - first + 1;
+  return ByteRangeVerdict::kPartial;
+}
+
+OriginResponse
+dvr_error (int status, const std::string &message, const std::string &parameter)
+{
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "error");
+  json_builder_add_string_value (b, message.c_str ());
+  if (!parameter.empty ()) {
+    json_builder_set_member_name (b, "parameter");
+    json_builder_add_string_value (b, parameter.c_str ());
+  }
+  json_builder_end_object (b);
+  JsonNode *root = json_builder_get_root (b);
+  gchar *text = json_to_string (root, FALSE);
+  std::string json = std::string (text) + "\n";
+  g_free (text);
+  json_node_unref (root);
+  g_object_unref (b);
+  OriginResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.cache_control = "no-cache";
+  r.body.push_back (Bytes::copy (json));
+  return r;
+}
+
+DvrPlayback::DvrPlayback (std::shared_ptr<Recorder> recorder, MediaStore &store,
+                          GMainContext *context)
+    : recorder_ (std::move (recorder)), store_ (store), context_ (g_main_context_ref (context)),
+      alive_ (std::make_shared<bool> (true))
+{
+  if (!recorder_)
+    return;
+  reader_
+      = std::make_unique<DvrReader> (recorder_->options ().dir, recorder_->options ().period_ns);
+  // On the recorder's thread: only post.
+  listener_
+      = recorder_->add_listener ([this, alive = alive_, context = context_] (
+                                     const std::string &stream, const std::string &rendition) {
+          invoke_on (context, [this, alive, stream, rendition] () {
+            if (*alive)
+              on_recorded (stream, rendition);
+          });
+        });
+}
+
+DvrPlayback::~DvrPlayback ()
+{
+  *alive_ = false;
+  if (recorder_)
+    recorder_->remove_listener (listener_);
+  while (!waiters_.empty ()) {
+    OriginRespond respond = std::move (waiters_.begin ()->second.respond);
+    drop (waiters_.begin ());
+    respond (OriginResponse::text (503, "the origin is shutting down"));
+  }
+  g_main_context_unref (context_);
+}
+
+bool
+DvrPlayback::wants (const HlsObjectRef &ref, const OriginRequest &request)
+{
+  switch (ref.kind) {
+  case HlsObjectKind::kDvrData:
+  case HlsObjectKind::kClip:
+    return true;
+  case HlsObjectKind::kMultivariant:
+  case HlsObjectKind::kMediaPlaylist:
+    return has_range_key (request.query);
+  default:
+    return false;
+  }
+}
+
+bool
+DvrPlayback::live (const std::string &stream, const std::string &rendition)
+{
+  auto s = store_.find_stream (stream);
+  if (!s)
+    return false;
+  auto p = s->progress (rendition);
+  return p && !p->ended;
+}
+
+std::function<void ()>
+DvrPlayback::handle (const std::string &stream, const HlsObjectRef &ref,
+                     const OriginRequest &request, OriginRespond respond)
+{
+  if (!reader_) {
+    respond (dvr_error (404, "stream " + stream
+                                 + ": time-shifted playback needs the DVR recording, which is "
+                                   "off (storage.dvr.enabled)"));
+    return {};
+  }
+  if (ref.kind == HlsObjectKind::kDvrData) {
+    respond (period_file (stream, ref, request));
+    return {};
+  }
+  DvrRangeError error;
+  auto range = parse_dvr_range (request.query, now_ns (), &error);
+  if (!range) {
+    respond (dvr_error (400, "stream " + stream + ": " + error.message, error.parameter));
+    return {};
+  }
+  switch (ref.kind) {
+  case HlsObjectKind::kClip:
+    if (!range->requested || !range->end_ns) {
+      respond (dvr_error (400, "stream " + stream + ": clip.mp4 needs start= and end=",
+                          range->requested ? "end" : "start"));
+      return {};
+    }
+    respond (clip (stream, *range, request));
+    return {};
+  case HlsObjectKind::kMultivariant:
+    respond (multivariant (stream, *range));
+    return {};
+  default:
+    return media_playlist (stream, ref.rendition, *range, request, respond);
+  }
+}
+
+DvrPlayback::Rendered
+DvrPlayback::render_media (const std::string &stream, const std::string &rendition,
+                           const DvrRange &range, bool delta)
+{
+  Rendered out;
+  const auto segments
+      = reader_->segments (stream, rendition, range.start_ns, range.end_ns.value_or (LLONG_MAX));
+  if (segments.empty ()) {
+    out.status = 404;
+    out.text = "stream " + stream + " has no recording of rendition " + rendition + " "
+               + describe (range);
+    return out;
+  }
+  // A range is VOD once it has ended and its end is recorded (or nothing
+  // more will be: the rendition is no longer live). Until then it is an
+  // EVENT playlist that grows; a player that started on it while the end
+  // was ahead sees the playlist become VOD, with EXT-X-ENDLIST, when it is.
+  const DvrSegmentInput &last = segments.back ();
+  const bool reached_end = range.end_ns && last.wallclock_ns + last.duration_ns >= *range.end_ns;
+  const bool tail_complete = reached_end || !live (stream, rendition);
+  const bool vod = range.end_ns && *range.end_ns <= now_ns () && tail_complete;
+  const auto groups = group_dvr_segments (segments, kDvrGroupTargetNs, tail_complete);
+  DvrPlaylistInput in;
+  in.rendition = rendition;
+  in.groups = &groups;
+  in.event = !vod;
+  in.delta = delta;
+  out.text = render_dvr_playlist (in);
+  out.next_msn = groups.size ();
+  out.event = in.event;
+  out.ended = !in.event || in.ended;
+  out.target_s = dvr_target_duration_s (groups, kDvrGroupTargetNs);
+  return out;
+}
+
+std::function<void ()>
+DvrPlayback::media_playlist (const std::string &stream, const std::string &rendition,
+                             const DvrRange &range, const OriginRequest &request,
+                             OriginRespond &respond)
+{
+  ReloadDirectives d;
+  std::string why;
+  if (!parse_reload_directives (request.query, &d, &why)) {
+    respond (dvr_error (400, "stream " + stream + ": " + why, "_HLS_msn"));
+    return {};
+  }
+  Rendered r = render_media (stream, rendition, range, d.skip);
+  if (r.status != 200) {
+    respond (dvr_error (r.status, r.text));
+    return {};
+  }
+  const std::string cache = r.ended
+                                ? "public, max-age=60"
+                                : "public, max-age=" + std::to_string (d.msn ? 6 * r.target_s : 1);
+  if (!d.msn || r.ended || *d.msn < r.next_msn) {
+    respond (playlist (std::move (r.text), cache));
+    return {};
+  }
+  if (*d.msn > r.next_msn + 1) {
+    respond (dvr_error (400,
+                        "stream " + stream + ": _HLS_msn=" + std::to_string (*d.msn)
+                            + " is more than one segment past the end of the playlist (the next "
+                              "is "
+                            + std::to_string (r.next_msn) + ")",
+                        "_HLS_msn"));
+    return {};
+  }
+  // Held until the recorder has written that segment, or three target
+  // durations.
+  const uint64_t id = next_waiter_++;
+  Waiter &w = waiters_[id];
+  w.id = id;
+  w.stream = stream;
+  w.rendition = rendition;
+  w.query = request.query;
+  w.msn = *d.msn;
+  w.respond = std::move (respond);
+  w.timer = g_timeout_source_new (guint (blocking_reload_timeout_ns (r.target_s) / 1000000));
+  struct TimerData {
+    DvrPlayback *self;
+    uint64_t id;
+  };
+  g_source_set_callback (
+      w.timer,
+      [] (gpointer data) -> gboolean {
+        auto *t = static_cast<TimerData *> (data);
+        t->self->on_timeout (t->id);
+        return G_SOURCE_REMOVE;
+      },
+      new TimerData{ this, id }, [] (gpointer data) { delete static_cast<TimerData *> (data); });
+  g_source_attach (w.timer, context_);
+  return [this, id, alive = alive_] () {
+    if (!*alive)
+      return;
+    if (auto it = waiters_.find (id); it != waiters_.end ())
+      drop (it);
+  };
+}
+
+void
+DvrPlayback::drop (std::map<uint64_t, Waiter>::iterator it)
+{
+  if (it->second.timer) {
+    g_source_destroy (it->second.timer);
+    g_source_unref (it->second.timer);
+  }
+  waiters_.erase (it);
+}
+
+void
+DvrPlayback::on_timeout (uint64_t id)
+{
+  auto it = waiters_.find (id);
+  if (it == waiters_.end ())
+    return;
+  // The source is being removed: forget it without destroying it.
+  g_source_unref (it->second.timer);
+  it->second.timer = nullptr;
+  OriginRespond respond = std::move (it->second.respond);
+  const std::string why = "stream " + it->second.stream + ": segment "
+                          + std::to_string (it->second.msn) + " of the time-shifted "
+                          + it->second.rendition
+                          + " playlist was not recorded within three target durations";
+  drop (it);
+  respond (OriginResponse::text (503, why));
+}
+
+void
+DvrPlayback::on_recorded (const std::string &stream, const std::string &rendition)
+{
+  // One render per distinct query, however many wait on it.
+  std::map<std::string, Rendered> renders;
+  std::vector<std::pair<OriginRespond, OriginResponse>> answers;
+  for (auto it = waiters_.begin (); it != waiters_.end ();) {
+    Waiter &w = it->second;
+    if (w.stream != stream || w.rendition != rendition) {
+      ++it;
+      continue;
+    }
+    auto r = renders.find (w.query);
+    if (r == renders.end ()) {
+      DvrRangeError error;
+      ReloadDirectives d;
+      std::string why;
+      auto range = parse_dvr_range (w.query, now_ns (), &error);
+      parse_reload_directives (w.query, &d, &why);
+      Rendered rendered;
+      if (range)
+        rendered = render_media (stream, rendition, *range, d.skip);
+      else
+        rendered.status = 400, rendered.text = error.message;
+      r = renders.emplace (w.query, std::move (rendered)).first;
+    }
+    const Rendered &rendered = r->second;
+    if (rendered.status == 200 && !rendered.ended && rendered.next_msn <= w.msn) {
+      ++it;
+      continue;
+    }
+    OriginResponse response
+        = rendered.status == 200 ? playlist (
+              rendered.text, "public, max-age=" + std::to_string (6 * rendered.target_s))
+                                 : dvr_error (rendered.status, rendered.text);
+    answers.emplace_back (std::move (w.respond), std::move (response));
+    auto done = it++;
+    drop (done);
+  }
+  for (auto &[respond, response] : answers)
+    respond (std::move (response));
+}
+
+OriginResponse
+DvrPlayback::multivariant (const std::string &stream, const DvrRange &range)
+{
+  std::vector<RenditionInfo> recorded;
+  for (const RenditionInfo &info : reader_->renditions (stream))
+    if (!reader_->segments (stream, info.name, range.start_ns, range.end_ns.value_or (LLONG_MAX))
+             .empty ())
+      recorded.push_back (info);
+  if (recorded.empty ())
+    return dvr_error (404, "stream " + stream + " has no recording " + describe (range));
+  const bool vod = range.end_ns && *range.end_ns <= now_ns ();
+  return playlist (render_multivariant_playlist (recorded, format_dvr_range_query (range)),
+                   vod ? "public, max-age=60" : "public, max-age=1");
+}
+
+OriginResponse
+DvrPlayback::period_file (const std::string &stream, const HlsObjectRef &ref,
+                          const OriginRequest &request)
+{
+  auto size = reader_->size (stream, ref.rendition, ref.period_s);
+  if (!size)
+    return dvr_error (404, "stream " + stream + " has no recorded period "
+                               + std::to_string (ref.period_s) + " of rendition " + ref.rendition);
+  ByteRange range{ 0, *size };
+  const ByteRangeVerdict verdict = parse_byte_range (request.range, *size, &range);
+  if (verdict == ByteRangeVerdict::kUnsatisfiable) {
+    OriginResponse r = OriginResponse::text (416, "the range " + request.range + " is outside the "
+                                                      + std::to_string (*size) + " bytes");
+    r.headers.emplace_back ("Content-Range", "bytes */" + std::to_string (*size));
+    return r;
+  }
+  std::string error;
+  auto bytes
+      = reader_->read (stream, ref.rendition, ref.period_s, range.first, range.length, &error);
+  if (!bytes)
+    return dvr_error (404, "stream " + stream + ": " + error);
+  OriginResponse r;
+  r.content_type = hls_content_type (HlsObjectKind::kDvrData);
+  // Recorded bytes never change; the file only grows.
+  r.cache_control = "public, max-age=60";
+  r.headers.emplace_back ("Accept-Ranges", "bytes");
+  r.body.push_back (std::move (*bytes));
+  if (verdict == ByteRangeVerdict::kPartial) {
+    r.status = 206;
+    r.headers.emplace_back ("Content-Range", "bytes " + std::to_string (range.first) + "-"
+                                                 + std::to_string (range.first + range.length - 1)
+                                                 + "/" + std::to_string (*size));
+  }
+  return r;
+}
+
+OriginResponse
+DvrPlayback::clip (const std::string &stream, const DvrRange &range, const OriginRequest &request)
+{
+  if (*range.end_ns - range.start_ns > kClipMaxNs)
+    return dvr_error (400,
+                      "stream " + stream + ": a clip is at most one hour; " + describe (range)
+                          + " is longer",
+                      "end");
+  // The video rendition asked for (or the one with the most bits), and the
+  // first audio rendition.
+  const std::string wanted = query_value (request.query, "rendition");
+  const RenditionInfo *video = nullptr, *audio = nullptr;
+  const std::vector<RenditionInfo> infos = reader_->renditions (stream);
+  for (const RenditionInfo &info : infos) {
+    if (info.kind == RenditionKind::kAudio)
+      audio = audio ? audio : &info;
+    else if (!video || info.bandwidth > video->bandwidth)
+      video = &info;
+  }
+  if (!wanted.empty ()) {
+    auto it = std::find_if (infos.begin (), infos.end (),
+                            [&] (const RenditionInfo &i) { return i.name == wanted; });
+    if (it == infos.end ())
+      return dvr_error (404,
+                        "stream " + stream + " has no recorded rendition " + wanted.substr (0, 64),
+                        "rendition");
+    if (it->kind == RenditionKind::kAudio)
+      video = nullptr, audio = &*it;
+    else
+      video = &*it;
+  }
+
+  std::vector<ClipTrack> tracks;
+  std::map<std::pair<std::string, int64_t>, Bytes> periods; // mapped once each
+  for (const RenditionInfo *info : { video, audio }) {
+    if (!info)
+      continue;
+    const auto segments = reader_->segments (stream, info->name, range.start_ns, *range.end_ns);
+    ClipTrack track;
+    for (const DvrSegmentInput &s : segments) {
+      auto key = std::make_pair (info->name, s.period_s);
+      auto p = periods.find (key);
+      if (p == periods.end ()) {
+        std::string error;
+        auto size = reader_->size (stream, info->name, s.period_s);
+        auto bytes = size ? reader_->read (stream, info->name, s.period_s, 0, *size, &error)
+                          : std::nullopt;
+        if (!bytes)
+          return dvr_error (404, "stream " + stream + ": " + error);
+        p = periods.emplace (key, std::move (*bytes)).first;
+      }
+      const Bytes &file = p->second;
+      if (s.offset + s.length > file.size () || s.init_offset + s.init_length > file.size ())
+        break;
+      Bytes init = file.slice (s.init_offset, s.init_length);
+      // One clip, one init per track: it ends where the codec or size changes.
+      if (!track.init.empty () && !track.init.same_content (init))
+        break;
+      if (track.init.empty ())
+        track.init = init;
+      track.segments.push_back ({ file.slice (s.offset, s.length), s.wallclock_ns, s.duration_ns });
+    }
+    if (!track.segments.empty ())
+      tracks.push_back (std::move (track));
+    else if (info == video)
+      return dvr_error (404, "stream " + stream + " has no recording of " + info->name + " "
+                                 + describe (range));
+  }
+  if (tracks.empty ())
+    return dvr_error (404, "stream " + stream + " has no recording " + describe (range));
+  std::string error;
+  auto built = build_clip (tracks, &error);
+  if (!built)
+    return dvr_error (500, "stream " + stream + ": the clip could not be made: " + error);
+  OriginResponse r;
+  r.content_type = "video/mp4";
+  r.cache_control = "public, max-age=60";
+  r.body = std::move (built->body);
+  r.headers.emplace_back ("Content-Disposition",
+                          "inline; filename=\"" + safe_file_name (stream) + "-"
+                              + std::to_string (range.start_ns / kNsPerS) + ".mp4\"");
+  return ranged (std::move (r), request);
+}
+
+} // namespace mirror
