@@ -276,6 +276,10 @@ Daemon::start (std::string *error, int *exit_code)
                                                               : config_.storage.local.cache_dir)
                     + "/dvr";
     recording.retention_ns = config_.storage.dvr.retention_time_ms * 1000000;
+    recording.segment_length_ns = config_.storage.dvr.segment_length_ms * 1000000;
+    recording.max_bytes = uint64_t (config_.storage.local.max_cache_size);
+    recording.ttl_ns = config_.storage.local.ttl_ms * 1000000;
+    recording.keep_until_uploaded = config_.storage.s3.enabled;
     origin_config.stream_defaults.recorder = std::make_shared<Recorder> (recording);
     log_info ("storage: recording every rendition under %s (kept %s)", recording.dir.c_str (),
               config_values::format_duration_ms (config_.storage.dvr.retention_time_ms).c_str ());

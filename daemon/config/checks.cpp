@@ -171,4 +171,30 @@ s3_bucket_or_empty (std::string_view text)
   return std::nullopt;
 }
 
+std::optional<std::string>
+http_url_or_empty (std::string_view text)
+{
+  if (text.empty ())
+    return std::nullopt;
+  const bool scheme = text.starts_with ("http://") || text.starts_with ("https://");
+  const size_t host = text.find ("://") + 3;
+  if (!scheme || host >= text.size () || text[host] == '/'
+      || text.find_first_of (" \t\r\n?#") != std::string_view::npos)
+    return std::string ("is not an http:// or https:// URL");
+  return std::nullopt;
+}
+
+std::optional<std::string>
+s3_prefix (std::string_view text)
+{
+  if (text.starts_with ("/"))
+    return std::string ("starts with '/' (S3 keys do not)");
+  for (char c : text)
+    if (static_cast<unsigned char> (c) < 0x20 || c == 0x7f || c == '\\')
+      return std::string ("has a control character or a backslash");
+  if (text.size () > 512)
+    return std::string ("is longer than 512 bytes");
+  return std::nullopt;
+}
+
 } // namespace mirror::daemon::config_checks

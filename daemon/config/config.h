@@ -106,15 +106,22 @@ struct S3Config {
   std::string bucket;
   std::string region;
   std::string endpoint;
+  std::string access_key_id;     // best given as MIRROR_STORAGE_S3_ACCESS_KEY_ID
+  std::string secret_access_key; // and MIRROR_STORAGE_S3_SECRET_ACCESS_KEY
+  std::string prefix;            // put before every object key
+  int upload_workers = 4;        // uploads in parallel
 };
 
 struct LocalStorageConfig {
   std::string cache_dir;            // empty: /var/lib/mirror as root, else $XDG_STATE_HOME/mirror
+  int64_t max_cache_size = 10LL * 1024 * 1024 * 1024; // DVR periods on local disk; 0: no cap
+  int64_t ttl_ms = 3600 * 1000; // with S3: how long an uploaded period stays on local disk
 };
 
 struct DvrConfig {
   bool enabled = true;                        // record every rendition under cache_dir/dvr
   int64_t retention_time_ms = 24 * 3600 * 1000; // periods older than this are removed
+  int64_t segment_length_ms = 500; // the recorded segment: packaging segments, merged
 };
 
 struct StorageConfig {

@@ -21,7 +21,7 @@ constexpr int64_t kClockJumpNs = 500000000;
 bool
 continuous (const DvrSegmentInput &previous, const DvrSegmentInput &s)
 {
-  return !s.discontinuity && !s.gap && s.msn == previous.msn + 1
+  return !s.discontinuity && !s.gap && s.msn == previous.msn + previous.merged
          && std::llabs (s.wallclock_ns - (previous.wallclock_ns + previous.duration_ns))
                 <= kClockJumpNs;
 }

@@ -23,6 +23,7 @@ inline constexpr int64_t kDvrGroupTargetNs = 6LL * 1000000000;
 struct DvrSegmentInput {
   int64_t period_s = 0; // its period file
   uint64_t msn = 0;
+  uint32_t merged = 1; // packaged segments in it: the next follows at msn + merged
   int64_t wallclock_ns = 0;
   int64_t duration_ns = 0;
   uint64_t offset = 0;

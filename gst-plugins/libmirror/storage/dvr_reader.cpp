@@ -158,6 +158,7 @@ DvrReader::segments (const std::string &stream, const std::string &rendition, in
       DvrSegmentInput s;
       s.period_s = starts[i];
       s.msn = r.msn;
+      s.merged = r.segments;
       s.wallclock_ns = r.wallclock_ns;
       s.duration_ns = r.duration_ns;
       s.offset = r.offset;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -93,11 +94,55 @@ struct Recorder::Writer {
   int64_t previous_end_ns = 0;
   // This batch's records, written once its data is durable.
   std::vector<IndexRecord> pending;
+  // The recorded segment being merged (written, not yet indexed).
+  std::optional<IndexRecord> merging;
   bool data_dirty = false;
   int64_t last_write_us = 0; // monotonic
   std::string info_json;     // rendition.json as last written
   std::string dir;
+  std::string base; // dir/{period start}
 };
+
+std::optional<UploadMarker>
+read_upload_marker (const std::string &base)
+{
+  gchar *text = nullptr;
+  if (!g_file_get_contents ((base + ".s3").c_str (), &text, nullptr, nullptr))
+    return std::nullopt;
+  UploadMarker m;
+  const bool ok
+      = std::sscanf (text, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &m.data_size, &m.index_size)
+        == 2;
+  g_free (text);
+  return ok ? std::optional<UploadMarker> (m) : std::nullopt;
+}
+
+bool
+write_upload_marker (const std::string &base, const UploadMarker &m, std::string *error)
+{
+  const std::string text
+      = std::to_string (m.data_size) + " " + std::to_string (m.index_size) + "\n";
+  GError *err = nullptr;
+  if (!g_file_set_contents ((base + ".s3").c_str (), text.c_str (), gssize (text.size ()), &err)) {
+    *error = err->message;
+    g_error_free (err);
+    return false;
+  }
+  return true;
+}
+
+bool
+period_uploaded (const std::string &base)
+{
+  auto marker = read_upload_marker (base);
+  if (!marker)
+    return false;
+  struct stat st;
+  // The data file may be gone already (evicted): then only the index counts.
+  if (stat ((base + ".cmf").c_str (), &st) == 0 && uint64_t (st.st_size) != marker->data_size)
+    return false;
+  return stat ((base + ".idx").c_str (), &st) == 0 && uint64_t (st.st_size) == marker->index_size;
+}
 
 std::string
 Recorder::rendition_dir (const std::string &dir, const std::string &stream,
@@ -157,6 +202,7 @@ Recorder::window (const std::string &dir, const std::string &stream)
 
 Recorder::Recorder (RecorderOptions options) : options_ (std::move (options))
 {
+  last_space_check_us_ = g_get_monotonic_time () - options_.space_check_us / 2;
   thread_ = std::thread ([this] { run (); });
 }
 
@@ -237,11 +283,23 @@ Recorder::run ()
           std::clamp<int64_t> (options_.idle_close_us, 1000, 5 * G_USEC_PER_SEC));
       const bool woken
           = wake_.wait_for (lock, idle_check, [&] { return stopping_ || !queue_.empty (); });
-      if (stopping_ && queue_.empty ())
-        return; // everything is written
+      if (stopping_ && queue_.empty ()) {
+        lock.unlock ();
+        // Everything is written: index what was being merged.
+        for (auto &[key, w] : writers_)
+          if (w) {
+            end_merge (w.get ());
+            commit (w.get ());
+          }
+        return;
+      }
       if (!woken) {
         lock.unlock ();
         close_idle_writers ();
+        if (g_get_monotonic_time () - last_space_check_us_ >= options_.space_check_us) {
+          last_space_check_us_ = g_get_monotonic_time ();
+          enforce_space ();
+        }
         continue;
       }
       batch.assign (std::make_move_iterator (queue_.begin ()),
@@ -249,6 +307,11 @@ Recorder::run ()
       queue_.clear ();
     }
     write_batch (batch);
+    // Before the batch counts as written, so that flush () sees its effect.
+    if (g_get_monotonic_time () - last_space_check_us_ >= options_.space_check_us) {
+      last_space_check_us_ = g_get_monotonic_time ();
+      enforce_space ();
+    }
     size_t size = 0;
     for (const RecordedSegment &s : batch)
       size += queued_size (s);
@@ -293,9 +356,11 @@ Recorder::writer_for (const RecordedSegment &segment)
   int64_t previous_end = 0;
   std::vector<uint8_t> previous_init;
   if (slot) {
+    end_merge (slot.get ());
     commit (slot.get ());
     previous_end = slot->previous_end_ns;
     previous_init = slot->init.empty () ? slot->previous_init : slot->init;
+    closed (slot.get ());
   }
   slot.reset ();
   const std::string dir = rendition_dir (options_.dir, segment.stream, segment.rendition);
@@ -309,6 +374,10 @@ Recorder::writer_for (const RecordedSegment &segment)
   auto w = std::make_unique<Writer> ();
   w->period_start_ns = start;
   w->dir = dir;
+  w->base = base;
+  // Reopened after an upload: what S3 has is no longer all of it.
+  if (unlink ((base + ".s3").c_str ()) == 0)
+    g_message ("recorder: %s reopened after its upload: it will be uploaded again", base.c_str ());
   w->previous_end_ns = previous_end;
   w->previous_init = std::move (previous_init);
   w->data_fd = open ((base + ".cmf").c_str (), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -367,6 +436,7 @@ Recorder::writer_for (const RecordedSegment &segment)
     std::lock_guard lock (mutex_);
     counters_.periods_opened++;
     counters_.recovered_bytes_cut += cut;
+    open_bases_.insert (base);
   }
   slot = std::move (w);
   return slot.get ();
@@ -382,13 +452,15 @@ Recorder::remove_periods_before (const std::string &dir, int64_t before_ns)
   while (const char *name = g_dir_read_name (d)) {
     char *end = nullptr;
     const gint64 start_s = g_ascii_strtoll (name, &end, 10);
-    if (end == name || (g_strcmp0 (end, ".cmf") != 0 && g_strcmp0 (end, ".idx") != 0))
+    if (end == name
+        || (g_strcmp0 (end, ".cmf") != 0 && g_strcmp0 (end, ".idx") != 0
+            && g_strcmp0 (end, ".s3") != 0))
       continue;
     if (start_s * 1000000000LL + options_.period_ns > before_ns)
       continue;
     const std::string path = dir + "/" + name;
     if (unlink (path.c_str ()) == 0)
-      removed += g_str_has_suffix (name, ".cmf") ? 1 : 0;
+      removed += g_str_has_suffix (name, ".idx") ? 1 : 0;
     else
       fail (path, errno);
   }
@@ -408,12 +480,137 @@ Recorder::close_idle_writers ()
       ++it;
       continue;
     }
-    if (it->second)
+    if (it->second) {
+      end_merge (it->second.get ());
       commit (it->second.get ());
+      closed (it->second.get ());
+    }
     it = writers_.erase (it);
   }
   std::lock_guard lock (mutex_);
   counters_.open_periods = writers_.size ();
+}
+
+void
+Recorder::end_merge (Writer *w)
+{
+  if (w->merging)
+    w->pending.push_back (*w->merging);
+  w->merging.reset ();
+}
+
+void
+Recorder::closed (Writer *w)
+{
+  {
+    std::lock_guard lock (mutex_);
+    open_bases_.erase (w->base);
+  }
+  if (on_period_closed_)
+    on_period_closed_ (w->base);
+}
+
+void
+Recorder::set_on_period_closed (std::function<void (const std::string &)> fn)
+{
+  on_period_closed_ = std::move (fn);
+}
+
+bool
+Recorder::is_open (const std::string &base) const
+{
+  std::lock_guard lock (mutex_);
+  return open_bases_.count (base) > 0;
+}
+
+void
+Recorder::enforce_space ()
+{
+  struct Period {
+    std::string base;
+    int64_t start_s;
+    uint64_t data = 0, index = 0; // bytes on disk
+  };
+  std::vector<Period> periods;
+  uint64_t total = 0;
+  GDir *streams = g_dir_open (options_.dir.c_str (), 0, nullptr);
+  if (!streams)
+    return;
+  while (const char *stream = g_dir_read_name (streams)) {
+    const std::string sdir = options_.dir + "/" + stream;
+    GDir *renditions = g_dir_open (sdir.c_str (), 0, nullptr);
+    if (!renditions)
+      continue;
+    while (const char *rendition = g_dir_read_name (renditions)) {
+      const std::string rdir = sdir + "/" + rendition;
+      GDir *d = g_dir_open (rdir.c_str (), 0, nullptr);
+      if (!d)
+        continue;
+      std::map<int64_t, Period> here;
+      while (const char *name = g_dir_read_name (d)) {
+        char *end = nullptr;
+        const gint64 start_s = g_ascii_strtoll (name, &end, 10);
+        const bool data = g_strcmp0 (end, ".cmf") == 0, index = g_strcmp0 (end, ".idx") == 0;
+        if (end == name || (!data && !index))
+          continue;
+        struct stat st;
+        if (stat ((rdir + "/" + name).c_str (), &st) != 0)
+          continue;
+        Period &p = here[start_s];
+        p.base = rdir + "/" + std::to_string (start_s);
+        p.start_s = start_s;
+        (data ? p.data : p.index) = uint64_t (st.st_size);
+        total += uint64_t (st.st_size);
+      }
+      g_dir_close (d);
+      for (auto &[start, p] : here)
+        periods.push_back (std::move (p));
+    }
+    g_dir_close (renditions);
+  }
+  g_dir_close (streams);
+  std::sort (periods.begin (), periods.end (),
+             [] (const Period &a, const Period &b) { return a.start_s < b.start_s; });
+
+  const int64_t now_ns = g_get_real_time () * 1000;
+  uint64_t removed = 0, evicted = 0;
+  for (const Period &p : periods) {
+    if (is_open (p.base))
+      continue;
+    const int64_t end_ns = p.start_s * 1000000000LL + options_.period_ns;
+    if (options_.retention_ns > 0 && end_ns < now_ns - options_.retention_ns) {
+      // Past the window, every stream's (one that ended included).
+      for (const char *ext : { ".cmf", ".idx", ".s3" })
+        unlink ((p.base + ext).c_str ());
+      total -= p.data + p.index;
+      removed++;
+    } else if (options_.keep_until_uploaded) {
+      // Only what S3 has, and only once it is older than the ttl.
+      if (p.data == 0 || end_ns + options_.ttl_ns > now_ns || !period_uploaded (p.base))
+        continue;
+      if (unlink ((p.base + ".cmf").c_str ()) == 0) {
+        total -= p.data;
+        evicted++;
+      }
+    } else if (options_.max_bytes > 0 && total > options_.max_bytes) {
+      for (const char *ext : { ".cmf", ".idx", ".s3" })
+        unlink ((p.base + ext).c_str ());
+      total -= p.data + p.index;
+      removed++;
+    }
+  }
+  std::lock_guard lock (mutex_);
+  counters_.periods_removed += removed;
+  counters_.periods_evicted += evicted;
+  counters_.cache_bytes = total;
+  if (removed > 0)
+    g_message ("recorder: %" G_GUINT64_FORMAT " periods removed (past the retention time, or "
+               "the oldest over the cache's %" G_GUINT64_FORMAT " bytes)",
+               removed, options_.max_bytes);
+  if (options_.max_bytes > 0 && total > options_.max_bytes && options_.keep_until_uploaded)
+    g_warning ("recorder: the cache holds %" G_GUINT64_FORMAT " bytes, over its %" G_GUINT64_FORMAT
+               ": periods leave only once uploaded to S3 and older than the ttl",
+               total, options_.max_bytes);
 }
 
 void
@@ -501,11 +698,33 @@ Recorder::write_batch (std::vector<RecordedSegment> &batch)
       writers_.erase ({ s.stream, s.rendition });
       continue;
     }
+    // Merged into the recorded segment in progress when it continues it
+    // (same init, no break, the bytes right after) and it is not long
+    // enough yet.
+    IndexRecord *m = w->merging ? &*w->merging : nullptr;
+    const bool merge = m && !new_init && !record.discontinuity && !record.gap
+                       && record.msn == m->msn + m->segments
+                       && record.offset == m->offset + m->length
+                       && record.init_generation == m->init_generation
+                       && m->duration_ns + record.duration_ns
+                              <= options_.segment_length_ns + record.duration_ns / 2;
+    if (!merge)
+      end_merge (w);
     if (new_init) {
       w->init.assign (s.init.data (), s.init.data () + s.init.size ());
       w->pending.push_back (init_record);
     }
-    w->pending.push_back (record);
+    if (merge) {
+      m->duration_ns += record.duration_ns;
+      m->length += record.length;
+      m->parts += record.parts;
+      m->segments++;
+    } else {
+      w->merging = record;
+    }
+    // Whole once another like this one would overshoot by more than half.
+    if (w->merging->duration_ns + record.duration_ns / 2 > options_.segment_length_ns)
+      end_merge (w);
     w->data_end = at + record.length;
     w->previous_end_ns = s.wallclock_ns + s.duration_ns;
     w->data_dirty = true;

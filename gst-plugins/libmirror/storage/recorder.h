@@ -24,6 +24,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,15 +38,45 @@ namespace mirror {
 struct RecorderOptions {
   std::string dir;                                // {cache_dir}/dvr
   int64_t period_ns = 600LL * 1000 * 1000 * 1000; // one data file per 10 minutes
-  size_t queue_limit_bytes = 64 * 1024 * 1024;    // beyond it, segments are dropped
-  bool sync = true;                               // fdatasync each batch (power loss)
+  // Packaged segments are merged into one recorded segment (one index
+  // record) until it lasts this long (storage.dvr.segment_length); 0 or
+  // less than a packaged segment: each is one. Its data is written as it
+  // comes; its record once it is whole, so a crash loses at most it.
+  int64_t segment_length_ns = 0;
+  size_t queue_limit_bytes = 64 * 1024 * 1024; // beyond it, segments are dropped
+  bool sync = true;                            // fdatasync each batch (power loss)
   // Periods that ended longer ago than this go when a rendition opens its
   // next one (storage.dvr.retention_time); 0: kept.
   int64_t retention_ns = 24LL * 3600 * 1000 * 1000 * 1000;
   // A rendition that has recorded nothing for this long (its stream ended,
   // say) has its period files closed; they open again when it records.
   int64_t idle_close_us = 30LL * 1000 * 1000;
+  // The local cache (storage.local): what all period files may take
+  // together (0: no cap). Beyond it the oldest closed periods go; with
+  // keep_until_uploaded (S3 on), only a period's data file goes, once it is
+  // uploaded (its marker says so) and ended more than ttl_ns ago, whatever
+  // the cap: its index stays, so playlists still list it and its bytes are
+  // read from S3.
+  uint64_t max_bytes = 0;
+  bool keep_until_uploaded = false;
+  int64_t ttl_ns = 3600LL * 1000 * 1000 * 1000;
+  // How often the cache's size is checked.
+  int64_t space_check_us = 10LL * 1000 * 1000;
 };
+
+// A period's upload marker, {period}.s3 beside its files: the sizes of the
+// data and index files uploaded. It counts only while the data file still
+// has that size (a period reopened after a restart grows, and is uploaded
+// again once closed).
+struct UploadMarker {
+  uint64_t data_size = 0;
+  uint64_t index_size = 0;
+};
+std::optional<UploadMarker> read_upload_marker (const std::string &base);
+bool write_upload_marker (const std::string &base, const UploadMarker &marker, std::string *error);
+// Whether @base (a period's path without extension) has a marker matching
+// its files as they are: uploaded, and not grown since.
+bool period_uploaded (const std::string &base);
 
 struct RecordedSegment {
   std::string stream;
@@ -68,7 +100,9 @@ struct RecorderCounters {
   uint64_t dropped_segments = 0; // queue full, or after a write error
   uint64_t write_errors = 0;
   uint64_t periods_opened = 0;
-  uint64_t periods_removed = 0;     // past the retention time
+  uint64_t periods_removed = 0;     // past the retention time, or over the cache's cap
+  uint64_t periods_evicted = 0;     // data files left to S3 (index kept)
+  uint64_t cache_bytes = 0;         // period files on disk, as last checked
   size_t open_periods = 0;          // period files held open (closed when idle)
   uint64_t recovered_bytes_cut = 0; // torn tails cut off reopened periods
   size_t queued_bytes = 0;
@@ -95,6 +129,12 @@ class Recorder {
   uint64_t add_listener (Listener listener);
   // Once it returns, the listener is not running and will not run again.
   void remove_listener (uint64_t id);
+  // Called on the recorder's thread when a period is closed (the next one
+  // opened, or idle): @base is its path without extension. Set before
+  // anything is submitted.
+  void set_on_period_closed (std::function<void (const std::string &base)> fn);
+  // Whether the period at @base is open for writing now (any thread).
+  bool is_open (const std::string &base) const;
   RecorderCounters counters () const;
   const RecorderOptions &options () const { return options_; }
 
@@ -125,6 +165,14 @@ class Recorder {
   void fail (const std::string &what, int error);
   // Removes @dir's periods that ended before @before_ns (unix ns).
   void remove_periods_before (const std::string &dir, int64_t before_ns);
+  // Keeps the cache under max_bytes and evicts uploaded data past the ttl.
+  void enforce_space ();
+  void closed (Writer *w);
+  // The recorded segment being merged is whole: its record is pending.
+  void end_merge (Writer *w);
+  int64_t last_space_check_us_ = 0;
+  std::function<void (const std::string &)> on_period_closed_;
+  std::set<std::string> open_bases_; // under mutex_
 
   const RecorderOptions options_;
   mutable std::mutex mutex_;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -58,7 +59,8 @@ crc32 (const uint8_t *data, size_t size)
 
 // Layout: magic 0..3, kind 4, flags 5, (2 spare), init generation 8..11,
 // parts 12..15, msn 16..23, wallclock 24..31, duration 32..39, offset
-// 40..47, length 48..55, (4 spare), CRC-32 of 0..59 at 60..63.
+// 40..47, length 48..55, segments merged 56..59 (0: one), CRC-32 of 0..59
+// at 60..63.
 void
 encode_index_record (const IndexRecord &r, uint8_t out[kIndexRecordSize])
 {
@@ -74,6 +76,7 @@ encode_index_record (const IndexRecord &r, uint8_t out[kIndexRecordSize])
   put (out + 32, uint64_t (r.duration_ns), 8);
   put (out + 40, r.offset, 8);
   put (out + 48, r.length, 8);
+  put (out + 56, r.segments, 4);
   put (out + 60, crc32 (out, 60), 4);
 }
 
@@ -95,6 +98,7 @@ decode_index_record (const uint8_t in[kIndexRecordSize], IndexRecord *r)
   r->duration_ns = int64_t (get (in + 32, 8));
   r->offset = get (in + 40, 8);
   r->length = get (in + 48, 8);
+  r->segments = std::max<uint32_t> (1, uint32_t (get (in + 56, 4)));
   return true;
 }
 

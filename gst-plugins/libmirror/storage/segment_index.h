@@ -30,6 +30,9 @@ struct IndexRecord {
   uint64_t offset = 0; // in the period's data file
   uint64_t length = 0;
   uint32_t parts = 0;
+  // Packaged segments merged into this one (storage.dvr.segment_length);
+  // msn is the first's. Stored in what was spare, so 0 on disk reads as 1.
+  uint32_t segments = 1;
 };
 
 inline constexpr size_t kIndexRecordSize = 64;

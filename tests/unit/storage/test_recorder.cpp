@@ -295,6 +295,145 @@ TEST (Recorder, PeriodsPastTheRetentionTimeGo)
   EXPECT_EQ (records.size (), 2u);
 }
 
+TEST (Recorder, PackagedSegmentsAreMergedUpToTheSegmentLength)
+{
+  TempDir dir;
+  RecorderOptions o = options (dir.path ());
+  o.segment_length_ns = 2 * kSecond;
+  {
+    Recorder recorder (o);
+    for (uint64_t i = 0; i < 10; i++)
+      ASSERT_TRUE (recorder.submit (segment (i, kT0 + int64_t (i) * kSecond / 2)));
+    recorder.flush ();
+    std::vector<IndexRecord> records;
+    ASSERT_TRUE (read_index (base_of (dir.path (), kT0) + ".idx", &records));
+    // The init and two whole recorded segments; the last two packaged ones
+    // are written but wait for more.
+    ASSERT_EQ (records.size (), 3u);
+    for (size_t i : { 1, 2 }) {
+      EXPECT_EQ (records[i].segments, 4u);
+      EXPECT_EQ (records[i].parts, 12u);
+      EXPECT_EQ (records[i].duration_ns, 2 * kSecond);
+      EXPECT_EQ (records[i].msn, (i - 1) * 4);
+    }
+    EXPECT_EQ (records[2].offset, records[1].offset + records[1].length);
+  }
+  // Stopping indexes what was being merged.
+  std::vector<IndexRecord> records;
+  ASSERT_TRUE (read_index (base_of (dir.path (), kT0) + ".idx", &records));
+  ASSERT_EQ (records.size (), 4u);
+  EXPECT_EQ (records[3].segments, 2u);
+  EXPECT_EQ (records[3].msn, 8u);
+  struct stat st;
+  ASSERT_EQ (stat ((base_of (dir.path (), kT0) + ".cmf").c_str (), &st), 0);
+  EXPECT_EQ (uint64_t (st.st_size), records[3].offset + records[3].length);
+}
+
+// Period files of 1 s: segment t goes to the period starting at t s.
+void
+record_periods (Recorder &recorder, std::initializer_list<int> seconds)
+{
+  for (int t : seconds) {
+    ASSERT_TRUE (recorder.submit (segment (uint64_t (t), kT0 + t * kSecond)));
+    recorder.flush ();
+  }
+}
+
+bool
+exists (const std::string &path)
+{
+  struct stat st;
+  return stat (path.c_str (), &st) == 0;
+}
+
+TEST (Recorder, TheCacheCapRemovesTheOldestClosedPeriods)
+{
+  TempDir dir;
+  RecorderOptions o = options (dir.path ());
+  o.period_ns = kSecond;
+  o.retention_ns = 0;
+  o.space_check_us = 0; // after every batch
+  // One period: init (6) + 3 parts (~11 each) and two 64-byte records.
+  o.max_bytes = 3 * (6 + 3 * 11 + 2 * 64);
+  Recorder recorder (o);
+  record_periods (recorder, { 0, 1, 2, 3, 4, 5 });
+  // The newest three fit; the one being written is never removed.
+  for (int t : { 0, 1, 2 })
+    EXPECT_FALSE (exists (base_of (dir.path (), kT0 + t * kSecond) + ".idx")) << t;
+  for (int t : { 3, 4, 5 })
+    EXPECT_TRUE (exists (base_of (dir.path (), kT0 + t * kSecond) + ".cmf")) << t;
+  EXPECT_EQ (recorder.counters ().periods_removed, 3u);
+  EXPECT_LE (recorder.counters ().cache_bytes, o.max_bytes);
+}
+
+TEST (Recorder, WithS3OnlyUploadedPeriodsLeaveAndTheirIndexStays)
+{
+  TempDir dir;
+  RecorderOptions o = options (dir.path ());
+  o.period_ns = kSecond;
+  o.retention_ns = 0;
+  o.space_check_us = 0;
+  o.keep_until_uploaded = true;
+  o.ttl_ns = 0;
+  o.max_bytes = 1; // over it all along: the cap alone removes nothing
+  Recorder recorder (o);
+  record_periods (recorder, { 0, 1, 2 });
+  auto size_of = [] (const std::string &path) {
+    struct stat st;
+    return stat (path.c_str (), &st) == 0 ? uint64_t (st.st_size) : 0;
+  };
+  std::string error;
+  for (int t : { 0, 1 }) {
+    const std::string base = base_of (dir.path (), kT0 + t * kSecond);
+    // Period 1's marker is stale: its data file has grown since.
+    ASSERT_TRUE (write_upload_marker (
+        base, { size_of (base + ".cmf") - uint64_t (t), size_of (base + ".idx") }, &error));
+  }
+  EXPECT_TRUE (period_uploaded (base_of (dir.path (), kT0)));
+  EXPECT_FALSE (period_uploaded (base_of (dir.path (), kT0 + kSecond)));
+  record_periods (recorder, { 3 });
+  const std::string first = base_of (dir.path (), kT0);
+  EXPECT_FALSE (exists (first + ".cmf"));
+  EXPECT_TRUE (exists (first + ".idx"));
+  EXPECT_TRUE (period_uploaded (first)); // the index and marker still say it is in S3
+  for (int t : { 1, 2, 3 })
+    EXPECT_TRUE (exists (base_of (dir.path (), kT0 + t * kSecond) + ".cmf")) << t;
+  EXPECT_EQ (recorder.counters ().periods_evicted, 1u);
+  EXPECT_EQ (recorder.counters ().periods_removed, 0u);
+}
+
+TEST (Recorder, APeriodReopenedAfterItsUploadIsUploadedAgain)
+{
+  TempDir dir;
+  RecorderOptions o = options (dir.path ());
+  const std::string base = base_of (dir.path (), kT0);
+  std::vector<std::string> closed;
+  {
+    Recorder recorder (o);
+    record_periods (recorder, { 0 });
+  }
+  struct stat data, index;
+  ASSERT_EQ (stat ((base + ".cmf").c_str (), &data), 0);
+  ASSERT_EQ (stat ((base + ".idx").c_str (), &index), 0);
+  std::string error;
+  ASSERT_TRUE (
+      write_upload_marker (base, { uint64_t (data.st_size), uint64_t (index.st_size) }, &error));
+  EXPECT_TRUE (period_uploaded (base));
+  o.idle_close_us = 1000;
+  Recorder recorder (o);
+  recorder.set_on_period_closed ([&] (const std::string &b) { closed.push_back (b); });
+  ASSERT_TRUE (recorder.submit (segment (1, kT0 + kSecond / 2)));
+  recorder.flush ();
+  EXPECT_FALSE (exists (base + ".s3"));
+  EXPECT_TRUE (recorder.is_open (base));
+  // Closed when idle, and said so (the uploader takes it from there).
+  const auto deadline = std::chrono::steady_clock::now () + std::chrono::seconds (10);
+  while (recorder.is_open (base) && std::chrono::steady_clock::now () < deadline)
+    std::this_thread::sleep_for (std::chrono::milliseconds (10));
+  EXPECT_FALSE (recorder.is_open (base));
+  recorder.flush ();
+}
+
 TEST (Recorder, AStoreRecordsEachSegmentOnceItIsComplete)
 {
   TempDir dir;
