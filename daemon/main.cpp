@@ -280,9 +280,44 @@ Daemon::start (std::string *error, int *exit_code)
     recording.max_bytes = uint64_t (config_.storage.local.max_cache_size);
     recording.ttl_ns = config_.storage.local.ttl_ms * 1000000;
     recording.keep_until_uploaded = config_.storage.s3.enabled;
-    origin_config.stream_defaults.recorder = std::make_shared<Recorder> (recording);
+    auto recorder = std::make_shared<Recorder> (recording);
+    origin_config.stream_defaults.recorder = recorder;
     log_info ("storage: recording every rendition under %s (kept %s)", recording.dir.c_str (),
               config_values::format_duration_ms (config_.storage.dvr.retention_time_ms).c_str ());
+    if (config_.storage.s3.enabled) {
+      const auto &c = config_.storage.s3;
+      mirror::S3Config s3;
+      s3.endpoint = c.endpoint;
+      s3.region = c.region.empty () ? "us-east-1" : c.region;
+      s3.bucket = c.bucket;
+      s3.access_key_id = c.access_key_id;
+      s3.secret_access_key = c.secret_access_key;
+      s3.prefix = c.prefix;
+      UploaderOptions uploading;
+      uploading.dir = recording.dir;
+      uploading.workers = c.upload_workers;
+      uploading.retention_ns = recording.retention_ns;
+      uploading.period_ns = recording.period_ns;
+      auto uploader
+          = std::make_shared<Uploader> (uploading, std::make_shared<S3Client> (s3), recorder);
+      // Before anything is recorded: the recorder's thread reads it.
+      recorder->set_on_period_closed (
+          [weak = std::weak_ptr<Uploader> (uploader)] (const std::string &base) {
+            if (auto u = weak.lock ())
+              u->enqueue (base);
+          });
+      origin_config.archive = uploader;
+      log_info ("storage: archiving closed periods to s3://%s/%s at %s (%d uploads at a time)",
+                c.bucket.c_str (), c.prefix.c_str (),
+                c.endpoint.empty () ? ("AWS " + s3.region).c_str () : c.endpoint.c_str (),
+                c.upload_workers);
+      if (c.access_key_id.empty () || c.secret_access_key.empty ())
+        log_warn ("storage: storage.s3 has no credentials (MIRROR_STORAGE_S3_ACCESS_KEY_ID, "
+                  "MIRROR_STORAGE_S3_SECRET_ACCESS_KEY): S3 will refuse the uploads");
+    }
+  } else if (config_.storage.s3.enabled) {
+    log_warn ("storage: storage.s3 archives the DVR recording, which is off "
+              "(storage.dvr.enabled): nothing will be uploaded");
   }
   std::string origin_error;
   origin_ = Origin::start (origin_config, &origin_error);

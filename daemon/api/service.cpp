@@ -161,7 +161,30 @@ update_origin_metrics (AdminContext &ctx)
     m.storage_queue_bytes.Add ({}).Set ((double)c.queued_bytes);
     m.storage_disk_full.Add ({}).Set (c.disk_full ? 1 : 0);
     m.storage_open_periods.Add ({}).Set ((double)c.open_periods);
+    m.storage_cache_bytes.Add ({}).Set ((double)c.cache_bytes);
+    m.storage_disk_free_bytes.Add ({}).Set ((double)c.disk_free_bytes);
+    m.storage_write_latency_seconds.Add ({ { "quantile", "0.99" } }).Set (c.write_p99_s);
+    m.storage_write_latency_seconds.Add ({ { "quantile", "1" } }).Set (c.write_max_s);
+    add (m.storage_periods_removed_total.Add ({}), c.periods_removed, was.periods_removed);
+    add (m.storage_periods_evicted_total.Add ({}), c.periods_evicted, was.periods_evicted);
     was = c;
+  }
+  if (const auto &archive = ctx.origin->config ().archive) {
+    static UploaderCounters was;
+    static S3Client::Counters was_s3;
+    const UploaderCounters c = archive->counters ();
+    const S3Client::Counters s3 = archive->s3 ()->counters ();
+    add (m.storage_uploads_total.Add ({ { "result", "ok" } }), c.uploads_ok, was.uploads_ok);
+    add (m.storage_uploads_total.Add ({ { "result", "failed" } }), c.uploads_failed,
+         was.uploads_failed);
+    add (m.storage_upload_bytes_total.Add ({}), c.bytes_uploaded, was.bytes_uploaded);
+    add (m.storage_s3_requests_total.Add ({}), s3.requests, was_s3.requests);
+    add (m.storage_s3_retries_total.Add ({}), s3.retries, was_s3.retries);
+    m.storage_upload_backlog.Add ({}).Set ((double)c.backlog);
+    m.storage_upload_oldest_seconds.Add ({}).Set ((double)c.oldest_waiting_s);
+    m.storage_upload_failing.Add ({}).Set (c.failing ? 1 : 0);
+    was = c;
+    was_s3 = s3;
   }
   if (now.http3) {
     const QuicFrontend::Stats &q = now.quic, &p = last.quic;
@@ -229,6 +252,16 @@ add_health_routes (Router &router, AdminContext &ctx)
         detail += "; the disk is full, recording stopped";
       if (!c.last_error.empty ())
         detail += "; last error: " + c.last_error;
+      // S3 failing keeps everything local: the node is degraded, not down.
+      if (const auto &archive = ctx.origin->config ().archive) {
+        const UploaderCounters u = archive->counters ();
+        detail += "; S3 archive: " + std::to_string (u.uploads_ok) + " periods uploaded, "
+                  + std::to_string (u.backlog) + " waiting";
+        if (u.failing) {
+          storage_ok = false;
+          detail += ", uploads failing: " + u.last_error;
+        }
+      }
       add_component (b, "storage", storage_ok, detail);
     } else {
       add_component (b, "storage", true, "recording off (storage.dvr.enabled)");

@@ -161,6 +161,34 @@ Metrics::Metrics ()
           GAUGE ("mirror_storage_disk_full", "1 when the disk filled up and recording stopped")),
       storage_open_periods (GAUGE ("mirror_storage_open_periods",
                                    "Period files the recorder holds open (two descriptors each)")),
+      storage_cache_bytes (
+          GAUGE ("mirror_storage_cache_bytes", "DVR period files on local disk, as last checked")),
+      storage_disk_free_bytes (GAUGE ("mirror_storage_disk_free_bytes",
+                                      "Free space on the DVR directory's file system")),
+      storage_write_latency_seconds (
+          GAUGE ("mirror_storage_write_latency_seconds",
+                 "Write and sync time of the recorder's batches: p99 and max of the last 256")),
+      storage_periods_removed_total (
+          COUNTER ("mirror_storage_periods_removed_total",
+                   "Periods removed: past the retention time, or the oldest over the cache's cap")),
+      storage_periods_evicted_total (
+          COUNTER ("mirror_storage_periods_evicted_total",
+                   "Data files left to S3 once uploaded and older than storage.local.ttl")),
+      storage_uploads_total (COUNTER ("mirror_storage_uploads_total",
+                                      "Period uploads to S3 by result (failed ones are retried)")),
+      storage_upload_bytes_total (
+          COUNTER ("mirror_storage_upload_bytes_total", "Bytes of period files uploaded to S3")),
+      storage_s3_requests_total (
+          COUNTER ("mirror_storage_s3_requests_total", "S3 requests sent, retries included")),
+      storage_s3_retries_total (
+          COUNTER ("mirror_storage_s3_retries_total",
+                   "S3 requests sent again after a 5xx, 429, SlowDown or a connection failure")),
+      storage_upload_backlog (GAUGE ("mirror_storage_upload_backlog",
+                                     "Closed periods waiting for or in their upload to S3")),
+      storage_upload_oldest_seconds (GAUGE ("mirror_storage_upload_oldest_seconds",
+                                            "How long ago the oldest period waiting for S3 ended")),
+      storage_upload_failing (GAUGE ("mirror_storage_upload_failing",
+                                     "1 while uploads to S3 fail (the alarm; local data is kept)")),
       http_connections (
           GAUGE ("mirror_http_connections", "HTTP/1.1 and HTTPS connections open now, by server")),
       http_connections_total (

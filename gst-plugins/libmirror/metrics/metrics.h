@@ -112,6 +112,19 @@ class Metrics {
   prometheus::Family<prometheus::Gauge> &storage_queue_bytes;
   prometheus::Family<prometheus::Gauge> &storage_disk_full;
   prometheus::Family<prometheus::Gauge> &storage_open_periods;
+  prometheus::Family<prometheus::Gauge> &storage_cache_bytes;
+  prometheus::Family<prometheus::Gauge> &storage_disk_free_bytes;
+  prometheus::Family<prometheus::Gauge> &storage_write_latency_seconds;
+  prometheus::Family<prometheus::Counter> &storage_periods_removed_total;
+  prometheus::Family<prometheus::Counter> &storage_periods_evicted_total;
+  // The S3 archive (storage/uploader.h).
+  prometheus::Family<prometheus::Counter> &storage_uploads_total;
+  prometheus::Family<prometheus::Counter> &storage_upload_bytes_total;
+  prometheus::Family<prometheus::Counter> &storage_s3_requests_total;
+  prometheus::Family<prometheus::Counter> &storage_s3_retries_total;
+  prometheus::Family<prometheus::Gauge> &storage_upload_backlog;
+  prometheus::Family<prometheus::Gauge> &storage_upload_oldest_seconds;
+  prometheus::Family<prometheus::Gauge> &storage_upload_failing;
 
   // HTTP/1.1 and HTTPS connections (libsoup), by server: "origin", "admin".
   prometheus::Family<prometheus::Gauge> &http_connections;

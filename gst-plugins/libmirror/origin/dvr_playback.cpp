@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "origin/dvr_playback.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <charconv>
 #include <climits>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include <json-glib/json-glib.h>
 
@@ -11,6 +18,7 @@
 #include "hls/blocking_reload.h"
 #include "hls/dvr_playlist.h"
 #include "hls/multivariant.h"
+#include "storage/uploader.h"
 #include "util/file_name.h"
 #include "util/main_context.h"
 
@@ -186,13 +194,64 @@ dvr_error (int status, const std::string &message, const std::string &parameter)
   return r;
 }
 
-DvrPlayback::DvrPlayback (std::shared_ptr<Recorder> recorder, MediaStore &store,
-                          GMainContext *context)
-    : recorder_ (std::move (recorder)), store_ (store), context_ (g_main_context_ref (context)),
-      alive_ (std::make_shared<bool> (true))
+// A few threads for what reads media (clips, S3): never the Origin's.
+class DvrPlayback::Workers {
+ public:
+  explicit Workers (int n)
+  {
+    for (int i = 0; i < n; i++)
+      threads_.emplace_back ([this] {
+        pthread_setname_np (pthread_self (), "dvr-read");
+        std::unique_lock lock (mutex_);
+        for (;;) {
+          wake_.wait (lock, [this] { return stopping_ || !jobs_.empty (); });
+          if (stopping_)
+            return;
+          auto job = std::move (jobs_.front ());
+          jobs_.pop_front ();
+          lock.unlock ();
+          job ();
+          lock.lock ();
+        }
+      });
+  }
+  // Jobs not started are dropped; running ones finish.
+  ~Workers ()
+  {
+    {
+      std::lock_guard lock (mutex_);
+      stopping_ = true;
+      jobs_.clear ();
+    }
+    wake_.notify_all ();
+    for (std::thread &t : threads_)
+      t.join ();
+  }
+  void post (std::function<void ()> job)
+  {
+    {
+      std::lock_guard lock (mutex_);
+      jobs_.push_back (std::move (job));
+    }
+    wake_.notify_one ();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void ()>> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+DvrPlayback::DvrPlayback (std::shared_ptr<Recorder> recorder, std::shared_ptr<S3Client> archive,
+                          MediaStore &store, GMainContext *context)
+    : recorder_ (std::move (recorder)), archive_ (std::move (archive)), store_ (store),
+      context_ (g_main_context_ref (context)), alive_ (std::make_shared<bool> (true))
 {
   if (!recorder_)
     return;
+  workers_ = std::make_unique<Workers> (archive_ ? 4 : 2);
   reader_
       = std::make_unique<DvrReader> (recorder_->options ().dir, recorder_->options ().period_ns);
   // On the recorder's thread: only post.
@@ -209,6 +268,7 @@ DvrPlayback::DvrPlayback (std::shared_ptr<Recorder> recorder, MediaStore &store,
 DvrPlayback::~DvrPlayback ()
 {
   *alive_ = false;
+  workers_.reset ();
   if (recorder_)
     recorder_->remove_listener (listener_);
   while (!waiters_.empty ()) {
@@ -254,10 +314,8 @@ DvrPlayback::handle (const std::string &stream, const HlsObjectRef &ref,
                                    "off (storage.dvr.enabled)"));
     return {};
   }
-  if (ref.kind == HlsObjectKind::kDvrData) {
-    respond (period_file (stream, ref, request));
-    return {};
-  }
+  if (ref.kind == HlsObjectKind::kDvrData)
+    return period_file (stream, ref, request, respond);
   DvrRangeError error;
   auto range = parse_dvr_range (request.query, now_ns (), &error);
   if (!range) {
@@ -271,8 +329,9 @@ DvrPlayback::handle (const std::string &stream, const HlsObjectRef &ref,
                           range->requested ? "end" : "start"));
       return {};
     }
-    respond (clip (stream, *range, request));
-    return {};
+    return off_thread (
+        [this, stream, range = *range, request] () { return clip (stream, range, request); },
+        std::move (respond));
   case HlsObjectKind::kMultivariant:
     respond (multivariant (stream, *range));
     return {};
@@ -466,40 +525,103 @@ DvrPlayback::multivariant (const std::string &stream, const DvrRange &range)
                    vod ? "public, max-age=60" : "public, max-age=1");
 }
 
-OriginResponse
-DvrPlayback::period_file (const std::string &stream, const HlsObjectRef &ref,
-                          const OriginRequest &request)
+std::function<void ()>
+DvrPlayback::off_thread (std::function<OriginResponse ()> work, OriginRespond respond)
 {
+  auto cancelled = std::make_shared<bool> (false);
+  workers_->post ([work = std::move (work), respond = std::move (respond), cancelled,
+                   alive = alive_, context = context_] () mutable {
+    auto response = std::make_shared<OriginResponse> (work ());
+    invoke_on (context, [respond = std::move (respond), response, cancelled, alive] () {
+      if (*alive && !*cancelled)
+        respond (std::move (*response));
+    });
+  });
+  return [cancelled] () { *cancelled = true; };
+}
+
+std::optional<Bytes>
+DvrPlayback::period_bytes (const std::string &stream, const std::string &rendition,
+                           int64_t period_s, uint64_t offset, uint64_t length, std::string *error)
+{
+  if (auto local = reader_->read (stream, rendition, period_s, offset, length, error))
+    return local;
+  if (!archive_)
+    return std::nullopt;
+  const std::string base = Recorder::rendition_dir (reader_->dir (), stream, rendition) + "/"
+                           + std::to_string (period_s);
+  std::string bytes;
+  const S3Result r = archive_->get_object (Uploader::object_key (reader_->dir (), base + ".cmf"),
+                                           offset, length, &bytes);
+  if (!r.ok || bytes.size () != length) {
+    *error = r.ok ? "S3 returned " + std::to_string (bytes.size ()) + " bytes of "
+                        + std::to_string (length)
+                  : r.message;
+    return std::nullopt;
+  }
+  return Bytes::take (std::vector<uint8_t> (bytes.begin (), bytes.end ()));
+}
+
+std::function<void ()>
+DvrPlayback::period_file (const std::string &stream, const HlsObjectRef &ref,
+                          const OriginRequest &request, OriginRespond &respond)
+{
+  // Its size: the local file's, or what the upload marker says S3 has.
+  const std::string base = Recorder::rendition_dir (reader_->dir (), stream, ref.rendition) + "/"
+                           + std::to_string (ref.period_s);
   auto size = reader_->size (stream, ref.rendition, ref.period_s);
-  if (!size)
-    return dvr_error (404, "stream " + stream + " has no recorded period "
-                               + std::to_string (ref.period_s) + " of rendition " + ref.rendition);
+  const bool local = size.has_value ();
+  if (!size && archive_)
+    if (auto marker = read_upload_marker (base))
+      size = marker->data_size;
+  if (!size) {
+    respond (dvr_error (404, "stream " + stream + " has no recorded period "
+                                 + std::to_string (ref.period_s) + " of rendition "
+                                 + ref.rendition));
+    return {};
+  }
   ByteRange range{ 0, *size };
   const ByteRangeVerdict verdict = parse_byte_range (request.range, *size, &range);
   if (verdict == ByteRangeVerdict::kUnsatisfiable) {
     OriginResponse r = OriginResponse::text (416, "the range " + request.range + " is outside the "
                                                       + std::to_string (*size) + " bytes");
     r.headers.emplace_back ("Content-Range", "bytes */" + std::to_string (*size));
+    respond (std::move (r));
+    return {};
+  }
+  auto answer = [stream, size = *size, range, verdict] (std::optional<Bytes> bytes,
+                                                        const std::string &error) {
+    if (!bytes)
+      return dvr_error (404, "stream " + stream + ": " + error);
+    OriginResponse r;
+    r.content_type = hls_content_type (HlsObjectKind::kDvrData);
+    // Recorded bytes never change; the file only grows.
+    r.cache_control = "public, max-age=60";
+    r.headers.emplace_back ("Accept-Ranges", "bytes");
+    r.body.push_back (std::move (*bytes));
+    if (verdict == ByteRangeVerdict::kPartial) {
+      r.status = 206;
+      r.headers.emplace_back ("Content-Range", "bytes " + std::to_string (range.first) + "-"
+                                                   + std::to_string (range.first + range.length - 1)
+                                                   + "/" + std::to_string (size));
+    }
     return r;
+  };
+  if (local) {
+    // Mapped, not read: the front end's send touches the pages.
+    std::string error;
+    auto bytes
+        = reader_->read (stream, ref.rendition, ref.period_s, range.first, range.length, &error);
+    respond (answer (std::move (bytes), error));
+    return {};
   }
-  std::string error;
-  auto bytes
-      = reader_->read (stream, ref.rendition, ref.period_s, range.first, range.length, &error);
-  if (!bytes)
-    return dvr_error (404, "stream " + stream + ": " + error);
-  OriginResponse r;
-  r.content_type = hls_content_type (HlsObjectKind::kDvrData);
-  // Recorded bytes never change; the file only grows.
-  r.cache_control = "public, max-age=60";
-  r.headers.emplace_back ("Accept-Ranges", "bytes");
-  r.body.push_back (std::move (*bytes));
-  if (verdict == ByteRangeVerdict::kPartial) {
-    r.status = 206;
-    r.headers.emplace_back ("Content-Range", "bytes " + std::to_string (range.first) + "-"
-                                                 + std::to_string (range.first + range.length - 1)
-                                                 + "/" + std::to_string (*size));
-  }
-  return r;
+  return off_thread (
+      [this, stream, rendition = ref.rendition, period = ref.period_s, range, answer] () {
+        std::string error;
+        auto bytes = period_bytes (stream, rendition, period, range.first, range.length, &error);
+        return answer (std::move (bytes), error);
+      },
+      std::move (respond));
 }
 
 OriginResponse
@@ -535,34 +657,58 @@ DvrPlayback::clip (const std::string &stream, const DvrRange &range, const Origi
   }
 
   std::vector<ClipTrack> tracks;
-  std::map<std::pair<std::string, int64_t>, Bytes> periods; // mapped once each
   for (const RenditionInfo *info : { video, audio }) {
     if (!info)
       continue;
     const auto segments = reader_->segments (stream, info->name, range.start_ns, *range.end_ns);
-    ClipTrack track;
+    // Each period's bytes once: mapped whole when local; from S3, its init
+    // and the span of its segments that the clip takes.
+    struct Span {
+      uint64_t first = UINT64_MAX, end = 0;
+      Bytes bytes;
+    };
+    std::map<int64_t, Span> spans;
     for (const DvrSegmentInput &s : segments) {
-      auto key = std::make_pair (info->name, s.period_s);
-      auto p = periods.find (key);
-      if (p == periods.end ()) {
+      Span &span = spans[s.period_s];
+      span.first = std::min (span.first, s.offset);
+      span.end = std::max (span.end, s.offset + s.length);
+    }
+    for (auto &[period, span] : spans) {
+      std::string error;
+      std::optional<Bytes> bytes;
+      if (auto size = reader_->size (stream, info->name, period)) {
+        bytes = reader_->read (stream, info->name, period, 0, *size, &error);
+        span.first = 0;
+      } else {
+        bytes
+            = period_bytes (stream, info->name, period, span.first, span.end - span.first, &error);
+      }
+      if (!bytes)
+        return dvr_error (404, "stream " + stream + ": " + error);
+      span.bytes = std::move (*bytes);
+    }
+    ClipTrack track;
+    std::map<std::pair<int64_t, uint64_t>, Bytes> inits; // by period and offset
+    for (const DvrSegmentInput &s : segments) {
+      Span &span = spans[s.period_s];
+      Bytes &init = inits[{ s.period_s, s.init_offset }];
+      if (init.empty ()) {
         std::string error;
-        auto size = reader_->size (stream, info->name, s.period_s);
-        auto bytes = size ? reader_->read (stream, info->name, s.period_s, 0, *size, &error)
-                          : std::nullopt;
+        auto bytes = span.first == 0 && s.init_offset + s.init_length <= span.bytes.size ()
+                         ? std::optional<Bytes> (span.bytes.slice (s.init_offset, s.init_length))
+                         : period_bytes (stream, info->name, s.period_s, s.init_offset,
+                                         s.init_length, &error);
         if (!bytes)
           return dvr_error (404, "stream " + stream + ": " + error);
-        p = periods.emplace (key, std::move (*bytes)).first;
+        init = std::move (*bytes);
       }
-      const Bytes &file = p->second;
-      if (s.offset + s.length > file.size () || s.init_offset + s.init_length > file.size ())
-        break;
-      Bytes init = file.slice (s.init_offset, s.init_length);
       // One clip, one init per track: it ends where the codec or size changes.
       if (!track.init.empty () && !track.init.same_content (init))
         break;
       if (track.init.empty ())
         track.init = init;
-      track.segments.push_back ({ file.slice (s.offset, s.length), s.wallclock_ns, s.duration_ns });
+      track.segments.push_back (
+          { span.bytes.slice (s.offset - span.first, s.length), s.wallclock_ns, s.duration_ns });
     }
     if (!track.segments.empty ())
       tracks.push_back (std::move (track));

@@ -31,6 +31,7 @@
 #include "origin/origin_handler.h"
 #include "storage/dvr_reader.h"
 #include "storage/recorder.h"
+#include "storage/s3_client.h"
 
 namespace mirror {
 
@@ -46,7 +47,10 @@ ByteRangeVerdict parse_byte_range (const std::string &header, uint64_t size, Byt
 
 class DvrPlayback {
  public:
-  DvrPlayback (std::shared_ptr<Recorder> recorder, MediaStore &store, GMainContext *context);
+  // @archive: S3, for period data no longer on local disk (read through:
+  // the bytes come from this server, ranges and all); none: local only.
+  DvrPlayback (std::shared_ptr<Recorder> recorder, std::shared_ptr<S3Client> archive,
+               MediaStore &store, GMainContext *context);
   ~DvrPlayback ();
   DvrPlayback (const DvrPlayback &) = delete;
   DvrPlayback &operator= (const DvrPlayback &) = delete;
@@ -79,10 +83,19 @@ class DvrPlayback {
   Rendered render_media (const std::string &stream, const std::string &rendition,
                          const DvrRange &range, bool delta);
   OriginResponse multivariant (const std::string &stream, const DvrRange &range);
-  OriginResponse period_file (const std::string &stream, const HlsObjectRef &ref,
-                              const OriginRequest &request);
+  // Answers now from local disk, or later from S3 (the cancel function).
+  std::function<void ()> period_file (const std::string &stream, const HlsObjectRef &ref,
+                                      const OriginRequest &request, OriginRespond &respond);
+  // Built on a worker (it reads media, maybe from S3).
   OriginResponse clip (const std::string &stream, const DvrRange &range,
                        const OriginRequest &request);
+  // A period's bytes, from local disk or S3 (workers only).
+  std::optional<Bytes> period_bytes (const std::string &stream, const std::string &rendition,
+                                     int64_t period_s, uint64_t offset, uint64_t length,
+                                     std::string *error);
+  // Runs @work on a worker and answers with its response on the Origin's
+  // thread, unless the request was cancelled first.
+  std::function<void ()> off_thread (std::function<OriginResponse ()> work, OriginRespond respond);
   std::function<void ()> media_playlist (const std::string &stream, const std::string &rendition,
                                          const DvrRange &range, const OriginRequest &request,
                                          OriginRespond &respond);
@@ -92,7 +105,10 @@ class DvrPlayback {
   bool live (const std::string &stream, const std::string &rendition);
 
   std::shared_ptr<Recorder> recorder_;
+  std::shared_ptr<S3Client> archive_;
   std::unique_ptr<DvrReader> reader_;
+  class Workers;
+  std::unique_ptr<Workers> workers_;
   MediaStore &store_;
   GMainContext *context_;
   std::shared_ptr<bool> alive_;

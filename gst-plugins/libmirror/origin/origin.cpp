@@ -113,7 +113,8 @@ Origin::run (std::string *error)
   auto result = started.get_future ();
   thread_ = std::thread ([this, &started, certificate] () {
     g_main_context_push_thread_default (context_);
-    handler_ = std::make_unique<OriginHandler> (store_, context_, config_.stream_defaults.recorder);
+    handler_ = std::make_unique<OriginHandler> (store_, context_, config_.stream_defaults.recorder,
+                                                config_.archive ? config_.archive->s3 () : nullptr);
     add_player_assets (*handler_);
     SoupAcceptor::Limits limits;
     limits.idle_timeout_ms = config_.http_idle_timeout_ms;

@@ -29,6 +29,7 @@
 #include "origin/quic_frontend.h"
 #include "origin/soup_frontend.h"
 #include "origin/tls_identity.h"
+#include "storage/uploader.h"
 
 namespace mirror {
 
@@ -46,6 +47,9 @@ struct OriginConfig {
   std::string key_file;
   std::string state_dir; // empty: default_state_dir ()
   StreamConfig stream_defaults;
+  // The S3 archive (storage.s3): uploads closed DVR periods, and time-shifted
+  // playback reads through it what local disk no longer has. None: off.
+  std::shared_ptr<Uploader> archive;
   // How long an ended stream's playlists stay up after its last publisher left.
   int64_t linger_ns = 10 * kNsPerSecond;
   // HTTPS and HTTP/1.1 connections with nothing in flight for this long close.

@@ -58,10 +58,11 @@ OriginResponse::body_size () const
 }
 
 OriginHandler::OriginHandler (MediaStore &store, GMainContext *context,
-                              std::shared_ptr<Recorder> recorder)
+                              std::shared_ptr<Recorder> recorder, std::shared_ptr<S3Client> archive)
     : store_ (store), context_ (g_main_context_ref (context)),
       alive_ (std::make_shared<bool> (true)),
-      dvr_ (std::make_unique<DvrPlayback> (std::move (recorder), store, context))
+      dvr_ (
+          std::make_unique<DvrPlayback> (std::move (recorder), std::move (archive), store, context))
 {
   common_headers_ = {
     { "Access-Control-Allow-Origin", "*" },

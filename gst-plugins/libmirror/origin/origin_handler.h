@@ -24,6 +24,7 @@
 
 #include "hls/media_store.h"
 #include "storage/recorder.h"
+#include "storage/s3_client.h"
 #include "util/bytes.h"
 
 namespace mirror {
@@ -70,8 +71,10 @@ struct OriginHandlerStats {
 class OriginHandler {
  public:
   // @recorder: the DVR recording time-shifted playback reads; none: off.
+  // @archive: where it reads what is no longer on local disk (S3).
   OriginHandler (MediaStore &store, GMainContext *context,
-                 std::shared_ptr<Recorder> recorder = nullptr);
+                 std::shared_ptr<Recorder> recorder = nullptr,
+                 std::shared_ptr<S3Client> archive = nullptr);
   ~OriginHandler ();
   OriginHandler (const OriginHandler &) = delete;
   OriginHandler &operator= (const OriginHandler &) = delete;

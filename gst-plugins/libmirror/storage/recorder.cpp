@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -268,7 +269,14 @@ RecorderCounters
 Recorder::counters () const
 {
   std::lock_guard lock (mutex_);
-  return counters_;
+  RecorderCounters c = counters_;
+  if (!write_seconds_.empty ()) {
+    std::vector<double> sorted = write_seconds_;
+    std::sort (sorted.begin (), sorted.end ());
+    c.write_p99_s = sorted[std::min (sorted.size () - 1, sorted.size () * 99 / 100)];
+    c.write_max_s = sorted.back ();
+  }
+  return c;
 }
 
 void
@@ -599,10 +607,14 @@ Recorder::enforce_space ()
       removed++;
     }
   }
+  struct statvfs fs;
+  const uint64_t free_bytes
+      = statvfs (options_.dir.c_str (), &fs) == 0 ? uint64_t (fs.f_bavail) * fs.f_frsize : 0;
   std::lock_guard lock (mutex_);
   counters_.periods_removed += removed;
   counters_.periods_evicted += evicted;
   counters_.cache_bytes = total;
+  counters_.disk_free_bytes = free_bytes;
   if (removed > 0)
     g_message ("recorder: %" G_GUINT64_FORMAT " periods removed (past the retention time, or "
                "the oldest over the cache's %" G_GUINT64_FORMAT " bytes)",
@@ -638,6 +650,7 @@ Recorder::write_batch (std::vector<RecordedSegment> &batch)
 {
   if (counters ().disk_full)
     return;
+  const int64_t began_us = g_get_monotonic_time ();
   uint64_t bytes = 0, segments = 0;
   std::set<std::pair<std::string, std::string>> written;
   for (const RecordedSegment &s : batch) {
@@ -742,6 +755,11 @@ Recorder::write_batch (std::vector<RecordedSegment> &batch)
     std::lock_guard lock (mutex_);
     counters_.segments += segments;
     counters_.bytes += bytes;
+    const double took = double (g_get_monotonic_time () - began_us) / 1e6;
+    if (write_seconds_.size () < 256)
+      write_seconds_.push_back (took);
+    else
+      write_seconds_[write_next_++ % 256] = took;
   }
   std::lock_guard lock (listeners_mutex_);
   for (const auto &[stream, rendition] : written)

@@ -100,9 +100,12 @@ struct RecorderCounters {
   uint64_t dropped_segments = 0; // queue full, or after a write error
   uint64_t write_errors = 0;
   uint64_t periods_opened = 0;
-  uint64_t periods_removed = 0;     // past the retention time, or over the cache's cap
-  uint64_t periods_evicted = 0;     // data files left to S3 (index kept)
-  uint64_t cache_bytes = 0;         // period files on disk, as last checked
+  uint64_t periods_removed = 0; // past the retention time, or over the cache's cap
+  uint64_t periods_evicted = 0; // data files left to S3 (index kept)
+  uint64_t cache_bytes = 0;     // period files on disk, as last checked
+  uint64_t disk_free_bytes = 0; // on the DVR directory's file system, as last checked
+  double write_p99_s = 0;       // a batch's writes and syncs, over the last 256
+  double write_max_s = 0;
   size_t open_periods = 0;          // period files held open (closed when idle)
   uint64_t recovered_bytes_cut = 0; // torn tails cut off reopened periods
   size_t queued_bytes = 0;
@@ -172,7 +175,9 @@ class Recorder {
   void end_merge (Writer *w);
   int64_t last_space_check_us_ = 0;
   std::function<void (const std::string &)> on_period_closed_;
-  std::set<std::string> open_bases_; // under mutex_
+  std::set<std::string> open_bases_;  // under mutex_
+  std::vector<double> write_seconds_; // the last 256 batches', a ring (under mutex_)
+  size_t write_next_ = 0;
 
   const RecorderOptions options_;
   mutable std::mutex mutex_;
