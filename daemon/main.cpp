@@ -277,6 +277,7 @@ Daemon::start (std::string *error, int *exit_code)
                     + "/dvr";
     recording.retention_ns = config_.storage.dvr.retention_time_ms * 1000000;
     recording.segment_length_ns = config_.storage.dvr.segment_length_ms * 1000000;
+    recording.period_ns = config_.storage.dvr.period_length_ms * 1000000;
     recording.max_bytes = uint64_t (config_.storage.local.max_cache_size);
     recording.ttl_ns = config_.storage.local.ttl_ms * 1000000;
     recording.keep_until_uploaded = config_.storage.s3.enabled;

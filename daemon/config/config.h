@@ -122,6 +122,7 @@ struct DvrConfig {
   bool enabled = true;                        // record every rendition under cache_dir/dvr
   int64_t retention_time_ms = 24 * 3600 * 1000; // periods older than this are removed
   int64_t segment_length_ms = 500; // the recorded segment: packaging segments, merged
+  int64_t period_length_ms = 600 * 1000; // one data file (and index) per rendition and period
 };
 
 struct StorageConfig {

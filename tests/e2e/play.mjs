@@ -5,6 +5,8 @@
 // With --follow it plays for --seconds whatever happens and prints the player's stats as one JSON line
 // per poll ({"t": seconds since the page loaded, "playing", "currentTime", ...}), then the result line.
 // MIRROR_E2E_CONSOLE=FILE appends the page's console to FILE (with ?debug in the URL, hls.js's log).
+// --seek-fraction F: once playing, seek to F of the media's duration (a VOD range) and require
+// playback to advance from there too.
 import { createRequire } from 'node:module';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +34,7 @@ async function main() {
         'expect-protocol': { type: 'string' },
         'extra-arg': { type: 'string', multiple: true, default: [] },
         follow: { type: 'boolean', default: false },
+        'seek-fraction': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -64,7 +67,8 @@ async function main() {
     await page.goto(opts.url, { waitUntil: 'load', timeout: seconds * 1000 });
 
     // Poll the page until currentTime has advanced REQUIRED_ADVANCE_S past the first time it was playing.
-    let start = null, s = null;
+    let start = null, s = null, seekedTo = null, beforeSeek = null;
+    const seekFraction = opts['seek-fraction'] === undefined ? null : Number(opts['seek-fraction']);
     const loaded = Date.now();
     while (Date.now() < deadline) {
       s = await page.evaluate(() => window.mirrorPlayer ? window.mirrorPlayer.stats() : null);
@@ -72,7 +76,20 @@ async function main() {
         process.stdout.write(JSON.stringify({ t: round((Date.now() - loaded) / 1000), ...(s ?? {}) }) + '\n');
       } else if (s && s.playing) {
         if (start === null) start = s.currentTime;
-        if (s.currentTime - start >= REQUIRED_ADVANCE_S && (!opts['expect-protocol'] || s.protocol)) break;
+        const advancedEnough = s.currentTime - start >= REQUIRED_ADVANCE_S;
+        if (advancedEnough && seekFraction !== null && seekedTo === null) {
+          // Into the range, then it must play on from there.
+          beforeSeek = s.currentTime;
+          seekedTo = await page.evaluate((f) => {
+            const v = document.getElementById('video');
+            v.currentTime = v.duration * f;
+            return v.currentTime;
+          }, seekFraction);
+          start = seekedTo;
+          continue;
+        }
+        if (advancedEnough && s.currentTime >= (seekedTo ?? 0) && (seekedTo !== null || seekFraction === null)
+            && (!opts['expect-protocol'] || s.protocol)) break;
       }
       if (opts.follow && s && s.playing && start === null) start = s.currentTime;
       await new Promise((r) => setTimeout(r, POLL_MS));
@@ -87,7 +104,17 @@ async function main() {
       protocol: s?.protocol ?? '',
       level: s?.level ?? null,
       errors: s?.errors ?? [],
+      shifted: s?.shifted ?? false,
+      duration_s: round(s?.duration),
     };
+    if (seekFraction !== null) {
+      result.seeked_from_s = round(beforeSeek);
+      result.seeked_to_s = round(seekedTo);
+      if (seekedTo === null) {
+        result.ok = false;
+        result.reason = 'never played long enough to seek';
+      }
+    }
     if (!s) result.reason = 'window.mirrorPlayer never appeared';
     else if (!result.ok) result.reason = `playback advanced ${result.advanced_s} s in ${seconds} s (needed ${REQUIRED_ADVANCE_S} s)`;
     else if (opts['expect-protocol'] && result.protocol !== opts['expect-protocol']) {

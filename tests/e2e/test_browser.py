@@ -61,10 +61,11 @@ def feed(srt_port, stream, codec="h265"):
     return Process(["sh", "-c", "exec " + pipeline], log_name="e2e-feed", group=True)
 
 
-def play(url, expect_protocol, extra_args=()):
+def play(url, expect_protocol, extra_args=(), seek_fraction=None):
     r = subprocess.run(["node", PLAY, "--url", url, "--seconds", "60",
                         "--expect-protocol", expect_protocol]
-                       + [f"--extra-arg={a}" for a in extra_args],
+                       + [f"--extra-arg={a}" for a in extra_args]
+                       + ([f"--seek-fraction={seek_fraction}"] if seek_fraction is not None else []),
                        capture_output=True, text=True, timeout=120)
     lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {"ok": False, "reason": r.stderr[-2000:]}
@@ -231,6 +232,24 @@ def main():
             # Far above what it does (about a second); below it, playback is
             # not following the live edge at all.
             assert r.get("latency_s") is not None and r["latency_s"] < 6, r
+
+        # The recording: a past range plays as VOD and seeks; an open range
+        # from 20 s ago plays as a growing EVENT playlist.
+        status, _, window = mirrord.origin("GET", "/live/e2e/dvr.json")
+        assert status == 200, window
+        window = json.loads(window)
+        start = round(window["start"] + 1, 3)
+        end = min(start + 12, round(window["end"] - 1, 3))
+        assert end - start > 8, window
+        vod = play(f"https://127.0.0.1:{mirrord.https_port}/?stream=e2e&start={start}&end={end}",
+                   "http/1.1", seek_fraction=0.6)
+        print(f"hls.js on a {end - start:.1f} s VOD range: duration {vod.get('duration_s')} s, "
+              f"sought from {vod.get('seeked_from_s')} to {vod.get('seeked_to_s')} s and played on")
+        assert vod["shifted"] and abs(vod["duration_s"] - (end - start)) < 1.5, vod
+        assert vod["seeked_to_s"] > 0.5 * vod["duration_s"], vod
+        event = play(f"http://127.0.0.1:{mirrord.http_port}/?stream=e2e&start={round(time.time()) - 20}",
+                     "http/1.1")
+        assert event["shifted"], event
 
         # The caller comes back with H.264 where it sent HEVC: the stream
         # goes on (a new decoder, a discontinuity) and so does playback.

@@ -74,6 +74,19 @@ add_dvr_members (JsonBuilder *b, const AdminContext &ctx, const std::string &id)
   for (const std::string &r : w.renditions)
     json_builder_add_string_value (b, r.c_str ());
   json_builder_end_array (b);
+  const bool archived = ctx.origin->config ().archive != nullptr;
+  json_builder_set_member_name (b, "uploaded_periods");
+  json_builder_add_int_value (b, (gint64)w.uploaded);
+  json_builder_set_member_name (b, "upload_backlog");
+  json_builder_add_int_value (b, archived ? (gint64)(w.periods - w.uploaded) : 0);
+  json_builder_set_member_name (b, "local_periods");
+  json_builder_add_int_value (b, (gint64)w.local);
+  json_builder_set_member_name (b, "vod");
+  json_builder_add_string_value (
+      b, w.any ? ("/live/" + id + "/index.m3u8?start=" + std::to_string (w.start_ns / 1000000000)
+                  + "&end=" + std::to_string ((w.end_ns + 999999999) / 1000000000))
+                     .c_str ()
+               : "");
   json_builder_end_object (b);
 }
 

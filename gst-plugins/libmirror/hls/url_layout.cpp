@@ -86,6 +86,10 @@ parse_hls_object_path (std::string_view path)
     ref.kind = HlsObjectKind::kClip;
     return ref;
   }
+  if (path == "dvr.json") {
+    ref.kind = HlsObjectKind::kDvrWindow;
+    return ref;
+  }
 
   auto slash = path.find ('/');
   if (slash == std::string_view::npos) {
@@ -149,6 +153,8 @@ hls_content_type (HlsObjectKind kind)
   case HlsObjectKind::kMultivariant:
   case HlsObjectKind::kMediaPlaylist:
     return "application/vnd.apple.mpegurl";
+  case HlsObjectKind::kDvrWindow:
+    return "application/json";
   case HlsObjectKind::kInit:
   case HlsObjectKind::kDvrData:
   case HlsObjectKind::kClip:

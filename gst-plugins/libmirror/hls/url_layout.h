@@ -13,6 +13,7 @@
 //                                      (.mp4: FFmpeg's HLS demuxer loads only
 //                                      segments with a media extension it knows)
 //   clip.mp4                           an MP4 of a recorded range
+//   dvr.json                           what is recorded: {"start", "end"} (unix s)
 //
 // Playlists name everything relative to the stream folder, so the same text is
 // right behind any prefix or host.
@@ -33,6 +34,7 @@ enum class HlsObjectKind {
   kPart,
   kDvrData,
   kClip,
+  kDvrWindow,
 };
 
 struct HlsObjectRef {

@@ -285,6 +285,7 @@ DvrPlayback::wants (const HlsObjectRef &ref, const OriginRequest &request)
   switch (ref.kind) {
   case HlsObjectKind::kDvrData:
   case HlsObjectKind::kClip:
+  case HlsObjectKind::kDvrWindow:
     return true;
   case HlsObjectKind::kMultivariant:
   case HlsObjectKind::kMediaPlaylist:
@@ -316,6 +317,10 @@ DvrPlayback::handle (const std::string &stream, const HlsObjectRef &ref,
   }
   if (ref.kind == HlsObjectKind::kDvrData)
     return period_file (stream, ref, request, respond);
+  if (ref.kind == HlsObjectKind::kDvrWindow) {
+    // A few stat calls and two index reads per rendition: off this thread.
+    return off_thread ([this, stream] () { return window (stream); }, std::move (respond));
+  }
   DvrRangeError error;
   auto range = parse_dvr_range (request.query, now_ns (), &error);
   if (!range) {
@@ -523,6 +528,38 @@ DvrPlayback::multivariant (const std::string &stream, const DvrRange &range)
   const bool vod = range.end_ns && *range.end_ns <= now_ns ();
   return playlist (render_multivariant_playlist (recorded, format_dvr_range_query (range)),
                    vod ? "public, max-age=60" : "public, max-age=1");
+}
+
+OriginResponse
+DvrPlayback::window (const std::string &stream)
+{
+  const Recorder::Window w = Recorder::window (reader_->dir (), stream);
+  if (!w.any)
+    return dvr_error (404, "stream " + stream + " has nothing recorded");
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "stream");
+  json_builder_add_string_value (b, stream.c_str ());
+  json_builder_set_member_name (b, "start");
+  json_builder_add_double_value (b, double (w.start_ns) / 1e9);
+  json_builder_set_member_name (b, "end");
+  json_builder_add_double_value (b, double (w.end_ns) / 1e9);
+  json_builder_set_member_name (b, "renditions");
+  json_builder_begin_array (b);
+  for (const std::string &r : w.renditions)
+    json_builder_add_string_value (b, r.c_str ());
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  JsonNode *root = json_builder_get_root (b);
+  gchar *text = json_to_string (root, FALSE);
+  OriginResponse r;
+  r.content_type = "application/json";
+  r.cache_control = "no-cache";
+  r.body.push_back (Bytes::copy (std::string (text) + "\n"));
+  g_free (text);
+  json_node_unref (root);
+  g_object_unref (b);
+  return r;
 }
 
 std::function<void ()>

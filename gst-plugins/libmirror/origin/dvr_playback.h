@@ -7,6 +7,7 @@
 //                                       delta updates)
 //   {rendition}/dvr{period}.mp4         a period file, in byte ranges
 //   clip.mp4?start=T1&end=T2            one MP4 of the range (clip_builder.h)
+//   dvr.json                            the recorded window (the player's scrubber)
 //
 // These work whether the stream is live or not: a recording outlives its
 // stream and mirrord. A malformed, reversed, future or over-long range is
@@ -83,6 +84,7 @@ class DvrPlayback {
   Rendered render_media (const std::string &stream, const std::string &rendition,
                          const DvrRange &range, bool delta);
   OriginResponse multivariant (const std::string &stream, const DvrRange &range);
+  OriginResponse window (const std::string &stream);
   // Answers now from local disk, or later from S3 (the cancel function).
   std::function<void ()> period_file (const std::string &stream, const HlsObjectRef &ref,
                                       const OriginRequest &request, OriginRespond &respond);

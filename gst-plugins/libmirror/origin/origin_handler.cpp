@@ -273,6 +273,7 @@ OriginHandler::handle_live (const OriginRequest &request, std::string_view rest,
     return;
   case HlsObjectKind::kDvrData:
   case HlsObjectKind::kClip:
+  case HlsObjectKind::kDvrWindow:
     break; // DvrPlayback's
   }
 }

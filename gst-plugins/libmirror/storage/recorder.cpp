@@ -181,6 +181,10 @@ Recorder::window (const std::string &dir, const std::string &stream)
       return a.size () != b.size () ? a.size () < b.size () : a < b; // numbers
     });
     w.periods += bases.size ();
+    for (const std::string &base : bases) {
+      w.uploaded += period_uploaded (base) ? 1 : 0;
+      w.local += g_file_test ((base + ".cmf").c_str (), G_FILE_TEST_EXISTS) ? 1 : 0;
+    }
     w.renditions.push_back (rendition);
     std::vector<IndexRecord> records;
     for (const std::string *base : { &bases.front (), &bases.back () }) {

@@ -153,6 +153,8 @@ class Recorder {
     int64_t end_ns = 0;   // and the end of the newest
     uint64_t bytes = 0;   // period files and their indexes
     size_t periods = 0;   // period files, every rendition
+    size_t uploaded = 0;  // periods with a valid upload marker
+    size_t local = 0;     // periods whose data file is on local disk
     std::vector<std::string> renditions;
   };
   static Window window (const std::string &dir, const std::string &stream);
