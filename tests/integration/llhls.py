@@ -595,11 +595,11 @@ BYTERANGE_RE = re.compile(r"^(\d+)@(\d+)$")
 
 
 def dvr_violations(playlist):
-    """The rules of a time-shifted (VOD or EVENT) media playlist over byte
-    ranges of recorded files: no parts, a PDT on every segment that follows
-    the one before unless a discontinuity says otherwise, explicit byte
-    ranges (offset included) for every segment and EXT-X-MAP, EXT-X-ENDLIST
-    on VOD, blocking reload and delta-update limits on EVENT."""
+    """The rules of a time-shifted (VOD or EVENT) media playlist: no parts,
+    a PDT on every segment that follows the one before unless a
+    discontinuity says otherwise, explicit offsets on any byte range,
+    EXT-X-ENDLIST on VOD, blocking reload and delta-update limits on
+    EVENT."""
     pl = parse_media(playlist)
     bad = list(pl.problems)
     if not pl.lines or pl.lines[0] != "#EXTM3U":
@@ -642,24 +642,17 @@ def dvr_violations(playlist):
             bad.append(f"segment {seg.msn} ({seg.uri}) has no EXT-X-PROGRAM-DATE-TIME")
         if td is not None and seg.duration is not None and math.floor(seg.duration + 0.5) > td:
             bad.append(f"EXTINF {seg.duration} of segment {seg.msn} rounds above TARGETDURATION {td:g}")
-    # Byte ranges: every segment's and map's explicit (offset included).
-    expect_uri_range = False
-    ranges = 0
+    # Byte ranges, where used, with explicit offsets (one without continues
+    # the previous range of the same resource, which a player that starts
+    # or seeks mid-playlist cannot know).
     for line in pl.lines:
         tag, _, value = line.partition(":")
-        if tag == "#EXT-X-BYTERANGE":
-            if not BYTERANGE_RE.match(value):
-                bad.append(f"EXT-X-BYTERANGE:{value} without an explicit offset")
-            expect_uri_range = True
-            ranges += 1
+        if tag == "#EXT-X-BYTERANGE" and not BYTERANGE_RE.match(value):
+            bad.append(f"EXT-X-BYTERANGE:{value} without an explicit offset")
         elif tag == "#EXT-X-MAP":
             br = parse_attrs(value).get("BYTERANGE")
-            if br is None or not BYTERANGE_RE.match(br):
-                bad.append(f"EXT-X-MAP without BYTERANGE=len@offset: {line}")
-        elif not line.startswith("#") and not expect_uri_range:
-            bad.append(f"{line} is listed without an EXT-X-BYTERANGE")
-        elif not line.startswith("#"):
-            expect_uri_range = False
+            if br is not None and not BYTERANGE_RE.match(br):
+                bad.append(f"EXT-X-MAP with BYTERANGE={br} without an explicit offset")
     # The clock: each segment's PDT where the one before plus its EXTINF
     # puts it, unless a discontinuity is marked.
     for msn, drift in pdt_drift(pl):

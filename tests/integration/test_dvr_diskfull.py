@@ -37,7 +37,7 @@ class DiskFull(unittest.TestCase):
     def setUp(self):
         self.mount = tempfile.mkdtemp(prefix="mirror-full-")
         self.addCleanup(shutil.rmtree, self.mount, ignore_errors=True)
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", self.mount],
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", self.mount],
                            capture_output=True, text=True)
         if r.returncode != 0:
             self.skipTest(f"cannot mount a tmpfs here ({r.stderr.strip() or r.returncode}): "

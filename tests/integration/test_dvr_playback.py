@@ -7,8 +7,9 @@ for about 20 s. Then, on the stream's own paths:
 
 - a past range (?start=&end=) is a VOD multivariant playlist and VOD media
   playlists that pass the time-shifted rules (llhls.dvr_violations), whose
-  byte ranges (read with Range requests over HTTP/1.1 and HTTP/3) are the
-  recorded bytes, and which ffprobe reads with as many frames as they list;
+  pieces of the period files are the recorded bytes (and the period files
+  serve Range requests over HTTP/1.1 and HTTP/3), and which ffprobe reads
+  with as many frames as they list;
 - an open range (?start= only) is an EVENT playlist that grows: a blocking
   reload for the next segment is answered once the recorder has it, and a
   delta update passes the rules;
@@ -19,8 +20,11 @@ for about 20 s. Then, on the stream's own paths:
   message naming the parameter; ranges with nothing recorded are 404, and
   so is a period file that does not exist; a byte range past a file's end
   is 416;
+- ffmpeg (what ffplay runs, without a window) decodes a VOD range and an
+  EVENT window, and seeks 6 s into a clip;
 - after the feed has stopped and the stream has left the live store, the
-  same VOD range still plays."""
+  same VOD range still plays; when it comes back, a range over the outage
+  lists a discontinuity there."""
 
 import json
 import os
@@ -39,8 +43,15 @@ from test_feeds import audio, gst_feed, video
 
 STREAM = "shift"
 H3GET = os.path.join(BUILD_ROOT, "tools", "h3", "mirror-h3get")
-BYTERANGE_RE = re.compile(r"#EXT-X-BYTERANGE:(\d+)@(\d+)\n([^#\n]+)\n")
-MAP_RE = re.compile(r'#EXT-X-MAP:URI="([^"]+)",BYTERANGE="(\d+)@(\d+)"')
+# A piece of a period file, as time-shifted playlists name them.
+PIECE_RE = re.compile(r"(([\w-]+)/dvr(\d+)-(\d+)-(\d+)\.(?:m4s|mp4))")
+
+
+def pieces(text):
+    """(uri, period file relative to the rendition folders, offset, length)
+    of the init and every segment a playlist names, in order."""
+    return [(m.group(1), f"{m.group(2)}/{m.group(3)}", int(m.group(4)), int(m.group(5)))
+            for m in PIECE_RE.finditer(text)]
 
 
 def log(msg):
@@ -87,10 +98,9 @@ class TimeShift(unittest.TestCase):
         self.assertEqual(headers["content-type"], "application/vnd.apple.mpegurl")
         return body.decode()
 
-    def period_file(self, uri):
-        m = re.match(r"([\w-]+)/dvr(\d+)\.mp4$", uri)
-        self.assertTrue(m, uri)
-        return os.path.join(self.state, "dvr", STREAM, m.group(1), m.group(2) + ".cmf")
+    def period_file(self, name):
+        """The local file of "360p/1796566200"."""
+        return os.path.join(self.state, "dvr", STREAM, name + ".cmf")
 
     # -- VOD ---------------------------------------------------------------
 
@@ -117,49 +127,59 @@ class TimeShift(unittest.TestCase):
             log(f"{rendition}: {len(pl.segments)} segments, "
                 f"{sum(s.duration for s in pl.segments):.2f} s for a {self.end - self.start:.1f} s range")
 
-    def test_byte_ranges_are_the_recorded_bytes(self):
+    def test_pieces_are_the_recorded_bytes(self):
         text = self.vod("360p")
-        ranges = [(m.group(3), int(m.group(1)), int(m.group(2))) for m in BYTERANGE_RE.finditer(text)]
-        ranges += [(m.group(1), int(m.group(2)), int(m.group(3))) for m in MAP_RE.finditer(text)]
-        self.assertGreater(len(ranges), 2, text)
-        for uri, length, offset in ranges:
-            status, headers, body = self.get(f"/live/{STREAM}/{uri}",
-                                             headers={"Range": f"bytes={offset}-{offset + length - 1}"})
-            self.assertEqual(status, 206, body[:200])
-            with open(self.period_file(uri), "rb") as f:
+        listed = pieces(text)
+        self.assertGreater(len(listed), 2, text)
+        self.assertNotIn("#EXT-X-BYTERANGE", text)
+        for uri, name, offset, length in listed:
+            status, headers, body = self.get(f"/live/{STREAM}/{uri}")
+            self.assertEqual(status, 200, body[:200])
+            with open(self.period_file(name), "rb") as f:
                 f.seek(offset)
-                self.assertEqual(body, f.read(length), (uri, offset, length))
-            size = os.path.getsize(self.period_file(uri))
-            self.assertEqual(headers["content-range"], f"bytes {offset}-{offset + length - 1}/{size}")
-            self.assertEqual(headers["accept-ranges"], "bytes")
-        # The same over HTTP/3 with our own client, and a range past the end.
-        uri, length, offset = ranges[0]
-        url = f"https://127.0.0.1:{self.m.https_port}/live/{STREAM}/{uri}"
+                self.assertEqual(body, f.read(length), uri)
+            self.assertEqual(headers["content-type"],
+                             "video/mp4" if uri.endswith(".mp4") else "video/iso.segment")
+        # The period file whole, in Range requests, over HTTP/1.1 and HTTP/3;
+        # a range within a piece; a range past the end.
+        uri, name, offset, length = listed[1]
+        whole = f"/live/{STREAM}/{name.replace('/', '/dvr')}.mp4"
+        size = os.path.getsize(self.period_file(name))
+        with open(self.period_file(name), "rb") as f:
+            f.seek(offset)
+            expected = f.read(length)
+        status, headers, body = self.get(whole, headers={"Range": f"bytes={offset}-{offset + length - 1}"})
+        self.assertEqual(status, 206, body[:200])
+        self.assertEqual(body, expected)
+        self.assertEqual(headers["content-range"], f"bytes {offset}-{offset + length - 1}/{size}")
+        self.assertEqual(headers["accept-ranges"], "bytes")
+        status, headers, body = self.get(f"/live/{STREAM}/{uri}", headers={"Range": "bytes=10-19"})
+        self.assertEqual((status, body), (206, expected[10:20]))
+        self.assertEqual(headers["content-range"], f"bytes 10-19/{length}")
+        url = f"https://127.0.0.1:{self.m.https_port}{whole}"
         r = subprocess.run([H3GET, "--json", "-H", f"Range: bytes={offset}-{offset + length - 1}",
                             "-o", os.path.join(self.state, "h3.bin"), url],
                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         doc = json.loads(r.stdout)
         self.assertEqual((doc.get("error"), doc.get("status"), doc.get("protocol")),
                          ("", 206, "h3"), r.stdout + r.stderr)
-        with open(self.period_file(uri), "rb") as f, open(os.path.join(self.state, "h3.bin"), "rb") as g:
-            f.seek(offset)
-            self.assertEqual(g.read(), f.read(length))
-        size = os.path.getsize(self.period_file(uri))
-        status, headers, _ = self.get(f"/live/{STREAM}/{uri}", headers={"Range": f"bytes={size}-"})
+        with open(os.path.join(self.state, "h3.bin"), "rb") as g:
+            self.assertEqual(g.read(), expected)
+        status, headers, _ = self.get(whole, headers={"Range": f"bytes={size}-"})
         self.assertEqual(status, 416)
         self.assertEqual(headers["content-range"], f"bytes */{size}")
+        # A piece past the file's end does not exist.
+        status, _, _ = self.get(f"/live/{STREAM}/{name.replace('/', '/dvr')}-{size - 10}-100.m4s")
+        self.assertEqual(status, 404)
 
     def recorded_frames(self, rendition):
         """Frames in the recorded bytes a VOD playlist lists, read by ffprobe
-        from the period files here (init, then each byte range)."""
+        from the period files here (the init, then each piece)."""
         text = self.vod(rendition)
-        m = MAP_RE.search(text)
-        pieces = [(m.group(1), int(m.group(2)), int(m.group(3)))]
-        pieces += [(m.group(3), int(m.group(1)), int(m.group(2))) for m in BYTERANGE_RE.finditer(text)]
         local = os.path.join(self.state, f"listed-{rendition}.mp4")
         with open(local, "wb") as out:
-            for uri, length, offset in pieces:
-                with open(self.period_file(uri), "rb") as f:
+            for _, name, offset, length in pieces(text):
+                with open(self.period_file(name), "rb") as f:
                     f.seek(offset)
                     out.write(f.read(length))
         probe = json.loads(subprocess.run(
@@ -278,6 +298,31 @@ class TimeShift(unittest.TestCase):
 
     # -- after the stream -------------------------------------------------
 
+    def ffmpeg_frames(self, *args):
+        """Video frames ffmpeg decodes from ARGS (inputs and options) in 2 s."""
+        r = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", *args, "-t", "2", "-map", "0:v",
+                            "-f", "null", "-", "-progress", "pipe:1"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        frames = [int(v) for v in re.findall(r"^frame=(\d+)$", r.stdout, re.M)]
+        return frames[-1] if frames else 0
+
+    def test_ffmpeg_plays_ranges_and_seeks_in_clips(self):
+        # What ffplay runs, without a window. FFmpeg 5.1's HLS demuxer cannot
+        # seek in any fMP4 playlist (its own -hls_segment_type fmp4 output
+        # included: 0 frames after -ss), so the ranges play from their start
+        # here; hls.js seeks in them (tests/e2e). The clip is one MP4: it seeks.
+        for query in (f"start={self.start}&end={self.end}", f"start={self.start}"):
+            url = f"http://127.0.0.1:{self.m.http_port}/live/{STREAM}/index.m3u8?{query}"
+            frames = self.ffmpeg_frames("-i", url)
+            log(f"ffmpeg, 2 s of ?{query}: {frames} frames decoded")
+            self.assertGreaterEqual(frames, 50, query)
+        clip = (f"http://127.0.0.1:{self.m.http_port}/live/{STREAM}/clip.mp4"
+                f"?start={self.start}&end={self.end}")
+        frames = self.ffmpeg_frames("-ss", "6", "-i", clip)
+        log(f"ffmpeg, 2 s from 6 s into the clip: {frames} frames decoded")
+        self.assertGreaterEqual(frames, 50)
+
     def test_zz_recording_outlives_the_stream(self):
         self.feed.stop()
         wait_for(lambda: self.get(f"/live/{STREAM}/360p.m3u8")[0] == 404,
@@ -286,6 +331,20 @@ class TimeShift(unittest.TestCase):
         self.assertEqual(dvr_violations(text), [], text)
         status, _, _ = self.get(f"/live/{STREAM}/clip.mp4?start={self.start}&end={self.end}")
         self.assertEqual(status, 200)
+        # The stream comes back: a range over the outage shows it as a
+        # discontinuity, PDTs jumping only there.
+        gone = time.time()
+        TimeShift.feed = gst_feed(self.m.srt_port, STREAM, video(), audio())
+        wait_for(lambda: segments(self.state, "360p", STREAM)[-1]["wallclock"] / 1e9 > gone + 4,
+                 "4 s recorded after the outage", deadline_s=90)
+        status, _, body = self.get(f"/live/{STREAM}/360p.m3u8?start={self.start}&end={gone + 4}")
+        self.assertEqual(status, 200, body)
+        text = body.decode()
+        self.assertEqual(dvr_violations(text), [], text)
+        self.assertIn("#EXT-X-DISCONTINUITY\n", text)
+        log("a range over the outage: " + ", ".join(
+            f"{s.pdt:.1f}+{s.duration:.1f}{' (discontinuity)' if s.discontinuity else ''}"
+            for s in MediaPlaylist(text).segments))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 // mirror-dvr-bench: the DVR's own parts, driven without a live feed, for
 // tools/bench/dvr.py (which runs the reference tools beside it).
 //
-//   mirror-dvr-bench record DIR STREAMS SECONDS
+//   mirror-dvr-bench record DIR STREAMS SECONDS [nosync]
 //       STREAMS streams of the default ladder (360p at 400 kbit/s in 5
 //       parts per 500 ms segment, AAC at 128 kbit/s) for SECONDS of media,
-//       through the Recorder with fdatasync as mirrord runs it, as fast as
-//       it takes them. Prints one JSON line: media bytes, bytes on disk,
-//       the recorder's p99/max batch latency, its thread's CPU seconds.
+//       through the Recorder with fdatasync as mirrord runs it, in real
+//       time: each stream's segments as its packager completes them, the
+//       streams spread over the 500 ms. Prints one JSON line: media bytes,
+//       bytes on disk, the recorder's p99/max batch latency, the process's
+//       CPU seconds (the recorder's thread; the feeding loop sleeps).
+//       nosync: without fdatasync (what durability costs).
 //   mirror-dvr-bench playlist DIR HOURS
 //       HOURS of index for one rendition (500 ms segments, 10-minute
 //       periods; no media), then a VOD playlist of all of it from the index
@@ -75,11 +78,12 @@ tree_bytes (const std::string &dir)
 }
 
 int
-record (const std::string &dir, int streams, int seconds)
+record (const std::string &dir, int streams, int seconds, bool sync)
 {
   RecorderOptions o;
   o.dir = dir;
   o.retention_ns = 0;
+  o.sync = sync;
   Recorder recorder (o);
   // Bytes of one part: 400 kbit/s over 100 ms; one AAC segment's worth.
   const Bytes video_part = Bytes::take (std::vector<uint8_t> (5000, 0x42));
@@ -91,6 +95,10 @@ record (const std::string &dir, int streams, int seconds)
   const auto began = std::chrono::steady_clock::now ();
   for (int seg = 0; seg < seconds * 2; seg++) {
     for (int s = 0; s < streams; s++) {
+      // Stream s completes its segments s/STREAMS of a segment after stream 0.
+      std::this_thread::sleep_until (
+          began
+          + std::chrono::microseconds (int64_t (seg) * 500000 + int64_t (s) * 500000 / streams));
       for (int r = 0; r < 2; r++) {
         RecordedSegment out;
         out.stream = "bench" + std::to_string (s);
@@ -223,13 +231,13 @@ int
 main (int argc, char **argv)
 {
   const std::string cmd = argc > 1 ? argv[1] : "";
-  if (cmd == "record" && argc == 5)
-    return record (argv[2], atoi (argv[3]), atoi (argv[4]));
+  if (cmd == "record" && (argc == 5 || (argc == 6 && std::string (argv[5]) == "nosync")))
+    return record (argv[2], atoi (argv[3]), atoi (argv[4]), argc == 5);
   if (cmd == "playlist" && argc == 4)
     return playlist (argv[2], atoi (argv[3]));
   if (cmd == "upload" && argc == 6)
     return upload (argv[2], argv[3], argv[4], atoi (argv[5]));
-  std::fprintf (stderr, "usage: mirror-dvr-bench record DIR STREAMS SECONDS\n"
+  std::fprintf (stderr, "usage: mirror-dvr-bench record DIR STREAMS SECONDS [nosync]\n"
                         "       mirror-dvr-bench playlist DIR HOURS\n"
                         "       mirror-dvr-bench upload DIR ENDPOINT BUCKET WORKERS\n");
   return 2;

@@ -118,20 +118,19 @@ render_dvr_playlist (const DvrPlaylistInput &in)
   uint64_t map_offset = 0;
   for (size_t i = skipped; i < groups.size (); i++) {
     const DvrGroup &g = groups[i];
-    const std::string uri = hls_dvr_data_uri (in.rendition, g.period_s);
     if (g.discontinuity)
       out << "#EXT-X-DISCONTINUITY\n";
     if (!map_written || g.period_s != map_period || g.init_offset != map_offset) {
-      out << "#EXT-X-MAP:URI=\"" << uri << "\",BYTERANGE=\"" << g.init_length << "@"
-          << g.init_offset << "\"\n";
+      out << "#EXT-X-MAP:URI=\""
+          << hls_dvr_piece_uri (in.rendition, g.period_s, g.init_offset, g.init_length, true)
+          << "\"\n";
       map_written = true;
       map_period = g.period_s;
       map_offset = g.init_offset;
     }
     out << "#EXT-X-PROGRAM-DATE-TIME:" << format_program_date_time (g.wallclock_ns) << "\n"
         << "#EXTINF:" << format_hls_units (hls_units (g.duration_ns)) << ",\n"
-        << "#EXT-X-BYTERANGE:" << g.length << "@" << g.offset << "\n"
-        << uri << "\n";
+        << hls_dvr_piece_uri (in.rendition, g.period_s, g.offset, g.length, false) << "\n";
   }
   if (!in.event || in.ended)
     out << "#EXT-X-ENDLIST\n";

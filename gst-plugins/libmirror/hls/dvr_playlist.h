@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Time-shifted playlists over the DVR recording: a VOD playlist for a range
 // that has ended, a growing EVENT playlist (blocking reload, delta updates)
-// for one that has not. Their segments are byte ranges of the recorder's
-// period files, each spanning several recorded segments (up to the group
+// for one that has not. Their segments are pieces of the recorder's period
+// files (URLs that name the bytes: url_layout.h), each spanning several
+// recorded segments (up to the group
 // target, six seconds), so a 24-hour playlist stays a few MB: a group never
 // crosses a period file, an init change, a discontinuity or a hole, and
 // starts on an independent segment wherever the recording allows. Pure: the

@@ -36,6 +36,14 @@ hls_dvr_data_uri (std::string_view rendition, int64_t period_s)
   return std::string (rendition) + "/dvr" + std::to_string (period_s) + ".mp4";
 }
 
+std::string
+hls_dvr_piece_uri (std::string_view rendition, int64_t period_s, uint64_t offset, uint64_t length,
+                   bool init)
+{
+  return std::string (rendition) + "/dvr" + std::to_string (period_s) + "-"
+         + std::to_string (offset) + "-" + std::to_string (length) + (init ? ".mp4" : ".m4s");
+}
+
 bool
 is_valid_rendition_name (std::string_view name)
 {
@@ -137,9 +145,20 @@ parse_hls_object_path (std::string_view path)
     return ref;
   }
   rest = file;
-  if (strip (&rest, "dvr", ".mp4")) {
-    if (!parse_number (rest, &ref.period_s))
-      return std::nullopt;
+  if (strip (&rest, "dvr", ".mp4") || strip (&rest, "dvr", ".m4s")) {
+    // dvr{period}.mp4, or dvr{period}-{offset}-{length}.mp4|.m4s
+    const bool whole = rest.find ('-') == std::string_view::npos;
+    if (whole) {
+      if (!file.ends_with (".mp4") || !parse_number (rest, &ref.period_s))
+        return std::nullopt;
+    } else {
+      auto a = rest.find ('-'), b = rest.find ('-', a + 1);
+      if (b == std::string_view::npos || !parse_number (rest.substr (0, a), &ref.period_s)
+          || !parse_number (rest.substr (a + 1, b - a - 1), &ref.offset)
+          || !parse_number (rest.substr (b + 1), &ref.length) || ref.length == 0)
+        return std::nullopt;
+      ref.init_piece = file.ends_with (".mp4");
+    }
     ref.kind = HlsObjectKind::kDvrData;
     return ref;
   }

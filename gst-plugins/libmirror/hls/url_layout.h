@@ -8,10 +8,15 @@
 //   {rendition}/init.mp4               alias of the newest init segment
 //   {rendition}/seg{msn}.m4s           media segment
 //   {rendition}/part{msn}.{part}.m4s   partial segment
-//   {rendition}/dvr{period}.mp4        a recorded period (unix s of its start),
-//                                      read in byte ranges by time-shifted playlists
-//                                      (.mp4: FFmpeg's HLS demuxer loads only
-//                                      segments with a media extension it knows)
+//   {rendition}/dvr{period}.mp4        a recorded period (unix s of its start), whole
+//                                      or in Range requests
+//   {rendition}/dvr{period}-{offset}-{length}.m4s (.mp4: an init segment)
+//                                      those bytes of it: what time-shifted
+//                                      playlists name (URLs of their own, not
+//                                      EXT-X-BYTERANGE: FFmpeg 5.1 cannot seek in
+//                                      byte-range fMP4 playlists, and caches key
+//                                      on URLs; media extensions, since FFmpeg's
+//                                      HLS demuxer loads no others)
 //   clip.mp4                           an MP4 of a recorded range
 //   dvr.json                           what is recorded: {"start", "end"} (unix s)
 //
@@ -45,6 +50,10 @@ struct HlsObjectRef {
   uint64_t msn = 0;
   uint32_t part = 0;
   int64_t period_s = 0; // kDvrData
+  // kDvrData: a piece of the period file (length 0: all of it).
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  bool init_piece = false; // .mp4: an init segment
 };
 
 std::string hls_media_playlist_uri (std::string_view rendition);
@@ -52,6 +61,8 @@ std::string hls_init_uri (std::string_view rendition, uint32_t generation);
 std::string hls_segment_uri (std::string_view rendition, uint64_t msn);
 std::string hls_part_uri (std::string_view rendition, uint64_t msn, uint32_t part);
 std::string hls_dvr_data_uri (std::string_view rendition, int64_t period_s);
+std::string hls_dvr_piece_uri (std::string_view rendition, int64_t period_s, uint64_t offset,
+                               uint64_t length, bool init);
 
 // Parses a path relative to /live/{stream}/ ("video.m3u8", "video/seg3.m4s").
 // Rendition names are [A-Za-z0-9_-]+, so nothing else can escape the folder.

@@ -617,6 +617,19 @@ DvrPlayback::period_file (const std::string &stream, const HlsObjectRef &ref,
                                  + ref.rendition));
     return {};
   }
+  // A piece: those bytes, as a file of their own (Range applies within).
+  uint64_t base_offset = 0;
+  if (ref.length > 0) {
+    if (ref.offset + ref.length > *size) {
+      respond (dvr_error (404, "stream " + stream + ": period " + std::to_string (ref.period_s)
+                                   + " of rendition " + ref.rendition + " has "
+                                   + std::to_string (*size) + " bytes, not "
+                                   + std::to_string (ref.offset + ref.length)));
+      return {};
+    }
+    base_offset = ref.offset;
+    size = ref.length;
+  }
   ByteRange range{ 0, *size };
   const ByteRangeVerdict verdict = parse_byte_range (request.range, *size, &range);
   if (verdict == ByteRangeVerdict::kUnsatisfiable) {
@@ -626,21 +639,25 @@ DvrPlayback::period_file (const std::string &stream, const HlsObjectRef &ref,
     respond (std::move (r));
     return {};
   }
-  auto answer = [stream, size = *size, range, verdict] (std::optional<Bytes> bytes,
-                                                        const std::string &error) {
+  const std::string piece_type
+      = ref.length > 0 && !ref.init_piece ? "video/iso.segment" : "video/mp4";
+  range.first += base_offset;
+  auto answer = [stream, size = *size, range, verdict, base_offset,
+                 piece_type] (std::optional<Bytes> bytes, const std::string &error) {
     if (!bytes)
       return dvr_error (404, "stream " + stream + ": " + error);
     OriginResponse r;
-    r.content_type = hls_content_type (HlsObjectKind::kDvrData);
+    r.content_type = piece_type;
     // Recorded bytes never change; the file only grows.
     r.cache_control = "public, max-age=60";
     r.headers.emplace_back ("Accept-Ranges", "bytes");
     r.body.push_back (std::move (*bytes));
     if (verdict == ByteRangeVerdict::kPartial) {
       r.status = 206;
-      r.headers.emplace_back ("Content-Range", "bytes " + std::to_string (range.first) + "-"
-                                                   + std::to_string (range.first + range.length - 1)
-                                                   + "/" + std::to_string (size));
+      const uint64_t first = range.first - base_offset;
+      r.headers.emplace_back ("Content-Range", "bytes " + std::to_string (first) + "-"
+                                                   + std::to_string (first + range.length - 1) + "/"
+                                                   + std::to_string (size));
     }
     return r;
   };

@@ -162,11 +162,10 @@ TEST (DvrPlaylist, VodPlaylistFollowsTheRules)
   EXPECT_EQ (ll_hls_violations (text), std::vector<std::string> ()) << text;
   EXPECT_NE (text.find ("#EXT-X-PLAYLIST-TYPE:VOD\n"), std::string::npos);
   EXPECT_NE (text.find ("#EXT-X-TARGETDURATION:6\n"), std::string::npos);
-  EXPECT_NE (text.find ("#EXT-X-MAP:URI=\"360p/dvr1796565600.mp4\",BYTERANGE=\"700@0\"\n"
+  EXPECT_NE (text.find ("#EXT-X-MAP:URI=\"360p/dvr1796565600-0-700.mp4\"\n"
                         "#EXT-X-PROGRAM-DATE-TIME:2026-12-06T14:00:00.000Z\n"
                         "#EXTINF:6.00000,\n"
-                        "#EXT-X-BYTERANGE:12066@700\n"
-                        "360p/dvr1796565600.mp4\n"),
+                        "360p/dvr1796565600-700-12066.m4s\n"),
              std::string::npos)
       << text;
   EXPECT_NE (text.find ("#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-12-06T14:00:13.000Z"),
