@@ -7,6 +7,8 @@
 // MIRROR_E2E_CONSOLE=FILE appends the page's console to FILE (with ?debug in the URL, hls.js's log).
 // --seek-fraction F: once playing, seek to F of the media's duration (a VOD range) and require
 // playback to advance from there too.
+// --scrub-back S: once playing live, drag the page's DVR scrubber S seconds back and let go; the
+// page must then play the recording (stats().shifted), advancing from there.
 import { createRequire } from 'node:module';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +37,7 @@ async function main() {
         'extra-arg': { type: 'string', multiple: true, default: [] },
         follow: { type: 'boolean', default: false },
         'seek-fraction': { type: 'string' },
+        'scrub-back': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -69,6 +72,8 @@ async function main() {
     // Poll the page until currentTime has advanced REQUIRED_ADVANCE_S past the first time it was playing.
     let start = null, s = null, seekedTo = null, beforeSeek = null;
     const seekFraction = opts['seek-fraction'] === undefined ? null : Number(opts['seek-fraction']);
+    const scrubBack = opts['scrub-back'] === undefined ? null : Number(opts['scrub-back']);
+    let scrubbedTo = null;
     const loaded = Date.now();
     while (Date.now() < deadline) {
       s = await page.evaluate(() => window.mirrorPlayer ? window.mirrorPlayer.stats() : null);
@@ -77,6 +82,25 @@ async function main() {
       } else if (s && s.playing) {
         if (start === null) start = s.currentTime;
         const advancedEnough = s.currentTime - start >= REQUIRED_ADVANCE_S;
+        if (advancedEnough && scrubBack !== null && scrubbedTo === null) {
+          // The scrubber shows once dvr.json has answered (every 5 s).
+          scrubbedTo = await page.evaluate((back) => {
+            const scrub = document.getElementById('scrub');
+            if (document.getElementById('dvr').hidden || !scrub.max) return null;
+            scrub.value = Number(scrub.max) - back;
+            scrub.dispatchEvent(new Event('input'));
+            scrub.dispatchEvent(new Event('change'));
+            return Number(scrub.value);
+          }, scrubBack);
+          if (scrubbedTo !== null) start = null;
+          await new Promise((r) => setTimeout(r, POLL_MS));
+          continue;
+        }
+        if (scrubBack !== null && scrubbedTo !== null && !s.shifted) {
+          start = null;
+          await new Promise((r) => setTimeout(r, POLL_MS));
+          continue;
+        }
         if (advancedEnough && seekFraction !== null && seekedTo === null) {
           // Into the range, then it must play on from there.
           beforeSeek = s.currentTime;
@@ -86,9 +110,11 @@ async function main() {
             return v.currentTime;
           }, seekFraction);
           start = seekedTo;
+          await new Promise((r) => setTimeout(r, POLL_MS));
           continue;
         }
         if (advancedEnough && s.currentTime >= (seekedTo ?? 0) && (seekedTo !== null || seekFraction === null)
+            && (scrubBack === null || scrubbedTo !== null)
             && (!opts['expect-protocol'] || s.protocol)) break;
       }
       if (opts.follow && s && s.playing && start === null) start = s.currentTime;
@@ -107,6 +133,14 @@ async function main() {
       shifted: s?.shifted ?? false,
       duration_s: round(s?.duration),
     };
+    if (scrubBack !== null) {
+      result.scrubbed_to = scrubbedTo;
+      result.page_url = page.url();
+      if (scrubbedTo === null || !result.shifted) {
+        result.ok = false;
+        result.reason = scrubbedTo === null ? 'the DVR scrubber never showed' : 'the scrubber did not switch to the recording';
+      }
+    }
     if (seekFraction !== null) {
       result.seeked_from_s = round(beforeSeek);
       result.seeked_to_s = round(seekedTo);

@@ -61,11 +61,12 @@ def feed(srt_port, stream, codec="h265"):
     return Process(["sh", "-c", "exec " + pipeline], log_name="e2e-feed", group=True)
 
 
-def play(url, expect_protocol, extra_args=(), seek_fraction=None):
+def play(url, expect_protocol, extra_args=(), seek_fraction=None, scrub_back=None):
     r = subprocess.run(["node", PLAY, "--url", url, "--seconds", "60",
                         "--expect-protocol", expect_protocol]
                        + [f"--extra-arg={a}" for a in extra_args]
-                       + ([f"--seek-fraction={seek_fraction}"] if seek_fraction is not None else []),
+                       + ([f"--seek-fraction={seek_fraction}"] if seek_fraction is not None else [])
+                       + ([f"--scrub-back={scrub_back}"] if scrub_back is not None else []),
                        capture_output=True, text=True, timeout=120)
     lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {"ok": False, "reason": r.stderr[-2000:]}
@@ -250,6 +251,9 @@ def main():
         event = play(f"http://127.0.0.1:{mirrord.http_port}/?stream=e2e&start={round(time.time()) - 20}",
                      "http/1.1")
         assert event["shifted"], event
+        # The page's scrubber: from live, 10 s back into the recording.
+        scrubbed = play(f"http://127.0.0.1:{mirrord.http_port}/?stream=e2e", "http/1.1", scrub_back=10)
+        assert scrubbed["shifted"] and f"start={scrubbed['scrubbed_to']}" in scrubbed["page_url"], scrubbed
 
         # The caller comes back with H.264 where it sent HEVC: the stream
         # goes on (a new decoder, a discontinuity) and so does playback.
