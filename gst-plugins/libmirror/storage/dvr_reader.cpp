@@ -38,9 +38,9 @@ DvrReader::periods (const std::string &dir)
   if (!d)
     return out;
   while (const char *name = g_dir_read_name (d)) {
-    char *end = nullptr;
-    const gint64 start_s = g_ascii_strtoll (name, &end, 10);
-    if (end != name && g_strcmp0 (end, ".idx") == 0)
+    int64_t start_s;
+    std::string extension;
+    if (parse_period_file_name (name, &start_s, &extension) && extension == ".idx")
       out.push_back (start_s);
   }
   g_dir_close (d);

@@ -104,6 +104,41 @@ struct Recorder::Writer {
   std::string base; // dir/{period start}
 };
 
+std::vector<std::string>
+dvr_rendition_dirs (const std::string &dir)
+{
+  std::vector<std::string> out;
+  GDir *streams = g_dir_open (dir.c_str (), 0, nullptr);
+  if (!streams)
+    return out;
+  while (const char *stream = g_dir_read_name (streams)) {
+    const std::string sdir = dir + "/" + stream;
+    GDir *renditions = g_dir_open (sdir.c_str (), 0, nullptr);
+    if (!renditions)
+      continue;
+    while (const char *rendition = g_dir_read_name (renditions))
+      if (g_file_test ((sdir + "/" + rendition).c_str (), G_FILE_TEST_IS_DIR))
+        out.push_back (sdir + "/" + rendition);
+    g_dir_close (renditions);
+  }
+  g_dir_close (streams);
+  return out;
+}
+
+bool
+parse_period_file_name (const char *name, int64_t *start_s, std::string *extension)
+{
+  char *end = nullptr;
+  const gint64 start = g_ascii_strtoll (name, &end, 10);
+  if (end == name || start <= 0
+      || (g_strcmp0 (end, ".cmf") != 0 && g_strcmp0 (end, ".idx") != 0
+          && g_strcmp0 (end, ".s3") != 0))
+    return false;
+  *start_s = start;
+  *extension = end;
+  return true;
+}
+
 std::optional<UploadMarker>
 read_upload_marker (const std::string &base)
 {
@@ -462,17 +497,15 @@ Recorder::remove_periods_before (const std::string &dir, int64_t before_ns)
     return;
   uint64_t removed = 0;
   while (const char *name = g_dir_read_name (d)) {
-    char *end = nullptr;
-    const gint64 start_s = g_ascii_strtoll (name, &end, 10);
-    if (end == name
-        || (g_strcmp0 (end, ".cmf") != 0 && g_strcmp0 (end, ".idx") != 0
-            && g_strcmp0 (end, ".s3") != 0))
+    int64_t start_s;
+    std::string extension;
+    if (!parse_period_file_name (name, &start_s, &extension))
       continue;
     if (start_s * 1000000000LL + options_.period_ns > before_ns)
       continue;
     const std::string path = dir + "/" + name;
     if (unlink (path.c_str ()) == 0)
-      removed += g_str_has_suffix (name, ".idx") ? 1 : 0;
+      removed += extension == ".idx" ? 1 : 0;
     else
       fail (path, errno);
   }
@@ -545,42 +578,28 @@ Recorder::enforce_space ()
   };
   std::vector<Period> periods;
   uint64_t total = 0;
-  GDir *streams = g_dir_open (options_.dir.c_str (), 0, nullptr);
-  if (!streams)
-    return;
-  while (const char *stream = g_dir_read_name (streams)) {
-    const std::string sdir = options_.dir + "/" + stream;
-    GDir *renditions = g_dir_open (sdir.c_str (), 0, nullptr);
-    if (!renditions)
+  for (const std::string &rdir : dvr_rendition_dirs (options_.dir)) {
+    GDir *d = g_dir_open (rdir.c_str (), 0, nullptr);
+    if (!d)
       continue;
-    while (const char *rendition = g_dir_read_name (renditions)) {
-      const std::string rdir = sdir + "/" + rendition;
-      GDir *d = g_dir_open (rdir.c_str (), 0, nullptr);
-      if (!d)
+    std::map<int64_t, Period> here;
+    while (const char *name = g_dir_read_name (d)) {
+      int64_t start_s;
+      std::string extension;
+      struct stat st;
+      if (!parse_period_file_name (name, &start_s, &extension) || extension == ".s3"
+          || stat ((rdir + "/" + name).c_str (), &st) != 0)
         continue;
-      std::map<int64_t, Period> here;
-      while (const char *name = g_dir_read_name (d)) {
-        char *end = nullptr;
-        const gint64 start_s = g_ascii_strtoll (name, &end, 10);
-        const bool data = g_strcmp0 (end, ".cmf") == 0, index = g_strcmp0 (end, ".idx") == 0;
-        if (end == name || (!data && !index))
-          continue;
-        struct stat st;
-        if (stat ((rdir + "/" + name).c_str (), &st) != 0)
-          continue;
-        Period &p = here[start_s];
-        p.base = rdir + "/" + std::to_string (start_s);
-        p.start_s = start_s;
-        (data ? p.data : p.index) = uint64_t (st.st_size);
-        total += uint64_t (st.st_size);
-      }
-      g_dir_close (d);
-      for (auto &[start, p] : here)
-        periods.push_back (std::move (p));
+      Period &p = here[start_s];
+      p.base = rdir + "/" + std::to_string (start_s);
+      p.start_s = start_s;
+      (extension == ".cmf" ? p.data : p.index) = uint64_t (st.st_size);
+      total += uint64_t (st.st_size);
     }
-    g_dir_close (renditions);
+    g_dir_close (d);
+    for (auto &[start, p] : here)
+      periods.push_back (std::move (p));
   }
-  g_dir_close (streams);
   std::sort (periods.begin (), periods.end (),
              [] (const Period &a, const Period &b) { return a.start_s < b.start_s; });
 

@@ -72,6 +72,12 @@ struct UploadMarker {
   uint64_t data_size = 0;
   uint64_t index_size = 0;
 };
+// The files of a recording: every {dir}/{stream}/{rendition} folder, and
+// a period file's name ("1796566200.cmf": its start, unix s, and ".cmf",
+// ".idx" or ".s3"; false for any other name).
+std::vector<std::string> dvr_rendition_dirs (const std::string &dir);
+bool parse_period_file_name (const char *name, int64_t *start_s, std::string *extension);
+
 std::optional<UploadMarker> read_upload_marker (const std::string &base);
 bool write_upload_marker (const std::string &base, const UploadMarker &marker, std::string *error);
 // Whether @base (a period's path without extension) has a marker matching

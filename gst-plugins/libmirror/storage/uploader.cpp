@@ -90,32 +90,22 @@ void
 Uploader::rescan ()
 {
   // Every closed period without a valid marker.
-  GDir *streams = g_dir_open (options_.dir.c_str (), 0, nullptr);
-  if (!streams)
-    return;
-  while (const char *stream = g_dir_read_name (streams)) {
-    const std::string sdir = options_.dir + "/" + stream;
-    GDir *renditions = g_dir_open (sdir.c_str (), 0, nullptr);
-    if (!renditions)
+  for (const std::string &rdir : dvr_rendition_dirs (options_.dir)) {
+    GDir *d = g_dir_open (rdir.c_str (), 0, nullptr);
+    if (!d)
       continue;
-    while (const char *rendition = g_dir_read_name (renditions)) {
-      const std::string rdir = sdir + "/" + rendition;
-      GDir *d = g_dir_open (rdir.c_str (), 0, nullptr);
-      if (!d)
+    while (const char *name = g_dir_read_name (d)) {
+      int64_t start_s;
+      std::string extension;
+      if (!parse_period_file_name (name, &start_s, &extension) || extension != ".cmf")
         continue;
-      while (const char *name = g_dir_read_name (d)) {
-        if (!g_str_has_suffix (name, ".cmf"))
-          continue;
-        const std::string base = rdir + "/" + std::string (name, strlen (name) - 4);
-        if ((recorder_ && recorder_->is_open (base)) || period_uploaded (base))
-          continue;
-        enqueue (base);
-      }
-      g_dir_close (d);
+      const std::string base = rdir + "/" + std::to_string (start_s);
+      if ((recorder_ && recorder_->is_open (base)) || period_uploaded (base))
+        continue;
+      enqueue (base);
     }
-    g_dir_close (renditions);
+    g_dir_close (d);
   }
-  g_dir_close (streams);
 }
 
 bool

@@ -18,33 +18,13 @@
 #include "hls/stream_store.h"
 #include "storage/recorder.h"
 #include "storage/segment_index.h"
+#include "storage_test_util.h"
 
 namespace mirror::test {
 namespace {
 
 constexpr int64_t kSecond = 1000000000LL;
 constexpr int64_t kT0 = 1796558400LL * kSecond; // 2026-12-06T12:00:00Z, a period start
-
-class TempDir {
- public:
-  TempDir () : path_ (g_dir_make_tmp ("mirror-dvr-XXXXXX", nullptr)) {}
-  ~TempDir ()
-  {
-    std::string cmd = "rm -rf '" + path_ + "'";
-    (void)!system (cmd.c_str ());
-  }
-  const std::string &path () const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string
-file_text (const std::string &path)
-{
-  std::ifstream in (path, std::ios::binary);
-  return std::string (std::istreambuf_iterator<char> (in), {});
-}
 
 RecordedSegment
 segment (uint64_t msn, int64_t wallclock_ns, const std::string &init = "INIT-A")

@@ -27,6 +27,7 @@
 #include "storage/recorder.h"
 #include "storage/s3_client.h"
 #include "storage/uploader.h"
+#include "storage_test_util.h"
 
 namespace mirror::test {
 namespace {
@@ -206,20 +207,6 @@ proxy_counts ()
   }
   return counts;
 }
-
-class TempDir {
- public:
-  TempDir () : path_ (g_dir_make_tmp ("mirror-s3-XXXXXX", nullptr)) {}
-  ~TempDir ()
-  {
-    std::string cmd = "rm -rf '" + path_ + "'";
-    (void)!system (cmd.c_str ());
-  }
-  const std::string &path () const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string
 random_bytes (size_t size, uint32_t seed)
@@ -689,13 +676,6 @@ recorded (uint64_t msn, int64_t wallclock_ns, size_t part_bytes = 3000)
   return s;
 }
 
-std::string
-read_file (const std::string &path)
-{
-  std::ifstream in (path, std::ios::binary);
-  return std::string (std::istreambuf_iterator<char> (in), {});
-}
-
 bool
 file_exists (const std::string &path)
 {
@@ -759,14 +739,14 @@ TEST_F (Archive, ClosedPeriodsAreUploadedMarkedAndThenLeftToS3)
   }
   // Periods 0 and 1 are closed; 2 is being written and stays out of it.
   ASSERT_TRUE (uploader->wait_idle (30 * 1000 * 1000));
-  const std::string first_data = read_file (base (0) + ".cmf");
+  const std::string first_data = file_text (base (0) + ".cmf");
   for (int t : { 0, 1 })
     EXPECT_TRUE (period_uploaded (base (t))) << t;
   EXPECT_FALSE (file_exists (base (2) + ".s3"));
   auto listed = objects (*client);
   const std::string key0 = "cam1/360p/" + std::to_string (kT0 / kSecond);
   EXPECT_EQ (listed[key0 + ".cmf"], first_data.size ());
-  EXPECT_EQ (listed[key0 + ".idx"], read_file (base (0) + ".idx").size ());
+  EXPECT_EQ (listed[key0 + ".idx"], file_text (base (0) + ".idx").size ());
   EXPECT_EQ (listed.count ("cam1/360p/rendition.json"), 1u);
   EXPECT_EQ (listed.count ("cam1/360p/" + std::to_string (kT0 / kSecond + 2) + ".cmf"), 0u);
   EXPECT_EQ (fetch (*client, key0 + ".cmf"), first_data);
@@ -818,7 +798,7 @@ TEST_F (Archive, AFailingUploadIsAbortedRetriedAndFinallyArchived)
   EXPECT_EQ (c.uploads_ok, 1u);
   EXPECT_TRUE (period_uploaded (base (0)));
   const std::string key = "cam1/360p/" + std::to_string (kT0 / kSecond) + ".cmf";
-  EXPECT_EQ (fetch (*client, key), read_file (base (0) + ".cmf"));
+  EXPECT_EQ (fetch (*client, key), file_text (base (0) + ".cmf"));
   // No multipart upload is left open.
   std::vector<S3Client::Upload> open;
   ASSERT_TRUE (client->list_multipart_uploads ("", &open).ok);
