@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdint>
 
+#include "hls/url_layout.h"
+
 namespace mirror {
 
 namespace {
@@ -24,30 +26,28 @@ bool
 parse_reload_directives (std::string_view query, ReloadDirectives *out, std::string *why)
 {
   *out = ReloadDirectives ();
-  while (!query.empty ()) {
-    auto amp = query.find ('&');
-    std::string_view pair = query.substr (0, amp);
-    query = amp == std::string_view::npos ? std::string_view () : query.substr (amp + 1);
-    auto eq = pair.find ('=');
-    std::string_view key = pair.substr (0, eq);
-    std::string_view value
-        = eq == std::string_view::npos ? std::string_view () : pair.substr (eq + 1);
+  bool ok = true; // the first malformed directive is the one named
+  for_each_query_param (query, [&] (std::string_view key, std::string_view value) {
+    if (!ok)
+      return;
     if (key == "_HLS_msn" || key == "_HLS_part") {
       uint64_t n;
       if (!parse_u64 (value, &n)) {
         *why = std::string (key) + "=" + std::string (value) + " is not a non-negative integer";
-        return false;
+        ok = false;
+        return;
       }
       (key == "_HLS_msn" ? out->msn : out->part) = n;
     } else if (key == "_HLS_skip") {
       if (value != "YES" && value != "v2") {
         *why = "_HLS_skip=" + std::string (value) + " is neither YES nor v2";
-        return false;
+        ok = false;
+        return;
       }
       out->skip = true;
     }
-  }
-  return true;
+  });
+  return ok;
 }
 
 uint64_t

@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "hls/url_layout.h"
+
 namespace mirror {
 
 namespace {
@@ -114,22 +116,18 @@ parse_dvr_range (std::string_view query, int64_t now_ns, DvrRangeError *error)
 {
   DvrRange range;
   std::optional<std::string_view> start_text, end_text;
-  while (!query.empty ()) {
-    auto amp = query.find ('&');
-    std::string_view pair = query.substr (0, amp);
-    query = amp == std::string_view::npos ? std::string_view () : query.substr (amp + 1);
-    auto eq = pair.find ('=');
-    std::string_view key = pair.substr (0, eq);
-    std::string_view value
-        = eq == std::string_view::npos ? std::string_view () : pair.substr (eq + 1);
+  std::optional<std::string> twice;
+  for_each_query_param (query, [&] (std::string_view key, std::string_view value) {
     if (key != "start" && key != "end")
-      continue;
+      return;
     auto &slot = key == "start" ? start_text : end_text;
-    if (slot) {
-      *error = { std::string (key), std::string (key) + " is given twice" };
-      return std::nullopt;
-    }
+    if (slot && !twice)
+      twice = std::string (key);
     slot = value;
+  });
+  if (twice) {
+    *error = { *twice, *twice + " is given twice" };
+    return std::nullopt;
   }
   if (!start_text && !end_text)
     return range;

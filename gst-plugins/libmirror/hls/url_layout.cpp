@@ -44,6 +44,20 @@ hls_dvr_piece_uri (std::string_view rendition, int64_t period_s, uint64_t offset
          + std::to_string (offset) + "-" + std::to_string (length) + (init ? ".mp4" : ".m4s");
 }
 
+void
+for_each_query_param (std::string_view query,
+                      const std::function<void (std::string_view, std::string_view)> &fn)
+{
+  while (!query.empty ()) {
+    auto amp = query.find ('&');
+    std::string_view pair = query.substr (0, amp);
+    query = amp == std::string_view::npos ? std::string_view () : query.substr (amp + 1);
+    auto eq = pair.find ('=');
+    fn (pair.substr (0, eq),
+        eq == std::string_view::npos ? std::string_view () : pair.substr (eq + 1));
+  }
+}
+
 bool
 is_valid_rendition_name (std::string_view name)
 {

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,12 @@ std::string hls_dvr_piece_uri (std::string_view rendition, int64_t period_s, uin
 std::optional<HlsObjectRef> parse_hls_object_path (std::string_view path);
 
 bool is_valid_rendition_name (std::string_view name);
+
+// Calls fn (key, value) for each "key=value" of a query string, in order,
+// values as sent (not percent-decoded); "key" alone has an empty value.
+void
+for_each_query_param (std::string_view query,
+                      const std::function<void (std::string_view key, std::string_view value)> &fn);
 
 const char *hls_content_type (HlsObjectKind kind);
 

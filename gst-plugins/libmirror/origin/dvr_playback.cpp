@@ -39,28 +39,22 @@ now_ns ()
 std::string
 query_value (std::string_view query, std::string_view key)
 {
-  while (!query.empty ()) {
-    auto amp = query.find ('&');
-    std::string_view pair = query.substr (0, amp);
-    query = amp == std::string_view::npos ? std::string_view () : query.substr (amp + 1);
-    auto eq = pair.find ('=');
-    if (pair.substr (0, eq) == key)
-      return std::string (eq == std::string_view::npos ? "" : pair.substr (eq + 1));
-  }
-  return {};
+  std::optional<std::string> found;
+  for_each_query_param (query, [&] (std::string_view k, std::string_view value) {
+    if (k == key && !found)
+      found = std::string (value);
+  });
+  return found.value_or ("");
 }
 
 bool
 has_range_key (std::string_view query)
 {
-  while (!query.empty ()) {
-    auto amp = query.find ('&');
-    std::string_view key = query.substr (0, std::min (amp, query.find ('=')));
-    if (key == "start" || key == "end")
-      return true;
-    query = amp == std::string_view::npos ? std::string_view () : query.substr (amp + 1);
-  }
-  return false;
+  bool found = false;
+  for_each_query_param (query, [&] (std::string_view key, std::string_view) {
+    found = found || key == "start" || key == "end";
+  });
+  return found;
 }
 
 // @body from byte @first, @length bytes, without copying.
@@ -422,20 +416,13 @@ DvrPlayback::media_playlist (const std::string &stream, const std::string &rendi
   w.query = request.query;
   w.msn = *d.msn;
   w.respond = std::move (respond);
-  w.timer = g_timeout_source_new (guint (blocking_reload_timeout_ns (r.target_s) / 1000000));
-  struct TimerData {
-    DvrPlayback *self;
-    uint64_t id;
-  };
-  g_source_set_callback (
-      w.timer,
-      [] (gpointer data) -> gboolean {
-        auto *t = static_cast<TimerData *> (data);
-        t->self->on_timeout (t->id);
-        return G_SOURCE_REMOVE;
+  w.timer = timeout_add (
+      unsigned (blocking_reload_timeout_ns (r.target_s) / 1000000),
+      [this, id] () {
+        on_timeout (id);
+        return false;
       },
-      new TimerData{ this, id }, [] (gpointer data) { delete static_cast<TimerData *> (data); });
-  g_source_attach (w.timer, context_);
+      context_);
   return [this, id, alive = alive_] () {
     if (!*alive)
       return;
@@ -447,10 +434,7 @@ DvrPlayback::media_playlist (const std::string &stream, const std::string &rendi
 void
 DvrPlayback::drop (std::map<uint64_t, Waiter>::iterator it)
 {
-  if (it->second.timer) {
-    g_source_destroy (it->second.timer);
-    g_source_unref (it->second.timer);
-  }
+  timeout_remove (it->second.timer, context_);
   waiters_.erase (it);
 }
 
@@ -460,9 +444,7 @@ DvrPlayback::on_timeout (uint64_t id)
   auto it = waiters_.find (id);
   if (it == waiters_.end ())
     return;
-  // The source is being removed: forget it without destroying it.
-  g_source_unref (it->second.timer);
-  it->second.timer = nullptr;
+  it->second.timer = 0; // it fired: its source goes by itself
   OriginRespond respond = std::move (it->second.respond);
   const std::string why = "stream " + it->second.stream + ": segment "
                           + std::to_string (it->second.msn) + " of the time-shifted "

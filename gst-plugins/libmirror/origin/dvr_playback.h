@@ -70,7 +70,7 @@ class DvrPlayback {
     std::string stream, rendition, query;
     uint64_t msn;
     OriginRespond respond;
-    GSource *timer = nullptr;
+    guint timer = 0; // timeout_add's, on the Origin's context
   };
   // A rendered playlist and where it stands.
   struct Rendered {

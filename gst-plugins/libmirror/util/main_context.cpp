@@ -33,6 +33,13 @@ timeout_add (unsigned ms, std::function<bool ()> fn, GMainContext *context)
   return id;
 }
 
+void
+timeout_remove (guint id, GMainContext *context)
+{
+  if (GSource *source = id ? g_main_context_find_source_by_id (context, id) : nullptr)
+    g_source_destroy (source);
+}
+
 int64_t
 monotonic_ms ()
 {

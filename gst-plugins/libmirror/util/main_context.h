@@ -18,6 +18,9 @@ void invoke_on (GMainContext *context, std::function<void ()> fn);
 // id; g_source_remove (id) cancels it (on that context's thread). What fn
 // captures is freed with the source.
 guint timeout_add (unsigned ms, std::function<bool ()> fn, GMainContext *context = nullptr);
+// Cancels a timeout_add source of context (any context, unlike
+// g_source_remove); on that context's thread. Nothing for an id of 0.
+void timeout_remove (guint id, GMainContext *context);
 
 // Monotonic milliseconds, and wall-clock milliseconds since the epoch.
 int64_t monotonic_ms ();
