@@ -270,6 +270,22 @@ TEST (ConfigErrors, MissingS3Bucket)
   expect_allowed (e, "bucket");
 }
 
+TEST (ConfigErrors, StorageKeys)
+{
+  ConfigError e = error_of (load_env ("MIRROR_STORAGE_S3_ENDPOINT=ftp://s3.example"));
+  EXPECT_EQ (e.key, "storage.s3.endpoint");
+  EXPECT_NE (e.problem.find ("http:// or https://"), std::string::npos);
+  e = error_of (load_env ("MIRROR_STORAGE_S3_PREFIX=/mirror/"));
+  EXPECT_EQ (e.key, "storage.s3.prefix");
+  EXPECT_NE (e.problem.find ("starts with '/'"), std::string::npos);
+  e = error_of (load_env ("MIRROR_STORAGE_DVR_PERIOD_LENGTH=1s"));
+  EXPECT_EQ (e.key, "storage.dvr.period_length");
+  e = error_of (load_env ("MIRROR_STORAGE_LOCAL_MAX_CACHE_SIZE=lots"));
+  EXPECT_EQ (e.key, "storage.local.max_cache_size");
+  e = error_of (load_env ("MIRROR_STORAGE_S3_UPLOAD_WORKERS=0"));
+  EXPECT_EQ (e.key, "storage.s3.upload_workers");
+}
+
 TEST (ConfigErrors, CrossKeyRules)
 {
   // Part and segment durations: the error names the key the user set.
