@@ -15,8 +15,11 @@ namespace mirror::test {
 class TempDir {
  public:
   explicit TempDir (const char *pattern = "mirror-storage-XXXXXX")
-      : path_ (g_dir_make_tmp (pattern, nullptr))
-  {}
+  {
+    gchar *path = g_dir_make_tmp (pattern, nullptr);
+    path_ = path ? path : "";
+    g_free (path);
+  }
   ~TempDir ()
   {
     std::string cmd = "rm -rf '" + path_ + "'";
