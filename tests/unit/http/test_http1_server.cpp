@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The event-driven HTTP/1.1 server on loopback: a MediaStore fed by hand
+// behind an OriginHandler, the server on a GMainContext thread of its own,
+// and a raw TCP client on the test's thread whose responses are read with
+// http-parser too. Keep-alive, pipelining order behind a held request, HEAD,
+// Connection: close, malformed and oversized heads, a slow head, the
+// per-connection held cap, and a client that leaves while held.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <future>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <http_parser.h>
+
+#include "../hls/hls_test_feed.h"
+#include "http/http1_server.h"
+#include "util/main_context.h"
+
+namespace mirror {
+namespace {
+
+using test::Feed;
+using test::kMs;
+
+struct Response {
+  int status = 0;
+  std::map<std::string, std::string> headers; // lower-case names
+  std::string body;
+};
+
+// A blocking loopback client; responses parsed with http-parser.
+class Client {
+ public:
+  explicit Client (uint16_t port)
+  {
+    fd_ = socket (AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = { 10, 0 };
+    setsockopt (fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons (port);
+    inet_pton (AF_INET, "127.0.0.1", &sa.sin_addr);
+    connected_ = connect (fd_, reinterpret_cast<sockaddr *> (&sa), sizeof sa) == 0;
+    http_parser_settings_init (&settings_);
+    settings_.on_header_field = [] (http_parser *p, const char *at, size_t n) {
+      auto *c = static_cast<Client *> (p->data);
+      if (c->in_value_) {
+        c->current_.headers[c->field_] = c->value_;
+        c->field_.clear ();
+        c->value_.clear ();
+        c->in_value_ = false;
+      }
+      for (size_t i = 0; i < n; i++)
+        c->field_ += char (g_ascii_tolower (at[i]));
+      return 0;
+    };
+    settings_.on_header_value = [] (http_parser *p, const char *at, size_t n) {
+      auto *c = static_cast<Client *> (p->data);
+      c->in_value_ = true;
+      c->value_.append (at, n);
+      return 0;
+    };
+    settings_.on_headers_complete = [] (http_parser *p) {
+      auto *c = static_cast<Client *> (p->data);
+      if (c->in_value_)
+        c->current_.headers[c->field_] = c->value_;
+      c->field_.clear ();
+      c->value_.clear ();
+      c->in_value_ = false;
+      c->current_.status = int (p->status_code);
+      return c->skip_body_ ? 1 : 0; // 1: a response to HEAD has no body
+    };
+    settings_.on_body = [] (http_parser *p, const char *at, size_t n) {
+      static_cast<Client *> (p->data)->current_.body.append (at, n);
+      return 0;
+    };
+    settings_.on_message_complete = [] (http_parser *p) {
+      auto *c = static_cast<Client *> (p->data);
+      c->done_.push_back (std::move (c->current_));
+      c->current_ = Response ();
+      return 0;
+    };
+    http_parser_init (&parser_, HTTP_RESPONSE);
+    parser_.data = this;
+  }
+  ~Client ()
+  {
+    if (fd_ >= 0)
+      close (fd_);
+  }
+  bool connected () const { return connected_; }
+  void send_raw (const std::string &bytes) { (void)!write (fd_, bytes.data (), bytes.size ()); }
+  void get (const std::string &target, const std::string &extra = "",
+            const std::string &method = "GET")
+  {
+    send_raw (method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + "\r\n");
+  }
+  // The next response (nullopt when the connection closed or timed out).
+  std::optional<Response> next (bool head = false)
+  {
+    skip_body_ = head;
+    while (done_.empty ()) {
+      char buf[65536];
+      ssize_t n = recv (fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        return std::nullopt;
+      }
+      http_parser_execute (&parser_, &settings_, buf, size_t (n));
+    }
+    Response r = std::move (done_.front ());
+    done_.erase (done_.begin ());
+    return r;
+  }
+  // True when the server closes the connection (read returns 0) in time.
+  bool closed_by_server ()
+  {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = recv (fd_, buf, sizeof buf, 0);
+      if (n == 0)
+        return true;
+      if (n < 0)
+        return false; // timed out
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  bool closed_ = false;
+  bool skip_body_ = false;
+  http_parser parser_;
+  http_parser_settings settings_;
+  std::string field_, value_;
+  bool in_value_ = false;
+  Response current_;
+  std::vector<Response> done_;
+};
+
+class Http1ServerTest : public ::testing::Test {
+ protected:
+  void SetUp () override
+  {
+    stream_ = media_.open_stream ("cam1", test::default_config ());
+    stream_->add_rendition (test::video_info ("video"));
+    stream_->set_init ("video", test::fake_init ());
+    feed_ = std::make_unique<Feed> (*stream_, "video");
+    feed_->segments (2);
+    feed_->next_segment_part (); // 2.0
+  }
+  void start (Http1Server::Limits limits = {})
+  {
+    context_ = g_main_context_new ();
+    loop_ = g_main_loop_new (context_, FALSE);
+    std::promise<uint16_t> port;
+    thread_ = std::thread ([&] {
+      g_main_context_push_thread_default (context_);
+      handler_ = std::make_unique<OriginHandler> (media_, context_);
+      server_ = std::make_unique<Http1Server> (*handler_, context_, limits);
+      std::string error;
+      port.set_value (server_->listen ("127.0.0.1", 0, &error) ? server_->port () : 0);
+      g_main_loop_run (loop_);
+      server_.reset ();
+      handler_.reset ();
+      g_main_context_pop_thread_default (context_);
+    });
+    port_ = port.get_future ().get ();
+    ASSERT_NE (port_, 0);
+  }
+  void TearDown () override
+  {
+    if (thread_.joinable ()) {
+      invoke_on (context_, [this] { g_main_loop_quit (loop_); });
+      thread_.join ();
+      g_main_loop_unref (loop_);
+      g_main_context_unref (context_);
+    }
+    feed_.reset ();
+    stream_.reset ();
+    media_.remove_stream ("cam1");
+  }
+  // Taken on the server's thread.
+  template <typename T> T on_server (std::function<T ()> fn)
+  {
+    std::promise<T> p;
+    invoke_on (context_, [&] { p.set_value (fn ()); });
+    return p.get_future ().get ();
+  }
+  Http1Server::Stats stats ()
+  {
+    return on_server<Http1Server::Stats> ([this] { return server_->stats (); });
+  }
+  bool wait_until (const std::function<bool ()> &done)
+  {
+    const int64_t deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+    while (!done () && g_get_monotonic_time () < deadline)
+      g_usleep (5000);
+    return done ();
+  }
+
+  MediaStore media_;
+  std::shared_ptr<StreamStore> stream_;
+  std::unique_ptr<Feed> feed_;
+  GMainContext *context_ = nullptr;
+  GMainLoop *loop_ = nullptr;
+  std::thread thread_;
+  std::unique_ptr<OriginHandler> handler_;
+  std::unique_ptr<Http1Server> server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F (Http1ServerTest, KeepAliveServesRequestsInTurn)
+{
+  start ();
+  Client c (port_);
+  ASSERT_TRUE (c.connected ());
+  c.get ("/live/cam1/video.m3u8");
+  auto playlist = c.next ();
+  ASSERT_TRUE (playlist);
+  EXPECT_EQ (playlist->status, 200);
+  EXPECT_EQ (playlist->headers["content-type"], "application/vnd.apple.mpegurl");
+  EXPECT_EQ (playlist->headers["content-length"], std::to_string (playlist->body.size ()));
+  EXPECT_NE (playlist->body.find ("#EXT-X-PART:"), std::string::npos);
+  // The same connection, a part, a 404 and a HEAD.
+  c.get ("/live/cam1/video/part1.0.m4s");
+  auto part = c.next ();
+  ASSERT_TRUE (part);
+  EXPECT_EQ (part->status, 200);
+  EXPECT_GT (part->body.size (), 0u);
+  c.get ("/live/cam1/nothing.m3u8");
+  EXPECT_EQ (c.next ()->status, 404);
+  c.get ("/live/cam1/video/part1.0.m4s", "", "HEAD");
+  auto head = c.next (true);
+  ASSERT_TRUE (head);
+  EXPECT_EQ (head->status, 200);
+  EXPECT_EQ (head->headers["content-length"], std::to_string (part->body.size ()));
+  EXPECT_TRUE (head->body.empty ());
+  EXPECT_EQ (stats ().connections_total, 1u);
+  EXPECT_EQ (stats ().requests, 4u);
+}
+
+TEST_F (Http1ServerTest, PipelinedAnswersKeepTheirOrderBehindAHeldOne)
+{
+  start ();
+  Client c (port_);
+  // A blocking reload for the next part, then a plain request, in one write.
+  c.send_raw ("GET /live/cam1/video.m3u8?_HLS_msn=2&_HLS_part=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+              "GET /live/cam1/index.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE (wait_until (
+      [&] { return on_server<uint64_t> ([this] { return handler_->stats ().held_now; }) == 1; }));
+  feed_->part (100 * kMs, false); // 2.1: the held one is answered, then the other
+  auto first = c.next ();
+  auto second = c.next ();
+  ASSERT_TRUE (first && second);
+  EXPECT_EQ (first->status, 200);
+  EXPECT_NE (first->body.find ("part2.1.m4s"), std::string::npos);
+  EXPECT_EQ (second->status, 200);
+  EXPECT_NE (second->body.find ("#EXT-X-STREAM-INF"), std::string::npos);
+}
+
+TEST_F (Http1ServerTest, ConnectionCloseAndHttp10Close)
+{
+  start ();
+  Client c (port_);
+  c.get ("/live/cam1/index.m3u8", "Connection: close\r\n");
+  auto r = c.next ();
+  ASSERT_TRUE (r);
+  EXPECT_EQ (r->headers["connection"], "close");
+  EXPECT_TRUE (c.closed_by_server ());
+  Client old (port_);
+  old.send_raw ("GET /live/cam1/index.m3u8 HTTP/1.0\r\n\r\n");
+  ASSERT_TRUE (old.next ());
+  EXPECT_TRUE (old.closed_by_server ());
+}
+
+TEST_F (Http1ServerTest, MalformedAndOversizedHeadsAreRefused)
+{
+  Http1Server::Limits limits;
+  limits.max_header_bytes = 1024;
+  start (limits);
+  Client bad (port_);
+  bad.send_raw ("GET /live/cam1/index.m3u8 HTTP/1.1\r\nHost x\r\n\r\n");
+  auto r = bad.next ();
+  ASSERT_TRUE (r);
+  EXPECT_EQ (r->status, 400);
+  EXPECT_TRUE (bad.closed_by_server ());
+  Client big (port_);
+  big.get ("/live/cam1/index.m3u8", "X-Filler: " + std::string (2000, 'a') + "\r\n");
+  r = big.next ();
+  ASSERT_TRUE (r);
+  EXPECT_EQ (r->status, 431);
+  EXPECT_TRUE (big.closed_by_server ());
+  EXPECT_EQ (stats ().too_large, 1u);
+  EXPECT_EQ (stats ().bad_requests, 1u);
+}
+
+TEST_F (Http1ServerTest, ASlowHeadIsClosedAndAnIdleConnectionToo)
+{
+  Http1Server::Limits limits;
+  limits.header_timeout_ms = 200;
+  limits.idle_timeout_ms = 300;
+  start (limits);
+  Client slow (port_);
+  slow.send_raw ("GET /live/cam1/index.m3u8 HTTP/1.1\r\nHost: x\r\n"); // never ends
+  EXPECT_TRUE (slow.closed_by_server ());
+  EXPECT_EQ (stats ().header_timeouts, 1u);
+  Client idle (port_);
+  idle.get ("/live/cam1/index.m3u8");
+  ASSERT_TRUE (idle.next ());
+  EXPECT_TRUE (idle.closed_by_server ());
+  EXPECT_EQ (stats ().idle_closed, 1u);
+  EXPECT_TRUE (wait_until ([&] { return stats ().connections_now == 0; }));
+}
+
+TEST_F (Http1ServerTest, HeldRequestsAreCappedAndCancelledWhenTheClientLeaves)
+{
+  Http1Server::Limits limits;
+  limits.max_held = 1;
+  start (limits);
+  {
+    Client c (port_);
+    c.send_raw ("GET /live/cam1/video.m3u8?_HLS_msn=2&_HLS_part=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /live/cam1/video/part2.1.m4s HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE (wait_until ([&] { return stats ().held_refused == 1; }));
+    EXPECT_EQ (on_server<uint64_t> ([this] { return handler_->stats ().held_now; }), 1u);
+    // The client goes away: its held reload is no longer waited on.
+  }
+  EXPECT_TRUE (wait_until ([&] {
+    return on_server<uint64_t> ([this] { return handler_->stats ().held_now; }) == 0
+           && stats ().connections_now == 0;
+  }));
+  // The cap answered in order: the held one first, then the 503.
+  Client c (port_);
+  c.send_raw ("GET /live/cam1/video.m3u8?_HLS_msn=2&_HLS_part=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+              "GET /live/cam1/video/part2.1.m4s HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE (wait_until ([&] { return stats ().held_refused == 2; }));
+  feed_->part (100 * kMs, false); // 2.1
+  auto first = c.next ();
+  auto second = c.next ();
+  ASSERT_TRUE (first && second);
+  EXPECT_EQ (first->status, 200);
+  EXPECT_EQ (second->status, 503);
+}
+
+TEST_F (Http1ServerTest, CurlReusesTheConnectionAndWaitsOutABlockingReload)
+{
+  start ();
+  const std::string base = "http://127.0.0.1:" + std::to_string (port_) + "/live/cam1/";
+  // Two objects on one connection: the second made no new connection.
+  gchar *out = nullptr;
+  gint status = -1;
+  const std::string cmd = "curl -sS --http1.1 -o /dev/null -o /dev/null -w '%{http_code} "
+                          "%{num_connects}\\n' "
+                          + base + "index.m3u8 " + base + "video/part1.0.m4s";
+  ASSERT_TRUE (g_spawn_command_line_sync (cmd.c_str (), &out, nullptr, &status, nullptr));
+  EXPECT_EQ (std::string (out), "200 1\n200 0\n");
+  g_free (out);
+  // A blocking reload, answered when the part is published.
+  std::thread publisher ([this] {
+    wait_until (
+        [&] { return on_server<uint64_t> ([this] { return handler_->stats ().held_now; }) == 1; });
+    feed_->part (100 * kMs, false); // 2.1
+  });
+  const std::string held = "curl -sS --http1.1 '" + base + "video.m3u8?_HLS_msn=2&_HLS_part=1'";
+  ASSERT_TRUE (g_spawn_command_line_sync (held.c_str (), &out, nullptr, &status, nullptr));
+  publisher.join ();
+  EXPECT_EQ (status, 0);
+  EXPECT_NE (std::string (out).find ("part2.1.m4s"), std::string::npos) << out;
+  g_free (out);
+}
+
+} // namespace
+} // namespace mirror
