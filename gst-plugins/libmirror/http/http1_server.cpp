@@ -587,9 +587,12 @@ Http1Server::close (Connection *c)
   if (!connections_.erase (c))
     return;
   *c->alive = false;
+  stats_.closed++;
   for (auto &sl : c->slots)
-    if (sl->cancel)
+    if (sl->cancel) {
+      stats_.held_abandoned++;
       sl->cancel ();
+    }
   c->slots.clear ();
   if (c->timer) {
     g_source_destroy (c->timer);

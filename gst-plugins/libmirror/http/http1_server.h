@@ -15,8 +15,8 @@
 // closes after idle_timeout_ms; beyond max_connections, new ones are
 // closed at once. A client that goes away cancels what it had held.
 //
-// Plain TCP only so far; not yet wired into the Origin (the next step of
-// issue 17 puts one per worker, with TLS and HTTP/2 beside it).
+// Plain TCP only so far: the Origin serves its plain HTTP port with it
+// (HTTPS stays on libsoup until TLS and HTTP/2 come here, issue 17).
 #pragma once
 
 #include <cstdint>
@@ -52,7 +52,9 @@ class Http1Server {
     uint64_t bad_requests = 0;    // 400: the parser refused it
     uint64_t held_refused = 0;    // 503 over max_held
     uint64_t idle_closed = 0;
-    uint64_t refused = 0; // over max_connections
+    uint64_t refused = 0;        // over max_connections
+    uint64_t closed = 0;         // connections closed, for any reason
+    uint64_t held_abandoned = 0; // held requests whose client went away
   };
 
   // Serves on @context's thread; every call on it.

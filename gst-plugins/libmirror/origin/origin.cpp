@@ -121,13 +121,23 @@ Origin::run (std::string *error)
     auto frontend = std::make_unique<SoupFrontend> (*handler_, limits);
     http_ = frontend.get ();
     std::string err;
-    bool ok = frontend->listen (config_.bind_address, config_.tls_port, certificate,
-                                config_.http_port, &err);
+    bool ok = frontend->listen (config_.bind_address, config_.tls_port, certificate, std::nullopt,
+                                &err);
     if (certificate)
       g_object_unref (certificate);
-    if (ok) {
+    if (ok)
       tls_port_ = frontend->tls_port ();
-      http_port_ = frontend->http_port ();
+    // Plain HTTP/1.1 on the event-driven server, off libsoup.
+    std::unique_ptr<Http1Server> http1;
+    if (ok && config_.http_port) {
+      Http1Server::Limits http1_limits;
+      http1_limits.idle_timeout_ms = config_.http_idle_timeout_ms;
+      http1 = std::make_unique<Http1Server> (*handler_, context_, http1_limits);
+      ok = http1->listen (config_.bind_address, *config_.http_port, &err);
+      if (ok) {
+        http_port_ = http1->port ();
+        http1_ = http1.get ();
+      }
     }
     // HTTP/3 on the HTTPS port's number, over UDP.
     std::unique_ptr<QuicFrontend> quic;
@@ -146,6 +156,8 @@ Origin::run (std::string *error)
       g_main_loop_run (loop_);
     quic_ = nullptr;
     quic.reset ();
+    http1_ = nullptr;
+    http1.reset ();
     http_ = nullptr;
     frontend.reset ();
     handler_.reset ();
@@ -267,6 +279,15 @@ Origin::stats ()
     s.streams = store_.stream_ids ().size ();
     if (http_)
       s.http = http_->connection_stats ();
+    // One figure for the Origin's HTTPS and plain HTTP connections.
+    if (http1_) {
+      const Http1Server::Stats h = http1_->stats ();
+      s.http.accepted += h.connections_total;
+      s.http.closed += h.closed;
+      s.http.idle_closed += h.idle_closed;
+      s.http.held_abandoned += h.held_abandoned;
+      s.http.open += h.connections_now;
+    }
     if (quic_) {
       s.http3 = true;
       s.quic = quic_->stats ();

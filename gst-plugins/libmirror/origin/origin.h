@@ -24,6 +24,7 @@
 #include <glib.h>
 
 #include "hls/media_store.h"
+#include "http/http1_server.h"
 #include "http/soup_acceptor.h"
 #include "origin/origin_handler.h"
 #include "origin/quic_frontend.h"
@@ -122,7 +123,8 @@ class Origin {
   uint16_t http_port_ = 0;
   uint16_t http3_port_ = 0;
   QuicFrontend *quic_ = nullptr; // owned by the thread
-  SoupFrontend *http_ = nullptr; // owned by the thread
+  SoupFrontend *http_ = nullptr; // owned by the thread: HTTPS
+  Http1Server *http1_ = nullptr; // owned by the thread: plain HTTP
 
   struct Publishers {
     int count = 0;
