@@ -24,6 +24,8 @@ struct RenditionInfo {
   // its media playlist's PART-TARGET; 0: the stream's.
   int64_t part_target_ns = 0;
   std::string language; // audio, BCP 47; may be empty
+
+  bool operator== (const RenditionInfo &) const = default;
 };
 
 constexpr const char *kHlsAudioGroup = "audio";

@@ -174,18 +174,7 @@ dvr_error (int status, const std::string &message, const std::string &parameter)
     json_builder_add_string_value (b, parameter.c_str ());
   }
   json_builder_end_object (b);
-  JsonNode *root = json_builder_get_root (b);
-  gchar *text = json_to_string (root, FALSE);
-  std::string json = std::string (text) + "\n";
-  g_free (text);
-  json_node_unref (root);
-  g_object_unref (b);
-  OriginResponse r;
-  r.status = status;
-  r.content_type = "application/json";
-  r.cache_control = "no-cache";
-  r.body.push_back (Bytes::copy (json));
-  return r;
+  return OriginResponse::json (status, b);
 }
 
 // A few threads for what reads media (clips, S3): never the Origin's.
@@ -532,16 +521,7 @@ DvrPlayback::window (const std::string &stream)
     json_builder_add_string_value (b, r.c_str ());
   json_builder_end_array (b);
   json_builder_end_object (b);
-  JsonNode *root = json_builder_get_root (b);
-  gchar *text = json_to_string (root, FALSE);
-  OriginResponse r;
-  r.content_type = "application/json";
-  r.cache_control = "no-cache";
-  r.body.push_back (Bytes::copy (std::string (text) + "\n"));
-  g_free (text);
-  json_node_unref (root);
-  g_object_unref (b);
-  return r;
+  return OriginResponse::json (200, b);
 }
 
 std::function<void ()>

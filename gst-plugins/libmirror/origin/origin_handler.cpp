@@ -48,6 +48,22 @@ OriginResponse::text (int status, std::string_view body, std::string cache_contr
   return r;
 }
 
+OriginResponse
+OriginResponse::json (int status, JsonBuilder *builder, std::string cache_control)
+{
+  JsonNode *root = json_builder_get_root (builder);
+  gchar *text = json_to_string (root, FALSE);
+  OriginResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.cache_control = std::move (cache_control);
+  r.body.push_back (Bytes::copy (std::string (text) + "\n"));
+  g_free (text);
+  json_node_unref (root);
+  g_object_unref (builder);
+  return r;
+}
+
 size_t
 OriginResponse::body_size () const
 {
@@ -186,18 +202,7 @@ OriginHandler::stream_index () const
   }
   json_builder_end_array (b);
   json_builder_end_object (b);
-  JsonNode *root = json_builder_get_root (b);
-  gchar *text = json_to_string (root, FALSE);
-  std::string json = std::string (text) + "\n";
-  g_free (text);
-  json_node_unref (root);
-  g_object_unref (b);
-
-  OriginResponse r;
-  r.content_type = "application/json";
-  r.cache_control = "no-cache";
-  r.body.push_back (Bytes::copy (json));
-  return r;
+  return OriginResponse::json (200, b);
 }
 
 void

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "hls/media_store.h"
 #include "storage/recorder.h"
@@ -44,6 +45,10 @@ struct OriginResponse {
   std::vector<Bytes> body; // refcounted store buffers, never copied per viewer
 
   static OriginResponse text (int status, std::string_view body,
+                              std::string cache_control = "no-cache");
+  // What @builder built (a finished object), as one line of JSON; takes
+  // the builder's reference.
+  static OriginResponse json (int status, JsonBuilder *builder,
                               std::string cache_control = "no-cache");
   size_t body_size () const;
 };

@@ -98,8 +98,8 @@ struct Recorder::Writer {
   // The recorded segment being merged (written, not yet indexed).
   std::optional<IndexRecord> merging;
   bool data_dirty = false;
-  int64_t last_write_us = 0; // monotonic
-  std::string info_json;     // rendition.json as last written
+  int64_t last_write_us = 0;         // monotonic
+  std::optional<RenditionInfo> info; // rendition.json as last written
   std::string dir;
   std::string base; // dir/{period start}
 };
@@ -680,15 +680,12 @@ Recorder::write_batch (std::vector<RecordedSegment> &batch)
     Writer *w = writer_for (s);
     if (!w)
       continue;
-    if (!s.info.name.empty ()) {
-      std::string json = rendition_info_json (s.info);
+    if (!s.info.name.empty () && w->info != s.info) {
       std::string error;
-      if (json != w->info_json) {
-        if (write_rendition_info (w->dir + "/" + kRenditionFileName, s.info, &error))
-          w->info_json = std::move (json);
-        else
-          fail (error, errno);
-      }
+      if (write_rendition_info (w->dir + "/" + kRenditionFileName, s.info, &error))
+        w->info = s.info;
+      else
+        fail (error, errno);
     }
     std::vector<struct iovec> iov;
     auto differs = [&s] (const std::vector<uint8_t> &init) {

@@ -9,6 +9,8 @@
 
 namespace mirror {
 
+namespace {
+
 std::string
 rendition_info_json (const RenditionInfo &info)
 {
@@ -41,6 +43,8 @@ rendition_info_json (const RenditionInfo &info)
   g_object_unref (b);
   return out;
 }
+
+} // namespace
 
 bool
 write_rendition_info (const std::string &path, const RenditionInfo &info, std::string *error)

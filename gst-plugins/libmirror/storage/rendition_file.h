@@ -14,7 +14,6 @@ namespace mirror {
 
 inline constexpr const char *kRenditionFileName = "rendition.json";
 
-std::string rendition_info_json (const RenditionInfo &info);
 // Written to a temporary file and renamed over @path; false with *error.
 bool write_rendition_info (const std::string &path, const RenditionInfo &info, std::string *error);
 std::optional<RenditionInfo> read_rendition_info (const std::string &path);
