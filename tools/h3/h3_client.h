@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // HTTP clients for debugging the Origin and loading it: HTTP/3 over QUIC v1
-// (ngtcp2 + ngtcp2_crypto_gnutls + nghttp3 + GnuTLS) and HTTP/1.1 over TCP,
-// with or without TLS (GnuTLS), behind one request API. Many connections
-// share one EventLoop in one thread; each connection has its own socket.
+// (ngtcp2 + ngtcp2_crypto_gnutls + nghttp3 + GnuTLS), HTTP/2 over TLS
+// (nghttp2 + GnuTLS) and HTTP/1.1 over TCP, with or without TLS (GnuTLS),
+// behind one request API. Many connections share one EventLoop in one
+// thread; each connection has its own socket.
 //
 //   EventLoop loop;
 //   auto conn = connect_http (loop, url, Protocol::h3, config);
@@ -29,7 +30,7 @@
 
 namespace mirror::tools {
 
-enum class Protocol { h3, http1 };
+enum class Protocol { h3, h2, http1 };
 
 struct Url {
   std::string scheme; // "https" or "http"
@@ -54,9 +55,9 @@ enum class ErrorKind {
   tls,       // TLS handshake or certificate refused
   handshake, // QUIC handshake timed out or failed without a TLS alert
   timeout,   // a request got no complete answer in time
-  reset,     // the server reset the request stream (HTTP/3)
+  reset,     // the server reset the request stream (HTTP/3, HTTP/2)
   closed,    // the connection went away (peer close, idle timeout, EOF)
-  protocol,  // unparseable response or a QUIC/HTTP/3 protocol error
+  protocol,  // unparseable response or a QUIC/HTTP/3/HTTP/2 protocol error
   cancelled, // we gave up on it (connection closed locally)
 };
 const char *error_kind_name (ErrorKind kind);
@@ -98,7 +99,8 @@ struct ClientConfig {
   int verbose = 0;           // 1: connection events, 2: + ngtcp2 debug log
   int64_t connect_timeout_ns = 10 * kNsPerSecond;
   int64_t idle_timeout_ns = 30 * kNsPerSecond;
-  // Receive windows (QUIC: initial, grown by ngtcp2 up to the max).
+  // Receive windows (QUIC: initial, grown by ngtcp2 up to the max; HTTP/2:
+  // SETTINGS_INITIAL_WINDOW_SIZE and the connection window, not grown).
   uint64_t stream_window = 1 << 20;
   uint64_t max_stream_window = 8 << 20;
   uint64_t connection_window = 4 << 20;
@@ -112,7 +114,7 @@ struct ClientConfig {
 
 // Connection-level facts for reports.
 struct ConnectionInfo {
-  std::string protocol;    // "h3", "http/1.1", "http/1.1+tls"
+  std::string protocol;    // "h3", "h2", "http/1.1", "http/1.1+tls"
   std::string tls_details; // cipher, group, ALPN
   std::string peer_pin;    // server's SPKI pin (TLS only)
   int64_t started_ns = 0;
@@ -128,14 +130,14 @@ class HttpConnection {
  public:
   virtual ~HttpConnection () = default;
 
-  // Queues a request; on HTTP/3 it goes out as soon as the handshake and the
-  // stream limit allow, on HTTP/1.1 after the requests before it (no
-  // pipelining). cb runs exactly once, unless the connection is destroyed
-  // first.
+  // Queues a request; on HTTP/3 and HTTP/2 it goes out as soon as the
+  // handshake and the server's stream limit allow, on HTTP/1.1 after the
+  // requests before it (no pipelining). cb runs exactly once, unless the
+  // connection is destroyed first.
   virtual void fetch (Request request, ResponseCallback cb) = 0;
 
-  // Closes now (HTTP/3: CONNECTION_CLOSE with H3_NO_ERROR); requests still
-  // open complete with ErrorKind::cancelled.
+  // Closes now (HTTP/3: CONNECTION_CLOSE with H3_NO_ERROR; HTTP/2: GOAWAY
+  // with NO_ERROR); requests still open complete with ErrorKind::cancelled.
   virtual void close () = 0;
 
   // Ready: the handshake is done. Failed: closed by error, idle or us.
@@ -157,6 +159,11 @@ bool resolve (const Url &url, sockaddr_storage *addr, socklen_t *len, std::strin
 // Starts connecting at once; failures arrive through on_closed and the
 // callbacks of requests made meanwhile.
 std::unique_ptr<HttpConnection> connect_h3 (EventLoop &loop, const Url &url,
+                                            const sockaddr_storage &addr, socklen_t addrlen,
+                                            const ClientConfig &config);
+// HTTP/2 over TLS only (ALPN h2; a server that does not select it fails
+// the connection with ErrorKind::tls).
+std::unique_ptr<HttpConnection> connect_h2 (EventLoop &loop, const Url &url,
                                             const sockaddr_storage &addr, socklen_t addrlen,
                                             const ClientConfig &config);
 std::unique_ptr<HttpConnection> connect_http1 (EventLoop &loop, const Url &url,

@@ -4,7 +4,8 @@
 // playlist with a blocking reload (_HLS_msn/_HLS_part) for that same part;
 // both are answered when the part exists. Then the next hint. Over HTTP/1.1
 // the two requests share the one connection in turn (part first, so its
-// arrival is what is timed); over HTTP/3 they are concurrent streams.
+// arrival is what is timed); over HTTP/3 and HTTP/2 they are concurrent
+// streams.
 //
 // A part's availability is its segment's PROGRAM-DATE-TIME plus the parts
 // before it plus its own duration: the earliest it could exist. Its latency

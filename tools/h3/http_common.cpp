@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// The parts of the client API that are neither QUIC nor HTTP/1.1: URLs,
-// error names, name resolution, the protocol switch.
+// The parts of the client API that belong to no one protocol: URLs, error
+// names, name resolution, the protocol switch.
 #include "h3_client.h"
 
 #include <cstring>
@@ -158,8 +158,14 @@ std::unique_ptr<HttpConnection>
 connect_http (EventLoop &loop, const Url &url, const sockaddr_storage &addr, socklen_t addrlen,
               Protocol protocol, const ClientConfig &config)
 {
-  if (protocol == Protocol::h3)
+  switch (protocol) {
+  case Protocol::h3:
     return connect_h3 (loop, url, addr, addrlen, config);
+  case Protocol::h2:
+    return connect_h2 (loop, url, addr, addrlen, config);
+  case Protocol::http1:
+    break;
+  }
   return connect_http1 (loop, url, addr, addrlen, config);
 }
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// mirror-h3get: one GET over HTTP/3 (or HTTP/1.1), printed with its timing;
-// or --follow: a low-latency player's requests against a live LL-HLS media
-// playlist, with each part's latency from its availability.
+// mirror-h3get: one GET over HTTP/3 (or HTTP/2, HTTP/1.1), printed with its
+// timing; or --follow: a low-latency player's requests against a live LL-HLS
+// media playlist, with each part's latency from its availability.
 //
-//   mirror-h3get [--http1] [-I] [-v] [--pin SPKI] URL
-//   mirror-h3get --follow [--seconds N] [--http1] URL-of-media-playlist
+//   mirror-h3get [--h2|--http1] [-I] [-v] [--pin SPKI] URL
+//   mirror-h3get --follow [--seconds N] [--h2|--http1] URL-of-media-playlist
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -27,6 +27,7 @@ usage (FILE *out)
   fprintf (out, "usage: mirror-h3get [options] URL\n"
                 "       mirror-h3get --follow [--seconds N] [options] URL-of-media-playlist\n"
                 "\n"
+                "  --h2             HTTP/2 over TLS (ALPN h2; https:// only) instead of HTTP/3\n"
                 "  --http1          HTTP/1.1 (TLS for https://) instead of HTTP/3\n"
                 "  -I, --head       status, headers and timing only (the request is still a GET)\n"
                 "  -o, --output F   write the body to F\n"
@@ -36,8 +37,9 @@ usage (FILE *out)
                 "  --verify         check the certificate chain and name (system trust)\n"
                 "  --cafile F       extra trust anchors for --verify\n"
                 "  --timeout S      give up on the connection/request after S seconds (15)\n"
-                "  --window BYTES   HTTP/3 receive windows (stream and connection) to start\n"
-                "                   with and keep: small ones exercise flow-control credit\n"
+                "  --window BYTES   HTTP/3 and HTTP/2 receive windows (stream and connection)\n"
+                "                   to start with and keep: small ones exercise flow-control\n"
+                "                   credit\n"
                 "  --fail           exit 22 on an HTTP status >= 400\n"
                 "  --json           one JSON object on stdout instead of text\n"
                 "  --follow         follow the live edge with blocking reloads, fetch every part\n"
@@ -61,6 +63,35 @@ looks_textual (const Response &r)
     if (c < 9 || (c > 13 && c < 32))
       return false;
   return true;
+}
+
+// How the text output names the protocol; JSON says "h3", "h2", "http/1.1".
+const char *
+protocol_title (Protocol protocol)
+{
+  switch (protocol) {
+  case Protocol::h3:
+    return "HTTP/3";
+  case Protocol::h2:
+    return "HTTP/2";
+  case Protocol::http1:
+    break;
+  }
+  return "HTTP/1.1";
+}
+
+const char *
+protocol_token (Protocol protocol)
+{
+  switch (protocol) {
+  case Protocol::h3:
+    return "h3";
+  case Protocol::h2:
+    return "h2";
+  case Protocol::http1:
+    break;
+  }
+  return "http/1.1";
 }
 
 double
@@ -90,7 +121,7 @@ do_get (EventLoop &loop, const Url &url, const sockaddr_storage &addr, socklen_t
     return 1;
   }
   Response &r = *result;
-  const char *proto = protocol == Protocol::h3 ? "HTTP/3" : "HTTP/1.1";
+  const char *proto = protocol_title (protocol);
   double t_connect = ms (info.started_ns, info.connected_ns);
   double t_handshake = ms (info.started_ns, info.handshake_ns);
   double t_first = ms (info.started_ns, r.headers_ns);
@@ -224,7 +255,7 @@ do_follow (EventLoop &loop, const Url &url, const sockaddr_storage &addr, sockle
     JsonWriter j;
     j.begin_object ();
     j.field ("url", url.to_string ());
-    j.field ("protocol", protocol == Protocol::h3 ? "h3" : "http/1.1");
+    j.field ("protocol", protocol_token (protocol));
     j.field ("seconds", seconds);
     j.field ("parts", (double)stats.parts);
     j.field ("parts_caught_up", (double)stats.parts_caught_up);
@@ -257,10 +288,9 @@ do_follow (EventLoop &loop, const Url &url, const sockaddr_storage &addr, sockle
             "%.1f s over %s, %llu responses; latency from availability p50 %.1f ms, p99 %.1f ms, "
             "max %.1f ms; %llu errors\n",
             (unsigned long long)stats.parts, (unsigned long long)stats.parts_caught_up,
-            (unsigned long long)stats.hints_withdrawn, seconds,
-            protocol == Protocol::h3 ? "HTTP/3" : "HTTP/1.1", (unsigned long long)responses,
-            percentile (lat, 50), percentile (lat, 99), percentile (lat, 100),
-            (unsigned long long)errors);
+            (unsigned long long)stats.hints_withdrawn, seconds, protocol_title (protocol),
+            (unsigned long long)responses, percentile (lat, 50), percentile (lat, 99),
+            percentile (lat, 100), (unsigned long long)errors);
     for (auto &[k, v] : stats.errors)
       printf ("  errors %s: %llu\n", k.c_str (), (unsigned long long)v);
   }
@@ -273,19 +303,29 @@ int
 main (int argc, char **argv)
 {
   static const option long_options[] = {
-    { "http1", no_argument, nullptr, '1' },         { "head", no_argument, nullptr, 'I' },
-    { "output", required_argument, nullptr, 'o' },  { "header", required_argument, nullptr, 'H' },
-    { "verbose", no_argument, nullptr, 'v' },       { "pin", required_argument, nullptr, 'p' },
-    { "verify", no_argument, nullptr, 'V' },        { "cafile", required_argument, nullptr, 'c' },
-    { "timeout", required_argument, nullptr, 't' }, { "fail", no_argument, nullptr, 'f' },
-    { "json", no_argument, nullptr, 'j' },          { "follow", no_argument, nullptr, 'F' },
-    { "seconds", required_argument, nullptr, 's' }, { "help", no_argument, nullptr, 'h' },
-    { "window", required_argument, nullptr, 'W' },  { nullptr, 0, nullptr, 0 },
+    { "http1", no_argument, nullptr, '1' },
+    { "h2", no_argument, nullptr, '2' },
+    { "head", no_argument, nullptr, 'I' },
+    { "output", required_argument, nullptr, 'o' },
+    { "header", required_argument, nullptr, 'H' },
+    { "verbose", no_argument, nullptr, 'v' },
+    { "pin", required_argument, nullptr, 'p' },
+    { "verify", no_argument, nullptr, 'V' },
+    { "cafile", required_argument, nullptr, 'c' },
+    { "timeout", required_argument, nullptr, 't' },
+    { "fail", no_argument, nullptr, 'f' },
+    { "json", no_argument, nullptr, 'j' },
+    { "follow", no_argument, nullptr, 'F' },
+    { "seconds", required_argument, nullptr, 's' },
+    { "help", no_argument, nullptr, 'h' },
+    { "window", required_argument, nullptr, 'W' },
+    { nullptr, 0, nullptr, 0 },
   };
   // GnuTLS writes to TCP sockets with plain send (): a peer that closes
   // must not kill us with SIGPIPE.
   signal (SIGPIPE, SIG_IGN);
   Protocol protocol = Protocol::h3;
+  int protocol_options = 0;
   bool head_only = false, fail_on_http_error = false, json = false, follow = false;
   std::string output;
   double timeout_s = 15, seconds = 10;
@@ -296,6 +336,11 @@ main (int argc, char **argv)
     switch (c) {
     case '1':
       protocol = Protocol::http1;
+      ++protocol_options;
+      break;
+    case '2':
+      protocol = Protocol::h2;
+      ++protocol_options;
       break;
     case 'I':
       head_only = true;
@@ -374,8 +419,13 @@ main (int argc, char **argv)
     fprintf (stderr, "mirror-h3get: \"%s\" is not an http:// or https:// URL\n", argv[optind]);
     return 2;
   }
-  if (protocol == Protocol::h3 && url->scheme != "https") {
-    fprintf (stderr, "mirror-h3get: HTTP/3 needs an https:// URL (or use --http1)\n");
+  if (protocol_options > 1) {
+    fprintf (stderr, "mirror-h3get: --h2 and --http1 exclude each other\n");
+    return 2;
+  }
+  if (protocol != Protocol::http1 && url->scheme != "https") {
+    fprintf (stderr, "mirror-h3get: %s needs an https:// URL (or use --http1)\n",
+             protocol_title (protocol));
     return 2;
   }
   config.connect_timeout_ns = (int64_t)(timeout_s * kNsPerSecond);

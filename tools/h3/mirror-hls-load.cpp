@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // mirror-hls-load: N concurrent LL-HLS viewers of one stream, each on its own
-// connection (HTTP/3 or HTTP/1.1), each following the live edge with
+// connection (HTTP/3, HTTP/2 or HTTP/1.1), each following the live edge with
 // blocking reloads and fetching every part. Reports requests/s, bytes/s,
 // part latency from availability (p50/p99), errors by kind, and the CPU the
 // load generator itself used (it shares the machine with the server).
 //
 //   mirror-hls-load --viewers N --url https://127.0.0.1:8443/live/cam1/source.m3u8
-//                   [--http1] [--seconds S] [--ramp-per-s R] [--warmup S] [--json]
+//                   [--h2|--http1] [--seconds S] [--ramp-per-s R] [--warmup S] [--json]
 //   mirror-hls-load --static ... : the same request pattern against static
 //                   files (a reference server that cannot block), see
 //                   static_viewer.h
@@ -37,6 +37,8 @@ usage (FILE *out)
 {
   fprintf (out, "usage: mirror-hls-load --viewers N --url URL-of-media-playlist [options]\n"
                 "\n"
+                "  --h2               HTTP/2 over TLS (ALPN h2; https:// only) instead of\n"
+                "                     HTTP/3: each viewer's requests share its connection\n"
                 "  --http1            HTTP/1.1 (TLS for https://) instead of HTTP/3\n"
                 "  --seconds S        measure for S seconds after the ramp and warm-up (20)\n"
                 "  --ramp-per-s R     start R viewers per second (1000)\n"
@@ -202,6 +204,7 @@ main (int argc, char **argv)
     { "viewers", required_argument, nullptr, 'n' },
     { "url", required_argument, nullptr, 'u' },
     { "http1", no_argument, nullptr, '1' },
+    { "h2", no_argument, nullptr, '2' },
     { "seconds", required_argument, nullptr, 's' },
     { "ramp-per-s", required_argument, nullptr, 'r' },
     { "warmup", required_argument, nullptr, 'w' },
@@ -222,6 +225,7 @@ main (int argc, char **argv)
   size_t viewers = 0;
   std::string url_text;
   Protocol protocol = Protocol::h3;
+  int protocol_options = 0;
   double seconds = 20, ramp = 1000, warmup = 2, timeout_s = 10;
   bool json = false, quiet = false, static_mode = false;
   ClientConfig config;
@@ -237,6 +241,11 @@ main (int argc, char **argv)
       break;
     case '1':
       protocol = Protocol::http1;
+      ++protocol_options;
+      break;
+    case '2':
+      protocol = Protocol::h2;
+      ++protocol_options;
       break;
     case 's':
       seconds = atof (optarg);
@@ -281,8 +290,13 @@ main (int argc, char **argv)
     usage (stderr);
     return 2;
   }
-  if (protocol == Protocol::h3 && url->scheme != "https") {
-    fprintf (stderr, "mirror-hls-load: HTTP/3 needs an https:// URL (or use --http1)\n");
+  if (protocol_options > 1) {
+    fprintf (stderr, "mirror-hls-load: --h2 and --http1 exclude each other\n");
+    return 2;
+  }
+  if (protocol != Protocol::http1 && url->scheme != "https") {
+    fprintf (stderr, "mirror-hls-load: %s needs an https:// URL (or use --http1)\n",
+             protocol == Protocol::h3 ? "HTTP/3" : "HTTP/2");
     return 2;
   }
   // One socket per viewer, plus a few for ourselves.
@@ -447,8 +461,10 @@ main (int argc, char **argv)
   double p50 = percentile (s.latencies_ms, 50), p99 = percentile (s.latencies_ms, 99),
          pmax = percentile (s.latencies_ms, 100);
   double rps = s.responses / s.seconds, bps = s.bytes / s.seconds;
-  const char *proto
-      = protocol == Protocol::h3 ? "h3" : (url->scheme == "https" ? "http/1.1+tls" : "http/1.1");
+  const char *proto = protocol == Protocol::h3   ? "h3"
+                      : protocol == Protocol::h2 ? "h2"
+                      : url->scheme == "https"   ? "http/1.1+tls"
+                                                 : "http/1.1";
   if (json) {
     JsonWriter j;
     j.begin_object ();
