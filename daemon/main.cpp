@@ -265,6 +265,7 @@ Daemon::start (std::string *error, int *exit_code)
   origin_config.key_file = config_.server.key_file;
   origin_config.state_dir = config_.storage.local.cache_dir;
   origin_config.http_idle_timeout_ms = config_.server.http_idle_timeout_ms;
+  origin_config.workers = unsigned (config_.server.workers);
   // An ended stream's playlists stay as long as the stream stays listed.
   origin_config.linger_ns = config_.ingestion.ended_retention_ms * 1000000;
   origin_config.stream_defaults.part_target_ns = config_.packaging.part_duration_ms * 1000000;

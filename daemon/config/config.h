@@ -30,6 +30,9 @@ struct ServerConfig {
   // is closed (viewer and admin ports).
   int64_t http_idle_timeout_ms = 30000;
   int64_t shutdown_timeout_ms = 10000;
+  // Threads serving viewers (HTTP/3, HTTP/2, HTTP/1.1), each on its own
+  // SO_REUSEPORT sockets of the viewer ports; 0: one per core.
+  int workers = 0;
 };
 
 struct SrtConfig {

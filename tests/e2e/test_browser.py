@@ -6,8 +6,9 @@ mirrord on free ports, on its default pipeline, gets an HEVC + AAC SRT feed
 made here, which it transcodes to H.264 (640x360, the default ladder) and
 packages: the product's whole path, since Chromium plays no HEVC. Debian's chromium, driven by playwright-core (web/, pinned), opens the
 Origin's player page over HTTP/3 (QUIC forced to the Origin's port, its
-self-signed certificate trusted by the SPKI pin mirrord logs), over
-HTTPS/HTTP-1.1 and over plain HTTP, and must see playback advance with the
+self-signed certificate trusted by the SPKI pin mirrord logs), over HTTPS
+(HTTP/2 by ALPN, and HTTP/1.1 with Chromium's HTTP/2 turned off) and over
+plain HTTP, and must see playback advance with the
 expected protocol. hls.js's live latency is printed for the record. Then,
 while hls.js plays, the caller comes back with H.264 where it sent HEVC,
 and mirrord is restarted: playback must move again each time.
@@ -225,9 +226,11 @@ def main():
             f"--ignore-certificate-errors-spki-list={pin.group(1)}",
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
         ])
-        tls = play(f"https://127.0.0.1:{mirrord.https_port}/?stream=e2e", "http/1.1")
+        h2 = play(f"https://127.0.0.1:{mirrord.https_port}/?stream=e2e", "h2")
+        tls = play(f"https://127.0.0.1:{mirrord.https_port}/?stream=e2e", "http/1.1",
+                   ["--disable-http2"])
         plain = play(f"http://127.0.0.1:{mirrord.http_port}/?stream=e2e", "http/1.1")
-        for name, r in (("http/3", h3), ("https", tls), ("http", plain)):
+        for name, r in (("http/3", h3), ("http/2", h2), ("https http/1.1", tls), ("http", plain)):
             print(f"hls.js live latency over {name}: {r.get('latency_s')} s "
                   f"(program-date-time: {r.get('pdt_latency_s')} s)")
             # Far above what it does (about a second); below it, playback is
@@ -243,7 +246,7 @@ def main():
         end = min(start + 12, round(window["end"] - 1, 3))
         assert end - start > 8, window
         vod = play(f"https://127.0.0.1:{mirrord.https_port}/?stream=e2e&start={start}&end={end}",
-                   "http/1.1", seek_fraction=0.6)
+                   "h2", seek_fraction=0.6)
         print(f"hls.js on a {end - start:.1f} s VOD range: duration {vod.get('duration_s')} s, "
               f"sought from {vod.get('seeked_from_s')} to {vod.get('seeked_to_s')} s and played on")
         assert vod["shifted"] and abs(vod["duration_s"] - (end - start)) < 1.5, vod

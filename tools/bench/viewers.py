@@ -4,15 +4,17 @@
 parts as static files, in one run.
 
     tools/bench/viewers.py [--build DIR] [--viewers 100,1000,5000] [--seconds 10]
-                           [--ramp 1000] [--protocols h3,http1] [--runs 1]
-                           [--mirror-only | --reference-only]
+                           [--ramp 1000] [--protocols h3,h2,http1s,http1] [--runs 1]
+                           [--workers 1] [--mirror-only | --reference-only]
 
 Mirror: mirrord packages a live 25 fps x264 + AAC SRT feed (the one
 tests/integration/test_hls.py uses). mirror-hls-load opens N viewers, each on
 its own connection, each following the live edge of source.m3u8 like a
 low-latency player: the preload-hinted part and a blocking reload for it,
 both held by the Origin until the part exists, then the next. Over HTTP/3
-(QUIC on the HTTPS port) and HTTP/1.1 (the plain port). A part's latency is
+(QUIC on the HTTPS port), HTTP/2 and HTTP/1.1 over TLS (the HTTPS port, by
+ALPN: h2, http1s) and HTTP/1.1 in the clear (the plain port): one client,
+mirror-hls-load, for every protocol. A part's latency is
 its arrival minus its availability: its segment's PROGRAM-DATE-TIME plus the
 parts before it plus its own duration.
 
@@ -22,8 +24,10 @@ as static files. A static server cannot hold a request until a part exists,
 so mirror-hls-load --static makes the same two requests per viewer per part
 duration (the next part of the copied list, then the playlist) on one clock
 shared by all viewers, as live viewers all wake when a part appears; latency
-is arrival minus the tick. Over HTTP/1.1 in the clear and over TLS 1.3 (the
-reference for HTTP/3: Debian 12's nginx 1.22 has no QUIC). The reference does
+is arrival minus the tick. Over HTTP/1.1 in the clear, and over TLS 1.3 as
+HTTP/1.1 and HTTP/2 (`listen ... ssl http2`; the reference for HTTP/3 too:
+Debian 12's nginx 1.22 has no QUIC). --workers N runs mirrord with
+server.workers N and nginx with worker_processes N. The reference does
 less work than the Origin (no packaging, no held requests), so the ratio is
 a bound, not a like-for-like.
 
@@ -86,7 +90,7 @@ class Nginx:
     """nginx on two free loopback ports (plain, TLS) with its own prefix;
     stopped by PID."""
 
-    CONF = """worker_processes 1;
+    CONF = """worker_processes {workers};
 daemon off;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
@@ -112,7 +116,7 @@ http {{
   }}
   server {{
     listen 127.0.0.1:{port} backlog=65535;
-    listen 127.0.0.1:{tls_port} ssl backlog=65535;
+    listen 127.0.0.1:{tls_port} ssl http2 backlog=65535;
     ssl_certificate {d}/cert.pem;
     ssl_certificate_key {d}/key.pem;
     ssl_protocols TLSv1.3;
@@ -123,7 +127,7 @@ http {{
 }}
 """
 
-    def __init__(self, binary, www, port, tls_port):
+    def __init__(self, binary, www, port, tls_port, workers=1):
         self.dir = tempfile.mkdtemp(prefix="mirror-bench-nginx-")
         os.makedirs(os.path.join(self.dir, "tmp"))
         # The same kind of key as the Origin's (EC P-256), so TLS costs compare.
@@ -135,7 +139,8 @@ http {{
                        check=True, capture_output=True)
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(self.CONF.format(d=self.dir, www=www, port=port, tls_port=tls_port))
+            f.write(self.CONF.format(d=self.dir, www=www, port=port, tls_port=tls_port,
+                                     workers=workers))
         self.port, self.tls_port = port, tls_port
         self.proc = subprocess.Popen([binary, "-p", self.dir, "-c", conf, "-e", os.path.join(self.dir, "error.log")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -226,7 +231,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.environ.get("MIRROR_BUILD_ROOT", os.path.join(ROOT, "build")))
     ap.add_argument("--viewers", default="100,1000,5000")
-    ap.add_argument("--protocols", default="h3,http1")
+    ap.add_argument("--protocols", default="h3,h2,http1s,http1")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="mirrord's server.workers and nginx's worker_processes")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=3)
     ap.add_argument("--ramp", type=float, default=1000, help="viewers started per second")
@@ -259,7 +266,8 @@ def main():
     stream = "cam1"
     log(f"load average at start: {loadavg()} (2 cores; other work on the box skews every number)")
 
-    m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false"})  # the feed as it comes
+    m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false",  # the feed as it comes
+                     "MIRROR_SERVER_WORKERS": str(args.workers)})
     feed = None
     try:
         feed = srt_feed(m.srt_port, stream)
@@ -281,10 +289,14 @@ def main():
         if not args.reference_only:
             for n in counts:
                 for proto in protocols:
-                    if proto == "h3":
-                        url, extra = f"https://127.0.0.1:{m.https_port}/live/{stream}/source.m3u8", []
-                    else:
-                        url, extra = f"http://127.0.0.1:{m.http_port}/live/{stream}/source.m3u8", ["--http1"]
+                    tls_url = f"https://127.0.0.1:{m.https_port}/live/{stream}/source.m3u8"
+                    url, extra = {
+                        "h3": (tls_url, []),
+                        "h2": (tls_url, ["--h2"]),
+                        "http1s": (tls_url, ["--http1"]),
+                        "http1": (f"http://127.0.0.1:{m.http_port}/live/{stream}/source.m3u8",
+                                  ["--http1"]),
+                    }[proto]
                     results = []
                     for i in range(args.runs):
                         log(f"Mirror, {n} viewers over {proto}, run {i + 1}/{args.runs}")
@@ -297,15 +309,16 @@ def main():
         m.stop()
 
     if not args.mirror_only:
-        ng = Nginx(nginx_bin, www, free_port(), free_port())
+        ng = Nginx(nginx_bin, www, free_port(), free_port(), args.workers)
+        plain = f"http://127.0.0.1:{ng.port}/live/{stream}/source.m3u8"
+        tls = f"https://127.0.0.1:{ng.tls_port}/live/{stream}/source.m3u8"
         try:
             for n in counts:
-                for url, extra in ((f"http://127.0.0.1:{ng.port}/live/{stream}/source.m3u8", []),
-                                   (f"https://127.0.0.1:{ng.tls_port}/live/{stream}/source.m3u8", [])):
+                for url, extra in ((plain, ["--http1"]), (tls, ["--http1"]), (tls, ["--h2"])):
                     results = []
                     for i in range(args.runs):
-                        log(f"nginx, {n} viewers, {url.split(':')[0]}, run {i + 1}/{args.runs}")
-                        results.append(run_load(loader, url, n, args, ["--static", "--http1", *extra],
+                        log(f"nginx, {n} viewers, {url.split(':')[0]} {extra[0]}, run {i + 1}/{args.runs}")
+                        results.append(run_load(loader, url, n, args, ["--static", *extra],
                                                 ng.pids()))
                         time.sleep(2)
                     rows.append((n, "nginx", results[0]["protocol"], median_result(results)))
@@ -333,7 +346,8 @@ def main():
     by = {(n, s, p): r for n, s, p, r in rows}
     print("\nratios Mirror / nginx (requests/s; p99 latency; server CPU per request)")
     for n in counts:
-        for mine, ref in (("http/1.1", "http/1.1"), ("h3", "http/1.1+tls")):
+        for mine, ref in (("http/1.1", "http/1.1"), ("http/1.1+tls", "http/1.1+tls"),
+                          ("h2", "h2"), ("h3", "http/1.1+tls"), ("h3", "h2")):
             a, b = by.get((n, "mirror", mine)), by.get((n, "nginx", ref))
             if a and b and b["requests_per_s"]:
                 ua, ub = us_per_request(a), us_per_request(b)

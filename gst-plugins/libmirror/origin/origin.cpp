@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "origin/origin.h"
 
+#include <algorithm>
+
 #include <gio/gio.h>
 
-#include "origin/soup_frontend.h"
 #include "util/main_context.h"
 
 namespace mirror {
@@ -86,7 +87,6 @@ Origin::shared_for_port (const OriginConfig &config, std::string *error)
 bool
 Origin::run (std::string *error)
 {
-  GTlsCertificate *certificate = nullptr;
   if (config_.tls_port) {
     std::string state_dir = config_.state_dir.empty () ? default_state_dir () : config_.state_dir;
     auto identity
@@ -94,97 +94,106 @@ Origin::run (std::string *error)
     if (!identity)
       return false;
     identity_ = *identity;
-    std::string pem = identity_.cert_pem + "\n" + identity_.key_pem;
-    GError *err = nullptr;
-    certificate = g_tls_certificate_new_from_pem (pem.c_str (), -1, &err);
-    if (!certificate) {
-      *error = "TLS certificate " + identity_.cert_file + ": " + err->message
-               + (g_tls_backend_supports_tls (g_tls_backend_get_default ())
-                      ? ""
-                      : " (GIO has no TLS backend: install glib-networking)");
-      g_error_free (err);
+    tls_ = TcpFrontend::Tls::create (identity_, error);
+    if (!tls_)
       return false;
-    }
   }
-
-  context_ = g_main_context_new ();
-  loop_ = g_main_loop_new (context_, FALSE);
-  std::promise<std::string> started;
-  auto result = started.get_future ();
-  thread_ = std::thread ([this, &started, certificate] () {
-    g_main_context_push_thread_default (context_);
-    handler_ = std::make_unique<OriginHandler> (store_, context_, config_.stream_defaults.recorder,
-                                                config_.archive ? config_.archive->s3 () : nullptr);
-    add_player_assets (*handler_);
-    SoupAcceptor::Limits limits;
-    limits.idle_timeout_ms = config_.http_idle_timeout_ms;
-    auto frontend = std::make_unique<SoupFrontend> (*handler_, limits);
-    http_ = frontend.get ();
-    std::string err;
-    bool ok = frontend->listen (config_.bind_address, config_.tls_port, certificate, std::nullopt,
-                                &err);
-    if (certificate)
-      g_object_unref (certificate);
-    if (ok)
-      tls_port_ = frontend->tls_port ();
-    // Plain HTTP/1.1 on the event-driven server, off libsoup.
-    std::unique_ptr<Http1Server> http1;
-    if (ok && config_.http_port) {
-      Http1Server::Limits http1_limits;
-      http1_limits.idle_timeout_ms = config_.http_idle_timeout_ms;
-      http1 = std::make_unique<Http1Server> (*handler_, context_, http1_limits);
-      ok = http1->listen (config_.bind_address, *config_.http_port, &err);
-      if (ok) {
-        http_port_ = http1->port ();
-        http1_ = http1.get ();
-      }
-    }
-    // HTTP/3 on the HTTPS port's number, over UDP.
-    std::unique_ptr<QuicFrontend> quic;
-    if (ok && config_.tls_port && config_.http3) {
-      quic = std::make_unique<QuicFrontend> (*handler_, identity_, config_.quic_limits);
-      ok = quic->listen (config_.bind_address, tls_port_, &err);
-      if (ok) {
-        http3_port_ = quic->port ();
-        quic_ = quic.get ();
-        handler_->add_common_header ("Alt-Svc",
-                                     "h3=\":" + std::to_string (http3_port_) + "\"; ma=86400");
-      }
-    }
-    started.set_value (ok ? std::string () : err);
-    if (ok)
-      g_main_loop_run (loop_);
-    quic_ = nullptr;
-    quic.reset ();
-    http1_ = nullptr;
-    http1.reset ();
-    http_ = nullptr;
-    frontend.reset ();
-    handler_.reset ();
-    g_main_context_pop_thread_default (context_);
-  });
-  *error = result.get ();
-  if (!error->empty ()) {
-    thread_.join ();
-    return false;
+  unsigned n = config_.workers;
+  if (n == 0)
+    n = std::max (1u, std::thread::hardware_concurrency ());
+  if (config_.tls_port && config_.http3 && n > 1)
+    quic_group_ = nullptr; // TEMP std::make_shared<QuicWorkerGroup> (n);
+  // One at a time: worker 0 picks the ports, the others join them.
+  for (unsigned i = 0; i < n; i++) {
+    auto w = std::make_unique<Worker> ();
+    w->index = i;
+    w->context = g_main_context_new ();
+    w->loop = g_main_loop_new (w->context, FALSE);
+    std::promise<std::string> started;
+    auto result = started.get_future ();
+    Worker *wp = w.get ();
+    w->thread = std::thread ([this, wp, &started] () {
+      g_main_context_push_thread_default (wp->context);
+      std::string err = start_worker (*wp);
+      const bool ok = err.empty ();
+      started.set_value (std::move (err));
+      if (ok)
+        g_main_loop_run (wp->loop);
+      wp->quic.reset ();
+      wp->http.reset ();
+      wp->https.reset ();
+      wp->handler.reset ();
+      g_main_context_pop_thread_default (wp->context);
+    });
+    *error = result.get ();
+    workers_.push_back (std::move (w));
+    if (!error->empty ())
+      return false; // the destructor stops the ones started
   }
+  context_ = workers_[0]->context;
   return true;
+}
+
+std::string
+Origin::start_worker (Worker &w)
+{
+  const bool first = w.index == 0;
+  const bool shared = config_.workers != 1;
+  w.handler = std::make_unique<OriginHandler> (store_, w.context, config_.stream_defaults.recorder,
+                                               config_.archive ? config_.archive->s3 () : nullptr);
+  add_player_assets (*w.handler);
+  TcpFrontend::Limits limits;
+  limits.idle_timeout_ms = config_.http_idle_timeout_ms;
+  std::string err;
+  if (config_.tls_port) {
+    w.https = std::make_unique<TcpFrontend> (*w.handler, w.context, limits, tls_);
+    if (!w.https->listen (config_.bind_address, first ? *config_.tls_port : tls_port_, shared,
+                          &err))
+      return err;
+    if (first)
+      tls_port_ = w.https->port ();
+  }
+  if (config_.http_port) {
+    w.http = std::make_unique<TcpFrontend> (*w.handler, w.context, limits);
+    if (!w.http->listen (config_.bind_address, first ? *config_.http_port : http_port_, shared,
+                         &err))
+      return err;
+    if (first)
+      http_port_ = w.http->port ();
+  }
+  // HTTP/3 on the HTTPS port's number, over UDP: on every worker when they
+  // share the port as a group, else on the first alone.
+  if (config_.tls_port && config_.http3 && (first || quic_group_)) {
+    w.quic = std::make_unique<QuicFrontend> (*w.handler, identity_,
+                                             config_.quic_limits); // TEMP
+                                                                   // quic_group_, w.index);
+    if (!w.quic->listen (config_.bind_address, tls_port_, &err))
+      return err;
+    if (first)
+      http3_port_ = w.quic->port ();
+  }
+  if (config_.tls_port && config_.http3)
+    w.handler->add_common_header ("Alt-Svc",
+                                  "h3=\":" + std::to_string (http3_port_) + "\"; ma=86400");
+  return {};
 }
 
 Origin::~Origin ()
 {
-  if (thread_.joinable ()) {
-    invoke_on (context_, [this] () { g_main_loop_quit (loop_); });
-    thread_.join ();
+  for (auto &w : workers_) {
+    if (w->thread.joinable ()) {
+      invoke_on (w->context, [w = w.get ()] () { g_main_loop_quit (w->loop); });
+      w->thread.join ();
+    }
   }
-  // Wake-ups that arrive now find the handler gone; close the streams first
+  // Wake-ups that arrive now find the handlers gone; close the streams first
   // so nothing is left waiting on them.
   for (const std::string &id : store_.stream_ids ())
     store_.remove_stream (id);
-  if (loop_)
-    g_main_loop_unref (loop_);
-  if (context_)
-    g_main_context_unref (context_);
+  for (auto &w : workers_) {
+    g_main_loop_unref (w->loop);
+    g_main_context_unref (w->context);
+  }
 }
 
 std::shared_ptr<StreamStore>
@@ -261,40 +270,100 @@ Origin::detach (const std::string &id)
 void
 Origin::shutdown ()
 {
-  invoke_on (context_, [this] () {
-    if (quic_)
-      quic_->shutdown ();
-  });
+  for (auto &w : workers_)
+    invoke_on (w->context, [w = w.get ()] () {
+      if (w->quic)
+        w->quic->shutdown ();
+      if (w->https)
+        w->https->shutdown ();
+      if (w->http)
+        w->http->shutdown ();
+    });
 }
+
+namespace {
+
+void
+add_tcp (TcpFrontend::Stats &sum, const TcpFrontend::Stats &s)
+{
+  sum.connections_now += s.connections_now;
+  sum.connections_total += s.connections_total;
+  sum.requests += s.requests;
+  sum.header_timeouts += s.header_timeouts;
+  sum.too_large += s.too_large;
+  sum.bad_requests += s.bad_requests;
+  sum.held_refused += s.held_refused;
+  sum.idle_closed += s.idle_closed;
+  sum.refused += s.refused;
+  sum.closed += s.closed;
+  sum.held_abandoned += s.held_abandoned;
+  sum.tls_connections += s.tls_connections;
+  sum.tls_failures += s.tls_failures;
+  sum.h2_connections += s.h2_connections;
+  sum.h2_requests += s.h2_requests;
+  sum.h2_protocol_errors += s.h2_protocol_errors;
+}
+
+void
+add_quic (QuicFrontend::Stats &sum, const QuicFrontend::Stats &s)
+{
+  sum.connections_now += s.connections_now;
+  sum.connections_total += s.connections_total;
+  sum.handshake_failures += s.handshake_failures;
+  sum.streams_total += s.streams_total;
+  sum.bytes_sent += s.bytes_sent;
+  sum.bytes_received += s.bytes_received;
+  sum.held_now += s.held_now;
+  sum.retries_sent += s.retries_sent;
+  sum.stateless_resets_sent += s.stateless_resets_sent;
+  sum.packets_dropped += s.packets_dropped;
+}
+
+void
+add_requests (OriginHandlerStats &sum, const OriginHandlerStats &s)
+{
+  sum.requests += s.requests;
+  sum.held += s.held;
+  sum.held_now += s.held_now;
+  sum.hold_groups += s.hold_groups;
+  sum.hold_timeouts += s.hold_timeouts;
+  sum.hint_misses += s.hint_misses;
+}
+
+} // namespace
 
 OriginStats
 Origin::stats ()
 {
-  std::promise<OriginStats> result;
-  auto f = result.get_future ();
-  invoke_on (context_, [this, &result] () {
-    OriginStats s;
-    if (handler_)
-      s.requests = handler_->stats ();
-    s.streams = store_.stream_ids ().size ();
-    if (http_)
-      s.http = http_->connection_stats ();
-    // One figure for the Origin's HTTPS and plain HTTP connections.
-    if (http1_) {
-      const Http1Server::Stats h = http1_->stats ();
-      s.http.accepted += h.connections_total;
-      s.http.closed += h.closed;
-      s.http.idle_closed += h.idle_closed;
-      s.http.held_abandoned += h.held_abandoned;
-      s.http.open += h.connections_now;
-    }
-    if (quic_) {
-      s.http3 = true;
-      s.quic = quic_->stats ();
-    }
-    result.set_value (s);
-  });
-  return f.get ();
+  OriginStats total;
+  total.workers = unsigned (workers_.size ());
+  total.streams = store_.stream_ids ().size ();
+  for (auto &w : workers_) {
+    std::promise<void> done;
+    auto f = done.get_future ();
+    invoke_on (w->context, [&total, &done, w = w.get ()] () {
+      if (w->handler)
+        add_requests (total.requests, w->handler->stats ());
+      if (w->https)
+        add_tcp (total.tcp, w->https->stats ());
+      if (w->http)
+        add_tcp (total.tcp, w->http->stats ());
+      if (w->quic) {
+        total.http3 = true;
+        add_quic (total.quic, w->quic->stats ());
+      }
+      done.set_value ();
+    });
+    f.get ();
+  }
+  // In the admin port's terms, for the shared mirror_http_* figures.
+  total.http.accepted = total.tcp.connections_total;
+  total.http.closed = total.tcp.closed;
+  total.http.idle_closed = total.tcp.idle_closed + total.tcp.header_timeouts;
+  total.http.held_abandoned = total.tcp.held_abandoned;
+  total.http.handshake_failures = total.tcp.tls_failures;
+  total.http.open = total.tcp.connections_now;
+  return total;
 }
 
 } // namespace mirror

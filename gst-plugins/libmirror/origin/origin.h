@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The Origin: every stream's LL-HLS media (a MediaStore), the request
-// handling over it and the HTTP front ends, on a thread and GMainContext of
-// its own so that no viewer ever waits on a streaming thread or the daemon's
-// main loop. Publishers (mirrorh3sink) attach to a stream, publish into its
+// handling over it and the HTTP front ends, on worker threads of its own so
+// that no viewer ever waits on a streaming thread or the daemon's main loop.
+// Each worker (OriginConfig::workers, one per core by default in mirrord)
+// has its own GMainContext, OriginHandler (its own held requests and their
+// wake-ups) and front ends: HTTPS (HTTP/2 or HTTP/1.1 by ALPN), plain
+// HTTP/1.1 and HTTP/3, each on an SO_REUSEPORT socket of the shared port, so
+// the kernel spreads connections over the workers and a connection stays on
+// its worker from start to end (QUIC packets that land elsewhere after a
+// rebinding are passed to their owner). The MediaStore is shared: parts are
+// refcounted and published once per stream, and each worker's handler
+// waits on it for its own viewers. Publishers (mirrorh3sink) attach to a stream, publish into its
 // StreamStore from their streaming threads, and detach; a stream whose last
 // publisher left ends its playlists (EXT-X-ENDLIST) and is forgotten after a
 // linger, so players see the end instead of a 404.
@@ -20,15 +28,15 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <glib.h>
 
 #include "hls/media_store.h"
-#include "http/http1_server.h"
 #include "http/soup_acceptor.h"
+#include "http/tcp_frontend.h"
 #include "origin/origin_handler.h"
 #include "origin/quic_frontend.h"
-#include "origin/soup_frontend.h"
 #include "origin/tls_identity.h"
 #include "storage/uploader.h"
 
@@ -36,8 +44,8 @@ namespace mirror {
 
 struct OriginConfig {
   std::string bind_address = "0.0.0.0";
-  // HTTPS/HTTP-1.1 over TLS (and HTTP/3 on the same number, next). 0: any
-  // free port; nullopt: none.
+  // HTTPS: HTTP/2 or HTTP/1.1 over TLS by ALPN (and HTTP/3 on the same
+  // number over UDP). 0: any free port; nullopt: none.
   std::optional<uint16_t> tls_port = 8443;
   // Plain HTTP/1.1. 0: any free port; nullopt: none.
   std::optional<uint16_t> http_port;
@@ -55,16 +63,21 @@ struct OriginConfig {
   int64_t linger_ns = 10 * kNsPerSecond;
   // HTTPS and HTTP/1.1 connections with nothing in flight for this long close.
   int64_t http_idle_timeout_ms = 30000;
+  // Worker threads serving viewers; 0: one per core.
+  unsigned workers = 1;
 };
 
 struct OriginStats {
-  OriginHandlerStats requests;
-  SoupAcceptor::Stats http; // HTTPS and HTTP/1.1 connections
+  OriginHandlerStats requests; // summed over the workers
+  unsigned workers = 0;
+  SoupAcceptor::Stats http; // HTTPS and HTTP/1.1 connections, in the admin port's terms
+  TcpFrontend::Stats tcp;   // the same, in full (TLS, HTTP/2)
   size_t streams = 0;
   bool http3 = false;
   QuicFrontend::Stats quic;
 };
 
+class QuicWorkerGroup; // TEMP
 class Origin {
  public:
   // Binds the listeners and starts serving; nullptr with *error naming the
@@ -104,27 +117,38 @@ class Origin {
   // wedged pipeline) while the stream goes on, where it would otherwise end.
   void hold (const std::string &id);
 
-  // Taken on the Origin's thread (blocks the caller briefly).
+  // Taken on each worker's thread (blocks the caller briefly).
   OriginStats stats ();
 
  private:
   explicit Origin (const OriginConfig &config);
   bool run (std::string *error);
-  void loop_thread (std::promise<std::string> *started);
+
+  struct Worker {
+    unsigned index = 0;
+    GMainContext *context = nullptr;
+    GMainLoop *loop = nullptr;
+    std::thread thread;
+    // Owned by the thread; set while it serves.
+    std::unique_ptr<OriginHandler> handler;
+    std::unique_ptr<TcpFrontend> https;
+    std::unique_ptr<TcpFrontend> http;
+    std::unique_ptr<QuicFrontend> quic;
+  };
+  // On the worker's thread: its handler and front ends, on the ports worker
+  // 0 chose. "" or the error.
+  std::string start_worker (Worker &w);
 
   const OriginConfig config_;
   TlsIdentity identity_;
   MediaStore store_;
-  GMainContext *context_ = nullptr;
-  GMainLoop *loop_ = nullptr;
-  std::thread thread_;
-  std::unique_ptr<OriginHandler> handler_; // lives on the thread
+  std::shared_ptr<TcpFrontend::Tls> tls_;
+  std::shared_ptr<QuicWorkerGroup> quic_group_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  GMainContext *context_ = nullptr; // worker 0's: lingers run there
   uint16_t tls_port_ = 0;
   uint16_t http_port_ = 0;
   uint16_t http3_port_ = 0;
-  QuicFrontend *quic_ = nullptr; // owned by the thread
-  SoupFrontend *http_ = nullptr; // owned by the thread: HTTPS
-  Http1Server *http1_ = nullptr; // owned by the thread: plain HTTP
 
   struct Publishers {
     int count = 0;

@@ -11,17 +11,20 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <future>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <glib/gstdio.h>
 #include <gtest/gtest.h>
 #include <http_parser.h>
 
 #include "../hls/hls_test_feed.h"
-#include "http/http1_server.h"
+#include "http/tcp_frontend.h"
+#include "origin/tls_identity.h"
 #include "util/main_context.h"
 
 namespace mirror {
@@ -129,7 +132,7 @@ class Client {
       if (n == 0)
         return true;
       if (n < 0)
-        return false; // timed out
+        return errno == ECONNRESET; // else timed out
     }
   }
 
@@ -146,7 +149,7 @@ class Client {
   std::vector<Response> done_;
 };
 
-class Http1ServerTest : public ::testing::Test {
+class TcpFrontendTest : public ::testing::Test {
  protected:
   void SetUp () override
   {
@@ -157,17 +160,26 @@ class Http1ServerTest : public ::testing::Test {
     feed_->segments (2);
     feed_->next_segment_part (); // 2.0
   }
-  void start (Http1Server::Limits limits = {})
+  void start (TcpFrontend::Limits limits = {}, bool tls = false)
   {
+    std::shared_ptr<TcpFrontend::Tls> credentials;
+    if (tls) {
+      tls_dir_ = g_dir_make_tmp ("mirror-tcp-XXXXXX", nullptr);
+      std::string error;
+      auto identity = load_or_create_tls_identity ("", "", tls_dir_, &error);
+      ASSERT_TRUE (identity) << error;
+      credentials = TcpFrontend::Tls::create (*identity, &error);
+      ASSERT_TRUE (credentials) << error;
+    }
     context_ = g_main_context_new ();
     loop_ = g_main_loop_new (context_, FALSE);
     std::promise<uint16_t> port;
     thread_ = std::thread ([&] {
       g_main_context_push_thread_default (context_);
       handler_ = std::make_unique<OriginHandler> (media_, context_);
-      server_ = std::make_unique<Http1Server> (*handler_, context_, limits);
+      server_ = std::make_unique<TcpFrontend> (*handler_, context_, limits, credentials);
       std::string error;
-      port.set_value (server_->listen ("127.0.0.1", 0, &error) ? server_->port () : 0);
+      port.set_value (server_->listen ("127.0.0.1", 0, false, &error) ? server_->port () : 0);
       g_main_loop_run (loop_);
       server_.reset ();
       handler_.reset ();
@@ -187,6 +199,29 @@ class Http1ServerTest : public ::testing::Test {
     feed_.reset ();
     stream_.reset ();
     media_.remove_stream ("cam1");
+    if (!tls_dir_.empty ()) {
+      const std::string rm = "rm -rf '" + tls_dir_ + "'";
+      g_spawn_command_line_sync (rm.c_str (), nullptr, nullptr, nullptr, nullptr);
+    }
+  }
+  // A command's exit status and standard output.
+  static std::pair<int, std::string> run (const std::string &cmd)
+  {
+    gchar *out = nullptr;
+    gint status = -1;
+    if (!g_spawn_command_line_sync (cmd.c_str (), &out, nullptr, &status, nullptr))
+      return { -1, "" };
+    std::string text = out ? out : "";
+    g_free (out);
+    return { g_spawn_check_wait_status (status, nullptr) ? 0 : 1, text };
+  }
+  uint64_t held_now ()
+  {
+    return on_server<uint64_t> ([this] { return handler_->stats ().held_now; });
+  }
+  std::string https (const std::string &path) const
+  {
+    return "'https://127.0.0.1:" + std::to_string (port_) + path + "'";
   }
   // Taken on the server's thread.
   template <typename T> T on_server (std::function<T ()> fn)
@@ -195,9 +230,9 @@ class Http1ServerTest : public ::testing::Test {
     invoke_on (context_, [&] { p.set_value (fn ()); });
     return p.get_future ().get ();
   }
-  Http1Server::Stats stats ()
+  TcpFrontend::Stats stats ()
   {
-    return on_server<Http1Server::Stats> ([this] { return server_->stats (); });
+    return on_server<TcpFrontend::Stats> ([this] { return server_->stats (); });
   }
   bool wait_until (const std::function<bool ()> &done)
   {
@@ -214,11 +249,12 @@ class Http1ServerTest : public ::testing::Test {
   GMainLoop *loop_ = nullptr;
   std::thread thread_;
   std::unique_ptr<OriginHandler> handler_;
-  std::unique_ptr<Http1Server> server_;
+  std::unique_ptr<TcpFrontend> server_;
   uint16_t port_ = 0;
+  std::string tls_dir_;
 };
 
-TEST_F (Http1ServerTest, KeepAliveServesRequestsInTurn)
+TEST_F (TcpFrontendTest, KeepAliveServesRequestsInTurn)
 {
   start ();
   Client c (port_);
@@ -248,7 +284,7 @@ TEST_F (Http1ServerTest, KeepAliveServesRequestsInTurn)
   EXPECT_EQ (stats ().requests, 4u);
 }
 
-TEST_F (Http1ServerTest, PipelinedAnswersKeepTheirOrderBehindAHeldOne)
+TEST_F (TcpFrontendTest, PipelinedAnswersKeepTheirOrderBehindAHeldOne)
 {
   start ();
   Client c (port_);
@@ -267,7 +303,7 @@ TEST_F (Http1ServerTest, PipelinedAnswersKeepTheirOrderBehindAHeldOne)
   EXPECT_NE (second->body.find ("#EXT-X-STREAM-INF"), std::string::npos);
 }
 
-TEST_F (Http1ServerTest, ConnectionCloseAndHttp10Close)
+TEST_F (TcpFrontendTest, ConnectionCloseAndHttp10Close)
 {
   start ();
   Client c (port_);
@@ -282,9 +318,9 @@ TEST_F (Http1ServerTest, ConnectionCloseAndHttp10Close)
   EXPECT_TRUE (old.closed_by_server ());
 }
 
-TEST_F (Http1ServerTest, MalformedAndOversizedHeadsAreRefused)
+TEST_F (TcpFrontendTest, MalformedAndOversizedHeadsAreRefused)
 {
-  Http1Server::Limits limits;
+  TcpFrontend::Limits limits;
   limits.max_header_bytes = 1024;
   start (limits);
   Client bad (port_);
@@ -303,9 +339,9 @@ TEST_F (Http1ServerTest, MalformedAndOversizedHeadsAreRefused)
   EXPECT_EQ (stats ().bad_requests, 1u);
 }
 
-TEST_F (Http1ServerTest, ASlowHeadIsClosedAndAnIdleConnectionToo)
+TEST_F (TcpFrontendTest, ASlowHeadIsClosedAndAnIdleConnectionToo)
 {
-  Http1Server::Limits limits;
+  TcpFrontend::Limits limits;
   limits.header_timeout_ms = 200;
   limits.idle_timeout_ms = 300;
   start (limits);
@@ -321,9 +357,9 @@ TEST_F (Http1ServerTest, ASlowHeadIsClosedAndAnIdleConnectionToo)
   EXPECT_TRUE (wait_until ([&] { return stats ().connections_now == 0; }));
 }
 
-TEST_F (Http1ServerTest, HeldRequestsAreCappedAndCancelledWhenTheClientLeaves)
+TEST_F (TcpFrontendTest, HeldRequestsAreCappedAndCancelledWhenTheClientLeaves)
 {
-  Http1Server::Limits limits;
+  TcpFrontend::Limits limits;
   limits.max_held = 1;
   start (limits);
   {
@@ -351,7 +387,7 @@ TEST_F (Http1ServerTest, HeldRequestsAreCappedAndCancelledWhenTheClientLeaves)
   EXPECT_EQ (second->status, 503);
 }
 
-TEST_F (Http1ServerTest, CurlReusesTheConnectionAndWaitsOutABlockingReload)
+TEST_F (TcpFrontendTest, CurlReusesTheConnectionAndWaitsOutABlockingReload)
 {
   start ();
   const std::string base = "http://127.0.0.1:" + std::to_string (port_) + "/live/cam1/";
@@ -376,6 +412,122 @@ TEST_F (Http1ServerTest, CurlReusesTheConnectionAndWaitsOutABlockingReload)
   EXPECT_EQ (status, 0);
   EXPECT_NE (std::string (out).find ("part2.1.m4s"), std::string::npos) << out;
   g_free (out);
+}
+
+// Over TLS, ALPN picks HTTP/2 or HTTP/1.1, and either keeps its
+// connection for the next request.
+TEST_F (TcpFrontendTest, TlsServesHttp2AndHttp11ByAlpn)
+{
+  start ({}, true);
+  const std::string fmt = " -w '%{http_version} %{http_code} %{num_connects}\\n' ";
+  auto [rc2, out2]
+      = run ("curl -sSk --http2 -o /dev/null -o /dev/null" + fmt + https ("/live/cam1/index.m3u8")
+             + " " + https ("/live/cam1/video/part1.0.m4s"));
+  EXPECT_EQ (rc2, 0);
+  EXPECT_EQ (out2, "2 200 1\n2 200 0\n");
+  auto [rc1, out1] = run ("curl -sSk --http1.1 -o /dev/null -o /dev/null" + fmt
+                          + https ("/live/cam1/index.m3u8") + " " + https ("/live/cam1/nope.m3u8"));
+  EXPECT_EQ (rc1, 0);
+  EXPECT_EQ (out1, "1.1 200 1\n1.1 404 0\n");
+  // HEAD over HTTP/2: the length, no body.
+  auto [rch, head] = run ("curl -sSk --http2 -I " + https ("/live/cam1/video/part1.0.m4s"));
+  EXPECT_EQ (rch, 0);
+  EXPECT_NE (head.find ("HTTP/2 200"), std::string::npos) << head;
+  EXPECT_NE (head.find ("content-length: "), std::string::npos) << head;
+  const TcpFrontend::Stats s = stats ();
+  EXPECT_EQ (s.tls_connections, 3u);
+  EXPECT_EQ (s.h2_connections, 2u);
+  EXPECT_EQ (s.h2_requests, 3u);
+  EXPECT_EQ (s.requests, 5u);
+}
+
+// A body larger than every window and record: byte for byte over HTTP/2
+// and HTTP/1.1 over TLS (DATA frames and records cut from the buffer).
+TEST_F (TcpFrontendTest, LargeBodiesArriveWholeOverBothProtocols)
+{
+  start ({}, true);
+  std::vector<uint8_t> big (3 * 1024 * 1024 + 12345);
+  for (size_t i = 0; i < big.size (); i++)
+    big[i] = uint8_t ((i * 2654435761u) >> 13);
+  on_server<bool> ([&] {
+    handler_->set_asset ("/big.bin", { Bytes::copy (big.data (), big.size ()),
+                                       "application/octet-stream", "no-cache" });
+    return true;
+  });
+  const std::string file
+      = std::string (g_get_tmp_dir ()) + "/mirror-tcp-big-" + std::to_string (getpid ());
+  for (const char *proto : { "--http2", "--http1.1" }) {
+    // Two at once on HTTP/2: their DATA frames interleave.
+    auto [rc, out] = run (std::string ("curl -sSk ") + proto + " -o " + file + ".1 -o " + file
+                          + ".2 " + https ("/big.bin") + " " + https ("/big.bin"));
+    EXPECT_EQ (rc, 0) << proto;
+    for (const char *n : { ".1", ".2" }) {
+      gchar *data = nullptr;
+      gsize size = 0;
+      ASSERT_TRUE (g_file_get_contents ((file + n).c_str (), &data, &size, nullptr)) << proto;
+      EXPECT_EQ (size, big.size ()) << proto;
+      EXPECT_TRUE (size == big.size () && std::memcmp (data, big.data (), size) == 0) << proto;
+      g_free (data);
+      g_unlink ((file + n).c_str ());
+    }
+  }
+}
+
+// Held requests on one HTTP/2 connection wait side by side (a blocking
+// reload and the hinted part), and both are answered by one publication.
+TEST_F (TcpFrontendTest, Http2HoldsConcurrentStreamsOnOneConnection)
+{
+  start ({}, true);
+  std::thread publisher ([this] {
+    wait_until ([&] { return held_now () == 2; });
+    feed_->part (100 * kMs, false); // 2.1
+  });
+  auto [rc, out] = run ("curl -sSk --http2 --parallel --parallel-max 2 -w '%{http_code} "
+                        "%{num_connects}\\n' -o /dev/null -o /dev/null "
+                        + https ("/live/cam1/video.m3u8?_HLS_msn=2&_HLS_part=1") + " "
+                        + https ("/live/cam1/video/part2.1.m4s"));
+  publisher.join ();
+  EXPECT_EQ (rc, 0);
+  // One connection for both, whichever finished first.
+  EXPECT_TRUE (out == "200 1\n200 0\n" || out == "200 0\n200 1\n") << out;
+  EXPECT_EQ (stats ().h2_connections, 1u);
+}
+
+// Past max_held an HTTP/2 stream gets 503; a client that leaves cancels
+// what it held.
+TEST_F (TcpFrontendTest, Http2HeldCapAndAbandonedStreams)
+{
+  TcpFrontend::Limits limits;
+  limits.max_held = 1;
+  start (limits, true);
+  auto [rc, out] = run ("timeout 5 curl -sSk --http2 --parallel -w '%{http_code}\\n' -o /dev/null "
+                        "-o /dev/null --max-time 3 "
+                        + https ("/live/cam1/video.m3u8?_HLS_msn=2&_HLS_part=1") + " "
+                        + https ("/live/cam1/video/part2.1.m4s"));
+  // The second held request was refused at once; the first gave up (curl's
+  // --max-time) and its stream was cancelled.
+  EXPECT_NE (out.find ("503"), std::string::npos) << out;
+  EXPECT_EQ (stats ().held_refused, 1u);
+  EXPECT_TRUE (wait_until ([&] { return held_now () == 0 && stats ().connections_now == 0; }));
+  EXPECT_EQ (stats ().held_abandoned, 1u);
+}
+
+// A TLS handshake that never comes is closed by the head timeout; a client
+// that speaks no TLS is refused.
+TEST_F (TcpFrontendTest, SilentAndNonTlsClientsAreClosed)
+{
+  TcpFrontend::Limits limits;
+  limits.header_timeout_ms = 300;
+  start (limits, true);
+  Client silent (port_);
+  ASSERT_TRUE (silent.connected ());
+  EXPECT_TRUE (silent.closed_by_server ());
+  EXPECT_EQ (stats ().header_timeouts, 1u);
+  Client plain (port_);
+  plain.get ("/live/cam1/index.m3u8");
+  EXPECT_TRUE (plain.closed_by_server ());
+  EXPECT_TRUE (wait_until ([&] { return stats ().tls_failures == 1; }));
+  EXPECT_TRUE (wait_until ([&] { return stats ().connections_now == 0; }));
 }
 
 } // namespace
