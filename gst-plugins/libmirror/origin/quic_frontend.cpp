@@ -9,6 +9,7 @@
 #include <ctime>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -45,6 +46,15 @@ pace (ngtcp2_conn *conn, ngtcp2_tstamp ts)
 // Our connection IDs. Fixed length, because a short header does not say how
 // long its DCID is; long enough that nobody guesses a live one.
 constexpr size_t kScidLen = 18;
+// In a worker group: the masked worker index, random bytes, the check.
+constexpr size_t kCidNonceLen = 13;
+constexpr size_t kCidCheckLen = 4;
+static_assert (1 + kCidNonceLen + kCidCheckLen == kScidLen);
+constexpr unsigned kMaxWorkers = 256; // the index is one byte
+// An inbox holds what fits in this much socket buffer (the kernel counts
+// each datagram's overhead too): a burst of a migrated client's packets,
+// not a backlog.
+constexpr int kInboxBufferBytes = 1024 * 1024;
 // Datagrams read per dispatch, so that timers and other sources get a turn
 // under load.
 constexpr int kReadBatch = 64;
@@ -128,6 +138,16 @@ describe (const sockaddr *sa)
   return std::string (host) + ":" + std::to_string (port);
 }
 
+// What travels with a stray datagram to its owner's inbox, before the bytes.
+struct InboxHeader {
+  sockaddr_storage local;
+  sockaddr_storage remote;
+  uint32_t local_len;
+  uint32_t remote_len;
+  uint32_t ecn;
+  uint32_t reserved;
+};
+
 std::string
 cid_key (const uint8_t *data, size_t len)
 {
@@ -166,9 +186,173 @@ make_nv (const std::string &name, const std::string &value)
 
 } // namespace
 
+// ---------------------------------------------------------------------------
+// QuicWorkerGroup
+
+class QuicWorkerGroup::Shared {
+ public:
+  explicit Shared (unsigned workers);
+  ~Shared ();
+
+  struct Inbox {
+    // [0] read by its worker, [1] written by the others; made with the group
+    // and closed with it, so a sender never writes to a closed descriptor.
+    int fds[2] = { -1, -1 };
+    int error = 0; // errno of socketpair () when there is none
+    // Senders look at this, without the lock, before each forward.
+    std::atomic<bool> listening{ false };
+    bool claimed = false; // a front end of this index has listened (mutex)
+  };
+  enum class Forward { kQueued, kFull, kNotListening };
+
+  // A connection ID naming worker: its index masked and checked by an HMAC
+  // of random bytes, so only the group can make or read one.
+  void mint (unsigned worker, ngtcp2_cid *cid) const;
+  // The worker a DCID names, or -1 for one no worker of this group made.
+  int owner (const uint8_t *dcid, size_t len) const;
+  // Copies the datagram into worker to's inbox; never blocks.
+  Forward forward (unsigned to, const Address &local, const Address &remote, uint32_t ecn,
+                   const uint8_t *data, size_t len);
+
+  const unsigned workers;
+  std::array<uint8_t, 32> cid_secret{};
+  std::array<uint8_t, 32> token_secret{};
+  // For identities without a key (the Endpoint derives it from the key).
+  std::array<uint8_t, 32> reset_secret{};
+  std::unique_ptr<Inbox[]> inboxes;
+  std::mutex mutex; // listens, claims, port
+  std::atomic<uint16_t> port{ 0 };
+  std::atomic<uint64_t> forwarded{ 0 };
+  std::atomic<uint64_t> forward_dropped{ 0 };
+
+ private:
+  void mac (const uint8_t *nonce, uint8_t out[32]) const;
+};
+
+QuicWorkerGroup::Shared::Shared (unsigned n)
+    : workers (std::clamp (n, 1u, kMaxWorkers)), inboxes (new Inbox[workers])
+{
+  if (n != workers)
+    g_critical ("HTTP/3: a worker group of %u workers; using %u", n, workers);
+  random_bytes (cid_secret.data (), cid_secret.size ());
+  random_bytes (token_secret.data (), token_secret.size ());
+  random_bytes (reset_secret.data (), reset_secret.size ());
+  for (unsigned i = 0; i < workers; ++i) {
+    Inbox &inbox = inboxes[i];
+    if (socketpair (AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, inbox.fds) != 0) {
+      inbox.error = errno;
+      inbox.fds[0] = inbox.fds[1] = -1;
+      continue;
+    }
+    // A Unix datagram socket's queue is charged to the sending side.
+    int buffer = kInboxBufferBytes;
+    setsockopt (inbox.fds[1], SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+  }
+}
+
+QuicWorkerGroup::Shared::~Shared ()
+{
+  for (unsigned i = 0; i < workers; ++i)
+    for (int fd : inboxes[i].fds)
+      if (fd >= 0)
+        close (fd);
+}
+
+void
+QuicWorkerGroup::Shared::mac (const uint8_t *nonce, uint8_t out[32]) const
+{
+  if (gnutls_hmac_fast (GNUTLS_MAC_SHA256, cid_secret.data (), cid_secret.size (), nonce,
+                        kCidNonceLen, out)
+      != 0)
+    memset (out, 0, 32); // never seen; such IDs then name no worker
+}
+
+void
+QuicWorkerGroup::Shared::mint (unsigned worker, ngtcp2_cid *cid) const
+{
+  cid->datalen = kScidLen;
+  random_bytes (cid->data + 1, kCidNonceLen);
+  uint8_t m[32];
+  mac (cid->data + 1, m);
+  cid->data[0] = (uint8_t)(worker ^ m[0]);
+  memcpy (cid->data + 1 + kCidNonceLen, m + 1, kCidCheckLen);
+}
+
+int
+QuicWorkerGroup::Shared::owner (const uint8_t *dcid, size_t len) const
+{
+  if (len != kScidLen)
+    return -1;
+  uint8_t m[32];
+  mac (dcid + 1, m);
+  if (memcmp (dcid + 1 + kCidNonceLen, m + 1, kCidCheckLen) != 0)
+    return -1;
+  unsigned worker = dcid[0] ^ m[0];
+  return worker < workers ? (int)worker : -1;
+}
+
+QuicWorkerGroup::Shared::Forward
+QuicWorkerGroup::Shared::forward (unsigned to, const Address &local, const Address &remote,
+                                  uint32_t ecn, const uint8_t *data, size_t len)
+{
+  Inbox &inbox = inboxes[to];
+  if (!inbox.listening.load (std::memory_order_acquire))
+    return Forward::kNotListening;
+  InboxHeader header{};
+  header.local = local.storage;
+  header.remote = remote.storage;
+  header.local_len = local.len;
+  header.remote_len = remote.len;
+  header.ecn = ecn;
+  iovec iov[2] = { { &header, sizeof header }, { const_cast<uint8_t *> (data), len } };
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 2;
+  ssize_t n;
+  do
+    n = sendmsg (inbox.fds[1], &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    ++forward_dropped;
+    return Forward::kFull;
+  }
+  ++forwarded;
+  return Forward::kQueued;
+}
+
+QuicWorkerGroup::QuicWorkerGroup (unsigned workers) : shared_ (std::make_unique<Shared> (workers))
+{}
+
+QuicWorkerGroup::~QuicWorkerGroup () = default;
+
+unsigned
+QuicWorkerGroup::size () const
+{
+  return shared_->workers;
+}
+
+uint16_t
+QuicWorkerGroup::port () const
+{
+  return shared_->port;
+}
+
+QuicWorkerGroup::Stats
+QuicWorkerGroup::stats () const
+{
+  Stats s;
+  s.forwarded = shared_->forwarded;
+  s.forward_dropped = shared_->forward_dropped;
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// Endpoint
+
 class QuicFrontend::Endpoint {
  public:
-  Endpoint (OriginHandler &handler, const TlsIdentity &identity, const Limits &limits);
+  Endpoint (OriginHandler &handler, const TlsIdentity &identity, const Limits &limits,
+            std::shared_ptr<QuicWorkerGroup> group, unsigned worker);
   ~Endpoint ();
 
   bool listen (const std::string &bind_address, uint16_t port, std::string *error);
@@ -197,13 +381,28 @@ class QuicFrontend::Endpoint {
     std::atomic<uint64_t> retries_sent{ 0 };
     std::atomic<uint64_t> stateless_resets_sent{ 0 };
     std::atomic<uint64_t> packets_dropped{ 0 };
+    std::atomic<uint64_t> forwarded_out{ 0 };
+    std::atomic<uint64_t> forwarded_in{ 0 };
+    std::atomic<uint64_t> forward_dropped{ 0 };
   };
 
   bool setup_tls (std::string *error);
+  bool join_group (uint16_t *port, std::string *error);
+  void leave_group ();
   static gboolean socket_dispatch (GSource *source, GSourceFunc, gpointer);
+  static gboolean inbox_dispatch (GSource *source, GSourceFunc, gpointer);
   void read_datagrams ();
+  void read_inbox ();
+  // forwarded: it came through the inbox, and goes nowhere else.
   void on_datagram (const Address &local, const Address &remote, uint32_t ecn, const uint8_t *data,
-                    size_t len, std::vector<Connection *> &touched);
+                    size_t len, std::vector<Connection *> &touched, bool forwarded);
+  // true when the datagram names another worker of the group and went to it
+  // (or was dropped at its full inbox).
+  bool forward_stray (const ngtcp2_version_cid &vc, const Address &local, const Address &remote,
+                      uint32_t ecn, const uint8_t *data, size_t len);
+  void write_touched (std::vector<Connection *> &touched);
+  // A connection ID of ours: naming this worker in a group, random otherwise.
+  void new_cid (ngtcp2_cid *cid) const;
   Connection *accept (const Address &local, const Address &remote, const uint8_t *data, size_t len);
   void on_writable ();
 
@@ -237,13 +436,21 @@ class QuicFrontend::Endpoint {
   TlsIdentity identity_;
   Limits limits_;
   Counters counters_;
+  // The group keeps the inboxes' descriptors alive as long as any worker.
+  std::shared_ptr<QuicWorkerGroup> group_;
+  QuicWorkerGroup::Shared *shared_ = nullptr;
+  unsigned worker_ = 0;
+  bool in_group_ = false; // listening, so other workers forward to us
+  SocketSource *inbox_source_ = nullptr;
 
   Credentials credentials_;
   Priority priority_;
-  // Retry and NEW_TOKEN tokens: a random secret, so tokens die with the process.
+  // Retry and NEW_TOKEN tokens: a random secret (the group's), so tokens die
+  // with the process.
   std::array<uint8_t, 32> token_secret_{};
   // Stateless reset tokens: derived from the TLS key, so that a restarted
-  // Origin with the same identity still resets its predecessor's connections.
+  // Origin with the same identity still resets its predecessor's connections
+  // (and every worker, holding the same key, makes the same tokens).
   std::array<uint8_t, 32> reset_secret_{};
 
   int fd_ = -1;
@@ -492,8 +699,7 @@ QuicFrontend::Endpoint::Connection::init (const Address &local, const Address &r
   callbacks.recv_tx_key = on_recv_tx_key;
 
   ngtcp2_cid scid;
-  scid.datalen = kScidLen;
-  random_bytes (scid.data, scid.datalen);
+  ep_.new_cid (&scid);
 
   const Limits &limits = ep_.limits_;
   ngtcp2_settings settings;
@@ -1186,8 +1392,12 @@ QuicFrontend::Endpoint::Connection::on_get_new_connection_id (ngtcp2_conn *, ngt
                                                               void *user_data)
 {
   auto *self = static_cast<Connection *> (user_data);
-  cid->datalen = cidlen;
-  random_bytes (cid->data, cidlen);
+  if (cidlen == kScidLen) {
+    self->ep_.new_cid (cid);
+  } else {
+    cid->datalen = cidlen;
+    random_bytes (cid->data, cidlen);
+  }
   if (ngtcp2_crypto_generate_stateless_reset_token (token, self->ep_.reset_secret_.data (),
                                                     self->ep_.reset_secret_.size (), cid)
       != 0)
@@ -1496,29 +1706,42 @@ QuicFrontend::Endpoint::Connection::h3_read_data (nghttp3_conn *, int64_t, nghtt
 // Endpoint
 
 QuicFrontend::Endpoint::Endpoint (OriginHandler &handler, const TlsIdentity &identity,
-                                  const Limits &limits)
-    : handler_ (handler), identity_ (identity), limits_ (limits), rx_ (kRxBufferSize),
+                                  const Limits &limits, std::shared_ptr<QuicWorkerGroup> group,
+                                  unsigned worker)
+    : handler_ (handler), identity_ (identity), limits_ (limits), group_ (std::move (group)),
+      shared_ (group_ ? group_->shared_.get () : nullptr), worker_ (worker), rx_ (kRxBufferSize),
       tx_ (kTxBufferSize)
 {
-  random_bytes (token_secret_.data (), token_secret_.size ());
+  if (shared_)
+    token_secret_ = shared_->token_secret;
+  else
+    random_bytes (token_secret_.data (), token_secret_.size ());
   static const char kLabel[] = "mirror/quic/stateless-reset";
   if (identity_.key_pem.empty ()
       || gnutls_hmac_fast (GNUTLS_MAC_SHA256, identity_.key_pem.data (), identity_.key_pem.size (),
                            kLabel, sizeof kLabel - 1, reset_secret_.data ())
-             != 0)
-    random_bytes (reset_secret_.data (), reset_secret_.size ());
+             != 0) {
+    if (shared_)
+      reset_secret_ = shared_->reset_secret;
+    else
+      random_bytes (reset_secret_.data (), reset_secret_.size ());
+  }
 }
 
 QuicFrontend::Endpoint::~Endpoint ()
 {
+  // First of all: no other worker hands us anything from now on.
+  leave_group ();
   shutting_down_ = true;
   for (auto &[raw, conn] : connections_)
     conn->close_now ();
   doomed_.clear ();
   connections_.clear ();
-  if (socket_source_) {
-    g_source_destroy (&socket_source_->base);
-    g_source_unref (&socket_source_->base);
+  for (SocketSource *source : { socket_source_, inbox_source_ }) {
+    if (source) {
+      g_source_destroy (&source->base);
+      g_source_unref (&source->base);
+    }
   }
   if (fd_ >= 0)
     close (fd_);
@@ -1559,10 +1782,52 @@ QuicFrontend::Endpoint::setup_tls (std::string *error)
 }
 
 bool
+QuicFrontend::Endpoint::join_group (uint16_t *port, std::string *error)
+{
+  if (worker_ >= shared_->workers) {
+    *error = "HTTP/3 worker " + std::to_string (worker_) + ": the group has only "
+             + std::to_string (shared_->workers) + " workers";
+    return false;
+  }
+  QuicWorkerGroup::Shared::Inbox &inbox = shared_->inboxes[worker_];
+  if (inbox.claimed) {
+    *error = "HTTP/3 worker " + std::to_string (worker_) + " of the group is already listening";
+    return false;
+  }
+  if (inbox.fds[0] < 0) {
+    *error = "HTTP/3 worker " + std::to_string (worker_)
+             + ": inbox: socketpair: " + g_strerror (inbox.error);
+    return false;
+  }
+  if (*port == 0)
+    *port = shared_->port;
+  return true;
+}
+
+void
+QuicFrontend::Endpoint::leave_group ()
+{
+  if (!in_group_)
+    return;
+  std::lock_guard<std::mutex> lock (shared_->mutex);
+  QuicWorkerGroup::Shared::Inbox &inbox = shared_->inboxes[worker_];
+  inbox.listening.store (false, std::memory_order_release);
+  inbox.claimed = false;
+  in_group_ = false;
+}
+
+bool
 QuicFrontend::Endpoint::listen (const std::string &bind_address, uint16_t port, std::string *error)
 {
   if (!setup_tls (error))
     return false;
+  // One listen of a group at a time: the first one's port is the others'.
+  std::unique_lock<std::mutex> group_lock;
+  if (shared_) {
+    group_lock = std::unique_lock<std::mutex> (shared_->mutex);
+    if (!join_group (&port, error))
+      return false;
+  }
 
   Address addr;
   auto *in = reinterpret_cast<sockaddr_in *> (&addr.storage);
@@ -1604,6 +1869,11 @@ QuicFrontend::Endpoint::listen (const std::string &bind_address, uint16_t port, 
   }
   // ECN marks of received packets (IPv4 ones on a dual-stack socket too).
   setsockopt (fd_, IPPROTO_IP, IP_RECVTOS, &on, sizeof on);
+  // The group's workers share the port; the kernel spreads the peers.
+  if (shared_ && setsockopt (fd_, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+    *error = where + ": SO_REUSEPORT: " + g_strerror (errno);
+    return false;
+  }
   int buffer = 4 * 1024 * 1024; // bursts from many viewers; capped by net.core.*mem_max
   setsockopt (fd_, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
   setsockopt (fd_, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
@@ -1633,6 +1903,26 @@ QuicFrontend::Endpoint::listen (const std::string &bind_address, uint16_t port, 
       = g_source_add_unix_fd (&socket_source_->base, fd_, (GIOCondition)(G_IO_IN | G_IO_ERR));
   g_source_set_static_name (&socket_source_->base, "mirror-quic-socket");
   g_source_attach (&socket_source_->base, context_);
+
+  if (shared_) {
+    if (shared_->port == 0)
+      shared_->port = port_;
+    QuicWorkerGroup::Shared::Inbox &inbox = shared_->inboxes[worker_];
+    // What a former front end of this index left unread is stale.
+    while (recv (inbox.fds[0], rx_.data (), rx_.size (), MSG_DONTWAIT) >= 0 || errno == EINTR)
+      ;
+    static GSourceFuncs inbox_funcs
+        = { nullptr, nullptr, inbox_dispatch, nullptr, nullptr, nullptr };
+    inbox_source_
+        = reinterpret_cast<SocketSource *> (g_source_new (&inbox_funcs, sizeof (SocketSource)));
+    inbox_source_->endpoint = this;
+    inbox_source_->tag = g_source_add_unix_fd (&inbox_source_->base, inbox.fds[0], G_IO_IN);
+    g_source_set_static_name (&inbox_source_->base, "mirror-quic-inbox");
+    g_source_attach (&inbox_source_->base, context_);
+    inbox.claimed = true;
+    inbox.listening.store (true, std::memory_order_release);
+    in_group_ = true;
+  }
   return true;
 }
 
@@ -1650,6 +1940,9 @@ QuicFrontend::Endpoint::stats () const
   s.retries_sent = counters_.retries_sent;
   s.stateless_resets_sent = counters_.stateless_resets_sent;
   s.packets_dropped = counters_.packets_dropped;
+  s.forwarded_out = counters_.forwarded_out;
+  s.forwarded_in = counters_.forwarded_in;
+  s.forward_dropped = counters_.forward_dropped;
   return s;
 }
 
@@ -1672,6 +1965,15 @@ QuicFrontend::Endpoint::socket_dispatch (GSource *source, GSourceFunc, gpointer)
     ep->on_writable ();
   if (revents & (G_IO_IN | G_IO_ERR))
     ep->read_datagrams ();
+  ep->reap ();
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
+QuicFrontend::Endpoint::inbox_dispatch (GSource *source, GSourceFunc, gpointer)
+{
+  Endpoint *ep = reinterpret_cast<SocketSource *> (source)->endpoint;
+  ep->read_inbox ();
   ep->reap ();
   return G_SOURCE_CONTINUE;
 }
@@ -1728,8 +2030,47 @@ QuicFrontend::Endpoint::read_datagrams ()
         tos = (uint32_t)v;
       }
     }
-    on_datagram (local, remote, tos & NGTCP2_ECN_MASK, rx_.data (), (size_t)n, touched);
+    on_datagram (local, remote, tos & NGTCP2_ECN_MASK, rx_.data (), (size_t)n, touched, false);
   }
+  write_touched (touched);
+}
+
+void
+QuicFrontend::Endpoint::read_inbox ()
+{
+  std::vector<Connection *> touched;
+  int fd = shared_->inboxes[worker_].fds[0];
+  for (int i = 0; i < kReadBatch; ++i) {
+    InboxHeader header;
+    iovec iov[2] = { { &header, sizeof header }, { rx_.data (), rx_.size () } };
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    ssize_t n = recvmsg (fd, &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    if ((size_t)n < sizeof header || (msg.msg_flags & MSG_TRUNC)
+        || header.local_len > sizeof header.local || header.remote_len > sizeof header.remote) {
+      ++counters_.packets_dropped;
+      continue;
+    }
+    Address local, remote;
+    local.storage = header.local;
+    local.len = header.local_len;
+    remote.storage = header.remote;
+    remote.len = header.remote_len;
+    ++counters_.forwarded_in;
+    on_datagram (local, remote, header.ecn, rx_.data (), (size_t)n - sizeof header, touched, true);
+  }
+  write_touched (touched);
+}
+
+void
+QuicFrontend::Endpoint::write_touched (std::vector<Connection *> &touched)
+{
   // Answer once per connection for the whole batch.
   for (Connection *conn : touched) {
     conn->touched = false;
@@ -1739,9 +2080,46 @@ QuicFrontend::Endpoint::read_datagrams ()
 }
 
 void
+QuicFrontend::Endpoint::new_cid (ngtcp2_cid *cid) const
+{
+  if (shared_) {
+    shared_->mint (worker_, cid);
+    return;
+  }
+  cid->datalen = kScidLen;
+  random_bytes (cid->data, cid->datalen);
+}
+
+bool
+QuicFrontend::Endpoint::forward_stray (const ngtcp2_version_cid &vc, const Address &local,
+                                       const Address &remote, uint32_t ecn, const uint8_t *data,
+                                       size_t len)
+{
+  // A client's own DCID (a new connection's Initial) names no worker, bar
+  // a 2^-32 chance: new connections stay where the kernel put them.
+  int owner = shared_->owner (vc.dcid, vc.dcidlen);
+  if (owner < 0 || (unsigned)owner == worker_)
+    return false;
+  switch (shared_->forward ((unsigned)owner, local, remote, ecn, data, len)) {
+  case QuicWorkerGroup::Shared::Forward::kQueued:
+    ++counters_.forwarded_out;
+    return true;
+  case QuicWorkerGroup::Shared::Forward::kFull:
+    ++counters_.forward_dropped;
+    ++counters_.packets_dropped;
+    return true;
+  case QuicWorkerGroup::Shared::Forward::kNotListening:
+    break;
+  }
+  // Its worker is gone, and so are its connections: answer as for any
+  // connection we do not know (the reset secret is the group's).
+  return false;
+}
+
+void
 QuicFrontend::Endpoint::on_datagram (const Address &local, const Address &remote, uint32_t ecn,
                                      const uint8_t *data, size_t len,
-                                     std::vector<Connection *> &touched)
+                                     std::vector<Connection *> &touched, bool forwarded)
 {
   if (len == 0) {
     ++counters_.packets_dropped;
@@ -1761,6 +2139,8 @@ QuicFrontend::Endpoint::on_datagram (const Address &local, const Address &remote
   Connection *conn = nullptr;
   if (auto it = by_cid_.find (cid_key (vc.dcid, vc.dcidlen)); it != by_cid_.end ())
     conn = it->second;
+  else if (shared_ && !forwarded && forward_stray (vc, local, remote, ecn, data, len))
+    return;
   else if (data[0] & 0x80)
     conn = accept (local, remote, data, len);
   else {
@@ -2000,9 +2380,9 @@ void
 QuicFrontend::Endpoint::send_retry (const ngtcp2_pkt_hd &hd, const Address &local,
                                     const Address &remote, size_t trigger_len)
 {
+  // The client's next Initial carries this as its DCID: it names us.
   ngtcp2_cid scid;
-  scid.datalen = kScidLen;
-  random_bytes (scid.data, scid.datalen);
+  new_cid (&scid);
   std::array<uint8_t, NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN> token;
   ngtcp2_ssize token_len = ngtcp2_crypto_generate_retry_token (
       token.data (), token_secret_.data (), token_secret_.size (), hd.version, remote.sa (),
@@ -2116,8 +2496,9 @@ QuicFrontend::Endpoint::reap ()
 // ---------------------------------------------------------------------------
 // QuicFrontend
 
-QuicFrontend::QuicFrontend (OriginHandler &handler, const TlsIdentity &identity, Limits limits)
-    : endpoint_ (std::make_unique<Endpoint> (handler, identity, limits))
+QuicFrontend::QuicFrontend (OriginHandler &handler, const TlsIdentity &identity, Limits limits,
+                            std::shared_ptr<QuicWorkerGroup> group, unsigned worker)
+    : endpoint_ (std::make_unique<Endpoint> (handler, identity, limits, std::move (group), worker))
 {}
 
 QuicFrontend::~QuicFrontend () = default;
