@@ -199,7 +199,14 @@ update_origin_metrics (AdminContext &ctx)
     add (m.http3_packets_dropped_total.Add ({}), q.packets_dropped, p.packets_dropped);
     add (m.http3_retries_total.Add ({}), q.retries_sent, p.retries_sent);
     add (m.http3_stateless_resets_total.Add ({}), q.stateless_resets_sent, p.stateless_resets_sent);
+    add (m.http3_datagrams_forwarded_total.Add ({ { "result", "forwarded" } }), q.forwarded_in,
+         p.forwarded_in);
+    add (m.http3_datagrams_forwarded_total.Add ({ { "result", "dropped" } }), q.forward_dropped,
+         p.forward_dropped);
   }
+  m.origin_workers.Add ({}).Set ((double)now.workers);
+  add (m.http2_connections_total.Add ({}), now.tcp.h2_connections, last.tcp.h2_connections);
+  add (m.http2_requests_total.Add ({}), now.tcp.h2_requests, last.tcp.h2_requests);
   last = now;
 }
 

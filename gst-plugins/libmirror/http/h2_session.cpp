@@ -42,8 +42,8 @@ lower (std::string_view s)
 
 } // namespace
 
-H2Session::H2Session (OriginHandler &handler, Limits limits, Counters &counters, Output output)
-    : handler_ (handler), limits_ (limits), counters_ (counters), out_ (std::move (output))
+H2Session::H2Session (OriginHandler &handler, Limits limits, Counters &counters, Output &output)
+    : handler_ (handler), limits_ (limits), counters_ (counters), out_ (output)
 {
   nghttp2_session_callbacks *cb = nullptr;
   nghttp2_session_callbacks_new (&cb);
@@ -321,16 +321,20 @@ H2Session::on_send_data (nghttp2_session *, nghttp2_frame *frame, const uint8_t 
   auto *s = static_cast<Stream *> (source->ptr);
   if (self->out_.queued () > kHighWater)
     return NGHTTP2_ERR_WOULDBLOCK;
-  self->out_.emit (Bytes::copy (framehd, 9));
+  self->out_.emit_copy (framehd, 9);
   if (frame->data.padlen > 0) {
     const uint8_t pad = uint8_t (frame->data.padlen - 1);
-    self->out_.emit (Bytes::copy (&pad, 1));
+    self->out_.emit_copy (&pad, 1);
   }
   size_t want = length;
   while (want > 0 && s->chunk < s->body.size ()) {
     const Bytes &b = s->body[s->chunk];
     const size_t take = std::min (want, b.size () - s->offset);
-    if (take > 0)
+    // Small pieces (playlists) are copied beside the frame header; parts
+    // go out from the store's buffer.
+    if (take > 0 && take < kCopyBelow)
+      self->out_.emit_copy (b.data () + s->offset, take);
+    else if (take > 0)
       self->out_.emit (b.slice (s->offset, take));
     s->offset += take;
     want -= take;
@@ -340,8 +344,10 @@ H2Session::on_send_data (nghttp2_session *, nghttp2_frame *frame, const uint8_t 
     }
   }
   s->left -= length;
-  if (frame->data.padlen > 1)
-    self->out_.emit (Bytes::take (std::vector<uint8_t> (frame->data.padlen - 1, 0)));
+  if (frame->data.padlen > 1) {
+    const std::vector<uint8_t> zeros (frame->data.padlen - 1, 0);
+    self->out_.emit_copy (zeros.data (), zeros.size ());
+  }
   return 0;
 }
 
@@ -351,7 +357,7 @@ H2Session::on_send (nghttp2_session *, const uint8_t *data, size_t length, int, 
   H2Session *self = self_of (user_data);
   if (self->out_.queued () > kHighWater)
     return NGHTTP2_ERR_WOULDBLOCK;
-  self->out_.emit (Bytes::copy (data, length));
+  self->out_.emit_copy (data, length);
   return ssize_t (length);
 }
 

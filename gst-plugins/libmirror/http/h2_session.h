@@ -39,14 +39,20 @@ class H2Session {
     uint64_t too_large = 0;      // 431
     uint64_t protocol_errors = 0;
   };
-  struct Output {
-    std::function<void (Bytes)> emit; // append to the connection's queue
-    std::function<size_t ()> queued;  // bytes waiting in that queue
-    std::function<void ()> wake;      // something new to send (an answer came)
+  // Where frames go: the connection's output queue.
+  class Output {
+   public:
+    virtual void emit (Bytes b) = 0;                         // appended as it is
+    virtual void emit_copy (const uint8_t *p, size_t n) = 0; // small: copied
+    virtual size_t queued () const = 0;                      // bytes waiting to be sent
+    virtual void wake () = 0;                                // an answer came: send it soon
+
+   protected:
+    ~Output () = default;
   };
 
-  // Queues the server's SETTINGS; false with *error when nghttp2 refuses.
-  H2Session (OriginHandler &handler, Limits limits, Counters &counters, Output output);
+  // Queues the server's SETTINGS.
+  H2Session (OriginHandler &handler, Limits limits, Counters &counters, Output &output);
   ~H2Session (); // cancels what is still held
   H2Session (const H2Session &) = delete;
   H2Session &operator= (const H2Session &) = delete;
@@ -64,6 +70,7 @@ class H2Session {
   void go_away ();
 
   static constexpr size_t kHighWater = 256 * 1024;
+  static constexpr size_t kCopyBelow = 2048;
 
  private:
   struct Stream;
@@ -86,7 +93,7 @@ class H2Session {
   OriginHandler &handler_;
   const Limits limits_;
   Counters &counters_;
-  Output out_;
+  Output &out_;
   nghttp2_session *session_ = nullptr;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool> (true);

@@ -64,7 +64,7 @@ reason (int status)
 
 } // namespace
 
-struct TcpFrontend::Connection {
+struct TcpFrontend::Connection final : H2Session::Output {
   struct Slot {
     bool ready = false;
     bool head = false;  // HEAD: no body
@@ -100,17 +100,19 @@ struct TcpFrontend::Connection {
   bool parsing = false;                    // in http_parser_execute: close later
   bool reading = true;
 
-  // TLS: the session, and the record being sent (kept as it was handed to
-  // gnutls_record_send until that completes: a retry must repeat it).
+  // TLS: the session, and the plaintext to send. Encryption copies every
+  // byte anyway, so over TLS answers are appended to one buffer that keeps
+  // its capacity (no allocation per piece) and leave it in whole records.
   gnutls_session_t tls = nullptr;
   bool handshaking = false;
-  std::vector<uint8_t> staging;
-  const uint8_t *record = nullptr;
-  size_t record_size = 0;
-  bool record_from_front = false; // record points into out.front ()
+  std::vector<uint8_t> tbuf;
+  size_t tpos = 0;        // sent up to here
+  size_t record_size = 0; // a record GnuTLS took but could not send yet
   // HTTP/2, when ALPN chose it; else HTTP/1.1.
   std::unique_ptr<H2Session> h2;
   size_t out_bytes = 0; // bytes in out, for HTTP/2's back-pressure
+  std::vector<uint8_t> small;
+  bool flush_queued = false; // in the server's dirty_ list
 
   static Connection *of (http_parser *p) { return static_cast<Connection *> (p->data); }
   bool over_head_limit (size_t more)
@@ -121,10 +123,9 @@ struct TcpFrontend::Connection {
   // Closes now if it is time to and safe to; true when it did.
   bool maybe_close ()
   {
-    if (h2 && !broken && !parsing && out.empty () && record_size == 0 && !h2->want_read ()
-        && !h2->want_write ())
+    if (h2 && !broken && !parsing && !has_output () && !h2->want_read () && !h2->want_write ())
       closing = true;
-    if (parsing || !(broken || (closing && out.empty () && record_size == 0)))
+    if (parsing || !(broken || (closing && !has_output ())))
       return false;
     server->close (this);
     return true;
@@ -135,7 +136,7 @@ struct TcpFrontend::Connection {
     uint32_t want = 0;
     if (reading && !closing)
       want |= EPOLLIN | EPOLLRDHUP;
-    if (!out.empty () || record_size > 0 || (handshaking && gnutls_record_get_direction (tls) == 1))
+    if (has_output () || (handshaking && gnutls_record_get_direction (tls) == 1))
       want |= EPOLLOUT;
     if (want != mask) {
       struct epoll_event ev = {};
@@ -153,11 +154,53 @@ struct TcpFrontend::Connection {
     }
   }
 
+  bool has_output () const
+  {
+    return !out.empty () || !small.empty () || tpos < tbuf.size () || record_size > 0;
+  }
+  void append_tls (const uint8_t *p, size_t n)
+  {
+    if (tpos > 0 && tpos >= tbuf.size () / 2) { // what was sent goes
+      tbuf.erase (tbuf.begin (), tbuf.begin () + ptrdiff_t (tpos));
+      tpos = 0;
+    }
+    tbuf.insert (tbuf.end (), p, p + n);
+  }
   void push (Bytes b)
   {
+    if (tls) {
+      append_tls (b.data (), b.size ());
+      return;
+    }
+    seal ();
     out_bytes += b.size ();
     out.push_back (std::move (b));
   }
+  // Small writes (frame headers, HTTP/2 control frames, small bodies) gather
+  // in one buffer, queued as one piece before the next large one or a send.
+  void seal ()
+  {
+    if (small.empty ())
+      return;
+    out_bytes += small.size ();
+    out.push_back (Bytes::take (std::move (small)));
+    small = {};
+  }
+
+  // H2Session::Output
+  void emit (Bytes b) override { push (std::move (b)); }
+  void emit_copy (const uint8_t *p, size_t n) override
+  {
+    if (tls) {
+      append_tls (p, n);
+      return;
+    }
+    if (small.empty ())
+      small.reserve (4096);
+    small.insert (small.end (), p, p + n);
+  }
+  size_t queued () const override { return tls ? tbuf.size () - tpos : out_bytes + small.size (); }
+  void wake () override { server->schedule_flush (this); }
   void pop_front ()
   {
     out_bytes -= out.front ().size ();
@@ -224,7 +267,7 @@ TcpFrontend::Connection::settle_timer ()
     return;
   }
   const bool idle
-      = h2 ? h2->idle () && out.empty () : slots.empty () && out.empty () && !in_message;
+      = h2 ? h2->idle () && !has_output () : slots.empty () && !has_output () && !in_message;
   if (idle) {
     if (!deadline_us || deadline_is_head)
       arm_timer (server->limits_.idle_timeout_ms, false);
@@ -306,14 +349,7 @@ TcpFrontend::Connection::start_h2 ()
   l.max_concurrent_streams = server->limits_.max_streams;
   l.max_header_bytes = server->limits_.max_header_bytes;
   l.max_held = server->limits_.max_held;
-  auto alive_now = alive;
-  h2 = std::make_unique<H2Session> (server->handler_, l, server->h2_counters_,
-                                    H2Session::Output{ [this] (Bytes b) { push (std::move (b)); },
-                                                       [this] () { return out_bytes; },
-                                                       [this, alive_now] () {
-                                                         if (*alive_now)
-                                                           flush_h2 ();
-                                                       } });
+  h2 = std::make_unique<H2Session> (server->handler_, l, server->h2_counters_, *this);
   if (server->shutting_down_)
     h2->go_away ();
 }
@@ -467,7 +503,10 @@ TcpFrontend::Connection::flush_ready ()
     if (close_after)
       head += "Connection: close\r\n";
     head += "\r\n";
-    push (Bytes::copy (head));
+    if (tls)
+      append_tls (reinterpret_cast<const uint8_t *> (head.data ()), head.size ());
+    else
+      push (Bytes::copy (head));
     if (!bodyless)
       for (Bytes &b : r.body)
         if (!b.empty ())
@@ -494,14 +533,16 @@ bool
 TcpFrontend::Connection::write_some ()
 {
   for (;;) {
+    seal ();
     if (!(tls ? write_tls () : write_plain ()))
       return false;
-    if (!out.empty () || record_size > 0)
+    if (has_output ())
       return true; // the socket is full: G_IO_OUT brings us back
     if (!h2 || !h2->want_write ())
       break;
     h2->pump ();
-    if (out.empty ())
+    seal ();
+    if (!has_output ())
       break;
   }
   return !maybe_close ();
@@ -549,53 +590,39 @@ TcpFrontend::Connection::write_plain ()
   return true;
 }
 
-// Whole TLS records: straight from a buffer that has one, else gathered
-// from the small pieces queued (heads, frame headers, a part's tail).
+// Whole TLS records from the plaintext buffer. A record GnuTLS could not
+// send is finished by calling it again with no data (the buffer may have
+// moved since).
 bool
 TcpFrontend::Connection::write_tls ()
 {
   for (;;) {
-    if (record_size == 0) {
-      if (out.empty ())
+    ssize_t n;
+    if (record_size > 0) {
+      n = gnutls_record_send (tls, nullptr, 0);
+    } else {
+      if (tpos == tbuf.size ()) {
+        tbuf.clear ();
+        tpos = 0;
+        if (tbuf.capacity () > 4 * H2Session::kHighWater)
+          tbuf.shrink_to_fit ();
         return true;
-      const size_t avail = out.front ().size () - out_offset;
-      if (avail >= kRecordSize || out.size () == 1) {
-        record = out.front ().data () + out_offset;
-        record_size = std::min (avail, kRecordSize);
-        record_from_front = true;
-      } else {
-        staging.clear ();
-        while (!out.empty () && staging.size () < kRecordSize) {
-          const Bytes &f = out.front ();
-          const size_t take = std::min (f.size () - out_offset, kRecordSize - staging.size ());
-          staging.insert (staging.end (), f.data () + out_offset, f.data () + out_offset + take);
-          out_offset += take;
-          if (out_offset == f.size ())
-            pop_front ();
-        }
-        record = staging.data ();
-        record_size = staging.size ();
-        record_from_front = false;
       }
+      record_size = std::min (kRecordSize, tbuf.size () - tpos);
+      n = gnutls_record_send (tls, tbuf.data () + tpos, record_size);
     }
-    const ssize_t n = gnutls_record_send (tls, record, record_size);
     if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-      return true; // retried with the same record
+      return true; // G_IO_OUT brings us back
     if (n < 0) {
       broken = true;
-      out.clear ();
-      out_bytes = 0;
+      tbuf.clear ();
+      tpos = 0;
       record_size = 0;
       return !maybe_close ();
     }
-    // A peer's record size limit may take less than a record at a time.
-    if (record_from_front) {
-      out_offset += size_t (n);
-      if (out_offset == out.front ().size ())
-        pop_front ();
-    }
-    record += n;
-    record_size -= size_t (n);
+    // All of it, or what a peer's record size limit let one record take.
+    tpos += size_t (n);
+    record_size = 0;
   }
 }
 
@@ -862,6 +889,16 @@ TcpFrontend::close (Connection *c)
 }
 
 void
+TcpFrontend::schedule_flush (Connection *c)
+{
+  if (c->flush_queued || c->dead)
+    return;
+  c->flush_queued = true;
+  dirty_.push_back (c);
+  g_source_set_ready_time (events_source_, 0);
+}
+
+void
 TcpFrontend::reap ()
 {
   for (Connection *c : graveyard_)
@@ -890,6 +927,15 @@ TcpFrontend::on_events (gint, GIOCondition, gpointer data)
     if (ev[i].events & EPOLLERR)
       cond |= G_IO_ERR;
     c->on_io (GIOCondition (cond));
+  }
+  // HTTP/2 connections with answers: one flush each, whatever number of
+  // their streams one publication answered (one record, one send).
+  std::vector<Connection *> dirty;
+  dirty.swap (self->dirty_);
+  for (Connection *c : dirty) {
+    c->flush_queued = false;
+    if (!c->dead)
+      c->flush_h2 ();
   }
   // Connections whose TLS layer holds bytes no poll reports.
   std::vector<Connection *> pending;
@@ -939,7 +985,7 @@ TcpFrontend::shutdown ()
     if (c->h2) {
       c->h2->go_away ();
       c->flush_h2 ();
-    } else if (c->slots.empty () && c->out.empty ()) {
+    } else if (c->slots.empty () && !c->has_output ()) {
       close (c);
     } else {
       // The last answer asked for closes it; nothing more is read.

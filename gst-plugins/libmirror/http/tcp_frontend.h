@@ -110,6 +110,8 @@ class TcpFrontend {
   static gboolean on_tick (gpointer data);
   void close (Connection *c);
   void reap (); // deletes closed connections
+  // Flushes c's HTTP/2 answers after this round of events and wake-ups.
+  void schedule_flush (Connection *c);
 
   OriginHandler &handler_;
   GMainContext *context_;
@@ -126,6 +128,7 @@ class TcpFrontend {
   GSource *tick_source_ = nullptr;
   std::vector<Connection *> pending_;   // TLS bytes decrypted, not yet read
   std::vector<Connection *> graveyard_; // closed, deleted after the events
+  std::vector<Connection *> dirty_;     // HTTP/2 answers to send
 
   Stats stats_;
   struct http_parser_settings settings_;

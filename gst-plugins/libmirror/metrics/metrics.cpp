@@ -145,6 +145,16 @@ Metrics::Metrics ()
           COUNTER ("mirror_http3_retries_total", "QUIC Retry packets sent (address validation)")),
       http3_stateless_resets_total (
           COUNTER ("mirror_http3_stateless_resets_total", "QUIC stateless resets sent")),
+      http3_datagrams_forwarded_total (
+          COUNTER ("mirror_http3_datagrams_forwarded_total",
+                   "QUIC datagrams the kernel gave one worker and its connection ID sent to "
+                   "another (after a client's rebinding); result=dropped: its inbox was full")),
+      http2_connections_total (COUNTER ("mirror_http2_connections_total",
+                                        "HTTPS connections that chose HTTP/2 by ALPN")),
+      http2_requests_total (COUNTER ("mirror_http2_requests_total", "Requests served over HTTP/2")),
+      origin_workers (
+          GAUGE ("mirror_origin_workers",
+                 "Threads serving viewers (server.workers), each with its own sockets")),
       storage_segments_recorded_total (
           COUNTER ("mirror_storage_segments_recorded_total",
                    "Segments the DVR recorder wrote and indexed, every stream and rendition")),

@@ -103,6 +103,10 @@ class Metrics {
   prometheus::Family<prometheus::Counter> &http3_packets_dropped_total;
   prometheus::Family<prometheus::Counter> &http3_retries_total;
   prometheus::Family<prometheus::Counter> &http3_stateless_resets_total;
+  prometheus::Family<prometheus::Counter> &http3_datagrams_forwarded_total;
+  prometheus::Family<prometheus::Counter> &http2_connections_total;
+  prometheus::Family<prometheus::Counter> &http2_requests_total;
+  prometheus::Family<prometheus::Gauge> &origin_workers;
 
   // DVR recording (storage/recorder.h).
   prometheus::Family<prometheus::Counter> &storage_segments_recorded_total;

@@ -102,7 +102,7 @@ Origin::run (std::string *error)
   if (n == 0)
     n = std::max (1u, std::thread::hardware_concurrency ());
   if (config_.tls_port && config_.http3 && n > 1)
-    quic_group_ = nullptr; // TEMP std::make_shared<QuicWorkerGroup> (n);
+    quic_group_ = std::make_shared<QuicWorkerGroup> (n);
   // One at a time: worker 0 picks the ports, the others join them.
   for (unsigned i = 0; i < n; i++) {
     auto w = std::make_unique<Worker> ();
@@ -161,12 +161,12 @@ Origin::start_worker (Worker &w)
     if (first)
       http_port_ = w.http->port ();
   }
-  // HTTP/3 on the HTTPS port's number, over UDP: on every worker when they
-  // share the port as a group, else on the first alone.
-  if (config_.tls_port && config_.http3 && (first || quic_group_)) {
-    w.quic = std::make_unique<QuicFrontend> (*w.handler, identity_,
-                                             config_.quic_limits); // TEMP
-                                                                   // quic_group_, w.index);
+  // HTTP/3 on the HTTPS port's number, over UDP; with several workers, a
+  // datagram the kernel hands to the wrong one goes to the owner its
+  // connection ID names.
+  if (config_.tls_port && config_.http3) {
+    w.quic = std::make_unique<QuicFrontend> (*w.handler, identity_, config_.quic_limits,
+                                             quic_group_, w.index);
     if (!w.quic->listen (config_.bind_address, tls_port_, &err))
       return err;
     if (first)
@@ -317,6 +317,9 @@ add_quic (QuicFrontend::Stats &sum, const QuicFrontend::Stats &s)
   sum.retries_sent += s.retries_sent;
   sum.stateless_resets_sent += s.stateless_resets_sent;
   sum.packets_dropped += s.packets_dropped;
+  sum.forwarded_out += s.forwarded_out;
+  sum.forwarded_in += s.forwarded_in;
+  sum.forward_dropped += s.forward_dropped;
 }
 
 void

@@ -77,7 +77,6 @@ struct OriginStats {
   QuicFrontend::Stats quic;
 };
 
-class QuicWorkerGroup; // TEMP
 class Origin {
  public:
   // Binds the listeners and starts serving; nullptr with *error naming the
