@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""mirror-h3get against a real mirrord, over HTTP/3 and HTTP/1.1: a live
+"""mirror-h3get against a real mirrord with two workers, over HTTP/3, HTTP/2
+(TLS, ALPN h2), HTTP/1.1 over TLS and HTTP/1.1 in the clear: a live
 H.264 + AAC SRT feed (the one test_hls.py uses), the multivariant and media
 playlists, a blocking reload answered once its part exists, the preload-hinted
 part itself, a 404, certificate pinning, and five seconds of --follow in
@@ -28,7 +29,10 @@ from test_hls import srt_feed  # noqa: E402
 H3GET = os.path.join(BUILD_ROOT, "tools", "h3", "mirror-h3get")
 STREAM = "cam1"
 LIVE = f"/live/{STREAM}"
-PROTOCOLS = ("h3", "http1")
+PROTOCOLS = ("h3", "h2", "http1s", "http1")
+# mirror-h3get's flags and the protocol it reports, per protocol.
+FLAGS = {"h3": [], "h2": ["--h2"], "http1s": ["--http1"], "http1": ["--http1"]}
+REPORTED = {"h3": "h3", "h2": "h2", "http1s": "http/1.1+tls", "http1": "http/1.1"}
 
 
 def log(msg):
@@ -46,7 +50,8 @@ class H3Get(LiveStreamCase):
             return status == 200 and llhls.MediaPlaylist(body.decode()).preload_hint_position()
 
         # The feed packaged as it comes (rendition "source").
-        cls.start_live({"MIRROR_TRANSCODING_ENABLED": "false"},
+        # Two workers: each protocol's connections land on either.
+        cls.start_live({"MIRROR_TRANSCODING_ENABLED": "false", "MIRROR_SERVER_WORKERS": "2"},
                        lambda m: srt_feed(m.srt_port, STREAM),
                        lambda: wait_for(hinted, "source.m3u8 with parts and a preload hint",
                                         deadline_s=60, interval_s=0.1))
@@ -54,9 +59,9 @@ class H3Get(LiveStreamCase):
     # -- helpers -----------------------------------------------------------
 
     def url(self, path, protocol):
-        # HTTP/3 and HTTPS share the port number (UDP and TCP); HTTP/1.1 is
-        # tested in the clear, as most viewers behind a CDN reach an origin.
-        if protocol == "h3":
+        # HTTP/3 and HTTPS share the port number (UDP and TCP); HTTP/1.1 also
+        # in the clear, as most viewers behind a CDN reach an origin.
+        if protocol != "http1":
             return f"https://127.0.0.1:{self.m.https_port}{path}"
         return f"http://127.0.0.1:{self.m.http_port}{path}"
 
@@ -73,13 +78,10 @@ class H3Get(LiveStreamCase):
         return r.returncode, doc
 
     def get(self, path, protocol, *extra):
-        args = list(extra)
-        if protocol == "http1":
-            args.append("--http1")
+        args = list(extra) + FLAGS[protocol]
         code, doc = self.h3get(*args, self.url(path, protocol))
         self.assertEqual(code, 0, doc)
-        want = "h3" if protocol == "h3" else "http/1.1"
-        self.assertEqual(doc["protocol"], want, doc)
+        self.assertEqual(doc["protocol"], REPORTED[protocol], doc)
         return doc
 
     def playlist(self, protocol="http1"):
@@ -99,7 +101,8 @@ class H3Get(LiveStreamCase):
                 self.assertEqual(llhls.multivariant_violations(doc["body"]), [], doc["body"])
                 self.assertGreater(doc["timing_ms"]["total"], 0)
                 texts[protocol] = doc["body"]
-        self.assertEqual(texts["h3"], texts["http1"])
+        for protocol in PROTOCOLS:
+            self.assertEqual(texts[protocol], texts["http1"], protocol)
         # The HTTP/3 answer came after a real QUIC v1 + TLS 1.3 handshake.
         doc = self.get(f"{LIVE}/index.m3u8", "h3")
         self.assertIn("QUIC v1", doc["tls"])
@@ -171,7 +174,7 @@ class H3Get(LiveStreamCase):
             with self.subTest(protocol=protocol):
                 doc = self.get("/live/no-such-stream/index.m3u8", protocol)
                 self.assertEqual(doc["status"], 404, doc)
-                code, doc = self.h3get("--fail", *(["--http1"] if protocol == "http1" else []),
+                code, doc = self.h3get("--fail", *FLAGS[protocol],
                                        self.url(f"{LIVE}/no-such-rendition.m3u8", protocol))
                 self.assertEqual((code, doc["status"]), (22, 404), doc)
 
@@ -204,9 +207,7 @@ class H3Get(LiveStreamCase):
     def test_d_follow(self):
         for protocol in PROTOCOLS:
             with self.subTest(protocol=protocol):
-                args = ["--follow", "--seconds", "5"]
-                if protocol == "http1":
-                    args.append("--http1")
+                args = ["--follow", "--seconds", "5"] + FLAGS[protocol]
                 code, doc = self.h3get(*args, self.url(f"{LIVE}/source.m3u8", protocol), check=False)
                 log(f"{protocol} follow: {doc['parts']} parts, {doc['hints_withdrawn']} hints withdrawn, "
                     f"latency p50 {doc['latency_p50_ms']:.1f} ms p99 {doc['latency_p99_ms']:.1f} ms, "
@@ -229,6 +230,41 @@ class H3Get(LiveStreamCase):
                 # even on a busy CI box (the benchmark measures it properly).
                 self.assertLess(doc["latency_p50_ms"], 1000, doc)
 
+
+    # -- e) a player over HTTPS --------------------------------------------
+
+    def test_e_ffplay_over_https(self):
+        """ffplay (no window, a dummy sound device) plays the stream from the
+        HTTPS port: its audio clock runs on with audio queued. (Not with -t:
+        ffplay 5.1 measures -t from a live HLS stream's zero, not its start,
+        and drops every packet.)"""
+        import re
+        import shutil
+        import signal
+        if not shutil.which("ffplay"):
+            self.skipTest("ffplay is not installed")
+        url = f"https://127.0.0.1:{self.m.https_port}{LIVE}/index.m3u8"
+        env = dict(os.environ, SDL_AUDIODRIVER="dummy", SDL_VIDEODRIVER="dummy")
+        p = subprocess.Popen(["ffplay", "-nodisp", "-stats", "-loglevel", "verbose", url],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                             stdin=subprocess.DEVNULL)
+        try:
+            _, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate(timeout=10)
+        err = err.decode(errors="replace")
+        # ffplay's status line: master clock, A-V, frame drops, audio queue.
+        stats = [(float(t), int(aq)) for t, aq in
+                 re.findall(r"(\d+\.\d+) M-A:\s*-?\d+\.\d+ fd=\s*\d+ aq=\s*(\d+)KB", err)]
+        self.assertTrue(stats, err[-3000:])
+        played = stats[-1][0] - stats[0][0]
+        log(f"ffplay over HTTPS: clock advanced {played:.1f} s, audio queue up to "
+            f"{max(aq for _, aq in stats)} KB")
+        self.assertIn("Input #0, hls", err)
+        self.assertIn(f"Opening 'https://127.0.0.1:{self.m.https_port}{LIVE}/", err)
+        self.assertGreater(played, 3.0, err[-3000:])
+        self.assertGreater(max(aq for _, aq in stats), 0, err[-3000:])
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -215,12 +215,14 @@ def median_result(results):
     return out
 
 
-def us_per_request(r):
-    """Server CPU per answered request: the figure least moved by a busy box."""
+def us_per_request(r, idle=0.0):
+    """Server CPU per answered request: the figure least moved by a busy box.
+    idle: what the server burns with no viewers (mirrord's ingest and
+    packaging), taken off to leave what serving costs."""
     cores, rps = r.get("server_cpu_cores_window"), r.get("requests_per_s")
     if cores is None or not rps:
         return None
-    return cores / rps * 1e6
+    return (cores - idle) / rps * 1e6
 
 
 def fmt(v, spec=".0f"):
@@ -261,6 +263,7 @@ def main():
     nginx_bin = None if args.mirror_only else ensure_nginx()
 
     rows = []  # (viewers, server, protocol, result)
+    runs_of = {}  # (viewers, server, protocol) -> every run's result
     www = tempfile.mkdtemp(prefix="mirror-bench-www-")
     os.chmod(www, 0o755)  # nginx's workers run as nobody
     stream = "cam1"
@@ -303,6 +306,7 @@ def main():
                         results.append(run_load(loader, url, n, args, extra, [m.pid]))
                         time.sleep(2)  # let closes and timers settle between runs
                     rows.append((n, "mirror", results[0]["protocol"], median_result(results)))
+                    runs_of[(n, "mirror", results[0]["protocol"])] = results
     finally:
         if feed is not None:
             feed.stop()
@@ -322,6 +326,7 @@ def main():
                                                 ng.pids()))
                         time.sleep(2)
                     rows.append((n, "nginx", results[0]["protocol"], median_result(results)))
+                    runs_of[(n, "nginx", results[0]["protocol"])] = results
         finally:
             ng.stop()
     shutil.rmtree(www, ignore_errors=True)
@@ -332,7 +337,7 @@ def main():
           f"mirrord idle {idle:.2f} cores)")
     print(f"{'viewers':>7} {'server':<6} {'protocol':<13} {'req/s':>8} {'MB/s':>7} {'p50 ms':>8} "
           f"{'p99 ms':>8} {'fan99 ms':>8} {'errors':>7} {'conn':>6} {'srv cores':>9} "
-          f"{'srv us/req':>10} {'gen cores':>9}")
+          f"{'srv us/req':>10} {'serve us/req':>12} {'gen cores':>9}")
     for n, server, proto, r in rows:
         errors = sum(r["errors"].values())
         print(f"{n:>7} {server:<6} {proto:<13} {fmt(r['requests_per_s']):>8} "
@@ -340,18 +345,28 @@ def main():
               f"{fmt(r['latency_p99_ms'], '.1f'):>8} {fmt(r.get('fanout_p99_ms'), '.1f'):>8} "
               f"{errors:>7} {fmt(r['connected_at_end']):>6} "
               f"{fmt(r['server_cpu_cores_window'], '.2f'):>9} {fmt(us_per_request(r), '.1f'):>10} "
+              f"{fmt(us_per_request(r, idle if server == 'mirror' else 0), '.1f'):>12} "
               f"{fmt(r['cpu_cores_window'], '.2f'):>9}")
+        each = runs_of.get((n, server, proto), [])
+        if len(each) > 1:
+            base = idle if server == "mirror" else 0
+            print(f"{'':>16} every run: serve us/req "
+                  + ", ".join(fmt(us_per_request(x, base), ".1f") for x in each)
+                  + "; p99 ms " + ", ".join(fmt(x["latency_p99_ms"], ".1f") for x in each)
+                  + "; fan99 ms " + ", ".join(fmt(x.get("fanout_p99_ms"), ".1f") for x in each))
         if r["errors"]:
             print(f"{'':>16} errors: {r['errors']}")
     by = {(n, s, p): r for n, s, p, r in rows}
-    print("\nratios Mirror / nginx (requests/s; p99 latency; server CPU per request)")
+    print("\nratios Mirror / nginx (requests/s; p99 latency; server CPU per request, Mirror's "
+          "whole process and Mirror's serving alone: less its idle ingest and packaging)")
     for n in counts:
         for mine, ref in (("http/1.1", "http/1.1"), ("http/1.1+tls", "http/1.1+tls"),
                           ("h2", "h2"), ("h3", "http/1.1+tls"), ("h3", "h2")):
             a, b = by.get((n, "mirror", mine)), by.get((n, "nginx", ref))
             if a and b and b["requests_per_s"]:
                 ua, ub = us_per_request(a), us_per_request(b)
-                cpu = f"x{ua / ub:.2f}" if ua and ub else "-"
+                us = us_per_request(a, idle)
+                cpu = f"x{ua / ub:.2f} (serving x{us / ub:.2f})" if ua and ub else "-"
                 print(f"{n:>7}  Mirror {mine:<8} / nginx {ref:<13} req/s x{a['requests_per_s'] / b['requests_per_s']:.2f}"
                       f"  p99 x{(a['latency_p99_ms'] or 0) / max(b['latency_p99_ms'] or 1e-9, 1e-9):.2f}"
                       f"  CPU/request {cpu}")

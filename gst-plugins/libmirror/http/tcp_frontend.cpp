@@ -253,7 +253,9 @@ void
 TcpFrontend::Connection::arm_timer (int64_t ms, bool head)
 {
   deadline_is_head = head;
-  deadline_us = g_get_monotonic_time () + ms * 1000;
+  // The main loop's time of this iteration: no clock read per request (the
+  // tick that checks deadlines is coarser than the difference).
+  deadline_us = g_source_get_time (server->tick_source_) + ms * 1000;
 }
 
 // The head timer while a TLS handshake or a head is coming in, the idle

@@ -414,6 +414,26 @@ TEST_F (TcpFrontendTest, CurlReusesTheConnectionAndWaitsOutABlockingReload)
   g_free (out);
 }
 
+// curl over TLS, HTTP/1.1 and HTTP/2 in turn, waits out a blocking reload.
+TEST_F (TcpFrontendTest, CurlOverTlsWaitsOutABlockingReload)
+{
+  start ({}, true);
+  int part = 1;
+  for (const char *proto : { "--http1.1", "--http2" }) {
+    std::thread publisher ([this] {
+      wait_until ([&] { return held_now () == 1; });
+      feed_->part (100 * kMs, false);
+    });
+    const std::string q = "/live/cam1/video.m3u8?_HLS_msn=2&_HLS_part=" + std::to_string (part);
+    auto [rc, out] = run (std::string ("curl -sSk ") + proto + " " + https (q));
+    publisher.join ();
+    EXPECT_EQ (rc, 0) << proto;
+    EXPECT_NE (out.find ("part2." + std::to_string (part) + ".m4s"), std::string::npos)
+        << proto << out;
+    part++;
+  }
+}
+
 // Over TLS, ALPN picks HTTP/2 or HTTP/1.1, and either keeps its
 // connection for the next request.
 TEST_F (TcpFrontendTest, TlsServesHttp2AndHttp11ByAlpn)

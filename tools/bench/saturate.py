@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The request rate the Origin saturates at, with 1 and with 2 workers,
+beside nginx with 1 and 2 worker processes, in one run.
+
+    tools/bench/saturate.py [--build DIR] [--workers 1,2] [--protocols http1,h2]
+                            [--connections 200] [--streams 10] [--seconds 10]
+                            [--server-cpus LIST] [--gen-cpus LIST] [--runs 3]
+
+A closed loop: h2load (Debian's nghttp2-client) keeps --connections
+connections busy with one immutable object, the live stream's init section
+(HTTP/1.1 in the clear with --h1, one request in flight per connection;
+HTTP/2 over TLS with --streams concurrent streams per connection), for
+--seconds after a 2 s warm-up. Mirror serves it from its store (the same
+lookup, headers and writes as a part); nginx serves the copy of it from a
+file. The server is pinned with taskset to --server-cpus and h2load to
+--gen-cpus; by default both get every CPU (the kernel shares them), so a
+run with 2 workers differs from one with 1 only in the worker count.
+
+Reported per run: requests/s, server CPU cores, h2load's CPU cores, and the
+ratio of the 2-worker rate to the 1-worker rate for each server. On a
+2-core box the generator takes CPU from the second worker: the ratio is
+bounded by what it leaves (see the gen cores column). Not a test.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchproc import cpu_seconds
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+def log(msg):
+    print(f"saturate: {msg}", file=sys.stderr, flush=True)
+
+
+def ensure_h2load():
+    if shutil.which("h2load"):
+        return shutil.which("h2load")
+    log("h2load missing: apt-get install nghttp2-client")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nghttp2-client"],
+                   check=True, env=env)
+    return shutil.which("h2load")
+
+
+def pin(pids, cpus):
+    if not cpus:
+        return
+    for pid in pids:
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True,
+                       capture_output=True)
+
+
+def h2load(binary, url, protocol, args, server_pids):
+    argv = [binary, "-c", str(args.connections), "-D", str(args.seconds), "--warm-up-time", "2",
+            "-t", "1"]
+    argv += ["--h1", "-m", "1"] if protocol == "http1" else ["-m", str(args.streams)]
+    argv.append(url)
+    if args.gen_cpus:
+        argv = ["taskset", "-c", args.gen_cpus] + argv
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # The window: after the warm-up, for --seconds.
+    time.sleep(2)
+    s0 = sum(cpu_seconds(p) for p in server_pids)
+    g0 = cpu_seconds(proc.pid)
+    t0 = time.monotonic()
+    time.sleep(args.seconds * 0.9)
+    s1 = sum(cpu_seconds(p) for p in server_pids)
+    g1 = cpu_seconds(proc.pid)
+    dt = time.monotonic() - t0
+    out, _ = proc.communicate(timeout=args.seconds + 60)
+    m = re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out)
+    done = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, "
+                     r"(\d+) errored, (\d+) timeout", out)
+    codes = re.search(r"status codes: (\d+) 2xx", out)
+    if not m or not done:
+        raise RuntimeError(f"h2load: unexpected output:\n{out[-2000:]}")
+    return {
+        "rps": float(m.group(1)),
+        "failed": int(done.group(2)) + int(done.group(3)) + int(done.group(4)),
+        "ok2xx": int(codes.group(1)) if codes else 0,
+        "succeeded": int(done.group(1)),
+        "server_cores": (s1 - s0) / dt,
+        "gen_cores": (g1 - g0) / dt,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.environ.get("MIRROR_BUILD_ROOT", os.path.join(ROOT, "build")))
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--protocols", default="http1,h2")
+    ap.add_argument("--connections", type=int, default=200)
+    ap.add_argument("--streams", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--server-cpus", default="")
+    ap.add_argument("--gen-cpus", default="")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--mirror-only", action="store_true")
+    args = ap.parse_args()
+
+    build = os.path.abspath(args.build)
+    os.environ["MIRROR_BUILD_ROOT"] = build
+    os.environ.setdefault("GST_PLUGIN_PATH_1_0", os.path.join(build, "gst-plugins"))
+    reg_dir = tempfile.mkdtemp(prefix="mirror-bench-registry-")
+    os.environ.setdefault("GST_REGISTRY_1_0", os.path.join(reg_dir, "registry.bin"))
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    import llhls
+    from mirrortest import Mirrord, free_port, wait_for
+    from test_hls import srt_feed
+    from viewers import Nginx, ensure_nginx, loadavg
+
+    h2load_bin = ensure_h2load()
+    nginx_bin = None if args.mirror_only else ensure_nginx()
+    workers = [int(w) for w in args.workers.split(",")]
+    protocols = args.protocols.split(",")
+    stream = "cam1"
+    results = {}  # (server, workers, protocol) -> [run dicts]
+    www = tempfile.mkdtemp(prefix="mirror-bench-www-")
+    os.chmod(www, 0o755)
+    init_uri = None
+    log(f"load average at start: {loadavg()}")
+
+    for w in workers:
+        m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false", "MIRROR_SERVER_WORKERS": str(w),
+                         "MIRROR_STORAGE_DVR_ENABLED": "false"})
+        feed = None
+        try:
+            feed = srt_feed(m.srt_port, stream)
+
+            def playlist():
+                status, _, body = m.origin("GET", f"/live/{stream}/source.m3u8", timeout=5)
+                return llhls.MediaPlaylist(body.decode()) if status == 200 else None
+            pl = wait_for(playlist, "source.m3u8", deadline_s=60, interval_s=0.1)
+            init_uri = [u for u in pl.maps if u][0]
+            if w == workers[0]:
+                status, _, data = m.origin("GET", f"/live/{stream}/{init_uri}")
+                assert status == 200, status
+                path = os.path.join(www, "live", stream, init_uri)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "wb") as f:
+                    f.write(data)
+            pin([m.pid], args.server_cpus)
+            for proto in protocols:
+                url = (f"http://127.0.0.1:{m.http_port}/live/{stream}/{init_uri}" if proto == "http1"
+                       else f"https://127.0.0.1:{m.https_port}/live/{stream}/{init_uri}")
+                for i in range(args.runs):
+                    log(f"Mirror, {w} worker(s), {proto}, run {i + 1}/{args.runs}")
+                    r = h2load(h2load_bin, url, proto, args, [m.pid])
+                    results.setdefault(("mirror", w, proto), []).append(r)
+                    time.sleep(1)
+        finally:
+            if feed is not None:
+                feed.stop()
+            m.stop()
+
+    if not args.mirror_only:
+        for w in workers:
+            ng = Nginx(nginx_bin, www, free_port(), free_port(), w)
+            try:
+                pin(ng.pids(), args.server_cpus)
+                for proto in protocols:
+                    url = (f"http://127.0.0.1:{ng.port}/live/{stream}/{init_uri}" if proto == "http1"
+                           else f"https://127.0.0.1:{ng.tls_port}/live/{stream}/{init_uri}")
+                    for i in range(args.runs):
+                        log(f"nginx, {w} worker(s), {proto}, run {i + 1}/{args.runs}")
+                        r = h2load(h2load_bin, url, proto, args, ng.pids())
+                        results.setdefault(("nginx", w, proto), []).append(r)
+                        time.sleep(1)
+            finally:
+                ng.stop()
+    shutil.rmtree(www, ignore_errors=True)
+    shutil.rmtree(reg_dir, ignore_errors=True)
+    log(f"load average at end: {loadavg()}")
+
+    print(f"\nsaturation: h2load, {args.connections} connections"
+          f"{f', {args.streams} streams each on h2' if 'h2' in protocols else ''}, "
+          f"{args.seconds:g} s, {args.runs} run(s); server CPUs '{args.server_cpus or 'all'}', "
+          f"h2load CPUs '{args.gen_cpus or 'all'}'")
+    print(f"{'server':<6} {'workers':>7} {'protocol':<8} {'req/s (each run)':<32} {'median':>9} "
+          f"{'srv cores':>9} {'us/req':>7} {'gen cores':>9} {'failed':>6}")
+    for (server, w, proto), runs in results.items():
+        rps = [r["rps"] for r in runs]
+        med = statistics.median(rps)
+        cores = statistics.median(r["server_cores"] for r in runs)
+        gen = statistics.median(r["gen_cores"] for r in runs)
+        failed = sum(r["failed"] for r in runs) + sum(r["succeeded"] - r["ok2xx"] for r in runs)
+        print(f"{server:<6} {w:>7} {proto:<8} {', '.join(f'{v:.0f}' for v in rps):<32} {med:>9.0f} "
+              f"{cores:>9.2f} {cores / med * 1e6:>7.1f} {gen:>9.2f} {failed:>6}")
+    if len(workers) >= 2:
+        a, b = workers[0], workers[-1]
+        print(f"\nscaling {b} workers / {a} worker(s), medians (and every pairing's min..max):")
+        for server in ("mirror", "nginx"):
+            for proto in protocols:
+                one, two = results.get((server, a, proto)), results.get((server, b, proto))
+                if not one or not two:
+                    continue
+                ratios = [y["rps"] / x["rps"] for x in one for y in two]
+                print(f"  {server:<6} {proto:<6} x{statistics.median(r['rps'] for r in two) / statistics.median(r['rps'] for r in one):.2f}"
+                      f"  ({min(ratios):.2f}..{max(ratios):.2f})")
+
+
+if __name__ == "__main__":
+    main()
