@@ -62,7 +62,7 @@ def pin(pids, cpus):
 
 
 def h2load(binary, url, protocol, args, server_pids):
-    argv = [binary, "-c", str(args.connections), "-D", str(args.seconds), "--warm-up-time", "2",
+    argv = [binary, "-c", str(args.connections), "-D", str(int(args.seconds)), "--warm-up-time", "2",
             "-t", "1"]
     argv += ["--h1", "-m", "1"] if protocol == "http1" else ["-m", str(args.streams)]
     argv.append(url)
@@ -102,7 +102,7 @@ def main():
     ap.add_argument("--protocols", default="http1,h2")
     ap.add_argument("--connections", type=int, default=200)
     ap.add_argument("--streams", type=int, default=10)
-    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--server-cpus", default="")
     ap.add_argument("--gen-cpus", default="")
     ap.add_argument("--runs", type=int, default=3)
