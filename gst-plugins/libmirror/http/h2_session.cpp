@@ -54,6 +54,13 @@ H2Session::H2Session (OriginHandler &handler, Limits limits, Counters &counters,
   nghttp2_session_callbacks_set_on_stream_close_callback (cb, on_stream_close);
   nghttp2_session_callbacks_set_send_callback (cb, on_send);
   nghttp2_session_callbacks_set_send_data_callback (cb, on_send_data);
+  nghttp2_session_callbacks_set_on_frame_send_callback (
+      cb, [] (nghttp2_session *, const nghttp2_frame *frame, void *user_data) {
+        // nghttp2 answers a peer's protocol errors itself, with a GOAWAY.
+        if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR)
+          self_of (user_data)->counters_.protocol_errors++;
+        return 0;
+      });
   nghttp2_option *opt = nullptr;
   nghttp2_option_new (&opt);
   // Requests carry no bodies worth a window; a peer's SETTINGS flood, its
@@ -89,8 +96,7 @@ H2Session::receive (const uint8_t *data, size_t size)
 {
   const ssize_t n = nghttp2_session_mem_recv (session_, data, size);
   if (n < 0) {
-    counters_.protocol_errors++;
-    // Bad preface or framing: nghttp2 has queued a GOAWAY where it could.
+    // Bad preface or framing: a GOAWAY (counted when it is sent), then close.
     nghttp2_session_terminate_session (session_, NGHTTP2_PROTOCOL_ERROR);
     return false;
   }

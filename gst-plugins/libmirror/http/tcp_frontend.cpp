@@ -226,6 +226,7 @@ struct TcpFrontend::Connection final : H2Session::Output {
   void start_h2 ();
   bool write_some ();
   bool write_plain ();
+  bool send_now (const std::string &head, std::vector<Bytes> *body);
   bool write_tls ();
   // After an HTTP/2 answer or read: frames out, then the socket.
   void flush_h2 ();
@@ -493,26 +494,29 @@ TcpFrontend::Connection::flush_ready ()
     OriginResponse &r = sl->response;
     const bool close_after = sl->close;
     const bool bodyless = sl->head || r.status == 204 || r.status == 304;
-    std::string head = "HTTP/1.1 " + std::to_string (r.status) + " " + reason (r.status) + "\r\n";
+    std::string &head = server->head_;
+    head.clear ();
+    head.append ("HTTP/1.1 ").append (std::to_string (r.status)).append (" ");
+    head.append (reason (r.status)).append ("\r\n");
     if (!r.content_type.empty ())
-      head += "Content-Type: " + r.content_type + "\r\n";
+      head.append ("Content-Type: ").append (r.content_type).append ("\r\n");
     if (!r.cache_control.empty ())
-      head += "Cache-Control: " + r.cache_control + "\r\n";
+      head.append ("Cache-Control: ").append (r.cache_control).append ("\r\n");
     for (const auto &[name, value] : r.headers)
-      head += name + ": " + value + "\r\n";
+      head.append (name).append (": ").append (value).append ("\r\n");
     if (r.status != 204 && r.status != 304)
-      head += "Content-Length: " + std::to_string (r.body_size ()) + "\r\n";
+      head.append ("Content-Length: ").append (std::to_string (r.body_size ())).append ("\r\n");
     if (close_after)
-      head += "Connection: close\r\n";
-    head += "\r\n";
-    if (tls)
+      head.append ("Connection: close\r\n");
+    head.append ("\r\n");
+    if (tls) {
       append_tls (reinterpret_cast<const uint8_t *> (head.data ()), head.size ());
-    else
-      push (Bytes::copy (head));
-    if (!bodyless)
-      for (Bytes &b : r.body)
-        if (!b.empty ())
-          push (std::move (b));
+      if (!bodyless)
+        for (const Bytes &b : r.body)
+          append_tls (b.data (), b.size ());
+    } else if (!send_now (head, bodyless ? nullptr : &r.body)) {
+      return; // the write failed: closed
+    }
     if (close_after) {
       closing = true;
       // What was asked after it is not answered.
@@ -626,6 +630,62 @@ TcpFrontend::Connection::write_tls ()
     tpos += size_t (n);
     record_size = 0;
   }
+}
+
+// In the clear with nothing queued: the head and the body in one writev,
+// queuing only what the socket did not take (most answers leave at once,
+// with no copy of the head). False when the connection was closed.
+bool
+TcpFrontend::Connection::send_now (const std::string &head, std::vector<Bytes> *body)
+{
+  struct iovec iov[16];
+  int n = 0;
+  const size_t nbody = body ? body->size () : 0;
+  if (!out.empty () || !small.empty () || nbody >= G_N_ELEMENTS (iov)) {
+    push (Bytes::copy (head));
+    for (size_t i = 0; i < nbody; i++)
+      if (!(*body)[i].empty ())
+        push (std::move ((*body)[i]));
+    return true;
+  }
+  iov[n++] = { const_cast<char *> (head.data ()), head.size () };
+  size_t total = head.size ();
+  for (size_t i = 0; i < nbody; i++) {
+    const Bytes &b = (*body)[i];
+    iov[n++] = { const_cast<uint8_t *> (b.data ()), b.size () };
+    total += b.size ();
+  }
+  struct msghdr msg = {};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = size_t (n);
+  ssize_t sent;
+  do
+    sent = sendmsg (fd, &msg, MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+  if (sent < 0 && errno != EAGAIN) {
+    broken = true;
+    return !maybe_close ();
+  }
+  size_t done = sent < 0 ? 0 : size_t (sent);
+  if (done == total)
+    return true;
+  // The rest waits for G_IO_OUT.
+  if (done < head.size ()) {
+    push (Bytes::copy (head.data () + done, head.size () - done));
+    done = 0;
+  } else {
+    done -= head.size ();
+  }
+  for (size_t i = 0; i < nbody; i++) {
+    Bytes &b = (*body)[i];
+    if (done >= b.size ()) {
+      done -= b.size ();
+      continue;
+    }
+    push (b.slice (done, b.size () - done));
+    done = 0;
+  }
+  return true;
 }
 
 void

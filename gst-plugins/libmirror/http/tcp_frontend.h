@@ -129,6 +129,7 @@ class TcpFrontend {
   std::vector<Connection *> pending_;   // TLS bytes decrypted, not yet read
   std::vector<Connection *> graveyard_; // closed, deleted after the events
   std::vector<Connection *> dirty_;     // HTTP/2 answers to send
+  std::string head_;                    // an HTTP/1.1 head being written
 
   Stats stats_;
   struct http_parser_settings settings_;

@@ -164,7 +164,9 @@ class TcpFrontendTest : public ::testing::Test {
   {
     std::shared_ptr<TcpFrontend::Tls> credentials;
     if (tls) {
-      tls_dir_ = g_dir_make_tmp ("mirror-tcp-XXXXXX", nullptr);
+      gchar *dir = g_dir_make_tmp ("mirror-tcp-XXXXXX", nullptr);
+      tls_dir_ = dir;
+      g_free (dir);
       std::string error;
       auto identity = load_or_create_tls_identity ("", "", tls_dir_, &error);
       ASSERT_TRUE (identity) << error;
@@ -432,6 +434,29 @@ TEST_F (TcpFrontendTest, CurlOverTlsWaitsOutABlockingReload)
         << proto << out;
     part++;
   }
+}
+
+// A client that chose h2 and then sends garbage gets a GOAWAY and is
+// closed; the server goes on.
+TEST_F (TcpFrontendTest, Http2GarbageIsAProtocolErrorAndCloses)
+{
+  start ({}, true);
+  const std::string file = tls_dir_ + "/garbage";
+  const std::string garbage
+      = std::string ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + "this is not a frame at all";
+  ASSERT_TRUE (
+      g_file_set_contents (file.c_str (), garbage.data (), gssize (garbage.size ()), nullptr));
+  // s_client -quiet ignores the end of its input: it returns when we close.
+  const std::string cmd = "sh -c 'timeout 10 openssl s_client -alpn h2 -quiet -connect 127.0.0.1:"
+                          + std::to_string (port_) + " < " + file + " > /dev/null 2>&1'";
+  run (cmd);
+  EXPECT_TRUE (wait_until ([&] { return stats ().h2_protocol_errors == 1; }));
+  EXPECT_TRUE (wait_until ([&] { return stats ().connections_now == 0; }));
+  EXPECT_EQ (stats ().h2_connections, 1u);
+  // And the next client is served.
+  auto [rc, out]
+      = run ("curl -sSk --http2 -o /dev/null -w '%{http_code}' " + https ("/live/cam1/index.m3u8"));
+  EXPECT_EQ (out, "200");
 }
 
 // Over TLS, ALPN picks HTTP/2 or HTTP/1.1, and either keeps its
