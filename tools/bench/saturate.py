@@ -109,16 +109,11 @@ def main():
     ap.add_argument("--mirror-only", action="store_true")
     args = ap.parse_args()
 
-    build = os.path.abspath(args.build)
-    os.environ["MIRROR_BUILD_ROOT"] = build
-    os.environ.setdefault("GST_PLUGIN_PATH_1_0", os.path.join(build, "gst-plugins"))
-    reg_dir = tempfile.mkdtemp(prefix="mirror-bench-registry-")
-    os.environ.setdefault("GST_REGISTRY_1_0", os.path.join(reg_dir, "registry.bin"))
-    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    from viewers import Nginx, ensure_nginx, loadavg, use_build
+    _, reg_dir = use_build(args.build)
     import llhls
     from mirrortest import Mirrord, free_port, wait_for
     from test_hls import srt_feed
-    from viewers import Nginx, ensure_nginx, loadavg
 
     h2load_bin = ensure_h2load()
     nginx_bin = None if args.mirror_only else ensure_nginx()

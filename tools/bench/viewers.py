@@ -229,6 +229,20 @@ def fmt(v, spec=".0f"):
     return "-" if v is None or v != v else format(v, spec)
 
 
+def use_build(build):
+    """Points this process (and mirrord, gst-launch) at a build tree, with a
+    GStreamer registry of its own, and makes the integration tests' helpers
+    importable. Returns the build's absolute path and the registry's folder
+    (the caller removes it)."""
+    build = os.path.abspath(build)
+    os.environ["MIRROR_BUILD_ROOT"] = build
+    os.environ.setdefault("GST_PLUGIN_PATH_1_0", os.path.join(build, "gst-plugins"))
+    reg_dir = tempfile.mkdtemp(prefix="mirror-bench-registry-")
+    os.environ.setdefault("GST_REGISTRY_1_0", os.path.join(reg_dir, "registry.bin"))
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    return build, reg_dir
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.environ.get("MIRROR_BUILD_ROOT", os.path.join(ROOT, "build")))
@@ -245,12 +259,7 @@ def main():
     group.add_argument("--reference-only", action="store_true")
     args = ap.parse_args()
 
-    build = os.path.abspath(args.build)
-    os.environ["MIRROR_BUILD_ROOT"] = build
-    os.environ.setdefault("GST_PLUGIN_PATH_1_0", os.path.join(build, "gst-plugins"))
-    reg_dir = tempfile.mkdtemp(prefix="mirror-bench-registry-")
-    os.environ.setdefault("GST_REGISTRY_1_0", os.path.join(reg_dir, "registry.bin"))
-    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    build, reg_dir = use_build(args.build)
     import llhls  # noqa: F401  (snapshot uses it)
     from mirrortest import Mirrord, free_port, wait_for
     from test_hls import srt_feed
