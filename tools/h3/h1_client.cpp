@@ -4,6 +4,7 @@
 // pipelining, as browsers do), Content-Length, chunked and read-until-close
 // bodies. The load generator's HTTP/1.1 viewers and mirror-h3get --http1
 // use it, so both protocols are measured by the same code above this layer.
+// The socket, the TLS session and the receive stamps are TlsTransport's.
 #include "h3_client.h"
 
 #include <array>
@@ -13,14 +14,11 @@
 #include <cstring>
 #include <deque>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <gnutls/gnutls.h>
+
+#include "tls_transport.h"
 
 namespace mirror::tools {
 namespace {
@@ -51,7 +49,7 @@ struct H1Request {
   Response response;
 };
 
-class H1Connection final : public HttpConnection, public IoWatcher {
+class H1Connection final : public HttpConnection, public TlsTransportOwner {
  public:
   H1Connection (EventLoop &loop, const Url &url, const sockaddr_storage &addr, socklen_t addrlen,
                 const ClientConfig &config);
@@ -60,21 +58,20 @@ class H1Connection final : public HttpConnection, public IoWatcher {
   void start ();
   void fetch (Request request, ResponseCallback cb) override;
   void close () override;
-  bool ready () const override { return state_ == State::open && !failed_; }
+  bool ready () const override { return transport_.open () && !failed_; }
   bool failed () const override { return failed_; }
   size_t in_flight () const override { return queue_.size (); }
   const ConnectionInfo &info () const override { return info_; }
-  void on_io (uint32_t events) override;
+
+  void on_transport_open () override;
+  void on_transport_io (uint32_t events) override;
+  void on_transport_failed (ErrorKind kind, const std::string &text) override;
 
  private:
-  enum class State { connecting, tls_handshake, open, failed };
   enum class Body { none, length, chunked, until_close };
   enum class Parse { head, body, chunk_size, chunk_data, chunk_crlf, trailers };
 
   void log (const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-  void on_connected ();
-  void handshake_step ();
-  void became_open ();
   void send_next ();
   void write_out ();
   void read_in ();
@@ -84,31 +81,17 @@ class H1Connection final : public HttpConnection, public IoWatcher {
   bool parse (const char *data, size_t len);
   bool parse_head ();
   void complete_response ();
-  void watch (bool want_write);
-  ssize_t raw_send (const char *data, size_t len);
-  ssize_t raw_recv (char *data, size_t len);
-  // recv () that notes when the kernel got the bytes (also GnuTLS's pull
-  // function, so TLS responses are stamped the same way).
-  ssize_t stamped_recv (void *data, size_t len);
-  static ssize_t tls_pull (gnutls_transport_ptr_t self, void *data, size_t len);
   void fail (ErrorKind kind, const std::string &text, bool notify = true);
   void deliver (H1Request &r);
 
   EventLoop &loop_;
   Url url_;
   ClientConfig config_;
+  ConnectionInfo info_; // before transport_, which writes to it
   std::string peer_;
-  sockaddr_storage remote_{};
-  socklen_t remote_len_ = 0;
   bool use_tls_ = false;
-  int fd_ = -1;
-  State state_ = State::connecting;
+  TlsTransport transport_;
   bool failed_ = false;
-  bool watching_write_ = false;
-
-  gnutls_session_t tls_ = nullptr;
-  gnutls_certificate_credentials_t cred_ = nullptr;
-  TlsSessionContext tls_ctx_;
 
   std::deque<std::unique_ptr<H1Request>> queue_; // front: the one on the wire
   bool front_sent_ = false;
@@ -123,25 +106,16 @@ class H1Connection final : public HttpConnection, public IoWatcher {
   std::string line_; // chunk-size and trailer lines
   bool server_closes_ = false;
 
-  bool in_read_ = false;
-  RxStamp rx_stamp_; // kernel arrival of the latest bytes read
-
-  Timer connect_timer_;
   Timer request_timer_;
-  ConnectionInfo info_;
 };
 
 H1Connection::H1Connection (EventLoop &loop, const Url &url, const sockaddr_storage &addr,
                             socklen_t addrlen, const ClientConfig &config)
-    : loop_ (loop), url_ (url), config_ (config), remote_ (addr), remote_len_ (addrlen),
-      connect_timer_ (
-          loop,
-          [this] {
-            fail (state_ == State::connecting ? ErrorKind::connect : ErrorKind::tls,
-                  (state_ == State::connecting ? "TCP connect to " : "TLS handshake with ") + peer_
-                      + " took longer than "
-                      + std::to_string (config_.connect_timeout_ns / kNsPerMs) + " ms");
-          }),
+    : loop_ (loop), url_ (url), config_ (config), peer_ (url.authority ()),
+      use_tls_ (url.scheme == "https" && config.tls_for_http1),
+      // TLS offers ALPN http/1.1 but takes whatever the server selects.
+      transport_ (loop, url, addr, addrlen, config_, use_tls_ ? "http/1.1" : "", "HTTP/1.1", *this,
+                  info_, false),
       request_timer_ (loop, [this] {
         std::string text
             = "no complete response to GET " + queue_.front ()->request.path + " within "
@@ -153,21 +127,13 @@ H1Connection::H1Connection (EventLoop &loop, const Url &url, const sockaddr_stor
         fail (ErrorKind::timeout, text);
       })
 {
-  use_tls_ = url.scheme == "https" && config.tls_for_http1;
   info_.protocol = use_tls_ ? "http/1.1+tls" : "http/1.1";
-  peer_ = url.authority ();
-  tls_ctx_.policy = &config_.tls;
-  tls_ctx_.host = url.host;
 }
 
 H1Connection::~H1Connection ()
 {
   if (!failed_)
     fail (ErrorKind::cancelled, "connection destroyed", false);
-  if (tls_)
-    gnutls_deinit (tls_);
-  if (cred_)
-    gnutls_certificate_free_credentials (cred_);
 }
 
 void
@@ -186,140 +152,31 @@ H1Connection::log (const char *fmt, ...)
 void
 H1Connection::start ()
 {
-  info_.started_ns = monotonic_ns ();
-  fd_ = socket (remote_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-  if (fd_ < 0) {
-    fail (ErrorKind::connect, std::string ("TCP socket: ") + strerror (errno));
-    return;
-  }
-  // Requests are small and latency is what we measure: no Nagle delay.
-  int one = 1;
-  setsockopt (fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  enable_rx_timestamps (fd_);
-  if (connect (fd_, (const sockaddr *)&remote_, remote_len_) != 0 && errno != EINPROGRESS) {
-    fail (ErrorKind::connect, "TCP connect to " + peer_ + ": " + strerror (errno));
-    return;
-  }
-  if (!loop_.add (fd_, EPOLLOUT, this)) {
-    fail (ErrorKind::connect, std::string ("epoll: ") + strerror (errno));
-    return;
-  }
-  watching_write_ = true;
-  connect_timer_.arm_in (config_.connect_timeout_ns);
+  transport_.start ();
 }
 
 void
-H1Connection::watch (bool want_write)
+H1Connection::on_transport_failed (ErrorKind kind, const std::string &text)
 {
-  if (fd_ < 0 || want_write == watching_write_)
-    return;
-  watching_write_ = want_write;
-  loop_.modify (fd_, want_write ? (EPOLLIN | EPOLLOUT) : EPOLLIN, this);
+  fail (kind, text);
 }
 
 void
-H1Connection::on_io (uint32_t events)
+H1Connection::on_transport_io (uint32_t events)
 {
   if (failed_)
     return;
-  switch (state_) {
-  case State::connecting:
-    on_connected ();
-    return;
-  case State::tls_handshake:
-    handshake_step ();
-    return;
-  case State::open:
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-      read_in ();
-    if (!failed_ && (events & EPOLLOUT))
-      write_out ();
-    return;
-  case State::failed:
-    return;
-  }
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+    read_in ();
+  if (!failed_ && (events & EPOLLOUT))
+    write_out ();
 }
 
 void
-H1Connection::on_connected ()
+H1Connection::on_transport_open ()
 {
-  int err = 0;
-  socklen_t len = sizeof err;
-  getsockopt (fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0) {
-    fail (ErrorKind::connect, "TCP connect to " + peer_ + ": " + strerror (err));
-    return;
-  }
-  info_.connected_ns = monotonic_ns ();
-  if (!use_tls_) {
-    became_open ();
-    return;
-  }
-  std::string error;
-  cred_ = make_client_credentials (config_.tls, &error);
-  if (cred_ == nullptr) {
-    fail (ErrorKind::tls, error);
-    return;
-  }
-  gnutls_datum_t alpn{ (unsigned char *)"http/1.1", 8 };
-  int rv;
-  if ((rv = gnutls_init (&tls_, GNUTLS_CLIENT | GNUTLS_NONBLOCK)) != 0
-      || (rv = gnutls_set_default_priority (tls_)) != 0
-      || (rv = gnutls_credentials_set (tls_, GNUTLS_CRD_CERTIFICATE, cred_)) != 0
-      || (rv = gnutls_alpn_set_protocols (tls_, &alpn, 1, 0)) != 0) {
-    fail (ErrorKind::tls, std::string ("GnuTLS session setup: ") + gnutls_strerror (rv));
-    return;
-  }
-  gnutls_session_set_ptr (tls_, &tls_ctx_);
-  if (!is_ip_literal (url_.host))
-    gnutls_server_name_set (tls_, GNUTLS_NAME_DNS, url_.host.data (), url_.host.size ());
-  // Reads through stamped_recv; writes straight to the socket (GnuTLS's
-  // default push on the send side's descriptor). No GnuTLS handshake
-  // timeout: ours is connect_timer_, and GnuTLS's would poll the pointer
-  // as if it were a descriptor.
-  gnutls_transport_set_ptr2 (tls_, this, (gnutls_transport_ptr_t)(intptr_t)fd_);
-  gnutls_transport_set_pull_function (tls_, tls_pull);
-  gnutls_handshake_set_timeout (tls_, 0);
-  state_ = State::tls_handshake;
-  handshake_step ();
-}
-
-void
-H1Connection::handshake_step ()
-{
-  int rv = gnutls_handshake (tls_);
-  if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
-    watch (gnutls_record_get_direction (tls_) == 1);
-    return;
-  }
-  if (rv < 0) {
-    std::string why = tls_ctx_.verify_error.empty () ? std::string ("TLS handshake with ") + peer_
-                                                           + ": " + gnutls_strerror (rv)
-                                                     : tls_ctx_.verify_error;
-    fail (ErrorKind::tls, why);
-    return;
-  }
-  const char *group = gnutls_group_get_name (gnutls_group_get (tls_));
-  gnutls_datum_t alpn{};
-  std::string alpn_text = "none";
-  if (gnutls_alpn_get_selected_protocol (tls_, &alpn) == 0)
-    alpn_text.assign ((const char *)alpn.data, alpn.size);
-  info_.tls_details = std::string (gnutls_protocol_get_name (gnutls_protocol_get_version (tls_)))
-                      + ", " + gnutls_cipher_get_name (gnutls_cipher_get (tls_)) + ", "
-                      + (group ? group : "?") + ", ALPN " + alpn_text;
-  info_.peer_pin = peer_spki_pin (tls_);
-  became_open ();
-}
-
-void
-H1Connection::became_open ()
-{
-  state_ = State::open;
-  connect_timer_.cancel ();
-  info_.handshake_ns = monotonic_ns ();
   log ("connected in %.2f ms%s%s", (info_.handshake_ns - info_.started_ns) / 1e6,
        use_tls_ ? ": " : "", info_.tls_details.c_str ());
-  watch (false);
   if (on_ready) {
     auto cb = on_ready;
     loop_.defer ([cb] { cb (); });
@@ -341,14 +198,14 @@ H1Connection::fetch (Request request, ResponseCallback cb)
     return;
   }
   queue_.push_back (std::move (r));
-  if (state_ == State::open && queue_.size () == 1)
+  if (transport_.open () && queue_.size () == 1)
     send_next ();
 }
 
 void
 H1Connection::send_next ()
 {
-  if (state_ != State::open || queue_.empty () || front_sent_)
+  if (!transport_.open () || queue_.empty () || front_sent_)
     return;
   H1Request &r = *queue_.front ();
   out_ = "GET " + r.request.path + " HTTP/1.1\r\nHost: " + url_.authority ()
@@ -366,99 +223,31 @@ H1Connection::send_next ()
   write_out ();
 }
 
-ssize_t
-H1Connection::raw_send (const char *data, size_t len)
-{
-  if (tls_) {
-    ssize_t n = gnutls_record_send (tls_, data, len);
-    if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-      errno = EAGAIN;
-      return -1;
-    }
-    if (n < 0) {
-      errno = EPIPE;
-      return -1;
-    }
-    return n;
-  }
-  return send (fd_, data, len, MSG_NOSIGNAL);
-}
-
-ssize_t
-H1Connection::stamped_recv (void *data, size_t len)
-{
-  iovec iov{ data, len };
-  msghdr msg{};
-  alignas (cmsghdr) char control[kRxStampControlSize];
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = recvmsg (fd_, &msg, 0);
-  if (n > 0) {
-    RxStamp stamp = rx_stamp_from (msg);
-    if (stamp.realtime_ns)
-      rx_stamp_ = stamp;
-  }
-  return n;
-}
-
-ssize_t
-H1Connection::tls_pull (gnutls_transport_ptr_t self, void *data, size_t len)
-{
-  auto *c = static_cast<H1Connection *> (self);
-  ssize_t n = c->stamped_recv (data, len);
-  if (n < 0)
-    gnutls_transport_set_errno (c->tls_, errno);
-  return n;
-}
-
-ssize_t
-H1Connection::raw_recv (char *data, size_t len)
-{
-  if (tls_) {
-    ssize_t n = gnutls_record_recv (tls_, data, len);
-    if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-      errno = EAGAIN;
-      return -1;
-    }
-    if (n == GNUTLS_E_PREMATURE_TERMINATION)
-      return 0; // peer closed without close_notify: treat as EOF
-    if (n < 0) {
-      errno = EPROTO;
-      return -1;
-    }
-    return n;
-  }
-  return stamped_recv (data, len);
-}
-
 void
 H1Connection::write_out ()
 {
   while (out_off_ < out_.size ()) {
-    ssize_t n = raw_send (out_.data () + out_off_, out_.size () - out_off_);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        watch (true);
-        return;
-      }
-      fail (ErrorKind::closed, "sending to " + peer_ + ": " + strerror (errno));
+    ssize_t n = transport_.send (out_.data () + out_off_, out_.size () - out_off_);
+    if (n == GNUTLS_E_AGAIN) {
+      transport_.want_write (true);
       return;
     }
-    info_.bytes_sent += (uint64_t)n;
+    if (n < 0) {
+      // TLS errors have long read as a broken pipe; TCP's are the socket's.
+      fail (ErrorKind::closed, "sending to " + peer_ + ": " + strerror (use_tls_ ? EPIPE : errno));
+      return;
+    }
     out_off_ += (size_t)n;
   }
-  watch (false);
+  transport_.want_write (false);
 }
 
 void
 H1Connection::read_in ()
 {
-  in_read_ = true;
+  transport_.begin_reads ();
   read_loop ();
-  in_read_ = false;
-  rx_stamp_ = RxStamp{};
+  transport_.end_reads ();
 }
 
 void
@@ -466,12 +255,12 @@ H1Connection::read_loop ()
 {
   thread_local std::array<char, 65536> buf;
   for (;;) {
-    ssize_t n = raw_recv (buf.data (), buf.size ());
+    ssize_t n = transport_.recv (buf.data (), buf.size ());
+    if (n == GNUTLS_E_AGAIN)
+      return;
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-        return;
-      fail (front_sent_ ? ErrorKind::closed : ErrorKind::closed,
-            "receiving from " + peer_ + ": " + strerror (errno));
+      fail (ErrorKind::closed,
+            "receiving from " + peer_ + ": " + strerror (use_tls_ ? EPROTO : errno));
       return;
     }
     if (n == 0) {
@@ -485,7 +274,6 @@ H1Connection::read_loop ()
                                            : "server closed the idle connection");
       return;
     }
-    info_.bytes_received += (uint64_t)n;
     if (!front_sent_) {
       fail (ErrorKind::protocol, "server sent " + std::to_string (n) + " bytes nobody asked for");
       return;
@@ -611,7 +399,7 @@ H1Connection::parse_head ()
     return true;
   }
   r.status = status;
-  r.headers_ns = in_read_ && rx_stamp_.realtime_ns ? rx_stamp_.monotonic_ns () : monotonic_ns ();
+  r.headers_ns = transport_.arrival_ns ();
   r.headers.clear ();
   server_closes_ = major == 1 && minor == 0;
   std::string transfer_encoding;
@@ -678,13 +466,8 @@ H1Connection::deliver (H1Request &r)
     return;
   // Stamped by the kernel when the last bytes came in (set while reading;
   // errors and timeouts outside a read take the time now).
-  if (in_read_ && rx_stamp_.realtime_ns) {
-    r.response.done_ns = rx_stamp_.monotonic_ns ();
-    r.response.done_wall = rx_stamp_.wall_seconds ();
-  } else {
-    r.response.done_ns = monotonic_ns ();
-    r.response.done_wall = wall_seconds ();
-  }
+  r.response.done_ns = transport_.arrival_ns ();
+  r.response.done_wall = transport_.arrival_wall ();
   loop_.defer (
       [cb = std::move (r.cb), resp = std::move (r.response)] () mutable { cb (std::move (resp)); });
   r.cb = nullptr;
@@ -705,17 +488,9 @@ H1Connection::fail (ErrorKind kind, const std::string &text, bool notify)
   failed_ = true;
   if (kind != ErrorKind::cancelled)
     log ("closed: %s (%s)", text.c_str (), error_kind_name (kind));
-  bool was_open = state_ == State::open;
-  state_ = State::failed;
-  connect_timer_.cancel ();
+  bool was_open = transport_.open ();
   request_timer_.cancel ();
-  if (fd_ >= 0) {
-    loop_.remove (fd_);
-    if (tls_ && was_open)
-      gnutls_bye (tls_, GNUTLS_SHUT_WR); // best effort close_notify
-    ::close (fd_);
-    fd_ = -1;
-  }
+  transport_.close (true); // best effort close_notify, if TLS and open
   ErrorKind request_kind = was_open && kind != ErrorKind::cancelled && kind != ErrorKind::timeout
                                ? ErrorKind::closed
                                : kind;

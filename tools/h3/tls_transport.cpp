@@ -35,10 +35,10 @@ clock_offset_ns ()
 TlsTransport::TlsTransport (EventLoop &loop, const Url &url, const sockaddr_storage &addr,
                             socklen_t addrlen, const ClientConfig &config, std::string alpn,
                             std::string protocol_name, TlsTransportOwner &owner,
-                            ConnectionInfo &info)
+                            ConnectionInfo &info, bool alpn_required)
     : loop_ (loop), url_ (url), config_ (config), alpn_ (std::move (alpn)),
-      protocol_name_ (std::move (protocol_name)), owner_ (owner), info_ (info),
-      peer_ (url.authority ()), remote_ (addr), remote_len_ (addrlen),
+      protocol_name_ (std::move (protocol_name)), alpn_required_ (alpn_required), owner_ (owner),
+      info_ (info), peer_ (url.authority ()), remote_ (addr), remote_len_ (addrlen),
       connect_timer_ (loop, [this] {
         failed (state_ == State::connecting ? ErrorKind::connect : ErrorKind::tls,
                 (state_ == State::connecting ? "TCP connect to " : "TLS handshake with ") + peer_
@@ -124,6 +124,10 @@ TlsTransport::on_connected ()
     return;
   }
   info_.connected_ns = monotonic_ns ();
+  if (!tls ()) {
+    opened ();
+    return;
+  }
   std::string error;
   cred_ = make_client_credentials (config_.tls, &error);
   if (cred_ == nullptr) {
@@ -165,11 +169,13 @@ TlsTransport::handshake_step ()
     std::string why;
     if (!tls_ctx_.verify_error.empty ())
       why = tls_ctx_.verify_error;
-    else if (rv == GNUTLS_E_FATAL_ALERT_RECEIVED
+    // Where ALPN is only offered (HTTP/1.1), GnuTLS's own words for an
+    // alert, as that client has always reported it.
+    else if (alpn_required_ && rv == GNUTLS_E_FATAL_ALERT_RECEIVED
              && gnutls_alert_get (tls_) == GNUTLS_A_NO_APPLICATION_PROTOCOL)
       why = peer_ + " does not speak " + protocol_name_ + " over TLS: it refused ALPN " + alpn_
             + " (TLS alert no_application_protocol)";
-    else if (rv == GNUTLS_E_FATAL_ALERT_RECEIVED)
+    else if (alpn_required_ && rv == GNUTLS_E_FATAL_ALERT_RECEIVED)
       why = "TLS handshake with " + peer_ + ": the server sent alert "
             + gnutls_alert_get_name (gnutls_alert_get (tls_));
     else
@@ -177,13 +183,15 @@ TlsTransport::handshake_step ()
     failed (ErrorKind::tls, why);
     return;
   }
-  // Only our protocol: a server that would fall back to another (HTTP/1.1)
-  // is refused, so that a figure is never another protocol's in disguise.
+  // Where required, only our protocol: a server that would fall back to
+  // another (HTTP/1.1) is refused, so that a figure is never another
+  // protocol's in disguise. HTTP/1.1 takes what the server selects, or none
+  // (servers that predate ALPN).
   gnutls_datum_t selected{};
   std::string alpn_text = "none";
   if (gnutls_alpn_get_selected_protocol (tls_, &selected) == 0)
     alpn_text.assign ((const char *)selected.data, selected.size);
-  if (alpn_text != alpn_) {
+  if (alpn_required_ && alpn_text != alpn_) {
     failed (ErrorKind::tls, peer_ + " does not speak " + protocol_name_
                                 + " over TLS: the handshake selected ALPN " + alpn_text + ", not "
                                 + alpn_);
@@ -192,8 +200,14 @@ TlsTransport::handshake_step ()
   const char *group = gnutls_group_get_name (gnutls_group_get (tls_));
   info_.tls_details = std::string (gnutls_protocol_get_name (gnutls_protocol_get_version (tls_)))
                       + ", " + gnutls_cipher_get_name (gnutls_cipher_get (tls_)) + ", "
-                      + (group ? group : "?") + ", ALPN " + alpn_;
+                      + (group ? group : "?") + ", ALPN " + alpn_text;
   info_.peer_pin = peer_spki_pin (tls_);
+  opened ();
+}
+
+void
+TlsTransport::opened ()
+{
   info_.handshake_ns = monotonic_ns ();
   state_ = State::open;
   connect_timer_.cancel ();
@@ -214,6 +228,14 @@ TlsTransport::send (const void *data, size_t len)
 {
   if (state_ != State::open)
     return GNUTLS_E_INVALID_SESSION;
+  if (!tls_) {
+    ssize_t n = ::send (fd_, data, len, MSG_NOSIGNAL);
+    if (n < 0)
+      return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? GNUTLS_E_AGAIN
+                                                                       : GNUTLS_E_PUSH_ERROR;
+    info_.bytes_sent += (uint64_t)n;
+    return n;
+  }
   ssize_t n = gnutls_record_send (tls_, data, len);
   if (n == GNUTLS_E_INTERRUPTED)
     return GNUTLS_E_AGAIN;
@@ -227,6 +249,14 @@ TlsTransport::recv (void *data, size_t len)
 {
   if (state_ != State::open)
     return GNUTLS_E_INVALID_SESSION;
+  if (!tls_) {
+    ssize_t n = stamped_recv (data, len);
+    if (n < 0)
+      return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? GNUTLS_E_AGAIN
+                                                                       : GNUTLS_E_PULL_ERROR;
+    info_.bytes_received += (uint64_t)n;
+    return n;
+  }
   ssize_t n = gnutls_record_recv (tls_, data, len);
   if (n == GNUTLS_E_INTERRUPTED)
     return GNUTLS_E_AGAIN;
@@ -243,7 +273,7 @@ TlsTransport::close (bool close_notify)
   connect_timer_.cancel ();
   if (fd_ >= 0) {
     loop_.remove (fd_);
-    if (close_notify && state_ == State::open)
+    if (close_notify && state_ == State::open && tls_)
       gnutls_bye (tls_, GNUTLS_SHUT_WR);
     ::close (fd_);
     fd_ = -1;

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// A client's TCP connection with TLS (GnuTLS) on the EventLoop, from the
-// non-blocking connect through the handshake, which must agree on the one
-// ALPN protocol offered, to close_notify: what the HTTP/2 client runs on.
-// Reads go through recvmsg with kernel receive stamps, as h1_client.cpp's
-// do, so that a busy client does not count its own queueing as the
-// server's latency.
+// A client's TCP connection on the EventLoop, with TLS (GnuTLS) or without,
+// from the non-blocking connect through the handshake with the ALPN
+// protocol offered, to close_notify: what the HTTP/2 client (TLS, ALPN h2
+// required) and the HTTP/1.1 client (plain TCP, or TLS offering http/1.1)
+// run on. Reads go through recvmsg with kernel receive stamps, so that a
+// busy client does not count its own queueing as the server's latency.
 //
 // Threading: the EventLoop's thread only. The owner outlives the transport
 // and is called back from the loop's dispatch, never from inside GnuTLS.
@@ -22,7 +22,8 @@ namespace mirror::tools {
 class TlsTransportOwner {
  public:
   virtual ~TlsTransportOwner () = default;
-  // The handshake completed and the server selected our ALPN protocol.
+  // Connected; with TLS, the handshake completed too (and the server
+  // selected our ALPN protocol, where that is required).
   virtual void on_transport_open () = 0;
   // Open: the socket is readable and/or writable (epoll events).
   virtual void on_transport_io (uint32_t events) = 0;
@@ -33,13 +34,16 @@ class TlsTransportOwner {
 
 class TlsTransport final : public IoWatcher {
  public:
-  // alpn: the one protocol offered and required ("h2"); protocol_name: how
-  // errors name it ("HTTP/2"). info: where started/connected/handshake
-  // times, TLS details, the peer's pin and the byte counts go (the owner's
-  // ConnectionInfo).
+  // alpn: the one protocol offered ("h2"), or empty for plain TCP (no
+  // TLS); alpn_required: whether the server must select it (false: any
+  // choice, none included, is taken and shown in tls_details);
+  // protocol_name: how errors name it ("HTTP/2"). info: where
+  // started/connected/handshake times, TLS details, the peer's pin and the
+  // byte counts go (the owner's ConnectionInfo). Without TLS the handshake
+  // time is the connect time.
   TlsTransport (EventLoop &loop, const Url &url, const sockaddr_storage &addr, socklen_t addrlen,
                 const ClientConfig &config, std::string alpn, std::string protocol_name,
-                TlsTransportOwner &owner, ConnectionInfo &info);
+                TlsTransportOwner &owner, ConnectionInfo &info, bool alpn_required = true);
   ~TlsTransport () override;
   TlsTransport (const TlsTransport &) = delete;
   TlsTransport &operator= (const TlsTransport &) = delete;
@@ -47,12 +51,15 @@ class TlsTransport final : public IoWatcher {
   void start ();
   bool open () const { return state_ == State::open; }
   const std::string &peer () const { return peer_; }
+  bool tls () const { return !alpn_.empty (); }
 
   // Plain-text bytes taken (> 0), GNUTLS_E_AGAIN, or another GnuTLS error.
   // After GNUTLS_E_AGAIN, call again with the same data and length.
+  // Without TLS a socket error is GNUTLS_E_PUSH_ERROR, errno as it left it.
   ssize_t send (const void *data, size_t len);
   // Bytes read (> 0), 0 at the end of the stream (close_notify or a bare
-  // FIN), GNUTLS_E_AGAIN, or another GnuTLS error.
+  // FIN), GNUTLS_E_AGAIN, or another GnuTLS error. Without TLS a socket
+  // error is GNUTLS_E_PULL_ERROR, errno as it left it.
   ssize_t recv (void *data, size_t len);
   // Ask for on_transport_io on writability too (while a send would block).
   void want_write (bool on);
@@ -73,6 +80,7 @@ class TlsTransport final : public IoWatcher {
   void on_io (uint32_t events) override;
   void on_connected ();
   void handshake_step ();
+  void opened ();
   void failed (ErrorKind kind, const std::string &text);
   ssize_t stamped_recv (void *data, size_t len);
   static ssize_t tls_pull (gnutls_transport_ptr_t self, void *data, size_t len);
@@ -82,6 +90,7 @@ class TlsTransport final : public IoWatcher {
   const ClientConfig &config_;
   std::string alpn_;
   std::string protocol_name_;
+  bool alpn_required_ = true;
   TlsTransportOwner &owner_;
   ConnectionInfo &info_;
   std::string peer_;
