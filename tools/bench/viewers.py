@@ -248,6 +248,9 @@ def main():
     ap.add_argument("--build", default=os.environ.get("MIRROR_BUILD_ROOT", os.path.join(ROOT, "build")))
     ap.add_argument("--viewers", default="100,1000,5000")
     ap.add_argument("--protocols", default="h3,h2,http1s,http1")
+    ap.add_argument("--mirrord-preload", default="",
+                    help="a library LD_PRELOADed into mirrord alone (an allocator to try, say "
+                         "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2)")
     ap.add_argument("--workers", type=int, default=1,
                     help="mirrord's server.workers and nginx's worker_processes")
     ap.add_argument("--seconds", type=float, default=10)
@@ -278,8 +281,11 @@ def main():
     stream = "cam1"
     log(f"load average at start: {loadavg()} (2 cores; other work on the box skews every number)")
 
-    m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false",  # the feed as it comes
-                     "MIRROR_SERVER_WORKERS": str(args.workers)})
+    env = {"MIRROR_TRANSCODING_ENABLED": "false",  # the feed as it comes
+           "MIRROR_SERVER_WORKERS": str(args.workers)}
+    if args.mirrord_preload:
+        env["LD_PRELOAD"] = args.mirrord_preload
+    m = Mirrord(env=env)
     feed = None
     try:
         feed = srt_feed(m.srt_port, stream)
