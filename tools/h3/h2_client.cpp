@@ -8,6 +8,7 @@
 // returns goes into nghttp2_session_mem_recv. No cleartext h2c: the Origin
 // and nginx both speak HTTP/2 only over TLS.
 #include "h3_client.h"
+#include "pending_request.h"
 #include "tls_transport.h"
 
 #include <algorithm>
@@ -34,17 +35,12 @@ constexpr uint32_t kMaxWindow = (1u << 31) - 1; // RFC 9113, section 6.9.1
 constexpr int kMaxRefusals = 3;
 
 // One request: queued until the stream limit allows, then keyed by stream id.
-struct H2Stream {
+struct H2Stream : PendingRequest {
   uint64_t seq = 0; // order of fetch (): refused requests go back in place
   int32_t id = -1;
-  Request request;
-  ResponseCallback cb; // empty once the response was delivered
-  Response response;
-  bool informational = false; // the header block being read is a 1xx
-  bool peer_reset = false;    // the server sent RST_STREAM
+  bool peer_reset = false; // the server sent RST_STREAM
   uint32_t reset_code = 0;
   int refusals = 0;
-  std::unique_ptr<Timer> timeout;
 };
 
 class H2Connection final : public HttpConnection, public TlsTransportOwner {
@@ -196,9 +192,7 @@ H2Connection::log (const char *fmt, ...)
     return;
   va_list ap;
   va_start (ap, fmt);
-  fprintf (stderr, "[h2 %s] ", peer_.c_str ());
-  vfprintf (stderr, fmt, ap);
-  fprintf (stderr, "\n");
+  log_connection_line ("h2", peer_, fmt, ap);
   va_end (ap);
 }
 
@@ -298,9 +292,7 @@ void
 H2Connection::fetch (Request request, ResponseCallback cb)
 {
   auto s = std::make_unique<H2Stream> ();
-  s->request = std::move (request);
-  s->cb = std::move (cb);
-  s->response.queued_ns = monotonic_ns ();
+  s->begin (std::move (request), std::move (cb));
   s->seq = next_seq_++;
   if (failed_ || goaway_) {
     deliver_error (*s, failed_ ? ErrorKind::cancelled : ErrorKind::closed,
@@ -308,8 +300,7 @@ H2Connection::fetch (Request request, ResponseCallback cb)
     return;
   }
   H2Stream *raw = s.get ();
-  s->timeout = std::make_unique<Timer> (loop_, [this, raw] { on_stream_timeout (raw); });
-  s->timeout->arm_in (s->request.timeout_ns);
+  s->arm_timeout (loop_, [this, raw] { on_stream_timeout (raw); });
   queued_.push_back (std::move (s));
   // Deferred: requests made together leave together, in one TLS record.
   schedule_flush ();
@@ -479,19 +470,8 @@ H2Connection::on_header (const nghttp2_frame *frame, const uint8_t *name, size_t
   H2Stream *s = frame->hd.type == NGHTTP2_HEADERS ? find (frame->hd.stream_id) : nullptr;
   if (s == nullptr || !s->cb)
     return 0;
-  std::string_view key ((const char *)name, namelen);
-  std::string_view val ((const char *)value, valuelen);
-  if (key == ":status") {
-    int status = 0;
-    for (char c : val)
-      status = c >= '0' && c <= '9' ? status * 10 + (c - '0') : status;
-    s->informational = status >= 100 && status < 200;
-    if (!s->informational)
-      s->response.status = status;
-    return 0;
-  }
-  if (!s->informational && s->request.keep_headers)
-    s->response.headers.emplace_back (std::string (key), std::string (val));
+  s->add_header (std::string_view ((const char *)name, namelen),
+                 std::string_view ((const char *)value, valuelen));
   return 0;
 }
 
@@ -546,12 +526,7 @@ H2Connection::on_data_chunk (int32_t id, const uint8_t *data, size_t len)
   H2Stream *s = find (id);
   if (s == nullptr || !s->cb)
     return 0;
-  Response &r = s->response;
-  if (s->request.keep_body)
-    r.body.append ((const char *)data, len);
-  else if (r.body.size () < Response::kHeadBytes)
-    r.body.append ((const char *)data, std::min (len, Response::kHeadBytes - r.body.size ()));
-  r.body_size += len;
+  s->add_body (data, len);
   return 0;
 }
 
@@ -632,51 +607,33 @@ H2Connection::on_goaway (const nghttp2_goaway &goaway)
 void
 H2Connection::deliver (H2Stream &s)
 {
-  if (!s.cb)
-    return;
-  // Cancel, not destroy: this may run inside the timer's own callback.
-  if (s.timeout)
-    s.timeout->cancel ();
   // Stamped by the kernel when the last bytes came in (while reading;
   // errors and timeouts outside a read take the time now).
-  s.response.done_ns = transport_.arrival_ns ();
-  s.response.done_wall = transport_.arrival_wall ();
-  // The callback and the response travel by value: the task must not need
-  // this connection, which an earlier callback may have destroyed.
-  loop_.defer (
-      [cb = std::move (s.cb), r = std::move (s.response)] () mutable { cb (std::move (r)); });
-  s.cb = nullptr;
+  if (s.cb)
+    s.deliver (loop_, transport_.arrival_ns (), transport_.arrival_wall ());
 }
 
 void
 H2Connection::deliver_error (H2Stream &s, ErrorKind kind, const std::string &text)
 {
-  if (!s.cb)
-    return;
-  s.response.error = kind;
-  s.response.error_text = text;
-  deliver (s);
+  if (s.cb)
+    s.deliver_error (loop_, kind, text, transport_.arrival_ns (), transport_.arrival_wall ());
 }
 
 void
 H2Connection::on_stream_timeout (H2Stream *s)
 {
-  std::string text = "no complete response to GET " + s->request.path + " within "
-                     + std::to_string (s->request.timeout_ns / kNsPerMs) + " ms";
+  std::string text = s->timeout_text ();
   if (s->id < 0) {
-    for (auto it = queued_.begin (); it != queued_.end (); ++it) {
-      if (it->get () == s) {
-        deliver_error (*s, ErrorKind::timeout,
-                       text
-                           + (open_ ? " (never sent: the server's stream limit was reached)"
-                                    : " (never sent: not connected)"));
-        // We are inside this stream's timer: free it after the callback.
-        std::shared_ptr<H2Stream> gone (std::move (*it));
-        queued_.erase (it);
-        loop_.defer ([gone] {});
-        return;
-      }
-    }
+    std::shared_ptr<H2Stream> gone = take_queued (queued_, s);
+    if (!gone)
+      return;
+    deliver_error (*s, ErrorKind::timeout,
+                   text
+                       + (open_ ? " (never sent: the server's stream limit was reached)"
+                                : " (never sent: not connected)"));
+    // We are inside this stream's timer: free it after the callback.
+    loop_.defer ([gone] {});
     return;
   }
   // Only this request goes (RST_STREAM CANCEL), not the connection; the

@@ -7,6 +7,7 @@
 // after every read, write or timer the next deadline comes from
 // ngtcp2_conn_get_expiry.
 #include "h3_client.h"
+#include "pending_request.h"
 
 #include <array>
 #include <cerrno>
@@ -101,16 +102,11 @@ addr_to_string (const sockaddr_storage &ss)
 class H3Connection;
 
 // One request: queued until a stream can be opened, then keyed by stream id.
-struct H3Stream {
+struct H3Stream : PendingRequest {
   int64_t id = -1;
-  Request request;
-  ResponseCallback cb; // empty once the response was delivered
-  Response response;
-  bool informational = false; // the header block being read is a 1xx
-  bool ended = false;         // FIN received: the response is complete
+  bool ended = false; // FIN received: the response is complete
   uint64_t reset_code = 0;
   bool was_reset = false;
-  std::unique_ptr<Timer> timeout;
 };
 
 class H3Connection final : public HttpConnection, public IoWatcher {
@@ -401,9 +397,7 @@ H3Connection::log (const char *fmt, ...)
     return;
   va_list ap;
   va_start (ap, fmt);
-  fprintf (stderr, "[h3 %s] ", authority_.c_str ());
-  vfprintf (stderr, fmt, ap);
-  fprintf (stderr, "\n");
+  log_connection_line ("h3", authority_, fmt, ap);
   va_end (ap);
 }
 
@@ -542,17 +536,14 @@ void
 H3Connection::fetch (Request request, ResponseCallback cb)
 {
   auto s = std::make_unique<H3Stream> ();
-  s->request = std::move (request);
-  s->cb = std::move (cb);
-  s->response.queued_ns = monotonic_ns ();
+  s->begin (std::move (request), std::move (cb));
   if (failed_ || goaway_) {
     deliver_error (*s, failed_ ? ErrorKind::cancelled : ErrorKind::closed,
                    failed_ ? "connection already closed" : "server sent GOAWAY");
     return;
   }
   H3Stream *raw = s.get ();
-  s->timeout = std::make_unique<Timer> (loop_, [this, raw] { on_stream_timeout (raw); });
-  s->timeout->arm_in (s->request.timeout_ns);
+  s->arm_timeout (loop_, [this, raw] { on_stream_timeout (raw); });
   queued_.push_back (std::move (s));
   schedule_flush ();
 }
@@ -996,21 +987,10 @@ H3Connection::deliver (H3Stream &s)
 {
   if (!s.cb)
     return;
-  // Cancel, not destroy: this may run inside the timer's own callback.
-  if (s.timeout)
-    s.timeout->cancel ();
-  if (rx_stamp_.realtime_ns) {
-    s.response.done_ns = rx_stamp_.monotonic_ns ();
-    s.response.done_wall = rx_stamp_.wall_seconds ();
-  } else {
-    s.response.done_ns = monotonic_ns ();
-    s.response.done_wall = wall_seconds ();
-  }
-  // The callback and the response travel by value: the task must not need
-  // this connection, which an earlier callback may have destroyed.
-  loop_.defer (
-      [cb = std::move (s.cb), r = std::move (s.response)] () mutable { cb (std::move (r)); });
-  s.cb = nullptr;
+  if (rx_stamp_.realtime_ns)
+    s.deliver (loop_, rx_stamp_.monotonic_ns (), rx_stamp_.wall_seconds ());
+  else
+    s.deliver (loop_, monotonic_ns (), wall_seconds ());
 }
 
 void
@@ -1026,19 +1006,14 @@ H3Connection::deliver_error (H3Stream &s, ErrorKind kind, const std::string &tex
 void
 H3Connection::on_stream_timeout (H3Stream *s)
 {
-  std::string text = "no complete response to GET " + s->request.path + " within "
-                     + std::to_string (s->request.timeout_ns / kNsPerMs) + " ms";
+  std::string text = s->timeout_text ();
   if (s->id < 0) {
-    for (auto it = queued_.begin (); it != queued_.end (); ++it) {
-      if (it->get () == s) {
-        deliver_error (*s, ErrorKind::timeout, text + " (never sent: no stream credit)");
-        // We are inside this stream's timer: free it after the callback.
-        std::shared_ptr<H3Stream> gone (std::move (*it));
-        queued_.erase (it);
-        loop_.defer ([gone] {});
-        return;
-      }
-    }
+    std::shared_ptr<H3Stream> gone = take_queued (queued_, s);
+    if (!gone)
+      return;
+    deliver_error (*s, ErrorKind::timeout, text + " (never sent: no stream credit)");
+    // We are inside this stream's timer: free it after the callback.
+    loop_.defer ([gone] {});
     return;
   }
   // Cancel the request on the wire (RESET_STREAM + STOP_SENDING); the entry
@@ -1245,13 +1220,7 @@ H3Connection::on_h3_recv_data (int64_t id, const uint8_t *data, size_t len)
   H3Stream *s = find (id);
   if (s == nullptr || !s->cb)
     return 0;
-  Response &r = s->response;
-  if (s->request.keep_body) {
-    r.body.append ((const char *)data, len);
-  } else if (r.body.size () < Response::kHeadBytes) {
-    r.body.append ((const char *)data, std::min (len, Response::kHeadBytes - r.body.size ()));
-  }
-  r.body_size += len;
+  s->add_body (data, len);
   return 0;
 }
 
@@ -1263,19 +1232,8 @@ H3Connection::on_h3_header (int64_t id, nghttp3_rcbuf *name, nghttp3_rcbuf *valu
     return 0;
   nghttp3_vec n = nghttp3_rcbuf_get_buf (name);
   nghttp3_vec v = nghttp3_rcbuf_get_buf (value);
-  std::string_view key ((const char *)n.base, n.len);
-  std::string_view val ((const char *)v.base, v.len);
-  if (key == ":status") {
-    int status = 0;
-    for (char c : val)
-      status = c >= '0' && c <= '9' ? status * 10 + (c - '0') : status;
-    s->informational = status >= 100 && status < 200;
-    if (!s->informational)
-      s->response.status = status;
-    return 0;
-  }
-  if (!s->informational && s->request.keep_headers)
-    s->response.headers.emplace_back (std::string (key), std::string (val));
+  s->add_header (std::string_view ((const char *)n.base, n.len),
+                 std::string_view ((const char *)v.base, v.len));
   return 0;
 }
 

@@ -31,13 +31,18 @@
 #include "origin/origin_handler.h"
 #include "origin/quic_frontend.h"
 #include "origin/tls_identity.h"
+#include "quic_test_util.h"
 #include "util/main_context.h"
 
 namespace mirror {
 namespace {
 
+using test::bare_initial;
 using test::Feed;
 using test::kMs;
+using test::on_context;
+using test::random_bytes;
+using RawPeer = test::UdpPeer;
 
 constexpr char kChromium[] = "/usr/bin/chromium";
 constexpr size_t kBigSize = 3 * 1024 * 1024;
@@ -86,90 +91,14 @@ chromium_path ()
   return env && *env ? env : kChromium;
 }
 
-// Runs on the context's thread and waits for the result.
-template <typename T>
-T
-on_context (GMainContext *context, std::function<T ()> fn)
-{
-  std::promise<T> result;
-  auto f = result.get_future ();
-  invoke_on (context, [&] () { result.set_value (fn ()); });
-  return f.get ();
-}
-
-// A UDP socket "connected" to the front end, for hand-made datagrams.
-class RawPeer {
- public:
-  explicit RawPeer (uint16_t port)
-  {
-    fd_ = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons (port);
-    to.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    connect (fd_, reinterpret_cast<sockaddr *> (&to), sizeof to);
-  }
-  ~RawPeer () { close (fd_); }
-
-  void send (const std::vector<uint8_t> &d) { ::send (fd_, d.data (), d.size (), 0); }
-  // The next datagram within timeout_ms, or nothing.
-  std::optional<std::vector<uint8_t>> receive (int timeout_ms)
-  {
-    pollfd p{ fd_, POLLIN, 0 };
-    if (poll (&p, 1, timeout_ms) <= 0)
-      return std::nullopt;
-    std::vector<uint8_t> buf (65536);
-    ssize_t n = recv (fd_, buf.data (), buf.size (), 0);
-    if (n < 0)
-      return std::nullopt;
-    buf.resize ((size_t)n);
-    return buf;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-std::vector<uint8_t>
-random_datagram (size_t len)
-{
-  std::vector<uint8_t> d (len);
-  for (auto &b : d)
-    b = (uint8_t)g_random_int ();
-  return d;
-}
-
-class QuicFrontendTest : public ::testing::Test {
+class QuicFrontendTest : public test::QuicStoreTest {
  protected:
-  void SetUp () override
-  {
-    g_autofree char *tmpdir = g_dir_make_tmp ("mirror-quic-XXXXXX", nullptr);
-    ASSERT_TRUE (tmpdir);
-    tmpdir_ = tmpdir;
-    std::string error;
-    auto identity = load_or_create_tls_identity ("", "", tmpdir_, &error);
-    ASSERT_TRUE (identity) << error;
-    identity_ = *identity;
-
-    stream_ = media_.open_stream ("cam1", test::default_config ());
-    stream_->add_rendition (test::video_info ("video"));
-    stream_->set_init ("video", test::fake_init ());
-    feed_ = std::make_unique<Feed> (*stream_, "video");
-    feed_->segments (2);
-    feed_->next_segment_part (); // 2.0; the hint is 2.1
-  }
+  void SetUp () override { open_store ("mirror-quic-XXXXXX"); }
 
   void TearDown () override
   {
     stop ();
-    feed_.reset ();
-    stream_.reset ();
-    media_.remove_stream ("cam1");
-    if (!tmpdir_.empty ()) {
-      gchar *argv[] = { (gchar *)"rm", (gchar *)"-rf", (gchar *)tmpdir_.c_str (), nullptr };
-      g_spawn_sync (nullptr, argv, nullptr, G_SPAWN_SEARCH_PATH, nullptr, nullptr, nullptr, nullptr,
-                    nullptr, nullptr);
-    }
+    close_store ();
   }
 
   void start (QuicFrontend::Limits limits = {})
@@ -309,11 +238,6 @@ class QuicFrontendTest : public ::testing::Test {
     return g_file_test (chromium_path ().c_str (), G_FILE_TEST_IS_EXECUTABLE);
   }
 
-  std::string tmpdir_;
-  TlsIdentity identity_;
-  MediaStore media_;
-  std::shared_ptr<StreamStore> stream_;
-  std::unique_ptr<Feed> feed_;
   GMainContext *context_ = nullptr;
   GMainLoop *loop_ = nullptr;
   std::thread thread_;
@@ -506,12 +430,12 @@ TEST_F (QuicFrontendTest, MalformedDatagramsAreDroppedAndCounted)
   uint64_t dropped_before = stats ().packets_dropped;
 
   std::vector<std::vector<uint8_t>> junk;
-  junk.push_back ({});                  // empty
-  junk.push_back (random_datagram (1)); // one byte
+  junk.push_back ({});               // empty
+  junk.push_back (random_bytes (1)); // one byte
   for (int i = 0; i < 20; ++i) {
     // A long header of random version and lengths, under 1200 bytes (an
     // unknown version that long would rightly get a Version Negotiation).
-    auto d = random_datagram (1 + g_random_int_range (0, 1198));
+    auto d = random_bytes (1 + g_random_int_range (0, 1198));
     d[0] |= 0x80;
     junk.push_back (d);
   }
@@ -523,7 +447,7 @@ TEST_F (QuicFrontendTest, MalformedDatagramsAreDroppedAndCounted)
   initial.push_back (0); // no token
   initial.push_back (0x40);
   initial.push_back (0x60); // length 96
-  auto rest = random_datagram (96);
+  auto rest = random_bytes (96);
   initial.insert (initial.end (), rest.begin (), rest.end ());
   junk.push_back (initial);
   // A full-size "Initial" whose protection is garbage: accepted as a new
@@ -578,7 +502,7 @@ TEST_F (QuicFrontendTest, UnknownConnectionGetsAStatelessReset)
   start ();
   RawPeer peer (port_);
   // A short header for an 18-byte connection ID nobody has.
-  auto packet = random_datagram (60);
+  auto packet = random_bytes (60);
   packet[0] = (uint8_t)(0x40 | (packet[0] & 0x3f));
   peer.send (packet);
   auto reset = peer.receive (2000);
@@ -588,7 +512,7 @@ TEST_F (QuicFrontendTest, UnknownConnectionGetsAStatelessReset)
 
   // Too short to be from a connection of ours: dropped, no answer.
   uint64_t dropped_before = stats ().packets_dropped;
-  auto tiny = random_datagram (30);
+  auto tiny = random_bytes (30);
   tiny[0] = (uint8_t)(0x40 | (tiny[0] & 0x3f));
   peer.send (tiny);
   EXPECT_FALSE (peer.receive (300));
@@ -597,27 +521,12 @@ TEST_F (QuicFrontendTest, UnknownConnectionGetsAStatelessReset)
   EXPECT_EQ (s.packets_dropped, dropped_before + 1);
 
   // A short trigger gets a reset one byte shorter than itself.
-  auto short_trigger = random_datagram (41);
+  auto short_trigger = random_bytes (41);
   short_trigger[0] = (uint8_t)(0x40 | (short_trigger[0] & 0x3f));
   peer.send (short_trigger);
   auto small_reset = peer.receive (2000);
   ASSERT_TRUE (small_reset);
   EXPECT_EQ (small_reset->size (), 40u);
-}
-
-// A hand-made Initial: QUIC v1, an 8-byte DCID, no token, padded to 1200.
-std::vector<uint8_t>
-bare_initial ()
-{
-  std::vector<uint8_t> initial = { 0xc3, 0x00, 0x00, 0x00, 0x01, 8 };
-  for (int i = 0; i < 8; ++i)
-    initial.push_back ((uint8_t)g_random_int ());
-  initial.push_back (0);    // no SCID
-  initial.push_back (0);    // no token
-  initial.push_back (0x44); // length 1024
-  initial.push_back (0x00);
-  initial.resize (1200, 0);
-  return initial;
 }
 
 TEST_F (QuicFrontendTest, ConnectionsBeyondTheLimitAreRefused)
@@ -626,7 +535,7 @@ TEST_F (QuicFrontendTest, ConnectionsBeyondTheLimitAreRefused)
   limits.max_connections = 0;
   start (limits);
   RawPeer peer (port_);
-  peer.send (bare_initial ());
+  peer.send (bare_initial (8));
   auto answer = peer.receive (2000);
   ASSERT_TRUE (answer);
   // An Initial (CONNECTION_CLOSE, CONNECTION_REFUSED), not a Retry (0xf0).
@@ -645,7 +554,7 @@ TEST_F (QuicFrontendTest, ShutdownAndDestructionWithoutConnections)
   });
   // New connection attempts are refused now (CONNECTION_REFUSED, not Retry).
   RawPeer peer (port_);
-  peer.send (bare_initial ());
+  peer.send (bare_initial (8));
   auto answer = peer.receive (2000);
   ASSERT_TRUE (answer);
   EXPECT_EQ (stats ().retries_sent, 0u);

@@ -39,13 +39,19 @@
 #include "origin/origin_handler.h"
 #include "origin/quic_frontend.h"
 #include "origin/tls_identity.h"
+#include "quic_test_util.h"
 #include "util/main_context.h"
 
 namespace mirror {
 namespace {
 
+using test::bare_initial;
 using test::Feed;
 using test::kMs;
+using test::loopback;
+using test::on_context;
+using test::random_bytes;
+using Peer = test::UdpPeer;
 
 constexpr unsigned kWorkers = 2;
 constexpr size_t kCidLen = 18; // the front end's connection IDs
@@ -53,81 +59,6 @@ constexpr size_t kCidLen = 18; // the front end's connection IDs
 // probability 1/2: this many all landing there fails a test 2^-24 of the time.
 constexpr int kStrays = 24;
 constexpr int kMaxRebinds = 30;
-
-template <typename T>
-T
-on_context (GMainContext *context, std::function<T ()> fn)
-{
-  std::promise<T> result;
-  auto f = result.get_future ();
-  invoke_on (context, [&] () { result.set_value (fn ()); });
-  return f.get ();
-}
-
-sockaddr_in
-loopback (uint16_t port)
-{
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons (port);
-  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  return a;
-}
-
-// A UDP socket connected to the port from a source port of its own.
-class Peer {
- public:
-  explicit Peer (uint16_t port)
-  {
-    fd_ = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in to = loopback (port);
-    connect (fd_, reinterpret_cast<sockaddr *> (&to), sizeof to);
-  }
-  ~Peer () { close (fd_); }
-  Peer (const Peer &) = delete;
-  Peer &operator= (const Peer &) = delete;
-
-  void send (const std::vector<uint8_t> &d) { ::send (fd_, d.data (), d.size (), 0); }
-  std::optional<std::vector<uint8_t>> receive (int timeout_ms)
-  {
-    pollfd p{ fd_, POLLIN, 0 };
-    if (poll (&p, 1, timeout_ms) <= 0)
-      return std::nullopt;
-    std::vector<uint8_t> buf (65536);
-    ssize_t n = recv (fd_, buf.data (), buf.size (), 0);
-    if (n < 0)
-      return std::nullopt;
-    buf.resize ((size_t)n);
-    return buf;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-std::vector<uint8_t>
-random_bytes (size_t len)
-{
-  std::vector<uint8_t> d (len);
-  for (auto &b : d)
-    b = (uint8_t)g_random_int ();
-  return d;
-}
-
-// A QUIC v1 Initial with a client-chosen DCID, no token, padded to 1200.
-std::vector<uint8_t>
-bare_initial (size_t dcid_len)
-{
-  std::vector<uint8_t> initial = { 0xc3, 0x00, 0x00, 0x00, 0x01, (uint8_t)dcid_len };
-  auto dcid = random_bytes (dcid_len);
-  initial.insert (initial.end (), dcid.begin (), dcid.end ());
-  initial.push_back (0);    // no SCID
-  initial.push_back (0);    // no token
-  initial.push_back (0x44); // length 1024
-  initial.push_back (0x00);
-  initial.resize (1200, 0);
-  return initial;
-}
 
 // A short-header packet for dcid: to a server that cannot decrypt it, a
 // packet of a connection it does not know.
@@ -333,7 +264,7 @@ class Child {
   std::vector<std::thread> readers_;
 };
 
-class QuicWorkersTest : public ::testing::Test {
+class QuicWorkersTest : public test::QuicStoreTest {
  protected:
   struct Worker {
     GMainContext *context = nullptr;
@@ -343,37 +274,14 @@ class QuicWorkersTest : public ::testing::Test {
     std::unique_ptr<QuicFrontend> frontend;
   };
 
-  void SetUp () override
-  {
-    g_autofree char *tmpdir = g_dir_make_tmp ("mirror-quic-workers-XXXXXX", nullptr);
-    ASSERT_TRUE (tmpdir);
-    tmpdir_ = tmpdir;
-    std::string error;
-    auto identity = load_or_create_tls_identity ("", "", tmpdir_, &error);
-    ASSERT_TRUE (identity) << error;
-    identity_ = *identity;
-
-    stream_ = media_.open_stream ("cam1", test::default_config ());
-    stream_->add_rendition (test::video_info ("video"));
-    stream_->set_init ("video", test::fake_init ());
-    feed_ = std::make_unique<Feed> (*stream_, "video");
-    feed_->segments (2);
-    feed_->next_segment_part ();
-  }
+  void SetUp () override { open_store ("mirror-quic-workers-XXXXXX"); }
 
   void TearDown () override
   {
     stop_feeding ();
     for (unsigned i = 0; i < workers_.size (); ++i)
       stop_worker (i);
-    feed_.reset ();
-    stream_.reset ();
-    media_.remove_stream ("cam1");
-    if (!tmpdir_.empty ()) {
-      gchar *argv[] = { (gchar *)"rm", (gchar *)"-rf", (gchar *)tmpdir_.c_str (), nullptr };
-      g_spawn_sync (nullptr, argv, nullptr, G_SPAWN_SEARCH_PATH, nullptr, nullptr, nullptr, nullptr,
-                    nullptr, nullptr);
-    }
+    close_store ();
   }
 
   // Worker 0 first (any free port), then the others on its port, each
@@ -506,11 +414,6 @@ class QuicWorkersTest : public ::testing::Test {
     feeder_.join ();
   }
 
-  std::string tmpdir_;
-  TlsIdentity identity_;
-  MediaStore media_;
-  std::shared_ptr<StreamStore> stream_;
-  std::unique_ptr<Feed> feed_;
   std::shared_ptr<QuicWorkerGroup> group_;
   std::vector<std::unique_ptr<Worker>> workers_;
   uint16_t port_ = 0;
