@@ -259,37 +259,29 @@ void
 H2Session::submit (int32_t id, Stream &s, OriginResponse r)
 {
   s.answered = true;
-  std::vector<std::string> strings; // owners of the values nghttp2 copies
-  strings.reserve (4 + r.headers.size () * 2);
-  std::vector<nghttp2_nv> nva;
-  auto add = [&] (std::string name, std::string value) {
-    strings.push_back (std::move (name));
-    strings.push_back (std::move (value));
-    const std::string &n = strings[strings.size () - 2];
-    const std::string &v = strings.back ();
-    nva.push_back (
-        { (uint8_t *)n.data (), (uint8_t *)v.data (), n.size (), v.size (), NGHTTP2_NV_FLAG_NONE });
-  };
-  add (":status", std::to_string (r.status));
+  // The fields, then their nghttp2 view (nghttp2 copies them on submit).
+  std::vector<std::pair<std::string, std::string>> fields;
+  fields.reserve (4 + r.headers.size ());
+  fields.emplace_back (":status", std::to_string (r.status));
   if (!r.content_type.empty ())
-    add ("content-type", r.content_type);
+    fields.emplace_back ("content-type", r.content_type);
   if (!r.cache_control.empty ())
-    add ("cache-control", r.cache_control);
+    fields.emplace_back ("cache-control", r.cache_control);
   for (auto &[name, value] : r.headers) {
     std::string n = lower (name);
     // Connection-specific fields are forbidden in HTTP/2 (RFC 9113 8.2.2).
     if (n == "connection" || n == "keep-alive" || n == "transfer-encoding" || n == "upgrade")
       continue;
-    add (std::move (n), value);
+    fields.emplace_back (std::move (n), value);
   }
   const bool bodyless = s.request.method == "HEAD" || r.status == 204 || r.status == 304;
   if (r.status != 204 && r.status != 304)
-    add ("content-length", std::to_string (r.body_size ()));
-  // strings never reallocated (reserved), but be safe: rebuild the pointers.
-  for (size_t i = 0; i < nva.size (); i++) {
-    nva[i].name = (uint8_t *)strings[2 * i].data ();
-    nva[i].value = (uint8_t *)strings[2 * i + 1].data ();
-  }
+    fields.emplace_back ("content-length", std::to_string (r.body_size ()));
+  std::vector<nghttp2_nv> nva;
+  nva.reserve (fields.size ());
+  for (const auto &[n, v] : fields)
+    nva.push_back (
+        { (uint8_t *)n.data (), (uint8_t *)v.data (), n.size (), v.size (), NGHTTP2_NV_FLAG_NONE });
   int rv;
   if (bodyless || r.body_size () == 0) {
     rv = nghttp2_submit_response (session_, id, nva.data (), nva.size (), nullptr);
