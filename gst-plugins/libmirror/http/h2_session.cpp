@@ -32,12 +32,11 @@ self_of (void *user_data)
 }
 
 std::string
-lower (std::string_view s)
+lower (std::string &s)
 {
-  std::string out (s);
-  for (char &c : out)
+  for (char &c : s)
     c = g_ascii_tolower (c);
-  return out;
+  return std::move (s);
 }
 
 } // namespace
@@ -67,6 +66,7 @@ H2Session::H2Session (OriginHandler &handler, Limits limits, Counters &counters,
   // reset flood (CVE-2023-44487) and header lists are bounded by nghttp2.
   nghttp2_option_set_max_settings (opt, 32);
   nghttp2_option_set_max_send_header_block_length (opt, 64 * 1024);
+  nghttp2_option_set_no_closed_streams (opt, 1);
   if (nghttp2_session_server_new2 (&session_, cb, this, opt) != 0)
     g_error ("nghttp2_session_server_new2: out of memory");
   nghttp2_option_del (opt);
@@ -75,6 +75,10 @@ H2Session::H2Session (OriginHandler &handler, Limits limits, Counters &counters,
     { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.max_concurrent_streams },
     { NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, uint32_t (limits_.max_header_bytes) },
     { NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+    // Every answer of a live origin is as urgent as the next: no RFC 7540
+    // priority tree to keep (nor closed streams kept for it), RFC 9218's
+    // simpler scheduling instead.
+    { NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1 },
   };
   nghttp2_submit_settings (session_, NGHTTP2_FLAG_NONE, settings, G_N_ELEMENTS (settings));
 }
@@ -259,29 +263,43 @@ void
 H2Session::submit (int32_t id, Stream &s, OriginResponse r)
 {
   s.answered = true;
-  // The fields, then their nghttp2 view (nghttp2 copies them on submit).
+  // The fields, then their nghttp2 view: nghttp2 copies them on submit, all
+  // but the handler's common fields, which outlive the answer (common_ keeps
+  // them) and go out as they are.
   std::vector<std::pair<std::string, std::string>> fields;
   fields.reserve (4 + r.headers.size ());
   fields.emplace_back (":status", std::to_string (r.status));
   if (!r.content_type.empty ())
-    fields.emplace_back ("content-type", r.content_type);
+    fields.emplace_back ("content-type", std::move (r.content_type));
   if (!r.cache_control.empty ())
-    fields.emplace_back ("cache-control", r.cache_control);
+    fields.emplace_back ("cache-control", std::move (r.cache_control));
   for (auto &[name, value] : r.headers) {
     std::string n = lower (name);
     // Connection-specific fields are forbidden in HTTP/2 (RFC 9113 8.2.2).
     if (n == "connection" || n == "keep-alive" || n == "transfer-encoding" || n == "upgrade")
       continue;
-    fields.emplace_back (std::move (n), value);
+    fields.emplace_back (std::move (n), std::move (value));
   }
   const bool bodyless = s.request.method == "HEAD" || r.status == 204 || r.status == 304;
-  if (r.status != 204 && r.status != 304)
+  const bool has_length = r.status != 204 && r.status != 304;
+  if (has_length)
     fields.emplace_back ("content-length", std::to_string (r.body_size ()));
   std::vector<nghttp2_nv> nva;
-  nva.reserve (fields.size ());
+  nva.reserve (fields.size () + (r.common ? r.common->size () : 0));
   for (const auto &[n, v] : fields)
     nva.push_back (
         { (uint8_t *)n.data (), (uint8_t *)v.data (), n.size (), v.size (), NGHTTP2_NV_FLAG_NONE });
+  // A length changes with every part: indexing it would only churn HPACK's
+  // table (RFC 7541 6.2.2).
+  if (has_length)
+    nva.back ().flags = NGHTTP2_NV_FLAG_NO_INDEX;
+  if (r.common) {
+    common_ = r.common;
+    for (const CommonField &f : *common_)
+      nva.push_back ({ (uint8_t *)f.lower.data (), (uint8_t *)f.value.data (), f.lower.size (),
+                       f.value.size (),
+                       NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE });
+  }
   int rv;
   if (bodyless || r.body_size () == 0) {
     rv = nghttp2_submit_response (session_, id, nva.data (), nva.size (), nullptr);

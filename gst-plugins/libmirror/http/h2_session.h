@@ -96,6 +96,7 @@ class H2Session {
   Output &out_;
   nghttp2_session *session_ = nullptr;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
+  CommonFields common_; // what submitted HEADERS point into until sent
   std::shared_ptr<bool> alive_ = std::make_shared<bool> (true);
 };
 

@@ -504,6 +504,9 @@ TcpFrontend::Connection::flush_ready ()
       head.append ("Cache-Control: ").append (r.cache_control).append ("\r\n");
     for (const auto &[name, value] : r.headers)
       head.append (name).append (": ").append (value).append ("\r\n");
+    if (r.common)
+      for (const CommonField &f : *r.common)
+        head.append (f.name).append (": ").append (f.value).append ("\r\n");
     if (r.status != 204 && r.status != 304)
       head.append ("Content-Length: ").append (std::to_string (r.body_size ())).append ("\r\n");
     if (close_after)

@@ -73,6 +73,19 @@ OriginResponse::body_size () const
   return n;
 }
 
+std::string_view
+OriginResponse::header (std::string_view name) const
+{
+  for (const auto &[n, v] : headers)
+    if (n == name)
+      return v;
+  if (common)
+    for (const CommonField &f : *common)
+      if (f.name == name)
+        return f.value;
+  return {};
+}
+
 OriginHandler::OriginHandler (MediaStore &store, GMainContext *context,
                               std::shared_ptr<Recorder> recorder, std::shared_ptr<S3Client> archive)
     : store_ (store), context_ (g_main_context_ref (context)),
@@ -80,10 +93,8 @@ OriginHandler::OriginHandler (MediaStore &store, GMainContext *context,
       dvr_ (
           std::make_unique<DvrPlayback> (std::move (recorder), std::move (archive), store, context))
 {
-  common_headers_ = {
-    { "Access-Control-Allow-Origin", "*" },
-    { "Access-Control-Expose-Headers", "Age, Date, Content-Length, Alt-Svc" },
-  };
+  add_common_header ("Access-Control-Allow-Origin", "*");
+  add_common_header ("Access-Control-Expose-Headers", "Age, Date, Content-Length, Alt-Svc");
 }
 
 OriginHandler::~OriginHandler ()
@@ -109,7 +120,14 @@ OriginHandler::set_asset (const std::string &path, OriginAsset asset)
 void
 OriginHandler::add_common_header (std::string name, std::string value)
 {
-  common_headers_.emplace_back (std::move (name), std::move (value));
+  // A new list: responses already out keep the one they point at.
+  auto fields = common_ ? std::make_shared<std::vector<CommonField>> (*common_)
+                        : std::make_shared<std::vector<CommonField>> ();
+  std::string lower (name);
+  for (char &c : lower)
+    c = g_ascii_tolower (c);
+  fields->push_back ({ std::move (name), std::move (lower), std::move (value) });
+  common_ = std::move (fields);
 }
 
 OriginHandlerStats
@@ -126,8 +144,7 @@ OriginHandler::stats () const
 OriginResponse
 OriginHandler::finish (OriginResponse r) const
 {
-  for (const auto &h : common_headers_)
-    r.headers.push_back (h);
+  r.common = common_;
   return r;
 }
 

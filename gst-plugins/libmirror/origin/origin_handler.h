@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// What the Origin answers, independent of the transport: the HTTPS/HTTP-1.1
-// front end (libsoup) and the HTTP/3 one hand every request to one
+// What the Origin answers, independent of the transport: the TCP front end
+// (HTTP/1.1 and HTTP/2) and the HTTP/3 one hand every request to one
 // OriginHandler and write out the OriginResponse it produces.
 //
 // Everything here runs on the Origin's own GMainContext thread, except the
@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -37,11 +38,22 @@ struct OriginRequest {
   std::string range;  // the Range header, if any
 };
 
+// A header field every answer of one handler carries (CORS, Alt-Svc): built
+// once, its name also lowercased for HTTP/2 and HTTP/3, shared by every
+// response rather than copied into each.
+struct CommonField {
+  std::string name;  // as HTTP/1.1 writes it: Access-Control-Allow-Origin
+  std::string lower; // as HTTP/2 and HTTP/3 must: access-control-allow-origin
+  std::string value;
+};
+using CommonFields = std::shared_ptr<const std::vector<CommonField>>;
+
 struct OriginResponse {
   int status = 200;
   std::string content_type;
   std::string cache_control;
   std::vector<std::pair<std::string, std::string>> headers; // any others
+  CommonFields common; // after headers; none on the front ends' own answers
   std::vector<Bytes> body; // refcounted store buffers, never copied per viewer
 
   static OriginResponse text (int status, std::string_view body,
@@ -51,6 +63,8 @@ struct OriginResponse {
   static OriginResponse json (int status, JsonBuilder *builder,
                               std::string cache_control = "no-cache");
   size_t body_size () const;
+  // The value of a field from headers or common (exact name), or "".
+  std::string_view header (std::string_view name) const;
 };
 
 // Delivered exactly once per request, on the Origin's context.
@@ -149,7 +163,7 @@ class OriginHandler {
   GMainContext *context_;
   std::shared_ptr<bool> alive_; // wake-ups posted after destruction see false
   std::map<std::string, OriginAsset> assets_;
-  std::vector<std::pair<std::string, std::string>> common_headers_;
+  CommonFields common_;
   std::map<HoldKey, std::unique_ptr<HoldGroup>> groups_;
   std::unique_ptr<class DvrPlayback> dvr_;
   uint64_t next_waiter_id_ = 1;

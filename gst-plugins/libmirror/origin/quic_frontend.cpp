@@ -1305,7 +1305,7 @@ QuicFrontend::Endpoint::Connection::answer (Request &r, OriginResponse response)
   std::vector<std::string> names;
   names.reserve (response.headers.size ());
   std::vector<nghttp3_nv> nva;
-  nva.reserve (4 + response.headers.size ());
+  nva.reserve (4 + response.headers.size () + (response.common ? response.common->size () : 0));
   nva.push_back (make_nv (kStatus, status));
   if (!response.content_type.empty ())
     nva.push_back (make_nv (kContentType, response.content_type));
@@ -1321,6 +1321,9 @@ QuicFrontend::Endpoint::Connection::answer (Request &r, OriginResponse response)
     names.push_back (std::move (lower));
     nva.push_back (make_nv (names.back (), value));
   }
+  if (response.common)
+    for (const CommonField &f : *response.common)
+      nva.push_back (make_nv (f.lower, f.value));
 
   nghttp3_data_reader reader{ h3_read_data };
   bool has_body = !head && !bodyless_status && response.body_size () > 0;

@@ -32,10 +32,7 @@ struct Answer {
   }
   std::string header (const std::string &name) const
   {
-    for (const auto &[n, v] : response->headers)
-      if (n == name)
-        return v;
-    return {};
+    return std::string (response->header (name));
   }
 };
 
