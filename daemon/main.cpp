@@ -349,13 +349,22 @@ Daemon::start (std::string *error, int *exit_code)
   // APIs.
   rest_ = std::make_unique<RestServer> (
       AdminContext{ config_, *streams_, registry_, metrics_, health_, started_ms_, origin_ });
-  if (!rest_->listen (config_.server.admin_bind_address, config_.server.admin_port, error))
+  const ServerConfig &server = config_.server;
+  const std::string admin_address = effective_admin_bind_address (server);
+  if (!rest_->listen (admin_address, server.admin_port, error))
     return false;
-  health_.set ("admin", true,
-               config_.server.admin_bind_address + ":"
-                   + std::to_string (config_.server.admin_port));
-  log_info ("admin API on http://%s:%u/ (REST /api/v1, /health, /metrics)",
-            config_.server.admin_bind_address.c_str (), config_.server.admin_port);
+  health_.set ("admin", true, admin_address + ":" + std::to_string (server.admin_port));
+  log_info ("admin API on http://%s:%u/ (REST /api/v1, /health, /metrics)", admin_address.c_str (),
+            server.admin_port);
+  if (server.admin_token.empty () && is_loopback_address (admin_address))
+    log_info ("admin API: this host only, as no server.admin_token is set; to reach it from "
+              "others, set server.admin_token (MIRROR_SERVER_ADMIN_TOKEN) and "
+              "server.admin_bind_address");
+  else if (server.admin_token.empty ())
+    log_warn ("admin API OPEN: %s:%u takes calls that change or delete every stream from any "
+                 "host that reaches it, with no token (server.admin_insecure is true); set "
+                 "server.admin_token",
+                 admin_address.c_str (), server.admin_port);
 
   dbus_ = std::make_unique<DbusService> (config_.monitoring.dbus, config_.monitoring.dbus_name,
                                          *streams_);

@@ -69,6 +69,12 @@ bind_address (std::string_view text)
 }
 
 std::optional<std::string>
+optional_bind_address (std::string_view text)
+{
+  return text.empty () ? std::nullopt : bind_address (text);
+}
+
+std::optional<std::string>
 transcoding_ladder (std::string_view text)
 {
   if (text.empty ())

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mirror::daemon {
@@ -17,8 +18,12 @@ struct ServerConfig {
   uint16_t http3_port = 8443;       // HTTPS/TCP and HTTP/3/UDP
   uint16_t http_port = 8080;        // plain HTTP/1.1
   uint16_t admin_port = 9090;       // REST, /metrics, /health, web page
-  std::string admin_bind_address = "0.0.0.0";
+  // Empty: 127.0.0.1 without an admin_token, 0.0.0.0 with one
+  // (effective_admin_bind_address). Anything but loopback without a token
+  // needs admin_insecure.
+  std::string admin_bind_address;
   std::string admin_token;          // empty: mutating calls need no token
+  bool admin_insecure = false;      // an admin API open to the network, tokenless
   std::string cert_file;            // empty: self-signed in the state dir
   std::string key_file;
   // HTTP/3 (QUIC) limits: what one peer, or all of them, can make us keep.
@@ -192,7 +197,16 @@ struct ConfigResult {
 };
 ConfigResult load_config (const std::string &path, const char *const *env);
 
-// The effective configuration as YAML (for `mirrord config` and debugging).
-std::string dump_config (const Config &config);
+// The effective configuration as YAML (for `mirrord check-config` and
+// debugging). Secrets (tokens, passwords, passphrases, keys) that are set read
+// "***" unless @reveal_secrets; an empty one reads "" (so "is it set?" is
+// answered without the value).
+std::string dump_config (const Config &config, bool reveal_secrets = false);
+
+// Where the admin port listens: server.admin_bind_address, or when that is
+// empty, 127.0.0.1 without an admin_token and 0.0.0.0 with one.
+std::string effective_admin_bind_address (const ServerConfig &server);
+// Whether @address reaches this host only (127.0.0.0/8, ::1, localhost).
+bool is_loopback_address (std::string_view address);
 
 }  // namespace mirror::daemon

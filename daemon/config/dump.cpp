@@ -27,11 +27,18 @@ split_path (std::string_view path)
   }
 }
 
+constexpr const char *kHidden = "***";
+
 void
-emit_value (YAML::Emitter &out, const Key &key, const Config &config)
+emit_value (YAML::Emitter &out, const Key &key, const Config &config, bool reveal)
 {
   Config copy = config; // fields are reached through a mutable accessor
   Field field = key.field (copy);
+  const bool hide = key.secret && !reveal;
+  if (hide && key.kind == Kind::kString) {
+    out << (std::get<std::string *> (field)->empty () ? "" : kHidden);
+    return;
+  }
   switch (key.kind) {
   case Kind::kStringList: {
     const auto &list = *std::get<std::vector<std::string> *> (field);
@@ -53,7 +60,7 @@ emit_value (YAML::Emitter &out, const Key &key, const Config &config)
     const auto &map = *std::get<std::map<std::string, std::string> *> (field);
     out << (map.empty () ? YAML::Flow : YAML::Block) << YAML::BeginMap;
     for (const auto &[name, value] : map)
-      out << YAML::Key << name << YAML::Value << value;
+      out << YAML::Key << name << YAML::Value << (hide ? kHidden : value);
     out << YAML::EndMap;
     return;
   }
@@ -79,7 +86,7 @@ emit_value (YAML::Emitter &out, const Key &key, const Config &config)
 } // namespace
 
 std::string
-dump_config (const Config &config)
+dump_config (const Config &config, bool reveal_secrets)
 {
   YAML::Emitter out;
   out << YAML::BeginMap;
@@ -100,12 +107,27 @@ dump_config (const Config &config)
       open.push_back (sections[i]);
     }
     out << YAML::Key << parts.back () << YAML::Value;
-    emit_value (out, key, config);
+    emit_value (out, key, config, reveal_secrets);
   }
   for (size_t i = 0; i < open.size (); i++)
     out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string (out.c_str ()) + "\n";
+}
+
+std::string
+effective_admin_bind_address (const ServerConfig &server)
+{
+  if (!server.admin_bind_address.empty ())
+    return server.admin_bind_address;
+  return server.admin_token.empty () ? "127.0.0.1" : "0.0.0.0";
+}
+
+bool
+is_loopback_address (std::string_view address)
+{
+  return address == "localhost" || address == "::1" || address == "[::1]"
+         || address.substr (0, 4) == "127.";
 }
 
 } // namespace mirror::daemon

@@ -175,6 +175,16 @@ RuleCheck::others () const
     return error;
   }
 
+  // The admin API can delete every stream: off loopback it needs a token,
+  // or the operator's explicit word that the network is trusted.
+  if (server.admin_token.empty () && !server.admin_insecure
+      && !is_loopback_address (effective_admin_bind_address (server)))
+    return fail (key ("server.admin_bind_address"),
+                 "would open the admin API (which can delete every stream) to other hosts "
+                 "without server.admin_token",
+                 "set server.admin_token (best MIRROR_SERVER_ADMIN_TOKEN), bind 127.0.0.1, or "
+                 "set server.admin_insecure: true on a trusted network");
+
   // 4:2:0 chroma needs even dimensions; encoders reject odd ones late.
   for (std::string_view path : { "transcoding.output_width", "transcoding.output_height" }) {
     const TranscodingConfig &t = config_.transcoding;

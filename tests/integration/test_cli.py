@@ -98,6 +98,23 @@ class BadConfig(unittest.TestCase):
         self.assertEqual(code, 0, out)
         self.assertIn("latency: 250ms", out)
 
+    def test_check_config_never_prints_a_secret(self):
+        secrets = {"MIRROR_SERVER_ADMIN_TOKEN": "tok-SECRET-1",
+                   "MIRROR_REDIS_PASSWORD": "redis-SECRET-2",
+                   "MIRROR_INGESTION_SRT_PASSPHRASE": "srt-SECRET-33",
+                   "MIRROR_STORAGE_S3_SECRET_ACCESS_KEY": "s3-SECRET-4"}
+        code, out = run_mirrord_once(["check-config"], env=secrets)
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("SECRET", out)
+        self.assertIn('admin_token: "***"', out)
+        self.assertIn('password: "***"', out)
+        self.assertIn('secret_access_key: "***"', out)
+
+    def test_admin_api_off_loopback_needs_a_token(self):
+        code, out = self.run_config("server:\n  admin_bind_address: 0.0.0.0\n")
+        self.assert_rejected(code, out, "server.admin_bind_address", "0.0.0.0", "admin_token",
+                             "admin_insecure")
+
 
 class RenderPipeline(unittest.TestCase):
     def test_renders_the_description_mirrord_would_run(self):
@@ -117,6 +134,38 @@ class RenderPipeline(unittest.TestCase):
         self.assertEqual(code, 2)
         self.assertIn("nope", out)
         self.assertIn("testsrc", out)
+
+
+class AdminBinding(unittest.TestCase):
+    def listening(self, port):
+        """The local IPv4 addresses listening on @port (from /proc/net/tcp)."""
+        found = set()
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                addr, p = local.split(":")
+                if state == "0A" and int(p, 16) == port:
+                    found.add(".".join(str(b) for b in reversed(bytes.fromhex(addr))) + f":{port}")
+        return found
+
+    def test_no_token_binds_loopback_and_says_how_to_open_it(self):
+        # The empty default, not the loopback address the helper sets.
+        m = Mirrord(env={"MIRROR_SERVER_ADMIN_BIND_ADDRESS": ""})
+        try:
+            self.assertEqual(self.listening(m.admin_port), {f"127.0.0.1:{m.admin_port}"})
+            self.assertIn("this host only", m.output())
+            self.assertNotIn("admin API OPEN", m.output())
+        finally:
+            self.assertEqual(m.stop(), 0, m.output())
+
+    def test_admin_insecure_opens_it_with_a_warning(self):
+        m = Mirrord(env={"MIRROR_SERVER_ADMIN_BIND_ADDRESS": "0.0.0.0",
+                         "MIRROR_SERVER_ADMIN_INSECURE": "true"})
+        try:
+            self.assertEqual(self.listening(m.admin_port), {f"0.0.0.0:{m.admin_port}"})
+            self.assertIn("admin API OPEN", m.output())
+        finally:
+            self.assertEqual(m.stop(), 0, m.output())
 
 
 class Degraded(unittest.TestCase):

@@ -373,3 +373,27 @@ TEST (ConfigErrors, EnvironmentErrorNamesTheVariable)
   EXPECT_EQ (e.to_string (), "config: MIRROR_SERVER_ADMIN_PORT: server.admin_port: \"abc\" is not "
                              "an integer (allowed: 1..65535)");
 }
+
+// The admin API can delete every stream: off loopback it needs a token or
+// the operator's explicit admin_insecure.
+TEST (ConfigErrors, AdminApiOffLoopbackNeedsATokenOrAdminInsecure)
+{
+  ConfigError e = error_of (load_yaml ("server:\n  admin_bind_address: 0.0.0.0\n"));
+  EXPECT_EQ (e.key, "server.admin_bind_address");
+  EXPECT_EQ (e.value, "0.0.0.0");
+  EXPECT_NE (e.problem.find ("without server.admin_token"), std::string::npos) << e.problem;
+  EXPECT_NE (e.allowed.find ("admin_insecure"), std::string::npos) << e.allowed;
+
+  auto bound = [] (const std::string &yaml) {
+    ConfigResult r = load_yaml (yaml);
+    EXPECT_FALSE (r.error) << yaml << ": " << r.error->to_string ();
+    return r.config ? effective_admin_bind_address (r.config->server) : "";
+  };
+  EXPECT_EQ (bound (""), "127.0.0.1");
+  EXPECT_EQ (bound ("server:\n  admin_token: t0ken\n"), "0.0.0.0");
+  EXPECT_EQ (bound ("server:\n  admin_bind_address: ::1\n"), "::1");
+  EXPECT_EQ (bound ("server:\n  admin_bind_address: 10.0.0.1\n  admin_token: t0ken\n"),
+             "10.0.0.1");
+  EXPECT_EQ (bound ("server:\n  admin_bind_address: 0.0.0.0\n  admin_insecure: true\n"),
+             "0.0.0.0");
+}

@@ -71,12 +71,13 @@ TEST (ConfigFiles, DumpOfEveryChangedKeyRoundTrips)
            "MIRROR_MONITORING_DBUS=off" };
   ConfigResult changed = load_config ("", env.get ());
   ASSERT_FALSE (changed.error) << changed.error->to_string ();
-  std::string dump = dump_config (*changed.config);
-  ASSERT_NE (dump, dump_config (Config{}));
+  const bool reveal = true; // the secrets too, to read them back
+  std::string dump = dump_config (*changed.config, reveal);
+  ASSERT_NE (dump, dump_config (Config{}, reveal));
 
   ConfigResult reloaded = load_yaml (dump);
   ASSERT_FALSE (reloaded.error) << reloaded.error->to_string () << "\n" << dump;
-  EXPECT_EQ (dump_config (*reloaded.config), dump);
+  EXPECT_EQ (dump_config (*reloaded.config, reveal), dump);
   const Config &c = *reloaded.config;
   EXPECT_EQ (c.server.admin_token, "yes");
   EXPECT_EQ (c.ingestion.srt.passphrase, "\"quoted\" pass: phrase");
@@ -87,4 +88,24 @@ TEST (ConfigFiles, DumpOfEveryChangedKeyRoundTrips)
   EXPECT_EQ (c.server.shutdown_timeout_ms, 1500);
   EXPECT_EQ (c.registry.node_id, "8080");
   EXPECT_EQ (c.redis.key_prefix, "{x}:");
+}
+
+TEST (ConfigFiles, DumpHidesEverySecretThatIsSet)
+{
+  Env env{ "MIRROR_SERVER_ADMIN_TOKEN=admin-secret-1",
+           "MIRROR_INGESTION_SRT_PASSPHRASE=srt-secret-22",
+           "MIRROR_INGESTION_SRT_STREAM_PASSPHRASES=cam1=stream-secret-3",
+           "MIRROR_STORAGE_S3_SECRET_ACCESS_KEY=s3-secret-44",
+           "MIRROR_REDIS_PASSWORD=redis-secret-5" };
+  ConfigResult result = load_config ("", env.get ());
+  ASSERT_FALSE (result.error) << result.error->to_string ();
+  const std::string dump = dump_config (*result.config);
+  EXPECT_EQ (dump.find ("secret-"), std::string::npos) << dump;
+  EXPECT_NE (dump.find ("admin_token: \"***\""), std::string::npos) << dump;
+  EXPECT_NE (dump.find ("password: \"***\""), std::string::npos) << dump;
+  EXPECT_NE (dump.find ("cam1: \"***\""), std::string::npos) << dump;
+  // Unset ones read empty: whether a secret is set is not itself a secret.
+  const std::string defaults = dump_config (Config{});
+  EXPECT_NE (defaults.find ("admin_token: \"\""), std::string::npos) << defaults;
+  EXPECT_EQ (defaults.find ("***"), std::string::npos) << defaults;
 }
