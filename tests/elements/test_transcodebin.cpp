@@ -3,6 +3,7 @@
 // videotestsrc and x264/x265/libav encoders, outputs caught by
 // fakesink handoffs ("unit"), or written to MP4 and read back by ffprobe
 // ("integration"). Sizes and frame counts are small: the box is shared.
+// "gpu": the NVIDIA paths, run by tools/gpu-check where a GPU is at hand.
 //
 // The C++ headers come first: check.h defines a `fail` macro that would
 // clash with std::basic_ios::fail.
@@ -757,6 +758,84 @@ GST_START_TEST (test_bitrate_keyframes_ffprobe)
 }
 GST_END_TEST;
 
+// "gpu" mode, run by tools/gpu-check on a machine with an NVIDIA GPU and the
+// nvcodec plugin: the same element with decoder=nvidia. NVDEC decodes, the
+// frames stay on the GPU through cudaconvertscale, and either cudadownload
+// feeds x264enc (the mixed path: H100/H200 have NVDEC but no NVENC) or,
+// where the chip has NVENC, nvh264enc/nvcudah264enc takes CUDA memory.
+
+static bool
+registered (const char *factory)
+{
+  GstElementFactory *f = gst_element_factory_find (factory);
+  if (f)
+    gst_object_unref (f);
+  return f != nullptr;
+}
+
+static bool
+has_child (const Run &run, const std::string &want)
+{
+  return std::find (run.children.begin (), run.children.end (), want) != run.children.end ();
+}
+
+// One 1080p input of @codec through decoder=nvidia and @encoder; checks the
+// chosen elements, the children on the GPU path, and every frame out.
+static void
+check_gpu_path (const char *codec, const char *encoder, const char *want_decoder,
+                const char *want_hardware)
+{
+  fail_unless (registered (want_decoder),
+               "%s is not registered: no nvcodec plugin, or no usable NVIDIA GPU", want_decoder);
+  fail_unless (registered ("cudaconvertscale"), "cudaconvertscale is not registered");
+  Run run;
+  run_pipeline (std::string ("mirrortranscodebin name=t decoder=nvidia encoder=") + encoder
+                    + " stats-interval=100000000 t.src_0 ! fakesink name=out0 "
+                    + video_source (codec, 30, 1920, 1080),
+                run, 120);
+  g_print ("gpu path %s: decoder %s, encoder %s, hardware %s\n", codec, run.decoder.c_str (),
+           run.encoder.c_str (), run.hardware.c_str ());
+  fail_unless (run.warnings.empty (), "%s", run.warnings.empty () ? "" : run.warnings[0].c_str ());
+  fail_unless_equals_string (run.decoder.c_str (), want_decoder);
+  fail_unless_equals_string (run.hardware.c_str (), want_hardware);
+  fail_unless_equals_int (run.decoders, 1);
+  fail_unless (has_child (run, std::string ("decoder=") + want_decoder), "no child decoder");
+  fail_unless (has_child (run, "src_0_scale=cudaconvertscale"), "scaling is not on the GPU");
+  bool mixed = g_str_equal (want_hardware, "mixed");
+  fail_unless (has_child (run, "src_0_download=cudadownload") == mixed,
+               mixed ? "no cudadownload before the CPU encoder" : "frames downloaded for NVENC");
+  const Output &out = run.outputs["out0"];
+  fail_unless_equals_int ((int)out.frames.size (), 30);
+  check_h264_caps (out, 640, 360);
+  fail_unless (run.stats_messages >= 1, "no mirror-transcode-stats message");
+  fail_unless_equals_string (gst_structure_get_string (run.stats, "decoder"), want_decoder);
+}
+
+// NVDEC + x264, H.265 and H.264 in: what must work on every NVIDIA GPU.
+GST_START_TEST (test_gpu_mixed_hevc)
+{
+  check_gpu_path ("h265", "cpu", "nvh265dec", "mixed");
+}
+GST_END_TEST;
+
+GST_START_TEST (test_gpu_mixed_h264)
+{
+  check_gpu_path ("h264", "cpu", "nvh264dec", "mixed");
+}
+GST_END_TEST;
+
+// NVDEC + NVENC, only where the chip has NVENC (nvcodec registers the
+// encoders only then).
+GST_START_TEST (test_gpu_all_nvidia)
+{
+  if (!registered ("nvh264enc") && !registered ("nvcudah264enc")) {
+    g_print ("no NVENC on this GPU (no nvh264enc, no nvcudah264enc): all-GPU path not tried\n");
+    return;
+  }
+  check_gpu_path ("h265", "nvidia", "nvh265dec", "gpu");
+}
+GST_END_TEST;
+
 static const char *mode = "unit";
 
 static Suite *
@@ -773,6 +852,10 @@ transcodebin_suite (void)
     tcase_add_test (tc, test_properties_and_ladder);
     tcase_add_test (tc, test_bad_choice_refused_when_set);
     tcase_add_test (tc, test_bad_ladder_refused);
+  } else if (g_strcmp0 (mode, "gpu") == 0) {
+    tcase_add_test (tc, test_gpu_mixed_hevc);
+    tcase_add_test (tc, test_gpu_mixed_h264);
+    tcase_add_test (tc, test_gpu_all_nvidia);
   } else {
     tcase_add_test (tc, test_hevc_cpu_path);
     tcase_add_test (tc, test_h264_keyframes);
