@@ -14,6 +14,9 @@ namespace mirror {
 namespace {
 
 constexpr int64_t kNsPerS = 1000000000;
+// The latest whole second an int64 of nanoseconds holds (2262-04-11): later
+// times are malformed, as are times before 1970 (Unix seconds have no sign).
+constexpr int64_t kMaxSeconds = INT64_MAX / kNsPerS - 1;
 
 // Percent-decoding of a query value ("2026-12-06T15%3A00%3A00%2B01%3A00"),
 // '+' kept as '+': a time zone, which browsers send encoded anyway.
@@ -45,7 +48,8 @@ parse_unix_seconds (std::string_view s)
   if (whole.empty () || whole.size () > 11)
     return std::nullopt;
   auto [end, ec] = std::from_chars (whole.data (), whole.data () + whole.size (), seconds);
-  if (ec != std::errc () || end != whole.data () + whole.size () || seconds < 0)
+  if (ec != std::errc () || end != whole.data () + whole.size () || seconds < 0
+      || seconds > kMaxSeconds)
     return std::nullopt;
   int64_t ns = 0;
   if (dot != std::string_view::npos) {
@@ -76,10 +80,12 @@ parse_iso8601 (const std::string &s)
   g_time_zone_unref (utc);
   if (!dt)
     return std::nullopt;
-  int64_t ns
-      = g_date_time_to_unix (dt) * kNsPerS + int64_t (g_date_time_get_microsecond (dt)) * 1000;
+  const int64_t seconds = g_date_time_to_unix (dt);
+  const int64_t us = g_date_time_get_microsecond (dt);
   g_date_time_unref (dt);
-  return ns;
+  if (seconds < 0 || seconds > kMaxSeconds)
+    return std::nullopt;
+  return seconds * kNsPerS + us * 1000;
 }
 
 std::string
