@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The HTTP/3 front end's UDP side: datagrams from one client port to a
+// QuicFrontend on loopback (ngtcp2's packet decoding, the connection-ID
+// routing, version negotiation, Retry and stateless resets, the refusal
+// counters). Input: datagrams, each a 2-byte big-endian length and its
+// bytes; a length with the top bit set makes that datagram a QUIC v1
+// Initial header (its DCID length from the next byte) padded to 1200 bytes
+// before the bytes, so that the server gets past the first checks. One
+// front end serves every input, as in mirrord.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <glib.h>
+
+#include "../unit/hls/hls_test_feed.h"
+#include "fuzz_check.h"
+#include "origin/origin_handler.h"
+#include "origin/quic_frontend.h"
+#include "origin/tls_identity.h"
+#include "util/main_context.h"
+
+namespace {
+
+struct Server {
+  mirror::MediaStore media;
+  std::shared_ptr<mirror::StreamStore> stream;
+  std::unique_ptr<mirror::test::Feed> feed;
+  GMainContext *context = nullptr;
+  std::unique_ptr<mirror::OriginHandler> handler;
+  std::unique_ptr<mirror::QuicFrontend> frontend;
+  uint16_t port = 0;
+
+  Server ()
+  {
+    stream = media.open_stream ("cam1", mirror::test::default_config ());
+    stream->add_rendition (mirror::test::video_info ("video"));
+    stream->set_init ("video", mirror::test::fake_init ());
+    feed = std::make_unique<mirror::test::Feed> (*stream, "video");
+    feed->segments (2);
+    feed->next_segment_part ();
+    g_autofree char *dir = g_dir_make_tmp ("mirror-fuzz-quic-XXXXXX", nullptr);
+    std::string error;
+    auto identity = mirror::load_or_create_tls_identity ("", "", dir, &error);
+    FUZZ_CHECK (identity, error);
+    context = g_main_context_new ();
+    std::promise<uint16_t> listening;
+    std::thread ([this, &listening, identity = *identity] {
+      g_main_context_push_thread_default (context);
+      handler = std::make_unique<mirror::OriginHandler> (media, context);
+      mirror::QuicFrontend::Limits limits;
+      limits.idle_timeout_ns = 2LL * 1000000000;
+      frontend = std::make_unique<mirror::QuicFrontend> (*handler, identity, limits);
+      std::string error;
+      listening.set_value (frontend->listen ("127.0.0.1", 0, &error) ? frontend->port () : 0);
+      GMainLoop *loop = g_main_loop_new (context, FALSE);
+      g_main_loop_run (loop); // for the life of the process
+    }).detach ();
+    port = listening.get_future ().get ();
+    FUZZ_CHECK (port != 0, "the QUIC front end does not listen");
+    // Listening, the key in memory: its files may go.
+    const std::string rm = std::string ("rm -rf '") + dir + "'";
+    g_spawn_command_line_sync (rm.c_str (), nullptr, nullptr, nullptr, nullptr);
+  }
+};
+
+Server *server;
+
+} // namespace
+
+extern "C" int
+LLVMFuzzerInitialize (int *, char ***)
+{
+  g_log_set_always_fatal (GLogLevelFlags (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR));
+  server = new Server ();
+  return 0;
+}
+
+extern "C" int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  // A new client port each time: a new 4-tuple, as a new client.
+  int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons (server->port);
+  to.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  FUZZ_CHECK (connect (fd, reinterpret_cast<sockaddr *> (&to), sizeof to) == 0, "connect");
+  size_t at = 0;
+  int sent = 0;
+  while (at + 2 <= size && sent < 16) {
+    const unsigned word = (unsigned (data[at]) << 8) | data[at + 1];
+    at += 2;
+    const size_t len = std::min<size_t> (word & 0x7fff, size - at);
+    std::vector<uint8_t> datagram;
+    if (word & 0x8000) {
+      const uint8_t dcid_len = len > 0 ? 8 + data[at] % 13 : 8;
+      datagram = { 0xc3, 0x00, 0x00, 0x00, 0x01, dcid_len };
+      for (uint8_t i = 0; i < dcid_len; ++i)
+        datagram.push_back (uint8_t (sent * 31 + i));
+      datagram.push_back (0); // no SCID
+    }
+    datagram.insert (datagram.end (), data + at, data + at + len);
+    if (word & 0x8000 && datagram.size () < 1200)
+      datagram.resize (1200, 0);
+    at += len;
+    send (fd, datagram.data (), datagram.size (), 0);
+    ++sent;
+    // Whatever comes back (Retry, version negotiation, a reset): read it.
+    pollfd p{ fd, POLLIN, 0 };
+    uint8_t buf[2048];
+    while (poll (&p, 1, 0) > 0 && recv (fd, buf, sizeof buf, 0) > 0) {
+    }
+  }
+  // The front end has read everything once a call on its thread returns.
+  std::promise<void> done;
+  mirror::invoke_on (server->context, [&done] { done.set_value (); });
+  done.get_future ().wait ();
+  close (fd);
+  return 0;
+}
