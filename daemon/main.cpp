@@ -58,8 +58,40 @@ print_usage (FILE *out)
       "       mirrord check-config [--config FILE]   validate and print the effective config\n"
       "       mirrord render-pipeline NAME [VAR=VALUE...] [--config FILE]\n"
       "                                  print a pipelines/ description with its variables filled\n"
+      "       mirrord sign-url STREAM [DURATION] [--config FILE]\n"
+      "                                  print a playback token for STREAM valid for DURATION\n"
+      "                                  (default 24h; needs server.playback_token_key)\n"
       "\n"
       "Every config key can be overridden by MIRROR_<SECTION>_<KEY> (e.g. MIRROR_REDIS_ADDR).\n");
+}
+
+// mirrord sign-url STREAM [DURATION]: the token, then the URL to give a viewer.
+int
+sign_url (const Config &config, const std::vector<std::string> &operands)
+{
+  if (operands.empty () || operands.size () > 2) {
+    fprintf (stderr, "mirrord: sign-url needs a stream id and at most a duration (e.g. 1h)\n");
+    return kExitConfig;
+  }
+  if (config.server.playback_token_key.empty ()) {
+    fprintf (stderr, "mirrord: sign-url: server.playback_token_key is not set (signed playback "
+                     "URLs are off)\n");
+    return kExitConfig;
+  }
+  const std::string &stream = operands[0];
+  const std::string ttl_text = operands.size () > 1 ? operands[1] : "24h";
+  const std::optional<int64_t> ttl_ms = config_values::parse_duration_ms (ttl_text);
+  if (!ttl_ms || *ttl_ms < 1000) {
+    fprintf (stderr, "mirrord: sign-url: \"%s\" is not a duration of a second or more (e.g. "
+                     "90s, 2h)\n",
+             ttl_text.c_str ());
+    return kExitConfig;
+  }
+  const int64_t expires = g_get_real_time () / G_USEC_PER_SEC + *ttl_ms / 1000;
+  const std::string token = PlaybackTokens (config.server.playback_token_key).sign (stream, expires);
+  printf ("%s\nhttps://<host>:%u/live/%s/index.m3u8?token=%s\n", token.c_str (),
+          config.server.http3_port, stream.c_str (), token.c_str ());
+  return 0;
 }
 
 struct Options {
@@ -91,7 +123,10 @@ parse_args (int argc, char **argv, Options *options)
       options->command = "check-config";
     } else if (arg == "render-pipeline") {
       options->command = "render-pipeline";
-    } else if (options->command == "render-pipeline" && arg[0] != '-') {
+    } else if (arg == "sign-url") {
+      options->command = "sign-url";
+    } else if ((options->command == "render-pipeline" || options->command == "sign-url")
+               && arg[0] != '-') {
       options->operands.push_back (arg);
     } else if (arg.rfind ("--config", 0) == 0 || arg == "-c") {
       const char *v = arg == "-c" ? (i + 1 < argc ? argv[++i] : nullptr) : value ("--config");
@@ -266,6 +301,7 @@ Daemon::start (std::string *error, int *exit_code)
   origin_config.state_dir = config_.storage.local.cache_dir;
   origin_config.http_idle_timeout_ms = config_.server.http_idle_timeout_ms;
   origin_config.workers = unsigned (config_.server.workers);
+  origin_config.playback_token_key = config_.server.playback_token_key;
   // An ended stream's playlists stay as long as the stream stays listed.
   origin_config.linger_ns = config_.ingestion.ended_retention_ms * 1000000;
   origin_config.stream_defaults.part_target_ns = config_.packaging.part_duration_ms * 1000000;
@@ -548,6 +584,8 @@ main_entry (int argc, char **argv)
   }
   if (options.command == "render-pipeline")
     return render_pipeline (config, options.operands);
+  if (options.command == "sign-url")
+    return sign_url (config, options.operands);
 
   gst_init (nullptr, nullptr);
   Daemon daemon (std::move (config));

@@ -69,6 +69,14 @@ bind_address (std::string_view text)
 }
 
 std::optional<std::string>
+playback_token_key (std::string_view text)
+{
+  if (!text.empty () && text.size () < 16)
+    return "has " + std::to_string (text.size ()) + " characters";
+  return std::nullopt;
+}
+
+std::optional<std::string>
 optional_bind_address (std::string_view text)
 {
   return text.empty () ? std::nullopt : bind_address (text);

@@ -14,6 +14,7 @@ std::optional<std::string> host_port_or_empty (std::string_view text);
 std::optional<std::string> bind_address (std::string_view text);
 // Empty (a default chosen elsewhere) or an address.
 std::optional<std::string> optional_bind_address (std::string_view text);
+std::optional<std::string> playback_token_key (std::string_view text);
 std::optional<std::string> srt_passphrase (std::string_view text);
 std::optional<std::string> transcoding_ladder (std::string_view text);
 std::optional<std::string> not_empty (std::string_view text);

@@ -24,6 +24,8 @@ struct ServerConfig {
   std::string admin_bind_address;
   std::string admin_token;          // empty: mutating calls need no token
   bool admin_insecure = false;      // an admin API open to the network, tokenless
+  // HMAC key of signed playback URLs (origin/playback_token.h); empty: off.
+  std::string playback_token_key;
   std::string cert_file;            // empty: self-signed in the state dir
   std::string key_file;
   // HTTP/3 (QUIC) limits: what one peer, or all of them, can make us keep.

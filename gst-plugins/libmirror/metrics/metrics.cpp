@@ -127,6 +127,10 @@ Metrics::Metrics ()
       origin_hint_misses_total (COUNTER (
           "mirror_origin_hint_misses_total",
           "Held requests for a preload-hinted part that was never published (answered 404)")),
+      origin_token_refused_total (COUNTER (
+          "mirror_origin_token_refused_total",
+          "Viewer requests refused 403 for a missing, malformed, expired or wrong playback "
+          "token (server.playback_token_key)")),
       http3_connections (GAUGE ("mirror_http3_connections", "QUIC connections open now")),
       http3_connections_total (COUNTER ("mirror_http3_connections_total",
                                         "QUIC connections accepted (address validated)")),

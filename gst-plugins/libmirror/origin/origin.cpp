@@ -142,6 +142,9 @@ Origin::start_worker (Worker &w)
   w.handler = std::make_unique<OriginHandler> (store_, w.context, config_.stream_defaults.recorder,
                                                config_.archive ? config_.archive->s3 () : nullptr);
   add_player_assets (*w.handler);
+  if (!config_.playback_token_key.empty ())
+    w.handler->set_playback_tokens (
+        std::make_shared<const PlaybackTokens> (config_.playback_token_key));
   TcpFrontend::Limits limits;
   limits.idle_timeout_ms = config_.http_idle_timeout_ms;
   std::string err;
@@ -331,6 +334,7 @@ add_requests (OriginHandlerStats &sum, const OriginHandlerStats &s)
   sum.hold_groups += s.hold_groups;
   sum.hold_timeouts += s.hold_timeouts;
   sum.hint_misses += s.hint_misses;
+  sum.token_refused += s.token_refused;
 }
 
 } // namespace

@@ -65,6 +65,8 @@ struct OriginConfig {
   int64_t http_idle_timeout_ms = 30000;
   // Worker threads serving viewers; 0: one per core.
   unsigned workers = 1;
+  // Signed playback URLs (playback_token.h) with this HMAC key; empty: off.
+  std::string playback_token_key;
 };
 
 struct OriginStats {

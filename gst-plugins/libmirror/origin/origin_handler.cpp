@@ -130,6 +130,12 @@ OriginHandler::add_common_header (std::string name, std::string value)
   common_ = std::move (fields);
 }
 
+void
+OriginHandler::set_playback_tokens (std::shared_ptr<const PlaybackTokens> tokens)
+{
+  tokens_ = std::move (tokens);
+}
+
 OriginHandlerStats
 OriginHandler::stats () const
 {
@@ -176,7 +182,10 @@ OriginHandler::handle (const OriginRequest &request, OriginRespond respond)
 
   const std::string &path = request.path;
   if (path == "/live/index.json" || path == "/live/") {
-    out (stream_index ());
+    // With signed URLs, which streams exist is not for anyone to list.
+    out (tokens_ ? OriginResponse::text (403, "the stream list is off while playback URLs are "
+                                              "signed (server.playback_token_key)")
+                 : stream_index ());
   } else if (path.rfind (kLivePrefix, 0) == 0) {
     handle_live (request, std::string_view (path).substr (strlen (kLivePrefix)), out, &cancel);
   } else if (auto it = assets_.find (path == "/index.html" ? "/" : path); it != assets_.end ()) {
@@ -232,6 +241,27 @@ OriginHandler::handle_live (const OriginRequest &request, std::string_view rest,
     return;
   }
   std::string id (rest.substr (0, slash));
+  if (tokens_) {
+    // Before anything is held or read: a refusal costs nothing else.
+    const std::string_view token = playback_token_in (request.query);
+    const auto verdict = tokens_->check (id, token, g_get_real_time () / G_USEC_PER_SEC);
+    if (verdict != PlaybackTokens::Verdict::kOk) {
+      ++stats_.token_refused;
+      respond (OriginResponse::text (403, "stream " + id + ": " + PlaybackTokens::why (verdict)));
+      return;
+    }
+    // Every URI of the playlists it gets carries the token on.
+    respond = [respond = std::move (respond), token = std::string (token)] (OriginResponse r) {
+      if (r.status == 200 && r.content_type == hls_content_type (HlsObjectKind::kMediaPlaylist)) {
+        std::string text;
+        for (const Bytes &b : r.body)
+          text.append (reinterpret_cast<const char *> (b.data ()), b.size ());
+        r.body.clear ();
+        r.body.push_back (Bytes::copy (add_token_to_playlist (text, token)));
+      }
+      respond (std::move (r));
+    };
+  }
   auto ref = parse_hls_object_path (rest.substr (slash + 1));
   if (!ref) {
     respond (OriginResponse::text (404, "no such object in stream " + id + ": " + request.path));

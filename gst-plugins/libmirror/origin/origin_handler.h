@@ -25,6 +25,7 @@
 #include <json-glib/json-glib.h>
 
 #include "hls/media_store.h"
+#include "origin/playback_token.h"
 #include "storage/recorder.h"
 #include "storage/s3_client.h"
 #include "util/bytes.h"
@@ -85,6 +86,8 @@ struct OriginHandlerStats {
   // Held requests for a hinted part that was never published (404): a
   // preload hint that did not come true.
   uint64_t hint_misses = 0;
+  // Refused 403 for a missing, malformed, expired or wrong playback token.
+  uint64_t token_refused = 0;
 };
 
 class OriginHandler {
@@ -110,6 +113,9 @@ class OriginHandler {
 
   // Headers every response carries (CORS; Alt-Svc once HTTP/3 listens).
   void add_common_header (std::string name, std::string value);
+  // Signed playback URLs: from now on every /live/<stream>/ request needs a
+  // token from @tokens (playback_token.h); none: open (the default).
+  void set_playback_tokens (std::shared_ptr<const PlaybackTokens> tokens);
 
  private:
   struct Waiter {
@@ -168,6 +174,7 @@ class OriginHandler {
   std::unique_ptr<class DvrPlayback> dvr_;
   uint64_t next_waiter_id_ = 1;
   OriginHandlerStats stats_;
+  std::shared_ptr<const PlaybackTokens> tokens_;
 };
 
 } // namespace mirror

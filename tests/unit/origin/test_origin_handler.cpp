@@ -321,5 +321,51 @@ TEST (ByteRange, SingleRangesOfEveryForm)
     EXPECT_EQ (parse_byte_range (ignored, 1000, &r), ByteRangeVerdict::kWhole) << ignored;
 }
 
+// Signed playback URLs: refused before anything is held, and a valid token
+// rides on every URI of the playlists it gets.
+TEST_F (OriginHandlerTest, SignedPlaybackUrls)
+{
+  auto tokens = std::make_shared<const PlaybackTokens> ("a-key-of-sixteen-chars");
+  handler_->set_playback_tokens (tokens);
+  feed_->segments (2);
+  const int64_t now = g_get_real_time () / G_USEC_PER_SEC;
+  const std::string good = tokens->sign ("cam1", now + 60);
+
+  auto missing = get ("/live/cam1/index.m3u8");
+  EXPECT_EQ (missing->status (), 403);
+  EXPECT_NE (missing->body ().find ("stream cam1: needs a playback token"), std::string::npos)
+      << missing->body ();
+  EXPECT_EQ (get ("/live/cam1/index.m3u8", "token=" + tokens->sign ("cam1", now - 1))->status (),
+             403);
+  EXPECT_EQ (get ("/live/cam1/index.m3u8", "token=" + tokens->sign ("cam2", now + 60))->status (),
+             403);
+  EXPECT_EQ (get ("/live/index.json")->status (), 403);
+  // A blocking reload with a wrong token is refused at once, never held.
+  auto held = get ("/live/cam1/video.m3u8",
+                   playlist_query (hint ()) + "&token=" + tokens->sign ("cam2", now + 60));
+  EXPECT_EQ (held->status (), 403);
+  EXPECT_EQ (handler_->stats ().held_now, 0u);
+  EXPECT_EQ (handler_->stats ().token_refused, 4u); // the stream's: not the list
+
+  auto mv = get ("/live/cam1/index.m3u8", "token=" + good);
+  ASSERT_EQ (mv->status (), 200) << mv->body ();
+  EXPECT_NE (mv->body ().find ("video.m3u8?token=" + good), std::string::npos) << mv->body ();
+  auto pl = get ("/live/cam1/video.m3u8", "token=" + good);
+  ASSERT_EQ (pl->status (), 200);
+  EXPECT_NE (pl->body ().find ("#EXT-X-MAP:URI=\"video/init0.mp4?token=" + good + "\""),
+             std::string::npos)
+      << pl->body ();
+  EXPECT_NE (pl->body ().find ("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"video/part"),
+             std::string::npos);
+  // Every URI line and URI attribute carries it; nothing else changed.
+  std::string rest = pl->body ();
+  size_t uris = 0;
+  for (size_t at = 0; (at = rest.find (".m4s", at)) != std::string::npos; at++, uris++)
+    EXPECT_EQ (rest.compare (at, 11 + good.size (), ".m4s?token=" + good), 0) << rest;
+  EXPECT_GT (uris, 4u);
+  EXPECT_EQ (get ("/live/cam1/video/part1.0.m4s", "token=" + good)->status (), 200);
+  EXPECT_EQ (get ("/live/cam1/video/part1.0.m4s")->status (), 403);
+}
+
 } // namespace
 } // namespace mirror::test
