@@ -275,18 +275,20 @@ GST_START_TEST (test_properties_and_ladder)
                 "x264-preset", &preset, "x264-tune", &tune, "profile", &profile, "bframes",
                 &bframes, "bitrate", &bitrate, "stats-interval", &stats_interval, nullptr);
   fail_unless_equals_string (s, "360p");
-  // The choices are enums: gst-inspect-1.0 lists their values.
-  auto nick = [e] (const char *property, gint value) {
+  // The choices are enums: gst-inspect-1.0 lists their values. The nick is
+  // the enum class's own string: fail_unless_equals_string keeps a pointer
+  // past the expression, so never a temporary's c_str () here.
+  auto nick = [e] (const char *property, gint value) -> const gchar * {
     GParamSpec *spec = g_object_class_find_property (G_OBJECT_GET_CLASS (e), property);
     fail_unless (G_IS_PARAM_SPEC_ENUM (spec), "%s is not an enum", property);
     GEnumValue *v = g_enum_get_value (G_PARAM_SPEC_ENUM (spec)->enum_class, value);
-    return std::string (v ? v->value_nick : "?");
+    return v ? v->value_nick : "?";
   };
-  fail_unless_equals_string (nick ("hardware", hw).c_str (), "none");
-  fail_unless_equals_string (nick ("decoder", dec).c_str (), "auto");
-  fail_unless_equals_string (nick ("encoder", enc).c_str (), "auto");
-  fail_unless_equals_string (nick ("x264-preset", preset).c_str (), "veryfast");
-  fail_unless_equals_string (nick ("profile", profile).c_str (), "main");
+  fail_unless_equals_string (nick ("hardware", hw), "none");
+  fail_unless_equals_string (nick ("decoder", dec), "auto");
+  fail_unless_equals_string (nick ("encoder", enc), "auto");
+  fail_unless_equals_string (nick ("x264-preset", preset), "veryfast");
+  fail_unless_equals_string (nick ("profile", profile), "main");
   GParamSpec *tune_spec = g_object_class_find_property (G_OBJECT_GET_CLASS (e), "x264-tune");
   fail_unless (G_IS_PARAM_SPEC_FLAGS (tune_spec));
   GFlagsValue *tune_value
