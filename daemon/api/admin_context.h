@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "http/soup_acceptor.h"
@@ -48,6 +49,10 @@ struct AdminContext {
   std::shared_ptr<Origin> origin; // null: no LL-HLS front end
   // The admin port's own connections (set by the REST server).
   std::function<SoupAcceptor::Stats ()> admin_connections;
+  // Sets an SRT stream's passphrase for new callers (IngestListeners); none:
+  // no SRT listener.
+  std::function<bool (const std::string &id, std::optional<std::string> passphrase)>
+      set_srt_passphrase;
 };
 
 } // namespace mirror::daemon

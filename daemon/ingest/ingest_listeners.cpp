@@ -188,6 +188,20 @@ IngestListeners::count_rtp_drops ()
   counted_unmapped_ = counters.unmapped_payload_type;
 }
 
+bool
+IngestListeners::set_srt_passphrase (const std::string &stream_id,
+                                     std::optional<std::string> passphrase)
+{
+  if (!srt_)
+    return false;
+  log_info ("SRT: stream '%s': %s for callers from now on", stream_id.c_str (),
+            !passphrase            ? "the configured passphrase again"
+            : passphrase->empty () ? "no encryption"
+                                   : "a new passphrase");
+  srt_->set_stream_passphrase (stream_id, std::move (passphrase));
+  return true;
+}
+
 void
 IngestListeners::stop ()
 {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <glib.h>
@@ -33,6 +34,10 @@ class IngestListeners {
   bool start (std::string *error);
   // Stops taking new callers (existing pipelines keep their hub references).
   void stop ();
+  // An SRT stream's passphrase for callers admitted from now on (rotation;
+  // the live caller goes on): "" unencrypted, none: the config's again.
+  // False when there is no SRT listener.
+  bool set_srt_passphrase (const std::string &stream_id, std::optional<std::string> passphrase);
 
  private:
   void on_srt_caller (const std::string &stream_id, const std::string &peer);

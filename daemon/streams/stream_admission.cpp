@@ -11,16 +11,12 @@
 
 namespace mirror::daemon {
 
-namespace {
-
 bool
 valid_stream_id (const std::string &id)
 {
   static const std::regex pattern ("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
   return std::regex_match (id, pattern);
 }
-
-} // namespace
 
 ApiError
 from_registry (const RegistryStatus &status, const std::string &id)

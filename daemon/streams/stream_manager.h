@@ -39,6 +39,9 @@ struct StreamRequest {
   std::map<std::string, std::string> variables; // extra ${name} values
 };
 
+// 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit.
+bool valid_stream_id (const std::string &id);
+
 class StreamManager {
  public:
   using DoneFn = std::function<void (const ApiError &)>; // ok() on success

@@ -227,6 +227,44 @@ class Ingest(unittest.TestCase):
         self.assertEqual(again["created_at"], first["created_at"])
         self.assertIn("reconnected", self.m.output())
 
+    def test_2b_passphrase_rotation_spares_the_live_caller(self):
+        old, new = "rotate me first", "rotated secret two"
+        put = lambda body, sid="cam-rot": self.m.http("PUT", f"/api/v1/streams/{sid}/passphrase",
+                                                      body=body)
+        status, _, doc = put({"passphrase": "short"})
+        self.assertEqual(status, 400)
+        self.assertIn("5 characters", doc["message"])
+        self.assertEqual(put({"passphrase": old}, sid="-bad")[0], 400)
+        self.assertEqual(put({})[0], 400)
+        status, _, doc = put({"passphrase": old})
+        self.assertEqual((status, doc["passphrase"]), (200, "set"), doc)
+
+        live = self.start(ffmpeg_sender(self.h264, self.srt_port, "cam-rot", old))
+        self.wait_live("cam-rot", "h264")
+        self.assertEqual(put({"passphrase": new})[0], 200)
+        # The live caller goes on: its bytes keep coming after the rotation.
+        sent = metric(self.metrics(), "mirror_stream_ingestion_bytes_total", stream="cam-rot")
+        wait_for(lambda: metric(self.metrics(), "mirror_stream_ingestion_bytes_total",
+                                stream="cam-rot") > sent + 100000, "the live caller streaming on")
+        self.assertEqual(self.stream("cam-rot")["state"], "live")
+
+        # Once it leaves, the old passphrase is refused and the new one let in.
+        live.stop(signal.SIGKILL)
+        wait_for(lambda: metric(self.metrics(), "mirror_stream_ingestion_active",
+                                stream="cam-rot") == 0, "disconnect seen")
+        refused = metric(self.metrics(), "mirror_stream_ingestion_errors_total", stream="cam-rot",
+                         reason="bad-passphrase")
+        stale = self.start(ffmpeg_sender(self.h264, self.srt_port, "cam-rot", old))
+        wait_for(lambda: metric(self.metrics(), "mirror_stream_ingestion_errors_total",
+                                stream="cam-rot", reason="bad-passphrase") > refused,
+                 "the old passphrase refused")
+        stale.stop(signal.SIGKILL)
+        self.start(ffmpeg_sender(self.h264, self.srt_port, "cam-rot", new))
+        wait_for(lambda: metric(self.metrics(), "mirror_stream_ingestion_active",
+                                stream="cam-rot") == 1, "the new passphrase let in")
+        self.assertNotIn(old, self.m.output())
+        self.assertNotIn(new, self.m.output())
+
     def test_3_rtp_noise_makes_no_stream(self):
         unmapped = bytes([0x80, 120, 0, 1, 0, 0, 0, 1, 0, 0, 0x12, 0x34]) + b"x" * 100
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

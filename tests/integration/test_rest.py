@@ -144,6 +144,7 @@ class StreamLifecycle(unittest.TestCase):
                              ("/api/v1/streams/{id}/stats", "get"),
                              ("/api/v1/streams/{id}/pause", "post"),
                              ("/api/v1/streams/{id}/resume", "post"),
+                             ("/api/v1/streams/{id}/passphrase", "put"),
                              ("/api/v1/stats", "get"), ("/health", "get"), ("/metrics", "get")]:
             self.assertIn(method, paths.get(path, {}), f"{method.upper()} {path} not documented")
 

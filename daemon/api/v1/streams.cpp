@@ -172,6 +172,57 @@ create_stream (AdminContext &ctx, Exchange ex)
   });
 }
 
+// PUT /api/v1/streams/{id}/passphrase {"passphrase": "..." | "" | null}:
+// SRT callers of the stream admitted from now on need it ("" none, null the
+// config's again); the live caller keeps streaming. Never echoed.
+void
+set_passphrase (AdminContext &ctx, Exchange ex)
+{
+  const std::string id = ex->param (0);
+  if (!valid_stream_id (id)) {
+    ex->send_error (400, ApiErrc::kInvalidInput, "stream id \"" + id + "\" is not valid");
+    return;
+  }
+  JsonObject *obj = ex->json_body ();
+  if (!obj)
+    return;
+  if (!json_object_has_member (obj, "passphrase")) {
+    ex->send_error (400, ApiErrc::kInvalidInput,
+                    "\"passphrase\" is required (a string of 10 to 79 characters, \"\" for "
+                    "none, or null for ingestion.srt's again)");
+    return;
+  }
+  std::optional<std::string> passphrase;
+  if (!json_node_is_null (json_object_get_member (obj, "passphrase"))) {
+    std::string value;
+    if (!optional_string (ex, obj, "passphrase", &value))
+      return;
+    if (!value.empty () && (value.size () < 10 || value.size () > 79)) {
+      ex->send_error (400, ApiErrc::kInvalidInput,
+                      "stream \"" + id + "\": the passphrase has " + std::to_string (value.size ())
+                          + " characters (allowed: 10 to 79, or \"\" for none)");
+      return;
+    }
+    passphrase = std::move (value);
+  }
+  const char *now = !passphrase ? "configured" : passphrase->empty () ? "none" : "set";
+  if (!ctx.set_srt_passphrase || !ctx.set_srt_passphrase (id, std::move (passphrase))) {
+    ex->send_error (503, ApiErrc::kServiceUnavailable, "this node has no SRT listener");
+    return;
+  }
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, id.c_str ());
+  json_builder_set_member_name (b, "passphrase");
+  json_builder_add_string_value (b, now);
+  json_builder_set_member_name (b, "applies_to");
+  json_builder_add_string_value (b, "callers admitted from now on; the live one goes on");
+  json_builder_end_object (b);
+  ex->send_json (200, json_to_string (json_builder_get_root (b)));
+  g_object_unref (b);
+}
+
 } // namespace
 
 void
@@ -256,6 +307,10 @@ add_stream_routes (Router &router, AdminContext &ctx)
         answer_with_stream (ex, ctx.streams.resume (ex->param (0)));
       },
       true);
+
+  router.add (
+      "PUT", "/api/v1/streams/{id}/passphrase",
+      [&ctx] (Exchange ex) { set_passphrase (ctx, ex); }, true);
 
   router.add (
       "DELETE", "/api/v1/streams/{id}",

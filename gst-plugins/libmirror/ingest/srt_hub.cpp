@@ -122,6 +122,11 @@ class SrtHubHandle final : public SrtHub {
     return port_->attach (stream_id, std::move (consumer), error);
   }
   void keep_caller (const std::string &stream_id) override { port_->keep_caller (stream_id); }
+  void set_stream_passphrase (const std::string &stream_id,
+                              std::optional<std::string> passphrase) override
+  {
+    port_->set_stream_passphrase (stream_id, std::move (passphrase));
+  }
 
   void detach (const std::string &stream_id, const SrtStreamConsumer *consumer) override
   {

@@ -138,6 +138,12 @@ class SrtHub {
       const std::string &message)>;
   virtual void set_reject_observer (RejectFn fn) = 0;
 
+  // A stream's passphrase from now on, over the options' (rotation): callers
+  // admitted from here on need it; a caller already live keeps streaming.
+  // "" admits that stream unencrypted; none: back to the options' own.
+  virtual void set_stream_passphrase (const std::string &stream_id,
+                                      std::optional<std::string> passphrase) = 0;
+
   virtual std::optional<SrtConnectionStats> stats (const std::string &stream_id) const = 0;
   virtual std::map<SrtRejectReason, uint64_t> reject_counts () const = 0;
   virtual size_t connection_count () const = 0;

@@ -77,6 +77,7 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
   void set_reject_observer (SrtHub::RejectFn fn);
   std::optional<SrtConnectionStats> stats (const std::string &stream_id) const;
   std::map<SrtRejectReason, uint64_t> reject_counts () const;
+  void set_stream_passphrase (const std::string &stream_id, std::optional<std::string> passphrase);
   size_t connection_count () const;
 
  private:
@@ -117,7 +118,7 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
                         const char *stream_id) noexcept;
   int admit (SRTSOCKET ns, const sockaddr *peer_address, const char *raw_stream_id);
   bool is_allowed (const std::string &stream_id) const;
-  const std::string &passphrase_for (const std::string &stream_id) const;
+  std::string passphrase_for (const std::string &stream_id) const;
   int refuse (SRTSOCKET ns, const SrtPeer &peer, SrtRejectReason reason, const std::string &what);
   void report_rejection (const SrtPeer &peer, SrtRejectReason reason, const std::string &what);
   void check_handshakes (int64_t now_ms);
@@ -144,6 +145,9 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
   std::once_flag stopped_;
 
   mutable std::mutex mu_;
+  // Guarded by mu_: passphrases set at run time (set_stream_passphrase),
+  // over options_'s; nullopt entries are never stored.
+  std::map<std::string, std::string> passphrase_overrides_;
   std::map<std::string, std::shared_ptr<SrtStreamConsumer>> consumers_;
   // Stream id -> its one caller, handshaking or connected: what makes a
   // second caller for a live id a conflict.

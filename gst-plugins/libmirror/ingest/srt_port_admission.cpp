@@ -157,7 +157,7 @@ SrtPort::admit (SRTSOCKET ns, const sockaddr *peer_address, const char *raw_stre
   // The key length is the caller's choice: libsrt's responder adopts the
   // initiator's, so pbkeylen here does not refuse an AES-128 caller that
   // knows the passphrase.
-  const std::string &passphrase = passphrase_for (id);
+  const std::string passphrase = passphrase_for (id);
   const int key_length = passphrase.empty () ? 0 : options_.pbkeylen;
   if (key_length
       && (srt_setsockflag (ns, SRTO_PBKEYLEN, &key_length, sizeof key_length) == SRT_ERROR
@@ -199,12 +199,28 @@ SrtPort::is_allowed (const std::string &stream_id) const
   return false;
 }
 
-const std::string &
+std::string
 SrtPort::passphrase_for (const std::string &stream_id) const
 {
+  {
+    std::lock_guard lock (mu_);
+    auto set = passphrase_overrides_.find (stream_id);
+    if (set != passphrase_overrides_.end ())
+      return set->second;
+  }
   // A stream's own entry wins, even an empty one (that stream unencrypted).
   auto it = options_.stream_passphrases.find (stream_id);
   return it != options_.stream_passphrases.end () ? it->second : options_.passphrase;
+}
+
+void
+SrtPort::set_stream_passphrase (const std::string &stream_id, std::optional<std::string> passphrase)
+{
+  std::lock_guard lock (mu_);
+  if (passphrase)
+    passphrase_overrides_[stream_id] = std::move (*passphrase);
+  else
+    passphrase_overrides_.erase (stream_id);
 }
 
 int
