@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """gst-inspect-1.0 finds the mirrorlive plugin, its version and all its elements."""
+import shutil
 import subprocess
 import sys
 
@@ -9,7 +10,13 @@ ELEMENTS = ["mirroringestbin", "mirrorheartbeat", "mirrortranscodebin", "mirrora
 
 
 def inspect(gst_inspect, *args):
-    run = subprocess.run([gst_inspect, *args], capture_output=True, text=True, timeout=30)
+    argv = [gst_inspect, *args]
+    # Under tools/sanitize/env the plugin is ASan-built: gst-inspect-1.0
+    # needs the ASan run-time preloaded to load it (tools/sanitize/bin).
+    preload = shutil.which("preload-asan")
+    if preload:
+        argv.insert(0, preload)
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     if run.returncode != 0:
         sys.exit(f"gst-inspect-1.0 {' '.join(args)} failed ({run.returncode}):\n{run.stdout}{run.stderr}")
     return run.stdout

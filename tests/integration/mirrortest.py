@@ -25,8 +25,15 @@ BUILD_ROOT = os.environ.get("MIRROR_BUILD_ROOT", os.path.join(os.path.dirname(__
 SOURCE_ROOT = os.environ.get("MIRROR_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "../.."))
 MIRRORD = os.path.join(BUILD_ROOT, "daemon", "mirrord")
 
-# CI's two cores are busy: deadlines are generous, polls are short.
-DEADLINE_S = 30.0
+# CI's two cores are busy: deadlines are generous, polls are short. A
+# sanitizer build (tools/sanitize/env) runs a few times slower: its
+# MIRROR_TEST_SLOWDOWN stretches every deadline.
+SLOWDOWN = max(1.0, float(os.environ.get("MIRROR_TEST_SLOWDOWN") or 1))
+DEADLINE_S = 30.0 * SLOWDOWN
+
+# What AddressSanitizer, LeakSanitizer and UBSan print when they find
+# something (in a sanitizer build; never otherwise).
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ")
 
 
 def free_port(kind=socket.SOCK_STREAM):
@@ -66,8 +73,11 @@ def free_udp_port_pair():
     raise RuntimeError("no pair of free UDP ports")
 
 
-def wait_for(predicate, what, deadline_s=DEADLINE_S, interval_s=0.05):
-    """Polls predicate until it returns a truthy value; fails naming what."""
+def wait_for(predicate, what, deadline_s=None, interval_s=0.05):
+    """Polls predicate until it returns a truthy value; fails naming what.
+    deadline_s (DEADLINE_S when None) is in a normal build's seconds:
+    stretched by SLOWDOWN here."""
+    deadline_s = DEADLINE_S if deadline_s is None else deadline_s * SLOWDOWN
     end = time.monotonic() + deadline_s
     last = None
     while time.monotonic() < end:
@@ -199,16 +209,30 @@ class Process:
         return self.proc.wait(timeout=timeout)
 
     def stop(self, sig=signal.SIGTERM, timeout=DEADLINE_S):
-        """Signals the process and waits; SIGKILL if it does not end in time."""
+        """Signals the process and waits; SIGKILL if it does not end in time.
+        Under the sanitizers, a report in its log fails the caller."""
         if self.running():
             self._kill(sig)
             try:
-                return self.proc.wait(timeout=timeout)
+                self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self._kill(signal.SIGKILL)
                 self.proc.wait()
                 raise AssertionError(f"pid {self.proc.pid} ignored {sig} for {timeout}s")
+        self.check_sanitizers()
         return self.proc.returncode
+
+    def check_sanitizers(self):
+        """Fails with the report when ASan, LSan or UBSan wrote one into the
+        log (the process may have exited 0 anyway: a test that stops it by a
+        signal may not look at its status)."""
+        if not any(v in os.environ for v in ("ASAN_OPTIONS", "UBSAN_OPTIONS")):
+            return
+        out = self.output()
+        at = min((i for i in (out.find(r) for r in SANITIZER_REPORTS) if i >= 0), default=-1)
+        if at >= 0:
+            raise AssertionError(f"sanitizer report from pid {self.proc.pid} ({self.proc.args[0]}):\n"
+                                 + out[max(0, at - 2000):at + 12000])
 
 
 class Redis(Process):

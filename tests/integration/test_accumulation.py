@@ -226,8 +226,7 @@ class NothingAccumulates(unittest.TestCase):
         self.admin_calls(10)
         h3 = self.http3_load(2)
         h3.communicate(timeout=60)
-        wait_for(lambda: set(self.listed()) == {"keep"}, "warm-up streams gone",
-                 deadline_s=DEADLINE_S)
+        wait_for(lambda: set(self.listed()) == {"keep"}, "warm-up streams gone")
         time.sleep(3)  # the idle timeouts of the warm-up's connections (2 s) pass
         fds0, threads0 = self.figures.fds(), self.figures.threads()
         requests0, created0 = self.counter("mirror_origin_requests_total"), \
