@@ -33,6 +33,7 @@ import tempfile
 import time
 import unittest
 
+import llhls
 import mirrortest
 from mirrortest import Mirrord, free_port, wait_for
 from test_hls import srt_feed
@@ -105,6 +106,7 @@ class NetFaults(unittest.TestCase):
                            "--seed", "18")
         self.feeds = []
         self.failed = True  # until the test's last line
+        self.violations = {}  # llhls.py's playlist rules broken -> phase
 
     def tearDown(self):
         for feed in self.feeds:
@@ -147,7 +149,11 @@ class NetFaults(unittest.TestCase):
         while time.monotonic() < end:
             doc = self.stream()
             self.assertIn(doc and doc["state"], ("live", "degraded"), f"{what}: {doc}")
-            seen = self.last_msn() or seen
+            p = self.playlist()
+            if p and p.complete_segments:
+                seen = p.complete_segments[-1].msn
+                for v in llhls.media_violations(p.text):
+                    self.violations.setdefault(v, what)
             time.sleep(0.5)
         log(f"{what}: segments {start} -> {seen} in {seconds:g} s, state {doc['state']}")
         self.assertGreaterEqual(seen - start, 2, f"{what}: the playlist stood still")
@@ -250,6 +256,12 @@ class NetFaults(unittest.TestCase):
         new = wait_for(lambda: (lambda d: d and d["state"] == "live" and d)(self.stream()),
                        "the id publishing again after the end", deadline_s=30)
         self.assertNotEqual(new["created_at"], first["created_at"], "the ended stream came back")
+        self.advances(4, "the new stream")
+        # Every reload above passed llhls.py's rules (EXTINF within
+        # TARGETDURATION, parts, discontinuity sequence ...).
+        for v, phase in self.violations.items():
+            log(f"playlist rule broken ({phase}): {v}")
+        self.assertEqual(self.violations, {})
         log(f"whole test {time.monotonic() - t0:.0f} s")
         self.failed = False
 
