@@ -15,59 +15,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <future>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include <glib.h>
 
-#include "../unit/hls/hls_test_feed.h"
 #include "fuzz_check.h"
+#include "fuzz_origin.h"
 #include "http/tcp_frontend.h"
-#include "origin/origin_handler.h"
-#include "util/main_context.h"
 
 namespace {
 
-struct Server {
-  mirror::MediaStore media;
-  std::shared_ptr<mirror::StreamStore> stream;
-  std::unique_ptr<mirror::test::Feed> feed;
-  GMainContext *context = nullptr;
-  std::unique_ptr<mirror::OriginHandler> handler;
-  std::unique_ptr<mirror::TcpFrontend> frontend;
-  uint16_t port = 0;
-
-  Server ()
-  {
-    stream = media.open_stream ("cam1", mirror::test::default_config ());
-    stream->add_rendition (mirror::test::video_info ("video"));
-    stream->set_init ("video", mirror::test::fake_init ());
-    feed = std::make_unique<mirror::test::Feed> (*stream, "video");
-    feed->segments (3);
-    feed->next_segment_part ();
-    context = g_main_context_new ();
-    std::promise<uint16_t> listening;
-    std::thread ([this, &listening] {
-      g_main_context_push_thread_default (context);
-      handler = std::make_unique<mirror::OriginHandler> (media, context);
-      mirror::TcpFrontend::Limits limits;
-      limits.max_header_bytes = 4096;
-      limits.header_timeout_ms = 2000;
-      limits.idle_timeout_ms = 2000;
-      frontend = std::make_unique<mirror::TcpFrontend> (*handler, context, limits);
-      std::string error;
-      listening.set_value (frontend->listen ("127.0.0.1", 0, false, &error) ? frontend->port () : 0);
-      GMainLoop *loop = g_main_loop_new (context, FALSE);
-      g_main_loop_run (loop); // for the life of the process
-    }).detach ();
-    port = listening.get_future ().get ();
-    FUZZ_CHECK (port != 0, "the front end does not listen");
-  }
-};
-
-Server *server;
+mirror::fuzz::Origin *server;
 
 int
 connect_to (uint16_t port)
@@ -105,7 +64,17 @@ extern "C" int
 LLVMFuzzerInitialize (int *, char ***)
 {
   g_log_set_always_fatal (GLogLevelFlags (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR));
-  server = new Server ();
+  server = new mirror::fuzz::Origin ([] (mirror::OriginHandler &handler,
+                                         GMainContext *context) -> uint16_t {
+    static std::unique_ptr<mirror::TcpFrontend> frontend;
+    mirror::TcpFrontend::Limits limits;
+    limits.max_header_bytes = 4096;
+    limits.header_timeout_ms = 2000;
+    limits.idle_timeout_ms = 2000;
+    frontend = std::make_unique<mirror::TcpFrontend> (handler, context, limits);
+    std::string error;
+    return frontend->listen ("127.0.0.1", 0, false, &error) ? frontend->port () : 0;
+  });
   return 0;
 }
 
@@ -113,7 +82,7 @@ extern "C" int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   const std::string input (reinterpret_cast<const char *> (data), size);
-  int fd = connect_to (server->port);
+  int fd = connect_to (server->port ());
   std::string answer;
   size_t at = 0;
   bool sent_all = true;

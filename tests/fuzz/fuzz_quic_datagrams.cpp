@@ -18,63 +18,19 @@
 #include <future>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <glib.h>
 
-#include "../unit/hls/hls_test_feed.h"
 #include "fuzz_check.h"
-#include "origin/origin_handler.h"
+#include "fuzz_origin.h"
 #include "origin/quic_frontend.h"
 #include "origin/tls_identity.h"
 #include "util/main_context.h"
 
 namespace {
 
-struct Server {
-  mirror::MediaStore media;
-  std::shared_ptr<mirror::StreamStore> stream;
-  std::unique_ptr<mirror::test::Feed> feed;
-  GMainContext *context = nullptr;
-  std::unique_ptr<mirror::OriginHandler> handler;
-  std::unique_ptr<mirror::QuicFrontend> frontend;
-  uint16_t port = 0;
-
-  Server ()
-  {
-    stream = media.open_stream ("cam1", mirror::test::default_config ());
-    stream->add_rendition (mirror::test::video_info ("video"));
-    stream->set_init ("video", mirror::test::fake_init ());
-    feed = std::make_unique<mirror::test::Feed> (*stream, "video");
-    feed->segments (2);
-    feed->next_segment_part ();
-    g_autofree char *dir = g_dir_make_tmp ("mirror-fuzz-quic-XXXXXX", nullptr);
-    std::string error;
-    auto identity = mirror::load_or_create_tls_identity ("", "", dir, &error);
-    FUZZ_CHECK (identity, error);
-    context = g_main_context_new ();
-    std::promise<uint16_t> listening;
-    std::thread ([this, &listening, identity = *identity] {
-      g_main_context_push_thread_default (context);
-      handler = std::make_unique<mirror::OriginHandler> (media, context);
-      mirror::QuicFrontend::Limits limits;
-      limits.idle_timeout_ns = 2LL * 1000000000;
-      frontend = std::make_unique<mirror::QuicFrontend> (*handler, identity, limits);
-      std::string error;
-      listening.set_value (frontend->listen ("127.0.0.1", 0, &error) ? frontend->port () : 0);
-      GMainLoop *loop = g_main_loop_new (context, FALSE);
-      g_main_loop_run (loop); // for the life of the process
-    }).detach ();
-    port = listening.get_future ().get ();
-    FUZZ_CHECK (port != 0, "the QUIC front end does not listen");
-    // Listening, the key in memory: its files may go.
-    const std::string rm = std::string ("rm -rf '") + dir + "'";
-    g_spawn_command_line_sync (rm.c_str (), nullptr, nullptr, nullptr, nullptr);
-  }
-};
-
-Server *server;
+mirror::fuzz::Origin *server;
 
 } // namespace
 
@@ -82,7 +38,22 @@ extern "C" int
 LLVMFuzzerInitialize (int *, char ***)
 {
   g_log_set_always_fatal (GLogLevelFlags (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR));
-  server = new Server ();
+  g_autofree char *dir = g_dir_make_tmp ("mirror-fuzz-quic-XXXXXX", nullptr);
+  std::string error;
+  auto identity = mirror::load_or_create_tls_identity ("", "", dir, &error);
+  FUZZ_CHECK (identity, error);
+  server = new mirror::fuzz::Origin ([identity = *identity] (mirror::OriginHandler &handler,
+                                                             GMainContext *) -> uint16_t {
+    static std::unique_ptr<mirror::QuicFrontend> frontend;
+    mirror::QuicFrontend::Limits limits;
+    limits.idle_timeout_ns = 2LL * 1000000000;
+    frontend = std::make_unique<mirror::QuicFrontend> (handler, identity, limits);
+    std::string error;
+    return frontend->listen ("127.0.0.1", 0, &error) ? frontend->port () : 0;
+  });
+  // Listening, the key in memory: its files may go.
+  const std::string rm = std::string ("rm -rf '") + dir + "'";
+  g_spawn_command_line_sync (rm.c_str (), nullptr, nullptr, nullptr, nullptr);
   return 0;
 }
 
@@ -93,7 +64,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_in to{};
   to.sin_family = AF_INET;
-  to.sin_port = htons (server->port);
+  to.sin_port = htons (server->port ());
   to.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   FUZZ_CHECK (connect (fd, reinterpret_cast<sockaddr *> (&to), sizeof to) == 0, "connect");
   size_t at = 0;
@@ -124,7 +95,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   }
   // The front end has read everything once a call on its thread returns.
   std::promise<void> done;
-  mirror::invoke_on (server->context, [&done] { done.set_value (); });
+  mirror::invoke_on (server->context (), [&done] { done.set_value (); });
   done.get_future ().wait ();
   close (fd);
   return 0;

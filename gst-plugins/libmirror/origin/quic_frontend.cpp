@@ -29,6 +29,8 @@
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
+#include "util/fault_point.h"
+
 namespace mirror {
 
 namespace {
@@ -674,29 +676,32 @@ QuicFrontend::Endpoint::Connection::init (const Address &local, const Address &r
 {
   peer_ = describe (remote.sa ());
 
+  // A fuzzing build may fail any of ours (util/fault_point.h).
+  [[maybe_unused]] constexpr int kFail = NGTCP2_ERR_CALLBACK_FAILURE;
   ngtcp2_callbacks callbacks{};
   callbacks.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
   callbacks.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-  callbacks.handshake_completed = on_handshake_completed;
+  callbacks.handshake_completed = MIRROR_FAULTY (on_handshake_completed, kFail);
   callbacks.encrypt = ngtcp2_crypto_encrypt_cb;
   callbacks.decrypt = ngtcp2_crypto_decrypt_cb;
   callbacks.hp_mask = ngtcp2_crypto_hp_mask_cb;
-  callbacks.recv_stream_data = on_recv_stream_data;
-  callbacks.acked_stream_data_offset = on_acked_stream_data_offset;
-  callbacks.stream_close = on_stream_close;
+  callbacks.recv_stream_data = MIRROR_FAULTY (on_recv_stream_data, kFail);
+  callbacks.acked_stream_data_offset = MIRROR_FAULTY (on_acked_stream_data_offset, kFail);
+  callbacks.stream_close = MIRROR_FAULTY (on_stream_close, kFail);
   callbacks.rand = on_rand;
-  callbacks.get_new_connection_id = on_get_new_connection_id;
-  callbacks.remove_connection_id = on_remove_connection_id;
+  callbacks.get_new_connection_id = MIRROR_FAULTY (on_get_new_connection_id, kFail);
+  callbacks.remove_connection_id = MIRROR_FAULTY (on_remove_connection_id, kFail);
   callbacks.update_key = ngtcp2_crypto_update_key_cb;
-  callbacks.stream_reset = on_stream_reset;
-  callbacks.extend_max_remote_streams_bidi = on_extend_max_remote_streams_bidi;
-  callbacks.extend_max_stream_data = on_extend_max_stream_data;
+  callbacks.stream_reset = MIRROR_FAULTY (on_stream_reset, kFail);
+  callbacks.extend_max_remote_streams_bidi
+      = MIRROR_FAULTY (on_extend_max_remote_streams_bidi, kFail);
+  callbacks.extend_max_stream_data = MIRROR_FAULTY (on_extend_max_stream_data, kFail);
   callbacks.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
   callbacks.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
   callbacks.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-  callbacks.stream_stop_sending = on_stream_stop_sending;
+  callbacks.stream_stop_sending = MIRROR_FAULTY (on_stream_stop_sending, kFail);
   callbacks.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
-  callbacks.recv_tx_key = on_recv_tx_key;
+  callbacks.recv_tx_key = MIRROR_FAULTY (on_recv_tx_key, kFail);
 
   ngtcp2_cid scid;
   ep_.new_cid (&scid);
@@ -1182,16 +1187,17 @@ QuicFrontend::Endpoint::Connection::setup_h3 ()
     g_debug ("HTTP/3: %s allows fewer than 3 unidirectional streams", peer_.c_str ());
     return false;
   }
+  [[maybe_unused]] constexpr int kFail = NGHTTP3_ERR_CALLBACK_FAILURE;
   nghttp3_callbacks callbacks{};
-  callbacks.acked_stream_data = h3_acked_stream_data;
-  callbacks.stream_close = h3_stream_close;
-  callbacks.recv_data = h3_recv_data;
-  callbacks.deferred_consume = h3_deferred_consume;
-  callbacks.begin_headers = h3_begin_headers;
-  callbacks.recv_header = h3_recv_header;
-  callbacks.stop_sending = h3_stop_sending;
-  callbacks.end_stream = h3_end_stream;
-  callbacks.reset_stream = h3_reset_stream;
+  callbacks.acked_stream_data = MIRROR_FAULTY (h3_acked_stream_data, kFail);
+  callbacks.stream_close = MIRROR_FAULTY (h3_stream_close, kFail);
+  callbacks.recv_data = MIRROR_FAULTY (h3_recv_data, kFail);
+  callbacks.deferred_consume = MIRROR_FAULTY (h3_deferred_consume, kFail);
+  callbacks.begin_headers = MIRROR_FAULTY (h3_begin_headers, kFail);
+  callbacks.recv_header = MIRROR_FAULTY (h3_recv_header, kFail);
+  callbacks.stop_sending = MIRROR_FAULTY (h3_stop_sending, kFail);
+  callbacks.end_stream = MIRROR_FAULTY (h3_end_stream, kFail);
+  callbacks.reset_stream = MIRROR_FAULTY (h3_reset_stream, kFail);
   nghttp3_settings settings;
   nghttp3_settings_default (&settings);
   settings.max_field_section_size = kMaxRequestHeaderBytes;
