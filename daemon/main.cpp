@@ -292,6 +292,8 @@ Daemon::start (std::string *error, int *exit_code)
   origin_config.tls_port = (uint16_t)config_.server.http3_port;
   origin_config.http_port = (uint16_t)config_.server.http_port;
   origin_config.quic_limits.max_connections = (size_t)config_.server.http3_max_connections;
+  origin_config.http_max_connections = size_t (config_.server.http_max_connections);
+  origin_config.max_connections_per_address = size_t (config_.server.max_connections_per_address);
   origin_config.quic_limits.max_streams_bidi = (uint64_t)config_.server.http3_max_streams;
   origin_config.quic_limits.max_held_per_connection
       = (size_t)config_.server.http3_max_held_requests;

@@ -24,6 +24,8 @@ struct ServerConfig {
   std::string admin_bind_address;
   std::string admin_token;          // empty: mutating calls need no token
   bool admin_insecure = false;      // an admin API open to the network, tokenless
+  int64_t http_max_connections = 10000;       // HTTPS + HTTP viewer connections
+  int64_t max_connections_per_address = 1000; // of them from one client IP; 0: no cap
   // HMAC key of signed playback URLs (origin/playback_token.h); empty: off.
   std::string playback_token_key;
   std::string cert_file;            // empty: self-signed in the state dir

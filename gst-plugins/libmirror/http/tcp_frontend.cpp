@@ -76,6 +76,7 @@ struct TcpFrontend::Connection final : H2Session::Output {
 
   TcpFrontend *server = nullptr;
   int fd = -1;
+  std::string address; // the peer's IP: its share of the ConnectionBudget
   uint32_t mask = 0;       // the epoll events asked for
   int64_t deadline_us = 0; // monotonic; 0: none
   bool deadline_is_head = false;
@@ -744,9 +745,12 @@ TcpFrontend::Tls::~Tls ()
 }
 
 TcpFrontend::TcpFrontend (OriginHandler &handler, GMainContext *context, Limits limits,
-                          std::shared_ptr<Tls> tls)
+                          std::shared_ptr<Tls> tls, std::shared_ptr<ConnectionBudget> budget)
     : handler_ (handler), context_ (g_main_context_ref (context)), limits_ (limits),
-      tls_ (std::move (tls))
+      tls_ (std::move (tls)),
+      budget_ (budget ? std::move (budget)
+                      : std::make_shared<ConnectionBudget> (limits.max_connections,
+                                                            limits.max_per_address))
 {
   // One epoll set for every connection, one GSource for it in the context:
   // GLib's own loop would poll and check a source per connection on every
@@ -888,11 +892,28 @@ TcpFrontend::on_accept (gint, GIOCondition, gpointer data)
 {
   auto *self = static_cast<TcpFrontend *> (data);
   for (;;) {
-    int fd = accept4 (self->listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct sockaddr_storage peer = {};
+    socklen_t peer_len = sizeof peer;
+    int fd = accept4 (self->listen_fd_, reinterpret_cast<sockaddr *> (&peer), &peer_len,
+                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
       break;
-    if (self->connections_.size () >= self->limits_.max_connections) {
-      self->stats_.refused++;
+    std::string address = peer_ip (reinterpret_cast<sockaddr *> (&peer));
+    const ConnectionBudget::Verdict verdict = self->budget_->take (address);
+    if (verdict != ConnectionBudget::Verdict::kOk) {
+      // Closed at once: a refusal costs the process nothing more.
+      if (verdict == ConnectionBudget::Verdict::kAddress) {
+        // The 1st, 2nd, 4th, 8th... refusal is logged: an attack does not
+        // flood the log, and it still says it goes on.
+        const uint64_t n = ++self->stats_.refused_per_address;
+        if ((n & (n - 1)) == 0)
+          g_warning ("HTTP: %s has %zu connections open, its limit (server."
+                     "max_connections_per_address): further ones are closed at once "
+                     "(%" G_GUINT64_FORMAT " refused so far)",
+                     address.c_str (), self->budget_->from (address), n);
+      } else {
+        self->stats_.refused++;
+      }
       ::close (fd);
       continue;
     }
@@ -901,6 +922,7 @@ TcpFrontend::on_accept (gint, GIOCondition, gpointer data)
     auto *c = new Connection;
     c->server = self;
     c->fd = fd;
+    c->address = std::move (address);
     http_parser_init (&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     c->mask = EPOLLIN | EPOLLRDHUP;
@@ -933,6 +955,7 @@ TcpFrontend::close (Connection *c)
     return;
   *c->alive = false;
   stats_.closed++;
+  budget_->give_back (c->address);
   for (auto &sl : c->slots)
     if (sl->cancel) {
       stats_.held_abandoned++;

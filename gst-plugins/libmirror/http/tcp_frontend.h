@@ -16,7 +16,9 @@
 // before reading stops (HTTP/2: max_streams concurrent streams); a request
 // held (a blocking reload, a hinted part) beyond max_held per connection gets
 // 503; a connection with nothing in flight closes after idle_timeout_ms;
-// beyond max_connections, new ones are closed at once. A client that goes
+// beyond max_connections (the process's, with a ConnectionBudget shared by
+// the workers) or max_per_address from one IP, new ones are closed at once
+// (counted in refused, refused_per_address). A client that goes
 // away cancels what it had held. shutdown () ends connections gracefully
 // (HTTP/2 GOAWAY, HTTP/1.1 Connection: close on the last answer).
 #pragma once
@@ -33,6 +35,7 @@
 #include <gnutls/gnutls.h>
 #include <http_parser.h>
 
+#include "http/connection_budget.h"
 #include "http/h2_session.h"
 #include "origin/origin_handler.h"
 #include "origin/tls_identity.h"
@@ -48,6 +51,7 @@ class TcpFrontend {
     int64_t header_timeout_ms = 10000;
     int64_t idle_timeout_ms = 30000;
     size_t max_connections = 10000;
+    size_t max_per_address = 0; // 0: no cap per client address
     uint32_t max_streams = 100; // HTTP/2 concurrent streams
   };
   // The TLS side shared by every worker of a port: credentials, priorities,
@@ -76,7 +80,8 @@ class TcpFrontend {
     uint64_t bad_requests = 0;    // 400: the parser refused it
     uint64_t held_refused = 0;    // 503 over max_held
     uint64_t idle_closed = 0;
-    uint64_t refused = 0;         // over max_connections
+    uint64_t refused = 0;         // over max_connections (the budget's, when shared)
+    uint64_t refused_per_address = 0; // over max_per_address
     uint64_t closed = 0;          // connections closed, for any reason
     uint64_t held_abandoned = 0;  // held requests whose client went away
     uint64_t tls_connections = 0; // handshakes completed
@@ -88,8 +93,11 @@ class TcpFrontend {
 
   // Serves on @context's thread; every call on it. With @tls, every
   // connection is TLS (ALPN h2, http/1.1); without, plain HTTP/1.1.
+  // @budget: the connection limits shared with other front ends (the
+  // workers'); none: one of its own from @limits.
   TcpFrontend (OriginHandler &handler, GMainContext *context, Limits limits,
-               std::shared_ptr<Tls> tls = nullptr);
+               std::shared_ptr<Tls> tls = nullptr,
+               std::shared_ptr<ConnectionBudget> budget = nullptr);
   ~TcpFrontend ();
   TcpFrontend (const TcpFrontend &) = delete;
   TcpFrontend &operator= (const TcpFrontend &) = delete;
@@ -117,6 +125,7 @@ class TcpFrontend {
   GMainContext *context_;
   const Limits limits_;
   std::shared_ptr<Tls> tls_;
+  std::shared_ptr<ConnectionBudget> budget_;
   bool shutting_down_ = false;
   H2Session::Counters h2_counters_;
   int listen_fd_ = -1;

@@ -156,6 +156,10 @@ Metrics::Metrics ()
       http2_connections_total (COUNTER ("mirror_http2_connections_total",
                                         "HTTPS connections that chose HTTP/2 by ALPN")),
       http2_requests_total (COUNTER ("mirror_http2_requests_total", "Requests served over HTTP/2")),
+      http_connections_refused_total (COUNTER (
+          "mirror_http_connections_refused_total",
+          "HTTPS and HTTP viewer connections closed at accept: limit=total "
+          "(server.http_max_connections), limit=address (server.max_connections_per_address)")),
       origin_workers (
           GAUGE ("mirror_origin_workers",
                  "Threads serving viewers (server.workers), each with its own sockets")),

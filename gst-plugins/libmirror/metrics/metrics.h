@@ -107,6 +107,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter> &http3_datagrams_forwarded_total;
   prometheus::Family<prometheus::Counter> &http2_connections_total;
   prometheus::Family<prometheus::Counter> &http2_requests_total;
+  prometheus::Family<prometheus::Counter> &http_connections_refused_total;
   prometheus::Family<prometheus::Gauge> &origin_workers;
 
   // DVR recording (storage/recorder.h).

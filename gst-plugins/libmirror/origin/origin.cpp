@@ -55,7 +55,9 @@ with_numbering_dir (OriginConfig config)
 } // namespace
 
 Origin::Origin (const OriginConfig &config)
-    : config_ (with_numbering_dir (config)), store_ (config_.stream_defaults)
+    : config_ (with_numbering_dir (config)), store_ (config_.stream_defaults),
+      tcp_budget_ (std::make_shared<ConnectionBudget> (config_.http_max_connections,
+                                                       config_.max_connections_per_address))
 {}
 
 std::shared_ptr<Origin>
@@ -149,7 +151,7 @@ Origin::start_worker (Worker &w)
   limits.idle_timeout_ms = config_.http_idle_timeout_ms;
   std::string err;
   if (config_.tls_port) {
-    w.https = std::make_unique<TcpFrontend> (*w.handler, w.context, limits, tls_);
+    w.https = std::make_unique<TcpFrontend> (*w.handler, w.context, limits, tls_, tcp_budget_);
     if (!w.https->listen (config_.bind_address, first ? *config_.tls_port : tls_port_, shared,
                           &err))
       return err;
@@ -157,7 +159,7 @@ Origin::start_worker (Worker &w)
       tls_port_ = w.https->port ();
   }
   if (config_.http_port) {
-    w.http = std::make_unique<TcpFrontend> (*w.handler, w.context, limits);
+    w.http = std::make_unique<TcpFrontend> (*w.handler, w.context, limits, nullptr, tcp_budget_);
     if (!w.http->listen (config_.bind_address, first ? *config_.http_port : http_port_, shared,
                          &err))
       return err;
@@ -298,6 +300,7 @@ add_tcp (TcpFrontend::Stats &sum, const TcpFrontend::Stats &s)
   sum.held_refused += s.held_refused;
   sum.idle_closed += s.idle_closed;
   sum.refused += s.refused;
+  sum.refused_per_address += s.refused_per_address;
   sum.closed += s.closed;
   sum.held_abandoned += s.held_abandoned;
   sum.tls_connections += s.tls_connections;

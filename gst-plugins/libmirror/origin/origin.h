@@ -63,6 +63,10 @@ struct OriginConfig {
   int64_t linger_ns = 10 * kNsPerSecond;
   // HTTPS and HTTP/1.1 connections with nothing in flight for this long close.
   int64_t http_idle_timeout_ms = 30000;
+  // TCP viewer connections (HTTPS and HTTP, every worker) the process takes,
+  // and from one client address (0: no cap).
+  size_t http_max_connections = 10000;
+  size_t max_connections_per_address = 0;
   // Worker threads serving viewers; 0: one per core.
   unsigned workers = 1;
   // Signed playback URLs (playback_token.h) with this HMAC key; empty: off.
@@ -144,6 +148,10 @@ class Origin {
   TlsIdentity identity_;
   MediaStore store_;
   std::shared_ptr<TcpFrontend::Tls> tls_;
+  // The TCP viewer connections of every worker and both ports, in all and
+  // per client address (OriginConfig::http_max_connections and
+  // max_connections_per_address): the process's limits, not a worker's.
+  std::shared_ptr<ConnectionBudget> tcp_budget_;
   std::shared_ptr<QuicWorkerGroup> quic_group_;
   std::vector<std::unique_ptr<Worker>> workers_;
   GMainContext *context_ = nullptr; // worker 0's: lingers run there

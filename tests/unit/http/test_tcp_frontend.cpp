@@ -359,6 +359,60 @@ TEST_F (TcpFrontendTest, ASlowHeadIsClosedAndAnIdleConnectionToo)
   EXPECT_TRUE (wait_until ([&] { return stats ().connections_now == 0; }));
 }
 
+// One client address takes at most max_per_address connections: the rest
+// are closed at accept and counted; one that leaves frees its slot.
+TEST_F (TcpFrontendTest, ConnectionsPerAddressAreCapped)
+{
+  TcpFrontend::Limits limits;
+  limits.max_per_address = 3;
+  start (limits);
+  std::vector<std::unique_ptr<Client>> kept;
+  for (int i = 0; i < 3; i++) {
+    kept.push_back (std::make_unique<Client> (port_));
+    kept.back ()->get ("/live/cam1/index.m3u8");
+    ASSERT_TRUE (kept.back ()->next ()) << i;
+  }
+  Client fourth (port_);
+  EXPECT_TRUE (fourth.closed_by_server ());
+  Client fifth (port_);
+  EXPECT_TRUE (fifth.closed_by_server ());
+  EXPECT_EQ (stats ().refused_per_address, 2u);
+  EXPECT_EQ (stats ().refused, 0u);
+  EXPECT_EQ (stats ().connections_now, 3u);
+  kept.pop_back ();
+  ASSERT_TRUE (wait_until ([&] { return stats ().connections_now == 2; }));
+  Client again (port_);
+  again.get ("/live/cam1/index.m3u8");
+  EXPECT_TRUE (again.next ());
+}
+
+// The budget is the process's: front ends sharing one (the workers, both
+// ports) together take no more than its total.
+TEST (ConnectionBudget, SharedTotalAndPerAddress)
+{
+  ConnectionBudget budget (3, 2);
+  EXPECT_EQ (budget.take ("10.0.0.1"), ConnectionBudget::Verdict::kOk);
+  EXPECT_EQ (budget.take ("10.0.0.1"), ConnectionBudget::Verdict::kOk);
+  EXPECT_EQ (budget.take ("10.0.0.1"), ConnectionBudget::Verdict::kAddress);
+  EXPECT_EQ (budget.take ("10.0.0.2"), ConnectionBudget::Verdict::kOk);
+  EXPECT_EQ (budget.take ("10.0.0.3"), ConnectionBudget::Verdict::kTotal);
+  EXPECT_EQ (budget.in_use (), 3u);
+  budget.give_back ("10.0.0.1");
+  EXPECT_EQ (budget.from ("10.0.0.1"), 1u);
+  EXPECT_EQ (budget.take ("10.0.0.3"), ConnectionBudget::Verdict::kOk);
+  ConnectionBudget open (2, 0); // no per-address cap
+  EXPECT_EQ (open.take ("a"), ConnectionBudget::Verdict::kOk);
+  EXPECT_EQ (open.take ("a"), ConnectionBudget::Verdict::kOk);
+  EXPECT_EQ (open.take ("a"), ConnectionBudget::Verdict::kTotal);
+
+  sockaddr_in6 mapped = {};
+  mapped.sin6_family = AF_INET6;
+  inet_pton (AF_INET6, "::ffff:192.0.2.7", &mapped.sin6_addr);
+  EXPECT_EQ (peer_ip (reinterpret_cast<sockaddr *> (&mapped)), "192.0.2.7");
+  inet_pton (AF_INET6, "2001:db8::1", &mapped.sin6_addr);
+  EXPECT_EQ (peer_ip (reinterpret_cast<sockaddr *> (&mapped)), "2001:db8::1");
+}
+
 TEST_F (TcpFrontendTest, HeldRequestsAreCappedAndCancelledWhenTheClientLeaves)
 {
   TcpFrontend::Limits limits;
