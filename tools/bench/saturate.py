@@ -128,7 +128,9 @@ def main():
 
     for w in workers:
         m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false", "MIRROR_SERVER_WORKERS": str(w),
-                         "MIRROR_STORAGE_DVR_ENABLED": "false"})
+                         "MIRROR_STORAGE_DVR_ENABLED": "false",
+                         # h2load's connections all come from 127.0.0.1.
+                         "MIRROR_SERVER_MAX_CONNECTIONS_PER_ADDRESS": "0"})
         feed = None
         try:
             feed = srt_feed(m.srt_port, stream)

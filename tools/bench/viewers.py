@@ -282,7 +282,9 @@ def main():
     log(f"load average at start: {loadavg()} (2 cores; other work on the box skews every number)")
 
     env = {"MIRROR_TRANSCODING_ENABLED": "false",  # the feed as it comes
-           "MIRROR_SERVER_WORKERS": str(args.workers)}
+           "MIRROR_SERVER_WORKERS": str(args.workers),
+           # Every viewer comes from 127.0.0.1 here.
+           "MIRROR_SERVER_MAX_CONNECTIONS_PER_ADDRESS": "0"}
     if args.mirrord_preload:
         env["LD_PRELOAD"] = args.mirrord_preload
     m = Mirrord(env=env)
