@@ -91,6 +91,7 @@ stream_dict (const StreamView &view)
   add ("bytes", g_variant_new_uint64 (s.bytes));
   add ("packets", g_variant_new_uint64 (s.packets));
   add ("packets_lost", g_variant_new_uint64 (s.packets_lost));
+  add ("packets_retransmitted", g_variant_new_uint64 (s.packets_retransmitted));
   add ("bitrate_bps", g_variant_new_double (s.bitrate_bps));
   add ("codec", utf8_string (s.codec));
   add ("width", g_variant_new_int32 (s.width));

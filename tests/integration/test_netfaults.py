@@ -5,7 +5,7 @@ own UDP impairment relay (tools/netfault.py, on loopback: this kernel has no
 netem) with a seeded schedule, 200 ms RTT throughout:
 
 1. 5 % loss both ways, jitter and reordering: the stream stays live, the
-   playlist keeps advancing, and the API (packets_lost) and /metrics
+   playlist keeps advancing, and the API (packets_lost, packets_retransmitted) and /metrics
    (mirror_srt_packets_lost_total, _retransmitted_total) count the loss and
    SRT's retransmissions.
 2. 15 % loss: still live and advancing (SRT's latency window, 1 s here,
@@ -176,9 +176,12 @@ class NetFaults(unittest.TestCase):
         rexmit = metric(text, "mirror_srt_packets_retransmitted_total", stream=STREAM)
         dropped = metric(text, "mirror_srt_packets_dropped_total", stream=STREAM)
         rtt = metric(text, "mirror_srt_rtt_ms", stream=STREAM)
-        log(f"5% loss: API packets_lost {lost_api} of {doc['stats']['packets']}; metrics lost "
+        rexmit_api = doc["stats"]["packets_retransmitted"]
+        log(f"5% loss: API packets_lost {lost_api}, packets_retransmitted {rexmit_api} of "
+            f"{doc['stats']['packets']}; metrics lost "
             f"{lost:g} retransmitted {rexmit:g} dropped {dropped:g} rtt {rtt:g} ms")
         self.assertGreater(lost_api, 0, doc["stats"])
+        self.assertGreater(rexmit_api, 0, doc["stats"])
         self.assertGreater(lost, 0)
         self.assertGreater(rexmit, 0)
         self.assertGreater(rtt, 150, "the relay's 200 ms RTT is not what SRT measures")

@@ -26,6 +26,8 @@ add_stats_members (JsonBuilder *b, const StreamStats &stats)
   json_builder_add_int_value (b, (gint64)stats.packets);
   json_builder_set_member_name (b, "packets_lost");
   json_builder_add_int_value (b, (gint64)stats.packets_lost);
+  json_builder_set_member_name (b, "packets_retransmitted");
+  json_builder_add_int_value (b, (gint64)stats.packets_retransmitted);
   json_builder_set_member_name (b, "bitrate_bps");
   json_builder_add_double_value (b, stats.bitrate_bps);
   json_builder_set_member_name (b, "codec");

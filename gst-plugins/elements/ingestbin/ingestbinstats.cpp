@@ -116,6 +116,7 @@ gst_mirror_ingest_bin_on_stats_tick (GstMirrorIngestBin *self)
     mirror::StreamStats stats;
     stats.packets = f.packets;
     stats.packets_lost = f.lost;
+    stats.packets_retransmitted = f.retransmitted;
     registration->update_transport (stats);
     std::string problem = registration->take_problem ();
     if (!problem.empty ())

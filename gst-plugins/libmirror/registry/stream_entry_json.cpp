@@ -114,6 +114,7 @@ read_stats (JsonObject *obj, StreamStats *stats)
   JsonObject *s = json_node_get_object (node);
   return read_integral (s, "bytes", &stats->bytes) && read_integral (s, "packets", &stats->packets)
          && read_integral (s, "packets_lost", &stats->packets_lost)
+         && read_integral (s, "packets_retransmitted", &stats->packets_retransmitted)
          && read_number (s, "bitrate_bps", &stats->bitrate_bps)
          && read_string (s, "codec", &stats->codec) && read_integral (s, "width", &stats->width)
          && read_integral (s, "height", &stats->height)
@@ -138,6 +139,7 @@ to_json (const StreamEntry &entry)
   add_uint (b, "bytes", entry.stats.bytes);
   add_uint (b, "packets", entry.stats.packets);
   add_uint (b, "packets_lost", entry.stats.packets_lost);
+  add_uint (b, "packets_retransmitted", entry.stats.packets_retransmitted);
   add_double (b, "bitrate_bps", entry.stats.bitrate_bps);
   add_string (b, "codec", entry.stats.codec);
   add_int (b, "width", entry.stats.width);

@@ -42,6 +42,7 @@ struct StreamStats {
   uint64_t bytes = 0;
   uint64_t packets = 0;
   uint64_t packets_lost = 0;
+  uint64_t packets_retransmitted = 0; // SRT: what the caller sent again
   double bitrate_bps = 0;
   std::string codec;            // "h265", "h264", ...
   int width = 0;
@@ -54,7 +55,7 @@ struct StreamStats {
 enum StatsField : unsigned {
   kStatsBytes = 1u << 0,
   kStatsPackets = 1u << 1,
-  kStatsPacketsLost = 1u << 2,
+  kStatsPacketsLost = 1u << 2, // packets_lost and packets_retransmitted
   kStatsBitrate = 1u << 3,
   kStatsCodec = 1u << 4,
   kStatsResolution = 1u << 5,

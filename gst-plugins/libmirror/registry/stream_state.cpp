@@ -46,8 +46,10 @@ merge_stats (StreamStats &stats, const StreamStats &update, unsigned mask)
     stats.bytes = update.bytes;
   if (mask & kStatsPackets)
     stats.packets = update.packets;
-  if (mask & kStatsPacketsLost)
+  if (mask & kStatsPacketsLost) {
     stats.packets_lost = update.packets_lost;
+    stats.packets_retransmitted = update.packets_retransmitted;
+  }
   if (mask & kStatsBitrate)
     stats.bitrate_bps = update.bitrate_bps;
   if (mask & kStatsCodec)
