@@ -208,7 +208,10 @@ class NetFaults(unittest.TestCase):
         log(f"partition: caller dropped after {dropped_after:.1f} s (peer idle timeout "
             f"{PEER_IDLE_S:g} s), stream {state}")
         self.assertGreaterEqual(dropped_after, PEER_IDLE_S - 0.5)
-        self.assertLess(dropped_after, PEER_IDLE_S + 6)
+        # mirrord's own watch of the silence, not libsrt's expiry timer (which
+        # came 5.2 s after the cut at this RTT): the timeout plus a tick and
+        # a metrics poll.
+        self.assertLess(dropped_after, PEER_IDLE_S + 2.5)
         self.assertEqual(state, "reconnecting")
         # srtsink (auto-reconnect) finds its connection broken too and
         # calls again once the network heals.

@@ -316,7 +316,13 @@ SrtPort::housekeeping (int64_t now_ms)
   if (expired_park)
     expired_park ();
   check_handshakes (now_ms);
-  std::vector<Connection *> announce, expired, detached;
+  std::vector<Connection *> announce, expired, detached, silent;
+  // libsrt drops a silent peer only once its expiry timer has also fired
+  // 16 times, which at a long RTT is seconds after SRTO_PEERIDLETIMEO: the
+  // timeout is kept here too, from the last payload received. Never under
+  // the latency plus a second, in which a recovering receiver may
+  // legitimately deliver nothing.
+  const int64_t silent_ms = std::max (options_.peer_idle_timeout_ms, options_.latency_ms + 1000);
   {
     std::lock_guard lock (mu_);
     for (auto &[sock, c] : connections_) {
@@ -326,6 +332,8 @@ SrtPort::housekeeping (int64_t now_ms)
         announce.push_back (c.get ());
       else if (!c->consumer && now_ms - c->held_since_ms > kHoldTimeoutMs)
         expired.push_back (c.get ());
+      else if (c->consumer && now_ms - c->last_data_ms.load (std::memory_order_relaxed) > silent_ms)
+        silent.push_back (c.get ());
     }
   }
   // Handles an attach () to an idle caller; a busy one was served by its
@@ -340,6 +348,14 @@ SrtPort::housekeeping (int64_t now_ms)
   }
   for (Connection *c : detached)
     end_connection (*c, "detached");
+  for (Connection *c : silent) {
+    g_info ("SRT port %u: closing caller %s of stream '%s': it has sent nothing for %" G_GINT64_FORMAT
+            " ms (ingestion.srt.peer_idle_timeout)",
+            port_, c->peer.address.c_str (), c->peer.stream_id.c_str (),
+            now_ms - c->last_data_ms.load (std::memory_order_relaxed));
+    end_connection (*c, "connection lost: the caller sent nothing for " + std::to_string (silent_ms)
+                            + " ms");
+  }
 }
 
 } // namespace mirror
