@@ -12,12 +12,16 @@
 #include <netinet/in.h>
 #include <syslog.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <glib.h>
 #include <srt/srt.h>
@@ -32,9 +36,26 @@ const std::vector<std::string> kAllowList = { "cam*", "studio.?", "news-[0-9]*",
 
 std::shared_ptr<mirror::SrtHub> hub;
 std::mutex mu;
+std::condition_variable reported;
 bool handler_says = false;
-std::optional<mirror::SrtRejectReason> rejected;
+// Refusals as the hub reports them (the raw streamid when malformed, else
+// the id), which may come after the caller has already seen its rejection.
+std::vector<std::pair<std::string, mirror::SrtRejectReason>> refusals;
 std::optional<std::string> handed; // the id the new-stream handler was asked about
+
+// The hub's reason for refusing @stream_id, waiting a little for its report.
+std::optional<mirror::SrtRejectReason>
+refusal_of (const std::string &stream_id, std::unique_lock<std::mutex> &lock)
+{
+  std::optional<mirror::SrtRejectReason> reason;
+  reported.wait_for (lock, std::chrono::seconds (2), [&] {
+    for (const auto &[id, why] : refusals)
+      if (id == stream_id)
+        reason = why;
+    return reason.has_value ();
+  });
+  return reason;
+}
 
 } // namespace
 
@@ -68,10 +89,11 @@ LLVMFuzzerInitialize (int *, char ***)
     return handler_says;
   });
   hub->set_reject_observer (
-      [] (const mirror::SrtPeer &, mirror::SrtRejectReason reason, const std::string &message) {
+      [] (const mirror::SrtPeer &peer, mirror::SrtRejectReason reason, const std::string &message) {
         FUZZ_CHECK (!message.empty (), "a refusal without a message");
         std::lock_guard lock (mu);
-        rejected = reason;
+        refusals.emplace_back (peer.stream_id, reason);
+        reported.notify_all ();
       });
   return 0;
 }
@@ -89,7 +111,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   {
     std::lock_guard lock (mu);
     handler_says = flags & 1;
-    rejected.reset ();
+    refusals.clear ();
     handed.reset ();
   }
 
@@ -115,10 +137,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   std::string id, why;
   const bool parses = mirror::parse_srt_stream_id_checked (raw, &id, &why);
-  std::lock_guard lock (mu);
+  std::unique_lock lock (mu);
   if (!parses) {
     FUZZ_CHECK (!connected, "'" + raw + "' is malformed (" + why + ") but was admitted");
-    FUZZ_CHECK (rejected == mirror::SrtRejectReason::kMalformedStreamId,
+    FUZZ_CHECK (refusal_of (raw, lock) == mirror::SrtRejectReason::kMalformedStreamId,
                 "'" + raw + "' is malformed but refused otherwise");
     return 0;
   }
@@ -127,7 +149,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     allowed = allowed || fnmatch (pattern.c_str (), id.c_str (), 0) == 0;
   if (!allowed) {
     FUZZ_CHECK (!connected, "'" + id + "' is outside the allow list but was admitted");
-    FUZZ_CHECK (rejected == mirror::SrtRejectReason::kNotAllowed,
+    FUZZ_CHECK (refusal_of (id, lock) == mirror::SrtRejectReason::kNotAllowed,
                 "'" + id + "' is outside the allow list but refused otherwise");
     return 0;
   }
