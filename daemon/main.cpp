@@ -566,8 +566,9 @@ main_entry (int argc, char **argv)
   }
   if (options.command == "version") {
     gst_init (nullptr, nullptr);
+    g_autofree gchar *gst_version = gst_version_string (); // the caller's to free
     printf ("mirrord %s\ngit commit: %s\nbuilt: %s\nGStreamer: %s\n", mirror::version (),
-            mirror::git_commit (), mirror::build_time (), gst_version_string ());
+            mirror::git_commit (), mirror::build_time (), gst_version);
     return 0;
   }
 
