@@ -208,10 +208,14 @@ update_origin_metrics (AdminContext &ctx)
   }
   m.origin_workers.Add ({}).Set ((double)now.workers);
   add (m.http2_connections_total.Add ({}), now.tcp.h2_connections, last.tcp.h2_connections);
-  add (m.http_connections_refused_total.Add ({ { "limit", "total" } }), now.tcp.refused,
-       last.tcp.refused);
-  add (m.http_connections_refused_total.Add ({ { "limit", "address" } }),
+  add (m.http_connections_refused_total.Add ({ { "protocol", "tcp" }, { "limit", "total" } }),
+       now.tcp.refused, last.tcp.refused);
+  add (m.http_connections_refused_total.Add ({ { "protocol", "tcp" }, { "limit", "address" } }),
        now.tcp.refused_per_address, last.tcp.refused_per_address);
+  add (m.http_connections_refused_total.Add ({ { "protocol", "quic" }, { "limit", "total" } }),
+       now.quic.refused, last.quic.refused);
+  add (m.http_connections_refused_total.Add ({ { "protocol", "quic" }, { "limit", "address" } }),
+       now.quic.refused_per_address, last.quic.refused_per_address);
   add (m.http2_requests_total.Add ({}), now.tcp.h2_requests, last.tcp.h2_requests);
   last = now;
 }

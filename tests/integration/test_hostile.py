@@ -14,6 +14,7 @@ import time
 import unittest
 
 from mirrortest import BUILD_ROOT, SLOWDOWN, Mirrord, wait_for
+from test_ingest import metric
 from test_hls import srt_feed
 
 PER_ADDRESS = 150
@@ -23,14 +24,6 @@ LOADER = os.path.join(BUILD_ROOT, "tools", "h3", "mirror-hls-load")
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
-
-
-def metric(text, name, **labels):
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    for line in text.splitlines():
-        if line.startswith(name + ("{" + want + "}" if want else " ")):
-            return float(line.split()[-1])
-    return 0.0
 
 
 class Hostile(unittest.TestCase):
@@ -116,7 +109,8 @@ class Hostile(unittest.TestCase):
                 return self.m.http("GET", "/metrics", raw=True)[2].decode()
             held = max(metric(metrics(), "mirror_origin_held_requests") for _ in range(5))
             under_attack = self.follow(6)
-            refused = metric(metrics(), "mirror_http_connections_refused_total", limit="address")
+            refused = metric(metrics(), "mirror_http_connections_refused_total", protocol="tcp",
+                             limit="address")
             rss_during = rss_kib(self.m.pid)
         finally:
             for s in socks:
@@ -143,6 +137,19 @@ class Hostile(unittest.TestCase):
             t = self.m.http("GET", "/metrics", raw=True)[2].decode()
             return metric(t, "mirror_origin_held_requests") <= 3 and t
         wait_for(drained, "the attackers' held requests cancelled")
+
+        # HTTP/3 has the same cap per address, on its own count: viewers over
+        # it from this address beyond the cap are refused at the handshake.
+        crowd = subprocess.run([LOADER, "--json", "-q", "--viewers", str(PER_ADDRESS + 30),
+                                "--warmup", "1", "--seconds", "2", "--timeout", "3", "--url",
+                                f"https://127.0.0.1:{self.m.https_port}/live/cam/source.m3u8"],
+                               capture_output=True, text=True, timeout=120)
+        text = self.m.http("GET", "/metrics", raw=True)[2].decode()
+        quic_refused = metric(text, "mirror_http_connections_refused_total", protocol="quic",
+                              limit="address")
+        print(f"HTTP/3 viewers over the cap: {quic_refused:.0f} refused; "
+              f"{crowd.stdout[-300:]!r}")
+        self.assertGreaterEqual(quic_refused, 30)
 
 
 if __name__ == "__main__":

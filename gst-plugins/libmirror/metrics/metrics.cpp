@@ -158,8 +158,9 @@ Metrics::Metrics ()
       http2_requests_total (COUNTER ("mirror_http2_requests_total", "Requests served over HTTP/2")),
       http_connections_refused_total (COUNTER (
           "mirror_http_connections_refused_total",
-          "HTTPS and HTTP viewer connections closed at accept: limit=total "
-          "(server.http_max_connections), limit=address (server.max_connections_per_address)")),
+          "Viewer connections refused at accept, protocol=tcp (HTTPS, HTTP) or quic: "
+          "limit=total (server.http_max_connections, server.http3_max_connections), "
+          "limit=address (server.max_connections_per_address)")),
       origin_workers (
           GAUGE ("mirror_origin_workers",
                  "Threads serving viewers (server.workers), each with its own sockets")),

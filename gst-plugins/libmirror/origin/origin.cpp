@@ -57,7 +57,9 @@ with_numbering_dir (OriginConfig config)
 Origin::Origin (const OriginConfig &config)
     : config_ (with_numbering_dir (config)), store_ (config_.stream_defaults),
       tcp_budget_ (std::make_shared<ConnectionBudget> (config_.http_max_connections,
-                                                       config_.max_connections_per_address))
+                                                       config_.max_connections_per_address)),
+      quic_budget_ (std::make_shared<ConnectionBudget> (config_.quic_limits.max_connections,
+                                                        config_.max_connections_per_address))
 {}
 
 std::shared_ptr<Origin>
@@ -171,7 +173,7 @@ Origin::start_worker (Worker &w)
   // connection ID names.
   if (config_.tls_port && config_.http3) {
     w.quic = std::make_unique<QuicFrontend> (*w.handler, identity_, config_.quic_limits,
-                                             quic_group_, w.index);
+                                             quic_group_, w.index, quic_budget_);
     if (!w.quic->listen (config_.bind_address, tls_port_, &err))
       return err;
     if (first)
@@ -323,6 +325,8 @@ add_quic (QuicFrontend::Stats &sum, const QuicFrontend::Stats &s)
   sum.retries_sent += s.retries_sent;
   sum.stateless_resets_sent += s.stateless_resets_sent;
   sum.packets_dropped += s.packets_dropped;
+  sum.refused += s.refused;
+  sum.refused_per_address += s.refused_per_address;
   sum.forwarded_out += s.forwarded_out;
   sum.forwarded_in += s.forwarded_in;
   sum.forward_dropped += s.forward_dropped;

@@ -64,7 +64,8 @@ struct OriginConfig {
   // HTTPS and HTTP/1.1 connections with nothing in flight for this long close.
   int64_t http_idle_timeout_ms = 30000;
   // TCP viewer connections (HTTPS and HTTP, every worker) the process takes,
-  // and from one client address (0: no cap).
+  // and from one client address (0: no cap; HTTP/3 has the same cap per
+  // address on its own count, and quic_limits.max_connections in all).
   size_t http_max_connections = 10000;
   size_t max_connections_per_address = 0;
   // Worker threads serving viewers; 0: one per core.
@@ -152,6 +153,8 @@ class Origin {
   // per client address (OriginConfig::http_max_connections and
   // max_connections_per_address): the process's limits, not a worker's.
   std::shared_ptr<ConnectionBudget> tcp_budget_;
+  // QUIC connections likewise (quic_limits.max_connections in all).
+  std::shared_ptr<ConnectionBudget> quic_budget_;
   std::shared_ptr<QuicWorkerGroup> quic_group_;
   std::vector<std::unique_ptr<Worker>> workers_;
   GMainContext *context_ = nullptr; // worker 0's: lingers run there

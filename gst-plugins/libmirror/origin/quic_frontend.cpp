@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -354,7 +355,8 @@ QuicWorkerGroup::stats () const
 class QuicFrontend::Endpoint {
  public:
   Endpoint (OriginHandler &handler, const TlsIdentity &identity, const Limits &limits,
-            std::shared_ptr<QuicWorkerGroup> group, unsigned worker);
+            std::shared_ptr<QuicWorkerGroup> group, unsigned worker,
+            std::shared_ptr<ConnectionBudget> budget);
   ~Endpoint ();
 
   bool listen (const std::string &bind_address, uint16_t port, std::string *error);
@@ -376,6 +378,8 @@ class QuicFrontend::Endpoint {
     std::atomic<uint64_t> connections_now{ 0 };
     std::atomic<uint64_t> connections_total{ 0 };
     std::atomic<uint64_t> handshake_failures{ 0 };
+    std::atomic<uint64_t> refused{ 0 };
+    std::atomic<uint64_t> refused_per_address{ 0 };
     std::atomic<uint64_t> streams_total{ 0 };
     std::atomic<uint64_t> bytes_sent{ 0 };
     std::atomic<uint64_t> bytes_received{ 0 };
@@ -440,6 +444,7 @@ class QuicFrontend::Endpoint {
   Counters counters_;
   // The group keeps the inboxes' descriptors alive as long as any worker.
   std::shared_ptr<QuicWorkerGroup> group_;
+  std::shared_ptr<ConnectionBudget> budget_;
   QuicWorkerGroup::Shared *shared_ = nullptr;
   unsigned worker_ = 0;
   bool in_group_ = false; // listening, so other workers forward to us
@@ -499,6 +504,8 @@ class QuicFrontend::Endpoint::Connection {
  public:
   explicit Connection (Endpoint &ep);
   ~Connection ();
+  // The client address whose share of the ConnectionBudget this holds.
+  std::optional<std::string> budget_address;
   Connection (const Connection &) = delete;
   Connection &operator= (const Connection &) = delete;
 
@@ -666,6 +673,8 @@ QuicFrontend::Endpoint::Connection::~Connection ()
   g_source_destroy (&timer_->base);
   g_source_unref (&timer_->base);
   --ep_.counters_.connections_now;
+  if (budget_address)
+    ep_.budget_->give_back (*budget_address);
   if (!handshake_completed_)
     ++ep_.counters_.handshake_failures;
 }
@@ -1716,8 +1725,11 @@ QuicFrontend::Endpoint::Connection::h3_read_data (nghttp3_conn *, int64_t, nghtt
 
 QuicFrontend::Endpoint::Endpoint (OriginHandler &handler, const TlsIdentity &identity,
                                   const Limits &limits, std::shared_ptr<QuicWorkerGroup> group,
-                                  unsigned worker)
+                                  unsigned worker, std::shared_ptr<ConnectionBudget> budget)
     : handler_ (handler), identity_ (identity), limits_ (limits), group_ (std::move (group)),
+      budget_ (budget ? std::move (budget)
+                      : std::make_shared<ConnectionBudget> (limits.max_connections,
+                                                            limits.max_per_address)),
       shared_ (group_ ? group_->shared_.get () : nullptr), worker_ (worker), rx_ (kRxBufferSize),
       tx_ (kTxBufferSize)
 {
@@ -1952,6 +1964,8 @@ QuicFrontend::Endpoint::stats () const
   s.forwarded_out = counters_.forwarded_out;
   s.forwarded_in = counters_.forwarded_in;
   s.forward_dropped = counters_.forward_dropped;
+  s.refused = counters_.refused;
+  s.refused_per_address = counters_.refused_per_address;
   return s;
 }
 
@@ -2220,7 +2234,24 @@ QuicFrontend::Endpoint::accept (const Address &local, const Address &remote, con
     return nullptr;
   }
 
+  // The address is validated now: its share of the budget is its own.
+  std::string address = peer_ip (remote.sa ());
+  const ConnectionBudget::Verdict verdict = budget_->take (address);
+  if (verdict != ConnectionBudget::Verdict::kOk) {
+    send_stateless_close (hd, local, remote, NGTCP2_CONNECTION_REFUSED);
+    ++counters_.packets_dropped;
+    if (verdict == ConnectionBudget::Verdict::kTotal) {
+      ++counters_.refused;
+    } else if (const uint64_t n = ++counters_.refused_per_address; (n & (n - 1)) == 0) {
+      g_warning ("HTTP/3: %s has %zu connections open, its limit (server."
+                 "max_connections_per_address): further ones are refused "
+                 "(%" G_GUINT64_FORMAT " so far)",
+                 address.c_str (), budget_->from (address), n);
+    }
+    return nullptr;
+  }
   auto conn = std::make_unique<Connection> (*this);
+  conn->budget_address = std::move (address); // given back by the destructor
   ++counters_.connections_now; // the destructor takes it back, init failed or not
   if (!conn->init (local, remote, hd, retried)) {
     ++counters_.packets_dropped;
@@ -2506,8 +2537,10 @@ QuicFrontend::Endpoint::reap ()
 // QuicFrontend
 
 QuicFrontend::QuicFrontend (OriginHandler &handler, const TlsIdentity &identity, Limits limits,
-                            std::shared_ptr<QuicWorkerGroup> group, unsigned worker)
-    : endpoint_ (std::make_unique<Endpoint> (handler, identity, limits, std::move (group), worker))
+                            std::shared_ptr<QuicWorkerGroup> group, unsigned worker,
+                            std::shared_ptr<ConnectionBudget> budget)
+    : endpoint_ (std::make_unique<Endpoint> (handler, identity, limits, std::move (group), worker,
+                                             std::move (budget)))
 {}
 
 QuicFrontend::~QuicFrontend () = default;

@@ -40,6 +40,7 @@
 #include <memory>
 #include <string>
 
+#include "http/connection_budget.h"
 #include "origin/origin_handler.h"
 #include "origin/tls_identity.h"
 
@@ -78,8 +79,11 @@ class QuicWorkerGroup {
 class QuicFrontend {
  public:
   struct Limits {
-    // Connections beyond this are refused (CONNECTION_REFUSED).
+    // Connections beyond this are refused (CONNECTION_REFUSED): this front
+    // end's own, and with a ConnectionBudget the process's in all.
     size_t max_connections = 10000;
+    // From one client address (0: no cap), without a shared budget.
+    size_t max_per_address = 0;
     // Request streams a client may have open at once.
     uint64_t max_streams_bidi = 100;
     // Requests of one connection that may wait on the handler at once; the
@@ -102,6 +106,10 @@ class QuicFrontend {
     uint64_t retries_sent = 0;
     uint64_t stateless_resets_sent = 0;
     uint64_t packets_dropped = 0; // undecodable, unexpected or refused datagrams
+    // Validated Initials refused CONNECTION_REFUSED by the budget: the
+    // process's total, or the client address's share.
+    uint64_t refused = 0;
+    uint64_t refused_per_address = 0;
     // In a worker group: datagrams this worker's socket read for another
     // worker's connection and handed to it, those other workers handed to
     // this one, and those dropped because the owner's inbox was full.
@@ -113,8 +121,11 @@ class QuicFrontend {
   // handler must outlive the front end. Nothing is bound until listen ().
   // Without a group: one socket, the only one on its port. With one: this
   // front end is worker `worker` (below group->size ()) of the group.
+  // @budget: connection limits shared with other front ends (the workers');
+  // none: one of its own from @limits.
   QuicFrontend (OriginHandler &handler, const TlsIdentity &identity, Limits limits,
-                std::shared_ptr<QuicWorkerGroup> group = nullptr, unsigned worker = 0);
+                std::shared_ptr<QuicWorkerGroup> group = nullptr, unsigned worker = 0,
+                std::shared_ptr<ConnectionBudget> budget = nullptr);
   // Leaves the group first (other workers stop forwarding to it and answer
   // its strays themselves), then closes every connection (CONNECTION_CLOSE,
   // H3_NO_ERROR) and cancels what it still had held. On the context's thread.
