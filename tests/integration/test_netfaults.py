@@ -36,6 +36,7 @@ import unittest
 import llhls
 import mirrortest
 from mirrortest import Mirrord, free_port, wait_for
+from test_ingest import metric
 from test_hls import srt_feed
 
 STREAM = "netcam"
@@ -46,16 +47,6 @@ NETFAULT = os.path.join(mirrortest.SOURCE_ROOT, "tools", "netfault.py")
 
 def log(msg):
     print(f"test_netfaults: {msg}", file=sys.stderr, flush=True)
-
-
-def metric(text, name, **labels):
-    """The value of one series in a Prometheus text page, 0 when absent."""
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 class Relay:
