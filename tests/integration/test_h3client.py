@@ -13,6 +13,7 @@ helpers (mirrortest.py, llhls.py, test_hls.py) in tests/integration.
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -101,8 +102,13 @@ class H3Get(LiveStreamCase):
                 self.assertEqual(llhls.multivariant_violations(doc["body"]), [], doc["body"])
                 self.assertGreater(doc["timing_ms"]["total"], 0)
                 texts[protocol] = doc["body"]
+        # The same text over every protocol, but for the bandwidths: measured
+        # from the segments, they may move between one fetch and the next
+        # (a slow build's fetches are seconds apart).
+        def fixed(text):
+            return re.sub(r"BANDWIDTH=\d+", "BANDWIDTH=*", text)
         for protocol in PROTOCOLS:
-            self.assertEqual(texts[protocol], texts["http1"], protocol)
+            self.assertEqual(fixed(texts[protocol]), fixed(texts["http1"]), protocol)
         # The HTTP/3 answer came after a real QUIC v1 + TLS 1.3 handshake.
         doc = self.get(f"{LIVE}/index.m3u8", "h3")
         self.assertIn("QUIC v1", doc["tls"])
