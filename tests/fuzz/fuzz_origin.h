@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include <glib.h>
@@ -16,6 +17,8 @@
 #include "fuzz_check.h"
 #include "hls/media_store.h"
 #include "origin/origin_handler.h"
+#include "origin/quic_frontend.h"
+#include "origin/tls_identity.h"
 
 namespace mirror::fuzz {
 
@@ -55,5 +58,32 @@ class Origin {
   std::unique_ptr<OriginHandler> handler_;
   uint16_t port_ = 0;
 };
+
+// An Origin with an HTTP/3 front end (2 s idle timeout) on a fresh
+// self-signed identity, whose files are gone once it listens. *spki_pin:
+// the identity's pin, for a client that checks it.
+inline Origin *
+quic_origin (const char *dir_template, std::string *spki_pin = nullptr)
+{
+  g_autofree char *dir = g_dir_make_tmp (dir_template, nullptr);
+  std::string error;
+  auto identity = load_or_create_tls_identity ("", "", dir, &error);
+  FUZZ_CHECK (identity, error);
+  if (spki_pin)
+    *spki_pin = identity->spki_pin;
+  auto *origin = new Origin ([identity = *identity] (OriginHandler &handler,
+                                                     GMainContext *) -> uint16_t {
+    static std::unique_ptr<QuicFrontend> frontend;
+    QuicFrontend::Limits limits;
+    limits.idle_timeout_ns = 2LL * 1000000000;
+    frontend = std::make_unique<QuicFrontend> (handler, identity, limits);
+    std::string error;
+    return frontend->listen ("127.0.0.1", 0, &error) ? frontend->port () : 0;
+  });
+  // Listening, the key in memory: its files may go.
+  const std::string rm = std::string ("rm -rf '") + dir + "'";
+  g_spawn_command_line_sync (rm.c_str (), nullptr, nullptr, nullptr, nullptr);
+  return origin;
+}
 
 } // namespace mirror::fuzz

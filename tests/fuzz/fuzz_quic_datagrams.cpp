@@ -38,22 +38,7 @@ extern "C" int
 LLVMFuzzerInitialize (int *, char ***)
 {
   g_log_set_always_fatal (GLogLevelFlags (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR));
-  g_autofree char *dir = g_dir_make_tmp ("mirror-fuzz-quic-XXXXXX", nullptr);
-  std::string error;
-  auto identity = mirror::load_or_create_tls_identity ("", "", dir, &error);
-  FUZZ_CHECK (identity, error);
-  server = new mirror::fuzz::Origin ([identity = *identity] (mirror::OriginHandler &handler,
-                                                             GMainContext *) -> uint16_t {
-    static std::unique_ptr<mirror::QuicFrontend> frontend;
-    mirror::QuicFrontend::Limits limits;
-    limits.idle_timeout_ns = 2LL * 1000000000;
-    frontend = std::make_unique<mirror::QuicFrontend> (handler, identity, limits);
-    std::string error;
-    return frontend->listen ("127.0.0.1", 0, &error) ? frontend->port () : 0;
-  });
-  // Listening, the key in memory: its files may go.
-  const std::string rm = std::string ("rm -rf '") + dir + "'";
-  g_spawn_command_line_sync (rm.c_str (), nullptr, nullptr, nullptr, nullptr);
+  server = mirror::fuzz::quic_origin ("mirror-fuzz-quic-XXXXXX");
   return 0;
 }
 
