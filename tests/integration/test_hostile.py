@@ -10,7 +10,6 @@ import os
 import re
 import socket
 import subprocess
-import time
 import unittest
 
 from mirrortest import BUILD_ROOT, SLOWDOWN, Mirrord, wait_for
