@@ -86,7 +86,9 @@ update_part_grid_metrics (Metrics &m, MediaStore &store)
         continue;
       for (const auto &[kind, total] :
            { std::pair{ "shortened", c->shortened_parts }, std::pair{ "short", c->short_parts },
-             std::pair{ "long", c->long_parts } }) {
+             std::pair{ "long", c->long_parts },
+             std::pair{ "keyless-segment", c->keyless_segments },
+             std::pair{ "long-segment", c->long_segments } }) {
         Key key{ id, rendition, kind };
         auto &counter = m.hls_parts_off_grid_total.Add (
             { { "stream", id }, { "rendition", rendition }, { "kind", kind } });

@@ -9,7 +9,11 @@ Feeds packaged as they come (rendition "source", no transcoding):
 - audio only: the stream goes live, the multivariant playlist offers the
   audio rendition as its variant;
 - audio that starts two seconds after the video, and video that starts two
-  seconds after the audio.
+  seconds after the audio;
+- keyframes 1.5 s apart, for 500 ms segments: TARGETDURATION stays 1 (it
+  must never change), so each GOP is split into two segments, the second
+  starting without a keyframe (counted in mirror_hls_parts_off_grid_total
+  as keyless-segment), and the keyframes still start the others.
 For 15 s of reloads every media playlist passes llhls.py's rules on its
 own and against the one before it, and (but for the variable frame rate
 and audio only, see below) its PROGRAM-DATE-TIMEs advance as its durations
@@ -54,10 +58,10 @@ def gst_feed(port, stream_id, *branches, eos_on_stop=False):
     return Process(argv, log_name=f"feed-{stream_id}")
 
 
-def video(*, width=160, height=120, codec="h264", offset_ns=0, drop=0.0):
-    enc = (["x264enc", "speed-preset=ultrafast", "key-int-max=15", "tune=zerolatency", "!",
+def video(*, width=160, height=120, codec="h264", offset_ns=0, drop=0.0, gop=15):
+    enc = (["x264enc", "speed-preset=ultrafast", f"key-int-max={gop}", "tune=zerolatency", "!",
             "h264parse", "config-interval=-1"] if codec == "h264" else
-           ["x265enc", "speed-preset=ultrafast", "key-int-max=15", "tune=zerolatency", "!",
+           ["x265enc", "speed-preset=ultrafast", f"key-int-max={gop}", "tune=zerolatency", "!",
             "h265parse", "config-interval=-1"])
     return (["videotestsrc", "is-live=true", "pattern=ball", f"timestamp-offset={offset_ns}", "!",
              f"video/x-raw,format=I420,width={width},height={height},framerate=30/1", "!"]
@@ -79,6 +83,7 @@ class TimingFeeds(LiveStreamCase):
         "audioonly": ["audio"],
         "lateaudio": ["source", "audio"],
         "latevideo": ["source", "audio"],
+        "longgop": ["source"],
     }
 
     @classmethod
@@ -96,6 +101,7 @@ class TimingFeeds(LiveStreamCase):
             gst_feed(port, "audioonly", audio()),
             gst_feed(port, "lateaudio", video(), audio(offset_ns=two_s)),
             gst_feed(port, "latevideo", video(offset_ns=two_s), audio()),
+            gst_feed(port, "longgop", video(gop=45)),
         ]
         cls.started = time.monotonic()
 
@@ -143,6 +149,19 @@ class TimingFeeds(LiveStreamCase):
         wrap = last["wrap/source"]
         self.assertEqual(wrap.discontinuity_sequence, 1, wrap.text)
         self.assertNotIn("#EXT-X-DISCONTINUITY\n", wrap.text, wrap.text)
+
+        # GOPs of 1.5 s in segments of at most TARGETDURATION 1 (the rules
+        # above): the muxer cut some segments between keyframes, and the
+        # keyframes still start the others.
+        pl = last["longgop/source"]
+        self.assertEqual(pl.target_duration, 1, pl.text)
+        starts = [seg.parts[0].independent for seg in pl.segments if seg.parts]
+        self.assertIn(True, starts, pl.text)
+        self.assertIn(False, starts, pl.text)
+        _, _, metrics = self.m.http("GET", "/metrics", raw=True)
+        keyless = re.search(r'(?m)^mirror_hls_parts_off_grid_total\{[^}]*kind="keyless-segment"'
+                            r'[^}]*stream="longgop"[^}]*\} ([0-9.e+]+)$', metrics.decode())
+        self.assertTrue(keyless and float(keyless.group(1)) > 0, "keyless segments not counted")
 
         # Audio only: live, and the audio playlist is the variant.
         self.assertEqual(self.m.stream_state("audioonly"), "live")

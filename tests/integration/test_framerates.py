@@ -104,7 +104,7 @@ class FrameRates(LiveStreamCase):
                          metrics.decode())
         self.assertTrue(off, "no mirror_hls_parts_off_grid_total series")
         for labels, value in off:
-            if 'kind="long"' in labels or 'kind="short"' in labels:
+            if any(f'kind="{k}"' in labels for k in ("long", "short", "long-segment")):
                 self.assertEqual(float(value), 0, labels)
         log("shortened parts: " + ", ".join(f"{l}={v}" for l, v in off if 'kind="shortened"' in l))
 

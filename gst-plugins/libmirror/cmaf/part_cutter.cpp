@@ -5,6 +5,8 @@
 #include <climits>
 #include <cmath>
 
+#include "hls/hls_timing.h"
+
 namespace mirror::cmaf {
 
 namespace {
@@ -27,7 +29,11 @@ PartCutter::PartCutter (uint32_t timescale, uint64_t part_duration_ns, uint64_t 
                         uint32_t track_id, double sample_duration_ns)
     : timescale_ (timescale), part_duration_ns_ (part_duration_ns),
       part_ticks_ (scale (part_duration_ns, timescale, 1000000000)),
-      segment_ticks_ (scale (segment_duration_ns, timescale, 1000000000)), track_id_ (track_id)
+      segment_ticks_ (scale (segment_duration_ns, timescale, 1000000000)),
+      max_segment_ticks_ (
+          scale ((uint64_t)longest_segment_ns (target_duration_for ((int64_t)segment_duration_ns)),
+                 timescale, 1000000000)),
+      track_id_ (track_id)
 {
   if (sample_duration_ns > 0)
     set_grid (sample_duration_ns);
@@ -178,6 +184,28 @@ PartCutter::push (const TimedSample &s)
       set_grid ((double)ticks_to_ns (step));
     bool new_segment
         = s.sync && ticks - segment_start_ticks_ + segment_jitter_ticks_ >= segment_ticks_;
+    // No keyframe in time: keyframes further apart than TARGETDURATION
+    // allows split their GOP into as few even segments as fit (a 2 s GOP
+    // into two of 1 s, so the next keyframe starts a segment again), and
+    // whatever the GOP, a segment ends before this sample would take it
+    // past TARGETDURATION (the sample lasts about the step just measured).
+    if (!new_segment) {
+      const uint64_t length = ticks - segment_start_ticks_;
+      bool cut = length + step > max_segment_ticks_;
+      if (gop_ticks_ > max_segment_ticks_ && last_sync_ticks_) {
+        // Even pieces counted from the last keyframe, so the cuts keep in
+        // step with the keyframes to come.
+        const uint64_t pieces = (gop_ticks_ + max_segment_ticks_ - 1) / max_segment_ticks_;
+        const uint64_t piece = gop_ticks_ / pieces;
+        const uint64_t key = *last_sync_ticks_;
+        auto index = [&] (uint64_t t) { return (t + segment_jitter_ticks_ - key) / piece; };
+        cut = cut || index (ticks) > (segment_start_ticks_ >= key ? index (segment_start_ticks_) : 0);
+      }
+      if (cut) {
+        new_segment = true;
+        ++keyless_segments_;
+      }
+    }
     bool new_part = ticks - part_start_ticks_ + jitter_ticks_ >= part_ticks_;
     if (new_segment || new_part) {
       // A gap would stretch the part past the target: its last sample ends
@@ -208,6 +236,11 @@ PartCutter::push (const TimedSample &s)
   }
   if (brk)
     open_->timeline_break = true;
+  if (s.sync) {
+    // The distance between keyframes, measured on an unbroken timeline.
+    gop_ticks_ = last_sync_ticks_ && !brk && ticks > *last_sync_ticks_ ? ticks - *last_sync_ticks_ : 0;
+    last_sync_ticks_ = ticks;
+  }
   add_sample (ticks, s);
   return r;
 }
@@ -234,6 +267,7 @@ PartCutter::flush ()
   last_ticks_ = last_ticks_ + last;
   have_timeline_ = false;
   resume_ticks_ = last_ticks_;
+  last_sync_ticks_.reset ();
   return p;
 }
 

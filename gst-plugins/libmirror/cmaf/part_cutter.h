@@ -11,7 +11,12 @@
 //
 // Rules: nothing is kept before the first sync sample; a segment starts at
 // the first sync sample whose decode time reaches segment-duration after
-// the segment's start; a part closes at the first sample boundary that
+// the segment's start, or, when the source's keyframes come further apart
+// than that, at the last sample that keeps the segment within
+// EXT-X-TARGETDURATION (which is fixed from segment-duration and must bound
+// every EXTINF: RFC 8216bis 4.4.3.1, 6.2.1), a GOP that long being split
+// into as few even segments as fit; such a segment starts with a part that
+// is not independent (counted); a part closes at the first sample boundary that
 // reaches the part target after the part's start (and at every segment
 // start), and never runs longer than the target: a gap in the timestamps
 // that would stretch it shortens its last sample instead (counted); a part
@@ -84,6 +89,8 @@ class PartCutter {
   bool grid_known () const { return grid_known_; }
   // Parts whose last sample was shortened to keep them within the target.
   uint64_t shortened_parts () const { return shortened_; }
+  // Segments started without a sync sample to stay within TARGETDURATION.
+  uint64_t keyless_segments () const { return keyless_segments_; }
   uint64_t dropped () const { return dropped_; }
   uint64_t next_media_sequence () const { return next_msn_; }
   uint32_t timescale () const { return timescale_; }
@@ -105,6 +112,7 @@ class PartCutter {
   uint64_t part_duration_ns_;
   uint64_t part_ticks_;
   uint64_t segment_ticks_;
+  uint64_t max_segment_ticks_; // the longest segment TARGETDURATION allows
   uint32_t track_id_;
   bool grid_known_ = false;
   // Timestamp jitter a boundary takes in its favour, once the grid is known:
@@ -114,6 +122,7 @@ class PartCutter {
   uint64_t jitter_ticks_ = 0;
   uint64_t segment_jitter_ticks_ = 0;
   uint64_t shortened_ = 0;
+  uint64_t keyless_segments_ = 0;
   WallclockMap wallclock_;
 
   bool waiting_sync_ = true;
@@ -128,6 +137,8 @@ class PartCutter {
 
   std::optional<Part> open_;
   uint64_t segment_start_ticks_ = 0;
+  std::optional<uint64_t> last_sync_ticks_; // the last sync sample's decode time
+  uint64_t gop_ticks_ = 0;                    // from the one before it; 0: unknown
   uint64_t part_start_ticks_ = 0;
   uint64_t next_msn_ = 0;
   uint32_t next_sequence_number_ = 1;

@@ -29,6 +29,24 @@ hls_rounded_seconds (int64_t units)
   return (units + 50000) / 100000;
 }
 
+// EXT-X-TARGETDURATION for segments cut at @segment_ns: whole seconds, at
+// least 1. It is announced with the first playlist and never changes
+// (RFC 8216bis 6.2.1), so the muxer keeps every segment within it.
+constexpr int64_t
+target_duration_for (int64_t segment_ns)
+{
+  return segment_ns <= kNsPerSecond ? 1 : (segment_ns + kNsPerSecond - 1) / kNsPerSecond;
+}
+
+// The longest segment whose EXTINF, printed and rounded to the nearest
+// second, is still within @target_duration_s (4.4.3.1): half a second over
+// it, less a millisecond for the printing.
+constexpr int64_t
+longest_segment_ns (int64_t target_duration_s)
+{
+  return target_duration_s * kNsPerSecond + kNsPerSecond / 2 - 1000000;
+}
+
 // ISO 8601 with milliseconds, UTC: "2026-11-21T11:53:15.123Z".
 std::string format_program_date_time (int64_t unix_ns);
 

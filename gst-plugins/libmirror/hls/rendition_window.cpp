@@ -63,6 +63,7 @@ RenditionWindow::add_part (const PartInput &in, const StreamTiming &timing)
                              .count ();
     if (seg.discontinuity)
       counters_.discontinuities++;
+    counters_.keyless_segments += in.independent ? 0 : 1;
     pending_discontinuity_ = false;
     segments_.push_back (std::move (seg));
   }
@@ -87,6 +88,8 @@ RenditionWindow::complete_back (const StreamTiming &timing)
   SegmentRecord &seg = segments_.back ();
   seg.complete = true;
   max_segment_units_ = std::max (max_segment_units_, hls_units (seg.duration_ns));
+  if (hls_rounded_seconds (hls_units (seg.duration_ns)) > timing.target_duration_s)
+    counters_.long_segments++;
   // Players reject short parts in the middle of a segment; they cannot be
   // fixed here without re-muxing, so they are served and counted.
   int64_t min_units = timing.part_target_units * 85 / 100;

@@ -66,6 +66,11 @@ struct RenditionCounters {
   uint64_t long_parts = 0;         // over the rendition's PART-TARGET, which had to grow
   uint64_t shortened_parts = 0;    // cut short by the muxer to stay within PART-TARGET
   uint64_t discontinuities = 0;
+  // Segments that start without a keyframe: the muxer cut them short of one
+  // to stay within TARGETDURATION (a source with keyframes further apart).
+  uint64_t keyless_segments = 0;
+  // Segments longer than TARGETDURATION allows, which had to grow.
+  uint64_t long_segments = 0;
   // Audio from before the stream's video started, never published (the
   // store's start alignment).
   uint64_t parts_before_start = 0;

@@ -90,8 +90,7 @@ StreamStore::StreamStore (std::string id, StreamConfig config)
       ledger_ (numbering_.first_discontinuity_sequence)
 {
   timing_.part_target_units = std::max<int64_t> (1, hls_units (config_.part_target_ns));
-  timing_.target_duration_s
-      = std::max<int64_t> (1, (config_.segment_target_ns + kNsPerSecond - 1) / kNsPerSecond);
+  timing_.target_duration_s = target_duration_for (config_.segment_target_ns);
 }
 
 StreamStore::~StreamStore ()
@@ -144,7 +143,10 @@ StreamStore::set_init (const std::string &rendition, Bytes init)
 void
 StreamStore::update_timing (const RenditionWindow &w)
 {
-  // Grow, never shrink: a TARGETDURATION no rounded EXTINF exceeds.
+  // mirrorcmafmux's segments never outgrow the announced TARGETDURATION
+  // (PartCutter cuts one short of a keyframe if it must); a publisher's
+  // longer one would break the rule on EXTINF, so the target grows, never
+  // shrinks, and the window counts it (RenditionCounters::long_segments).
   timing_.target_duration_s
       = std::max (timing_.target_duration_s, hls_rounded_seconds (w.max_segment_units ()));
 }

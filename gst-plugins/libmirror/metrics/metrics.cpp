@@ -113,7 +113,9 @@ Metrics::Metrics ()
           "Parts off their rendition's PART-TARGET grid, by stream, rendition and kind: "
           "shortened (a gap in the input's timestamps: the last frame cut to stay within the "
           "target), short (under 85 % of it, not a segment's last or independent), long (over "
-          "it: the target had to grow)")),
+          "it: the target had to grow), keyless-segment (a segment's first part, cut without a "
+          "keyframe to keep the segment within TARGETDURATION: the source's keyframes are "
+          "further apart), long-segment (a segment over TARGETDURATION, which had to grow)")),
       transcode_info (GAUGE ("mirror_transcode_info",
                              "The transcoding chain in use (1), by stream, decoder, encoder and "
                              "hardware (gpu, cpu, mixed)")),

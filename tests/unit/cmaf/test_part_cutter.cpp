@@ -364,6 +364,54 @@ TEST (PartCutter, AGapLongerThanAPartStaysOne)
   EXPECT_EQ (parts[2].fragment.base_media_decode_time, 11u * 3000);
 }
 
+// A source whose keyframes come 2 s apart, for 500 ms segments: no segment
+// outgrows TARGETDURATION 1 (EXTINF under 1.5 s), so some start without a
+// keyframe, counted; every keyframe still starts one.
+TEST (PartCutter, ASegmentNeverOutgrowsTheTargetDuration)
+{
+  PartCutter c (90000, 100 * kMs, 500 * kMs, 1, 1e9 / 25);
+  auto parts = cut_at (c, 25, 250, 50); // 10 s, a keyframe every 2 s
+  uint64_t start = 0, longest = 0;
+  int keyless = 0, keyed = 0;
+  for (const Part &p : parts) {
+    if (p.segment_start) {
+      start = p.fragment.base_media_decode_time;
+      (p.independent ? keyed : keyless)++;
+    }
+    longest = std::max (longest, p.fragment.base_media_decode_time + p.duration_ticks - start);
+  }
+  EXPECT_LT (longest, 90000u * 3 / 2);
+  EXPECT_GE (longest, 90000u * 14 / 10); // cut at the last frame that fits
+  EXPECT_EQ (keyed, 5);
+  EXPECT_EQ (keyless, 5);
+  EXPECT_EQ (c.keyless_segments (), 5u);
+
+  // Once the GOP is known, it is split evenly: segments of 1 s.
+  for (size_t i = 0; i < parts.size (); i++)
+    if (parts[i].segment_start && parts[i].fragment.base_media_decode_time >= 2 * 90000u) {
+      EXPECT_EQ (parts[i].fragment.base_media_decode_time % 90000u, 0u) << i;
+    }
+
+  // 1.5 s GOPs at 30 fps: two segments of 0.75 s each, and every keyframe
+  // from the third on starts a segment (the GOP is known at the second,
+  // which comes just after the first GOP's cut at the longest length; such
+  // cuts alone would drift off the keyframes for good).
+  PartCutter c30 (90000, 100 * kMs, 500 * kMs, 1, 1e9 / 30);
+  auto parts30 = cut_at (c30, 30, 300, 45);
+  int keyframes_starting = 0;
+  for (const Part &p : parts30) {
+    EXPECT_LE (p.duration_ns, c30.part_target_ns ());
+    if (p.segment_start && p.independent)
+      keyframes_starting++;
+  }
+  EXPECT_EQ (keyframes_starting, 6); // 0, 3, 4.5 ... 9 s
+
+  // Keyframes 1 s apart fit: every segment starts on one.
+  PartCutter one (90000, 100 * kMs, 500 * kMs, 1, 1e9 / 25);
+  cut_at (one, 25, 250, 25);
+  EXPECT_EQ (one.keyless_segments (), 0u);
+}
+
 TEST (PartCutter, AacPartsAreFiveFrames)
 {
   PartCutter c (48000, 100 * kMs, 500 * kMs, 2, 1024e9 / 48000);
