@@ -144,19 +144,34 @@ HttpExchange::pause_if_pending ()
   }
 }
 
+namespace {
 std::string
-json_to_string (JsonNode *node)
+generate (JsonNode *node, bool pretty)
 {
   JsonGenerator *gen = json_generator_new ();
   json_generator_set_root (gen, node);
-  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_pretty (gen, pretty);
   char *text = json_generator_to_data (gen, nullptr);
   std::string out = text;
-  out += "\n";
+  if (pretty)
+    out += "\n";
   g_free (text);
   g_object_unref (gen);
   json_node_unref (node);
   return out;
+}
+} // namespace
+
+std::string
+json_to_string (JsonNode *node)
+{
+  return generate (node, true);
+}
+
+std::string
+json_to_compact_string (JsonNode *node)
+{
+  return generate (node, false);
 }
 
 } // namespace mirror::daemon

@@ -44,6 +44,13 @@ class HttpExchange {
   // Called by the server right after the handler returns.
   void pause_if_pending ();
   void set_header (const char *name, const std::string &value);
+  // For an answer that streams (Server-Sent Events): the message, which the
+  // caller now answers and keeps; the exchange neither pauses nor answers it.
+  SoupServerMessage *take_stream ()
+  {
+    answered_ = true;
+    return msg_;
+  }
 
  private:
   SoupServerMessage *msg_;
@@ -61,5 +68,7 @@ using Exchange = std::shared_ptr<HttpExchange>;
 
 // JSON text of a json-glib node (takes ownership of node).
 std::string json_to_string (JsonNode *node);
+// The same on one line, without the final newline.
+std::string json_to_compact_string (JsonNode *node);
 
 } // namespace mirror::daemon

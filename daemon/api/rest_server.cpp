@@ -70,6 +70,9 @@ RestServer::RestServer (AdminContext context) : context_ (context)
   add_stream_routes (router_, context_);
   add_stats_routes (router_, context_);
   add_health_routes (router_, context_);
+  events_ = std::make_unique<EventStream> (context_);
+  router_.add ("GET", "/api/v1/events",
+               [this] (Exchange ex) { events_->subscribe (ex->take_stream ()); });
 
   server_ = soup_server_new ("server-header", "mirrord", nullptr);
   soup_server_add_handler (
@@ -103,6 +106,8 @@ RestServer::listen (const std::string &address, uint16_t port, std::string *erro
 void
 RestServer::close ()
 {
+  if (events_)
+    events_->close_all ();
   acceptor_.reset (); // closes every connection
   if (server_)
     soup_server_disconnect (server_);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "api/admin_context.h"
+#include "api/events.h"
 #include "api/router.h"
 #include "http/soup_acceptor.h"
 
@@ -35,6 +36,7 @@ class RestServer {
   Router router_;
   SoupServer *server_ = nullptr;
   std::unique_ptr<SoupAcceptor> acceptor_;
+  std::unique_ptr<EventStream> events_;
 };
 
 // Route tables, one per URL subtree (api/v1/*.cpp, api/health.cpp).

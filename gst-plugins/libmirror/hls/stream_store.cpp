@@ -518,6 +518,17 @@ StreamStore::rendition_names ()
   return order_;
 }
 
+std::vector<RenditionInfo>
+StreamStore::renditions ()
+{
+  std::lock_guard<std::mutex> lock (mutex_);
+  std::vector<RenditionInfo> out;
+  for (const std::string &name : order_)
+    if (const Rendition *r = find (name))
+      out.push_back (r->info);
+  return out;
+}
+
 std::optional<RenditionCounters>
 StreamStore::counters (const std::string &rendition)
 {

@@ -121,6 +121,8 @@ class StreamStore {
   std::optional<RenditionProgress> progress (const std::string &rendition);
   StreamTiming timing ();
   std::vector<std::string> rendition_names ();
+  // What each rendition announced (codecs, size, bandwidth), in that order.
+  std::vector<RenditionInfo> renditions ();
   std::optional<RenditionCounters> counters (const std::string &rendition);
   // The live edge of the rendition furthest behind: the oldest of the
   // renditions' newest parts (unix ns of its first frame), over those that
