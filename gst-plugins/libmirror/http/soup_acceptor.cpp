@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "util/main_context.h"
@@ -597,6 +598,11 @@ struct SoupAcceptor::Impl : std::enable_shared_from_this<Impl> {
           && conn->released_at_us > now - (int64_t)info.tcpi_last_data_sent * 1000)
         continue;
       int64_t idle_ms = std::min (info.tcpi_last_data_recv, info.tcpi_last_data_sent);
+      // Bytes the server has not read yet (a busy main loop behind on a
+      // request that came in): the client is waiting on us, not idle.
+      int unread = 0;
+      if (idle_ms >= limits.idle_timeout_ms && ioctl (fd, FIONREAD, &unread) == 0 && unread > 0)
+        continue;
       if (idle_ms >= limits.idle_timeout_ms) {
         shutdown (fd, SHUT_RDWR);
         conn->shut_at_us = now;
