@@ -389,7 +389,8 @@ Daemon::start (std::string *error, int *exit_code)
       AdminContext{ config_, *streams_, registry_, metrics_, health_, started_ms_, origin_, {},
                     [this] (const std::string &id, std::optional<std::string> passphrase) {
                       return ingest_->set_srt_passphrase (id, std::move (passphrase));
-                    } });
+                    },
+                    [this] (const std::string &id) { return ingest_->drop_srt_caller (id); } });
   const ServerConfig &server = config_.server;
   const std::string admin_address = effective_admin_bind_address (server);
   if (!rest_->listen (admin_address, server.admin_port, error))

@@ -53,6 +53,9 @@ struct AdminContext {
   // no SRT listener.
   std::function<bool (const std::string &id, std::optional<std::string> passphrase)>
       set_srt_passphrase;
+  // Drops a stream's SRT caller: its address, or nothing when none is
+  // connected here.
+  std::function<std::optional<std::string> (const std::string &id)> drop_srt_caller;
 };
 
 } // namespace mirror::daemon

@@ -121,12 +121,76 @@ struct EventStream::Subscriber {
   gulong disconnected_id = 0;
 };
 
-EventStream::EventStream (AdminContext &context) : ctx_ (context) {}
+EventStream::EventStream (AdminContext &context) : ctx_ (context)
+{
+  StreamManager::Listener l;
+  l.added = [this] (const StreamView &view) { on_added (view); };
+  l.removed = [this] (const std::string &id) { on_removed (id); };
+  l.state_changed = [this] (const StreamView &view) { on_state (view); };
+  listener_ = ctx_.streams.add_listener (std::move (l));
+}
 
 EventStream::~EventStream ()
 {
   *alive_ = false;
+  ctx_.streams.remove_listener (listener_);
   close_all ();
+}
+
+std::string
+EventStream::state_events (const std::string &id, const std::string &state,
+                           const std::string &message)
+{
+  auto was = last_state_.find (id);
+  if (was == last_state_.end () || was->second == state)
+    return {};
+  std::string out = format ("state-changed", "{\"id\":" + json_string (id) + ",\"from\":"
+                                                 + json_string (was->second) + ",\"to\":"
+                                                 + json_string (state) + ",\"message\":"
+                                                 + json_string (message) + "}");
+  if (is_alarm (state))
+    out += format ("alarm", "{\"id\":" + json_string (id) + ",\"state\":" + json_string (state)
+                                + ",\"message\":" + json_string (message) + "}");
+  was->second = state;
+  return out;
+}
+
+void
+EventStream::on_added (const StreamView &view)
+{
+  if (subscribers_.empty () || last_.count (view.entry.id))
+    return;
+  JsonNode *figures = stream_figures (view, ctx_.origin.get ());
+  last_[view.entry.id] = members_of (figures);
+  last_state_[view.entry.id] = to_string (view.entry.state);
+  broadcast (format ("stream-added", json_to_compact_string (figures)));
+}
+
+void
+EventStream::on_removed (const std::string &id)
+{
+  if (subscribers_.empty ())
+    return;
+  last_.erase (id);
+  last_state_.erase (id);
+  broadcast (format ("stream-removed", "{\"id\":" + json_string (id) + "}"));
+}
+
+void
+EventStream::on_state (const StreamView &view)
+{
+  if (subscribers_.empty ())
+    return;
+  const std::string &id = view.entry.id;
+  if (!last_state_.count (id)) {
+    // Not seen yet (it came between a client's snapshot and the first
+    // tick): it is new to the clients that did not list it.
+    on_added (view);
+    return;
+  }
+  const std::string out = state_events (id, to_string (view.entry.state), view.entry.message);
+  if (!out.empty ())
+    broadcast (out);
 }
 
 std::string
@@ -174,7 +238,13 @@ EventStream::subscribe (SoupServerMessage *msg)
       for (const StreamView &view : views) {
         if (streams.size () > 1)
           streams += ",";
-        streams += json_to_compact_string (stream_figures (view, ctx_.origin.get ()));
+        JsonNode *figures = stream_figures (view, ctx_.origin.get ());
+        // The baseline for what comes next, where there is none yet.
+        if (!last_.count (view.entry.id)) {
+          last_[view.entry.id] = members_of (figures);
+          last_state_[view.entry.id] = to_string (view.entry.state);
+        }
+        streams += json_to_compact_string (figures);
       }
     streams += "]";
     send (**it, format ("snapshot", "{\"time\":" + json_string (now_text ()) + ",\"node_id\":"
@@ -230,7 +300,6 @@ EventStream::tick ()
 void
 EventStream::on_list (const std::vector<StreamView> &views)
 {
-  const bool first = last_.empty () && last_state_.empty ();
   std::string out;
   std::string changed = "[";
   std::set<std::string> present;
@@ -242,18 +311,11 @@ EventStream::on_list (const std::vector<StreamView> &views)
     const std::string state = to_string (view.entry.state);
     auto was = last_.find (id);
     if (was == last_.end ()) {
-      if (!first)
-        out += format ("stream-added", json_to_compact_string (json_node_copy (figures)));
+      // New since the snapshots (the listener tells this node's own).
+      out += format ("stream-added", json_to_compact_string (json_node_copy (figures)));
     } else {
-      const std::string &before = last_state_[id];
-      if (before != state)
-        out += format ("state-changed", "{\"id\":" + json_string (id) + ",\"from\":"
-                                            + json_string (before) + ",\"to\":" + json_string (state)
-                                            + ",\"message\":" + json_string (view.entry.message)
-                                            + "}");
-      if (before != state && is_alarm (state))
-        out += format ("alarm", "{\"id\":" + json_string (id) + ",\"state\":" + json_string (state)
-                                    + ",\"message\":" + json_string (view.entry.message) + "}");
+      // Another node's stream (this node's were told as they happened).
+      out += state_events (id, state, view.entry.message);
     }
     // Only the members that changed (all of them for a stream new here).
     std::map<std::string, std::string> delta;

@@ -4,9 +4,11 @@
 // once, then, once a second, an `update` that carries only the figures that
 // changed since the last one (per stream, per member), and events as they
 // are seen: `stream-added`, `stream-removed`, `state-changed` and `alarm`
-// (a stream that went into error, stalled or degraded). The stream list is
-// read once per second for every client together, and only while one is
-// connected: an idle console costs nothing.
+// (a stream that went into error, stalled or degraded). This node's own
+// streams' events go out as they happen (StreamManager's listener), other
+// nodes' when a tick sees them. The stream list is read once per second for
+// every client together, and only while one is connected: an idle console
+// costs nothing.
 #pragma once
 
 #include <cstdint>
@@ -49,11 +51,19 @@ class EventStream {
   void remove (SoupServerMessage *msg);
   std::string origin_json () const;
   void ensure_timer ();
+  // Local streams' lifecycle, as it happens.
+  void on_added (const struct StreamView &view);
+  void on_removed (const std::string &id);
+  void on_state (const struct StreamView &view);
+  // state-changed (and alarm) for @id entering @state, when it is news.
+  std::string state_events (const std::string &id, const std::string &state,
+                            const std::string &message);
 
   AdminContext &ctx_;
   std::vector<std::unique_ptr<Subscriber>> subscribers_;
   guint timer_ = 0;
   bool listing_ = false;
+  unsigned listener_ = 0;
   // Each stream's figures as last sent: member -> its JSON text.
   std::map<std::string, std::map<std::string, std::string>> last_;
   std::map<std::string, std::string> last_state_;

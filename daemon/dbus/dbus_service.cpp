@@ -41,6 +41,8 @@ dbus_error_name (ApiErrc code)
     return "io.mirror.Mirror1.Error.Unauthorized";
   case ApiErrc::kServiceUnavailable:
     return "io.mirror.Mirror1.Error.ServiceUnavailable";
+  case ApiErrc::kConflict:
+    return "io.mirror.Mirror1.Error.Conflict";
   case ApiErrc::kOk:
   case ApiErrc::kInternal:
     break;

@@ -188,6 +188,18 @@ IngestListeners::count_rtp_drops ()
   counted_unmapped_ = counters.unmapped_payload_type;
 }
 
+std::optional<std::string>
+IngestListeners::drop_srt_caller (const std::string &stream_id)
+{
+  if (!srt_)
+    return std::nullopt;
+  auto peer = srt_->drop_caller (stream_id);
+  if (peer)
+    log_info ("SRT: stream '%s': dropping caller %s (operator request)", stream_id.c_str (),
+              peer->c_str ());
+  return peer;
+}
+
 bool
 IngestListeners::set_srt_passphrase (const std::string &stream_id,
                                      std::optional<std::string> passphrase)

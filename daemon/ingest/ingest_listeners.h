@@ -38,6 +38,9 @@ class IngestListeners {
   // the live caller goes on): "" unencrypted, none: the config's again.
   // False when there is no SRT listener.
   bool set_srt_passphrase (const std::string &stream_id, std::optional<std::string> passphrase);
+  // Drops the stream's SRT caller; its address, or nothing when none is
+  // connected (or no SRT listener runs).
+  std::optional<std::string> drop_srt_caller (const std::string &stream_id);
 
  private:
   void on_srt_caller (const std::string &stream_id, const std::string &peer);

@@ -23,6 +23,8 @@ api_error_code_name (ApiErrc code)
     return "SERVICE_UNAVAILABLE";
   case ApiErrc::kInternal:
     return "INTERNAL_ERROR";
+  case ApiErrc::kConflict:
+    return "CONFLICT";
   }
   return "INTERNAL_ERROR";
 }
@@ -47,6 +49,8 @@ api_error_http_status (ApiErrc code)
     return 503;
   case ApiErrc::kInternal:
     return 500;
+  case ApiErrc::kConflict:
+    return 409;
   }
   return 500;
 }

@@ -14,6 +14,7 @@ enum class ApiErrc {
   kInvalidInput,       // 400
   kUnauthorized,       // 401
   kServiceUnavailable, // 503
+  kConflict,           // 409: not in a state that allows it
   kInternal,           // 500
 };
 

@@ -308,6 +308,36 @@ add_stream_routes (Router &router, AdminContext &ctx)
       },
       true);
 
+  // The caller goes as if the network had dropped it: the stream waits in
+  // its reconnect window for it (or another) to come back.
+  router.add (
+      "POST", "/api/v1/streams/{id}/drop-caller",
+      [&ctx] (Exchange ex) {
+        const std::string &id = ex->param (0);
+        if (!ctx.streams.local_stream (id)) {
+          ex->send_error (404, ApiErrc::kNotFound, "stream \"" + id + "\" is not on this node");
+          return;
+        }
+        auto peer = ctx.drop_srt_caller ? ctx.drop_srt_caller (id) : std::nullopt;
+        if (!peer) {
+          ex->send_error (409, ApiErrc::kConflict,
+                          "stream \"" + id + "\" has no SRT caller connected to drop");
+          return;
+        }
+        JsonBuilder *b = json_builder_new ();
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "id");
+        json_builder_add_string_value (b, id.c_str ());
+        json_builder_set_member_name (b, "dropped");
+        json_builder_add_string_value (b, peer->c_str ());
+        json_builder_set_member_name (b, "reconnect_window_ms");
+        json_builder_add_int_value (b, ctx.config.ingestion.reconnect_window_ms);
+        json_builder_end_object (b);
+        ex->send_json (202, json_to_string (json_builder_get_root (b)));
+        g_object_unref (b);
+      },
+      true);
+
   router.add (
       "PUT", "/api/v1/streams/{id}/passphrase",
       [&ctx] (Exchange ex) { set_passphrase (ctx, ex); }, true);

@@ -127,6 +127,10 @@ class SrtHubHandle final : public SrtHub {
   {
     port_->set_stream_passphrase (stream_id, std::move (passphrase));
   }
+  std::optional<std::string> drop_caller (const std::string &stream_id) override
+  {
+    return port_->drop_caller (stream_id);
+  }
 
   void detach (const std::string &stream_id, const SrtStreamConsumer *consumer) override
   {

@@ -143,6 +143,10 @@ class SrtHub {
   // "" admits that stream unencrypted; none: back to the options' own.
   virtual void set_stream_passphrase (const std::string &stream_id,
                                       std::optional<std::string> passphrase) = 0;
+  // Closes the id's caller as a network drop would (the operator's "drop
+  // caller"): its consumer sees it go within a housekeeping round. The
+  // caller's address, or nothing when none is connected.
+  virtual std::optional<std::string> drop_caller (const std::string &stream_id) = 0;
 
   virtual std::optional<SrtConnectionStats> stats (const std::string &stream_id) const = 0;
   virtual std::map<SrtRejectReason, uint64_t> reject_counts () const = 0;

@@ -78,6 +78,10 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
   std::optional<SrtConnectionStats> stats (const std::string &stream_id) const;
   std::map<SrtRejectReason, uint64_t> reject_counts () const;
   void set_stream_passphrase (const std::string &stream_id, std::optional<std::string> passphrase);
+  // Closes @stream_id's caller (the operator's "drop"): its consumer sees
+  // the caller gone, as when the network drops it, within a housekeeping
+  // round. The peer's address, or nothing when no caller is connected.
+  std::optional<std::string> drop_caller (const std::string &stream_id);
   size_t connection_count () const;
 
  private:
@@ -106,6 +110,7 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
     uint64_t consumer_generation = 0; // counts the consumers given this caller
     int64_t held_since_ms = 0;        // without a consumer since (accepted, or kept)
     bool closing = false;             // detached: closed, waiting to be reaped
+    bool drop = false;                // the operator asked to close it
 
     explicit Connection (size_t held_limit) : held (held_limit) {}
   };

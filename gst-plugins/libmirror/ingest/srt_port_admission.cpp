@@ -223,6 +223,20 @@ SrtPort::set_stream_passphrase (const std::string &stream_id, std::optional<std:
     passphrase_overrides_.erase (stream_id);
 }
 
+std::optional<std::string>
+SrtPort::drop_caller (const std::string &stream_id)
+{
+  std::lock_guard lock (mu_);
+  auto claim = claims_.find (stream_id);
+  if (claim == claims_.end ())
+    return std::nullopt;
+  auto connection = connections_.find (claim->second);
+  if (connection == connections_.end () || connection->second->closing)
+    return std::nullopt;
+  connection->second->drop = true;
+  return connection->second->peer.address;
+}
+
 int
 SrtPort::refuse (SRTSOCKET ns, const SrtPeer &peer, SrtRejectReason reason, const std::string &what)
 {

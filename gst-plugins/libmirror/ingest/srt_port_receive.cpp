@@ -316,7 +316,7 @@ SrtPort::housekeeping (int64_t now_ms)
   if (expired_park)
     expired_park ();
   check_handshakes (now_ms);
-  std::vector<Connection *> announce, expired, detached, silent;
+  std::vector<Connection *> announce, expired, detached, silent, dropped;
   // libsrt drops a silent peer only once its expiry timer has also fired
   // 16 times, which at a long RTT is seconds after SRTO_PEERIDLETIMEO: the
   // timeout is kept here too, from the last payload received. Never under
@@ -328,6 +328,8 @@ SrtPort::housekeeping (int64_t now_ms)
     for (auto &[sock, c] : connections_) {
       if (c->closing)
         detached.push_back (c.get ());
+      else if (c->drop)
+        dropped.push_back (c.get ());
       else if (c->consumer && c->announced_generation != c->consumer_generation)
         announce.push_back (c.get ());
       else if (!c->consumer && now_ms - c->held_since_ms > kHoldTimeoutMs)
@@ -348,6 +350,11 @@ SrtPort::housekeeping (int64_t now_ms)
   }
   for (Connection *c : detached)
     end_connection (*c, "detached");
+  for (Connection *c : dropped) {
+    g_message ("SRT port %u: closing caller %s of stream '%s': dropped by the operator", port_,
+               c->peer.address.c_str (), c->peer.stream_id.c_str ());
+    end_connection (*c, "dropped by the operator");
+  }
   for (Connection *c : silent) {
     g_info ("SRT port %u: closing caller %s of stream '%s': it has sent nothing for %" G_GINT64_FORMAT
             " ms (ingestion.srt.peer_idle_timeout)",
