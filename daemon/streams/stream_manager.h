@@ -72,6 +72,10 @@ class StreamManager {
   // Local streams only; NOT_FOUND for ids this node does not own.
   ApiError pause (const std::string &id);
   ApiError resume (const std::string &id);
+  // The stream's newest thumbnail (*sample, which the caller unrefs; null
+  // when none is at hand yet: the transcoder starts taking them now).
+  // NOT_FOUND off this node; CONFLICT when it does not transcode.
+  ApiError thumbnail (const std::string &id, GstSample **sample);
   // Sends EOS, waits for it (bounded), tears the pipeline down, unregisters.
   // An ended or failed stream is removed at once.
   void stop (const std::string &id, DoneFn done);

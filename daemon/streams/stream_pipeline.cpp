@@ -333,6 +333,26 @@ StreamPipeline::set_paused (bool paused)
                 != GST_STATE_CHANGE_FAILURE;
 }
 
+GstSample *
+StreamPipeline::thumbnail (bool *transcodes)
+{
+  *transcodes = false;
+  GstSample *sample = nullptr;
+  if (!pipeline_)
+    return nullptr;
+  for_each_element (GST_BIN (pipeline_), [&] (GstElement *element) {
+    if (*transcodes || !made_by (element, "mirrortranscodebin"))
+      return;
+    *transcodes = true;
+    guint64 interval = 0;
+    g_object_get (element, "thumbnail-interval", &interval, nullptr);
+    if (!interval)
+      g_object_set (element, "thumbnail-interval", (guint64)GST_SECOND, nullptr);
+    g_object_get (element, "last-thumbnail", &sample, nullptr);
+  });
+  return sample;
+}
+
 void
 StreamPipeline::drain (int64_t timeout_ms, bool send_eos)
 {

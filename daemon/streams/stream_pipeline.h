@@ -65,6 +65,12 @@ class StreamPipeline {
   bool start (std::string *error);
   bool set_paused (bool paused);
 
+  // The newest thumbnail of the pipeline's mirrortranscodebin (a scaled
+  // frame it made anyway), asking it to take them once a second from now
+  // on; nullptr when none is at hand yet. *transcodes: whether there is a
+  // transcodebin to ask.
+  GstSample *thumbnail (bool *transcodes);
+
   // Ends the stream's media: EOS into the pipeline (send_eos; a feed that
   // ended sends its own), so the sinks finish their playlists. Then
   // on_drained, once: true when EOS came out (or there was nothing to drain:

@@ -109,6 +109,22 @@ StreamManager::local_stream (const std::string &id) const
   return impl_->view_of (id, *it->second);
 }
 
+ApiError
+StreamManager::thumbnail (const std::string &id, GstSample **sample)
+{
+  *sample = nullptr;
+  auto it = impl_->streams.find (id);
+  if (it == impl_->streams.end ())
+    return { ApiErrc::kNotFound, "no stream \"" + id + "\" on this node" };
+  bool transcodes = false;
+  if (it->second->pipeline)
+    *sample = it->second->pipeline->thumbnail (&transcodes);
+  if (!transcodes)
+    return { ApiErrc::kConflict,
+             "stream \"" + id + "\" is not transcoded: thumbnails come from the transcoder's frames" };
+  return {};
+}
+
 size_t
 StreamManager::local_count () const
 {

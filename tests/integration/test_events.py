@@ -13,6 +13,10 @@ operator's controls they report, against a real mirrord:
   encoder in gst-launch-1.0): `state-changed` to reconnecting, an `alarm`
   is not raised for it, and a new caller within the reconnect window makes
   it live again; a stream without a caller answers 409, an unknown one 404;
+- GET /api/v1/streams/{id}/thumbnail.jpg of a transcoded stream: 503 with
+  Retry-After until the transcoder has taken its first frame, then a
+  320-pixel JPEG that changes as the picture moves; 409 for a stream that
+  is not transcoded, 404 for an unknown one;
 - with server.admin_token set, controls without the token answer 401 and
   change nothing, while the event stream stays readable;
 - several clients at once get the same events; a client that goes away is
@@ -183,6 +187,36 @@ class EventStream(unittest.TestCase):
                     f.stop()
             for sid in ("cam", "nocaller"):
                 self.m.http("DELETE", f"/api/v1/streams/{sid}")
+
+
+class Thumbnails(unittest.TestCase):
+
+    def test_thumbnail_of_a_transcoded_stream(self):
+        m = Mirrord(env={"MIRROR_TRANSCODING_RENDITIONS": "180p:320x180@200k"})
+        feed = srt_feed(m.srt_port, "thumbs")
+        try:
+            with log_on_failure(m):
+                wait_for(lambda: m.stream_state("thumbs") == "live", "thumbs live", deadline_s=60)
+                first = m.http("GET", "/api/v1/streams/thumbs/thumbnail.jpg", raw=True)
+                if first[0] == 503:
+                    self.assertEqual(first[1].get("retry-after"), "1", first[1])
+
+                def jpeg():
+                    status, headers, body = m.http("GET", "/api/v1/streams/thumbs/thumbnail.jpg",
+                                                   raw=True)
+                    return body if status == 200 else None
+                one = wait_for(jpeg, "a thumbnail", deadline_s=30)
+                self.assertEqual(one[:3], b"\xff\xd8\xff", "not a JPEG")
+                # The ball moves: another frame within a few seconds.
+                wait_for(lambda: (b := jpeg()) and b != one, "a newer thumbnail", deadline_s=30)
+                status, _, doc = m.http("GET", "/api/v1/streams/nosuch/thumbnail.jpg")
+                self.assertEqual(status, 404, doc)
+                m.create_testsrc("plain")
+                status, _, doc = m.http("GET", "/api/v1/streams/plain/thumbnail.jpg")
+                self.assertEqual((status, doc["code"]), (409, "CONFLICT"), doc)
+        finally:
+            feed.stop()
+            self.assertEqual(m.stop(), 0)
 
 
 class Token(unittest.TestCase):

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // /api/v1/streams and /api/v1/streams/{id}[/stats|/pause|/resume]
 #include "api/rest_server.h"
+
+#include <algorithm>
+
+#include <gst/video/video.h>
+
 #include "api/v1/stream_json.h"
 #include "config/config.h"
 #include "origin/origin.h"
@@ -307,6 +312,60 @@ add_stream_routes (Router &router, AdminContext &ctx)
         answer_with_stream (ex, ctx.streams.resume (ex->param (0)));
       },
       true);
+
+  // A JPEG of the newest frame the transcoder scaled (about once a second
+  // while someone asks; 503 with Retry-After until the first one), 320
+  // pixels wide. The encoding runs off the main loop (GStreamer's
+  // conversion pipeline), the answer comes back on it.
+  router.add ("GET", "/api/v1/streams/{id}/thumbnail.jpg", [&ctx] (Exchange ex) {
+    GstSample *frame = nullptr;
+    ApiError error = ctx.streams.thumbnail (ex->param (0), &frame);
+    if (!error.ok ()) {
+      ex->send_error (error);
+      return;
+    }
+    if (!frame) {
+      ex->set_header ("Retry-After", "1");
+      ex->send_error (503, ApiErrc::kServiceUnavailable,
+                      "stream \"" + ex->param (0) + "\": no thumbnail yet, one comes within a second");
+      return;
+    }
+    gint width = 0, height = 0;
+    GstStructure *s = gst_caps_get_structure (gst_sample_get_caps (frame), 0);
+    gst_structure_get_int (s, "width", &width);
+    gst_structure_get_int (s, "height", &height);
+    const gint out_w = 320;
+    const gint out_h = width > 0 ? std::max (2, (out_w * height / width + 1) & ~1) : 180;
+    GstCaps *jpeg = gst_caps_new_simple ("image/jpeg", "width", G_TYPE_INT, out_w, "height",
+                                         G_TYPE_INT, out_h, "pixel-aspect-ratio",
+                                         GST_TYPE_FRACTION, 1, 1, nullptr);
+    auto *pending = new Exchange (ex);
+    gst_video_convert_sample_async (
+        frame, jpeg, 2 * GST_SECOND,
+        [] (GstSample *out, GError *err, gpointer data) {
+          Exchange ex = *static_cast<Exchange *> (data);
+          if (!out) {
+            ex->send_error (500, ApiErrc::kInternal,
+                            std::string ("cannot encode the thumbnail: ")
+                                + (err ? err->message : "no reason given"));
+            return;
+          }
+          GstMapInfo map;
+          GstBuffer *buf = gst_sample_get_buffer (out);
+          if (buf && gst_buffer_map (buf, &map, GST_MAP_READ)) {
+            ex->set_header ("Cache-Control", "no-store");
+            ex->send_text (200, "image/jpeg",
+                           std::string (reinterpret_cast<const char *> (map.data), map.size));
+            gst_buffer_unmap (buf, &map);
+          } else {
+            ex->send_error (500, ApiErrc::kInternal, "the encoded thumbnail is empty");
+          }
+          gst_sample_unref (out);
+        },
+        pending, [] (gpointer data) { delete static_cast<Exchange *> (data); });
+    gst_caps_unref (jpeg);
+    gst_sample_unref (frame);
+  });
 
   // The caller goes as if the network had dropped it: the stream waits in
   // its reconnect window for it (or another) to come back.

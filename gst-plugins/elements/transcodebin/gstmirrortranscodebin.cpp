@@ -120,6 +120,8 @@ enum {
   PROP_ACTIVE_ENCODER,
   PROP_RENDITION_NAMES,
   PROP_STATS,
+  PROP_THUMBNAIL_INTERVAL,
+  PROP_LAST_THUMBNAIL,
 };
 
 static GstStaticPadTemplate sink_template
@@ -280,6 +282,22 @@ gst_mirror_transcode_bin_class_init (GstMirrorTranscodeBinClass *klass)
                           "shed-encoder-drops, shed-nonref-drops, shed-keyframe-drops, "
                           "shed-catchup-drops",
                           GST_TYPE_STRUCTURE, ro));
+  g_object_class_install_property (
+      object_class, PROP_THUMBNAIL_INTERVAL,
+      g_param_spec_uint64 (
+          "thumbnail-interval", "Thumbnail interval",
+          "How often last-thumbnail takes the newest frame of the smallest transcoded rendition "
+          "(scaled already, before its encoder; CPU frames only), in nanoseconds; 0: never. "
+          "Frames are only taken while last-thumbnail is read: after ten intervals (at least "
+          "10 s) without a read it stops until the next",
+          0, G_MAXUINT64, 0,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property (
+      object_class, PROP_LAST_THUMBNAIL,
+      g_param_spec_boxed ("last-thumbnail", "Last thumbnail",
+                          "The frame last taken by thumbnail-interval (raw video with its caps), "
+                          "or NULL when none is at hand",
+                          GST_TYPE_SAMPLE, ro));
 
   gst_element_class_set_static_metadata (
       element_class, "Mirror transcoder", "Codec/Transcoder",
@@ -330,6 +348,7 @@ gst_mirror_transcode_bin_finalize (GObject *object)
 {
   auto *self = GST_MIRROR_TRANSCODE_BIN (object);
   gst_caps_replace (&self->priv->video_caps, nullptr);
+  transcode_bin::clear_thumbnail (self->priv);
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -463,6 +482,9 @@ gst_mirror_transcode_bin_set_property (GObject *object, guint prop_id, const GVa
   case PROP_MAX_GPU_SESSIONS:
     priv->max_gpu_sessions = g_value_get_uint (value);
     break;
+  case PROP_THUMBNAIL_INTERVAL:
+    transcode_bin::set_thumbnail_interval (priv, g_value_get_uint64 (value));
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     break;
@@ -535,6 +557,14 @@ gst_mirror_transcode_bin_get_property (GObject *object, guint prop_id, GValue *v
     break;
   case PROP_MAX_GPU_SESSIONS:
     g_value_set_uint (value, priv->max_gpu_sessions);
+    break;
+  case PROP_THUMBNAIL_INTERVAL: {
+    std::lock_guard<std::mutex> lk (priv->thumb_lock);
+    g_value_set_uint64 (value, priv->thumbnail_interval);
+    break;
+  }
+  case PROP_LAST_THUMBNAIL:
+    g_value_take_boxed (value, transcode_bin::read_thumbnail (priv));
     break;
   case PROP_HARDWARE:
     g_value_set_enum (

@@ -139,6 +139,16 @@ struct GstMirrorTranscodeBinPrivate {
   std::atomic<guint64> shed_nonref_drops{ 0 };   // non-reference frames kept from the decoder
   std::atomic<guint64> shed_keyframe_drops{ 0 }; // delta frames kept from the decoder
   std::atomic<guint64> shed_catchup_drops{ 0 };  // late frames dropped to catch up
+
+  // Thumbnails (transcodethumb.cpp): the newest scaled frame of the
+  // smallest transcoded rendition, copied at most once per interval while
+  // someone reads them. Under thumb_lock.
+  std::mutex thumb_lock;
+  GstClockTime thumbnail_interval = 0; // 0: off
+  GstSample *thumbnail = nullptr;
+  gint64 thumbnail_taken_us = 0; // monotonic
+  gint64 thumbnail_read_us = 0;  // the last read of last-thumbnail (or enabling)
+  std::atomic<guint> thumbnail_branch{ G_MAXUINT }; // the branch index it comes from
 };
 
 struct _GstMirrorTranscodeBin {
@@ -183,6 +193,11 @@ void build_video (GstMirrorTranscodeBin *self, GstCaps *caps);
 GstPadProbeReturn sink_caps_probe (GstPad *, GstPadProbeInfo *info, gpointer user_data);
 GstPadProbeReturn sink_query_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data);
 GstPadProbeReturn keyframe_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data);
+GstPadProbeReturn thumbnail_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data);
+void choose_thumbnail_branch (GstMirrorTranscodeBin *self);
+void set_thumbnail_interval (GstMirrorTranscodeBinPrivate *priv, GstClockTime interval);
+GstSample *read_thumbnail (GstMirrorTranscodeBinPrivate *priv);
+void clear_thumbnail (GstMirrorTranscodeBinPrivate *priv);
 void decodebin_pad_added (GstElement *, GstPad *pad, gpointer user_data);
 bool is_passable_aac (const GstStructure *s);
 void teardown_all (GstMirrorTranscodeBin *self);

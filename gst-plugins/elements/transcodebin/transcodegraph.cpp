@@ -213,6 +213,7 @@ build_branch (GstMirrorTranscodeBin *self, Branch *b)
         enc_sink,
         (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
         keyframe_probe, b, nullptr);
+    gst_pad_add_probe (enc_sink, GST_PAD_PROBE_TYPE_BUFFER, thumbnail_probe, b, nullptr);
     gst_object_unref (enc_sink);
   }
   for (GstElement *e : els)
@@ -235,6 +236,7 @@ build_branch (GstMirrorTranscodeBin *self, Branch *b)
   gst_pad_link (b->tee_pad, qsink);
   gst_object_unref (qsink);
   GST_INFO_OBJECT (self, "built rendition %u (%s)", b->index, r.name.c_str ());
+  choose_thumbnail_branch (self);
   return true;
 }
 
@@ -251,6 +253,7 @@ teardown_branch (GstMirrorTranscodeBin *self, Branch *b)
   remove_elements (self, b->elements);
   b->encoder = nullptr;
   b->tee = nullptr;
+  choose_thumbnail_branch (self);
 }
 
 // Runs on the first caps on `sink`, in the streaming thread, before the caps
