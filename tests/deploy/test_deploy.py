@@ -6,7 +6,8 @@ mirrord with the installed plugin, libmirror, config and pipelines serves a
 live stream; the installed systemd unit passes `systemd-analyze verify`
 (and keeps its hardening); the installed D-Bus policy, on a private bus
 configured like the system bus, lets mirrord own io.mirror.Mirror1 and
-lets anyone else call it but not own it.
+lets anyone else call it but not own it; the monitoring kit (Grafana
+dashboard, Prometheus rules) lands under datadir/mirror as in the source.
 
 Runs from meson (`meson test deploy`) with MIRROR_BUILD_ROOT set; the build
 must be current (the test installs with --no-rebuild). Every process it
@@ -24,7 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import mirrortest  # noqa: E402
-from mirrortest import BUILD_ROOT, DEADLINE_S, Mirrord, Process, wait_for  # noqa: E402
+from mirrortest import BUILD_ROOT, DEADLINE_S, SOURCE_ROOT, Mirrord, Process, wait_for  # noqa: E402
 
 NAME = "io.mirror.Mirror1"
 OBJECT_PATH = "/io/mirror/Mirror1"
@@ -163,6 +164,8 @@ class Deployment(unittest.TestCase):
         cls.unit = os.path.join(cls.unit_dir, "mirrord.service")
         _, cls.policy = installed("datadir", "dbus-1", "system.d", NAME + ".conf")
         _, cls.pipelines = installed("datadir", "mirror", "pipelines")
+        _, cls.dashboard = installed("datadir", "mirror", "grafana", "mirror.json")
+        _, cls.alert_rules = installed("datadir", "mirror", "prometheus", "mirror-rules.yml")
 
     @classmethod
     def tearDownClass(cls):
@@ -207,6 +210,16 @@ class Deployment(unittest.TestCase):
             self.assertTrue(os.path.isfile(path), f"{path} not installed")
         for name in PIPELINES:
             self.assertTrue(os.path.isfile(os.path.join(self.pipelines, name)), name)
+
+        # The monitoring kit, as in the source tree.
+        for path, source in ((self.dashboard, "configs/grafana/mirror.json"),
+                             (self.alert_rules, "configs/prometheus/mirror-rules.yml")):
+            self.assertTrue(os.path.isfile(path), f"{path} not installed")
+            with open(path, "rb") as installed_file, \
+                    open(os.path.join(SOURCE_ROOT, source), "rb") as source_file:
+                self.assertEqual(installed_file.read(), source_file.read(), path)
+        with open(self.dashboard) as f:
+            self.assertIn("panels", json.load(f))
 
         with open(self.unit) as f:
             unit = f.read()
