@@ -345,8 +345,15 @@ add_health_routes (Router &router, AdminContext &ctx)
     send_resource (ex, "/io/mirror/api/openapi.json", "application/json");
   });
 
+  // The operator console (daemon/web/): plain files, no build step.
   router.add ("GET", "/", [] (Exchange ex) {
-    send_resource (ex, "/io/mirror/web/admin.html", "text/html; charset=utf-8");
+    send_resource (ex, "/io/mirror/web/console.html", "text/html; charset=utf-8");
+  });
+  router.add ("GET", "/console.js", [] (Exchange ex) {
+    send_resource (ex, "/io/mirror/web/console.js", "text/javascript; charset=utf-8");
+  });
+  router.add ("GET", "/console.css", [] (Exchange ex) {
+    send_resource (ex, "/io/mirror/web/console.css", "text/css; charset=utf-8");
   });
 }
 

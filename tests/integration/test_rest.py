@@ -145,6 +145,9 @@ class StreamLifecycle(unittest.TestCase):
                              ("/api/v1/streams/{id}/pause", "post"),
                              ("/api/v1/streams/{id}/resume", "post"),
                              ("/api/v1/streams/{id}/passphrase", "put"),
+                             ("/api/v1/streams/{id}/drop-caller", "post"),
+                             ("/api/v1/streams/{id}/thumbnail.jpg", "get"),
+                             ("/api/v1/events", "get"),
                              ("/api/v1/stats", "get"), ("/health", "get"), ("/metrics", "get")]:
             self.assertIn(method, paths.get(path, {}), f"{method.upper()} {path} not documented")
 
