@@ -189,6 +189,12 @@ StreamManager::Impl::on_element_message (const std::string &id, const GstStructu
   std::string peer = stream_metrics.on_message (id, s);
   if (!peer.empty ())
     stream->peer = peer;
+  if (gst_structure_has_name (s, msg::kIngestStats)) {
+    double rtt = -1;
+    if (g_strcmp0 (gst_structure_get_string (s, "transport"), "srt") == 0
+        && gst_structure_get_double (s, "rtt-ms", &rtt))
+      stream->rtt_ms = rtt;
+  }
   if (gst_structure_has_name (s, msg::kTranscodeStats)) {
     read_transcode_stats (s, &stream->transcode);
     const TranscodeView &t = stream->transcode;

@@ -35,6 +35,7 @@ struct Stream {
   int64_t started_ms = 0;
   int64_t created_unix_ms = 0;
   std::string peer; // the ingest caller now connected, if any
+  double rtt_ms = -1; // SRT round trip to that caller; -1: unknown, not SRT
   TranscodeView transcode;
   ShedHealth shed_health;  // degraded while the transcode sheds work
   bool transcodes = false; // holds one of transcoding.max_sessions while it runs

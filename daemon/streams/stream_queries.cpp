@@ -21,6 +21,7 @@ StreamManager::Impl::view_of (const std::string &id, const Stream &stream) const
   view.pipeline = stream.pipeline_name;
   view.pipeline_state = stream.pipeline ? stream.pipeline->state_name () : "NULL";
   view.peer = stream.peer;
+  view.rtt_ms = stream.peer.empty () ? -1 : stream.rtt_ms;
   view.pipeline_restarts = stream.restarts;
   view.transcode = stream.transcode;
   view.uptime_ms = monotonic_ms () - stream.started_ms;

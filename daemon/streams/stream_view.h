@@ -31,6 +31,7 @@ struct StreamView {
   std::string pipeline_state;     // "PLAYING", "PAUSED", ...; "NULL" once released. Local only
   int64_t uptime_ms = 0;          // local streams only
   std::string peer;               // ingest caller connected now, local streams only
+  double rtt_ms = -1;             // SRT round trip to it; -1: not known. Local only
   uint64_t pipeline_restarts = 0; // by the watchdog, local streams only
   TranscodeView transcode;        // local streams that transcode
 };

@@ -169,6 +169,10 @@ class EventStream(unittest.TestCase):
                 status, _, doc = self.m.http("POST", "/api/v1/streams/nocaller/drop-caller")
                 self.assertEqual((status, doc["code"]), (409, "CONFLICT"), doc)
 
+                # The caller's round trip, as the SRT socket measures it.
+                doc = wait_for(lambda: (lambda d: d if d and "rtt_ms" in d else None)(
+                    self.m.http("GET", "/api/v1/streams/cam")[2]), "cam's RTT")
+                self.assertGreaterEqual(doc["rtt_ms"], 0, doc)
                 status, _, doc = self.m.http("POST", "/api/v1/streams/cam/drop-caller")
                 self.assertEqual(status, 202, doc)
                 self.assertTrue(doc["dropped"].startswith("127.0.0.1:"), doc)

@@ -71,6 +71,10 @@ add_stream_members (JsonBuilder *b, const StreamView &view)
     json_builder_add_int_value (b, (gint64)view.pipeline_restarts);
     json_builder_set_member_name (b, "peer");
     json_builder_add_string_value (b, view.peer.c_str ());
+    if (view.rtt_ms >= 0) {
+      json_builder_set_member_name (b, "rtt_ms");
+      json_builder_add_double_value (b, view.rtt_ms);
+    }
     if (view.transcode.present) {
       const TranscodeView &t = view.transcode;
       json_builder_set_member_name (b, "transcode");
