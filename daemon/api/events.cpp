@@ -41,7 +41,7 @@ json_string (const std::string &text)
 // only this node's Origin knows for its own streams (renditions, the live
 // edge's distance to the clock).
 JsonNode *
-stream_figures (const StreamView &view, Origin *origin)
+stream_figures (const StreamView &view, Origin *origin, JsonNode *dvr)
 {
   JsonBuilder *b = json_builder_new ();
   json_builder_begin_object (b);
@@ -74,7 +74,26 @@ stream_figures (const StreamView &view, Origin *origin)
   json_builder_end_object (b);
   JsonNode *root = json_builder_get_root (b);
   g_object_unref (b);
+  if (dvr)
+    json_object_set_member (json_node_get_object (root), "dvr", json_node_copy (dvr));
   return root;
+}
+
+// The "dvr" member alone (its own object), or null when nothing records.
+JsonNode *
+dvr_node (const AdminContext &ctx, const std::string &id)
+{
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  add_dvr_members (b, ctx, id);
+  json_builder_end_object (b);
+  JsonNode *root = json_builder_get_root (b);
+  g_object_unref (b);
+  JsonObject *o = json_node_get_object (root);
+  JsonNode *dvr = json_object_has_member (o, "dvr") ? json_node_copy (json_object_get_member (o, "dvr"))
+                                                    : nullptr;
+  json_node_unref (root);
+  return dvr;
 }
 
 // member name -> its value's JSON text.
@@ -135,6 +154,7 @@ EventStream::~EventStream ()
   *alive_ = false;
   ctx_.streams.remove_listener (listener_);
   close_all ();
+  forget_dvr (nullptr);
 }
 
 std::string
@@ -160,7 +180,7 @@ EventStream::on_added (const StreamView &view)
 {
   if (subscribers_.empty () || last_.count (view.entry.id))
     return;
-  JsonNode *figures = stream_figures (view, ctx_.origin.get ());
+  JsonNode *figures = stream_figures (view, ctx_.origin.get (), dvr_of (view));
   last_[view.entry.id] = members_of (figures);
   last_state_[view.entry.id] = to_string (view.entry.state);
   broadcast (format ("stream-added", json_to_compact_string (figures)));
@@ -173,6 +193,7 @@ EventStream::on_removed (const std::string &id)
     return;
   last_.erase (id);
   last_state_.erase (id);
+  forget_dvr (&id);
   broadcast (format ("stream-removed", "{\"id\":" + json_string (id) + "}"));
 }
 
@@ -238,7 +259,7 @@ EventStream::subscribe (SoupServerMessage *msg)
       for (const StreamView &view : views) {
         if (streams.size () > 1)
           streams += ",";
-        JsonNode *figures = stream_figures (view, ctx_.origin.get ());
+        JsonNode *figures = stream_figures (view, ctx_.origin.get (), dvr_of (view));
         // The baseline for what comes next, where there is none yet.
         if (!last_.count (view.entry.id)) {
           last_[view.entry.id] = members_of (figures);
@@ -259,6 +280,38 @@ EventStream::subscribe (SoupServerMessage *msg)
 }
 
 void
+EventStream::forget_dvr (const std::string *id)
+{
+  for (auto it = dvr_cache_.begin (); it != dvr_cache_.end ();) {
+    if (id && it->first != *id) {
+      ++it;
+      continue;
+    }
+    if (it->second.node)
+      json_node_unref (it->second.node);
+    it = dvr_cache_.erase (it);
+  }
+}
+
+JsonNode *
+EventStream::dvr_of (const StreamView &view)
+{
+  if (!view.local)
+    return nullptr;
+  // Read again every 10 s at most: it lists the recording's files.
+  constexpr gint64 kDvrEveryUs = 10 * G_USEC_PER_SEC;
+  const gint64 now = g_get_monotonic_time ();
+  auto &cached = dvr_cache_[view.entry.id];
+  if (!cached.node || now - cached.read_us >= kDvrEveryUs) {
+    if (cached.node)
+      json_node_unref (cached.node);
+    cached.node = dvr_node (ctx_, view.entry.id);
+    cached.read_us = now;
+  }
+  return cached.node;
+}
+
+void
 EventStream::ensure_timer ()
 {
   if (timer_ || subscribers_.empty ())
@@ -273,6 +326,7 @@ EventStream::ensure_timer ()
           events->timer_ = 0;
           events->last_.clear ();
           events->last_state_.clear ();
+          events->forget_dvr (nullptr);
           return G_SOURCE_REMOVE;
         }
         events->tick ();
@@ -306,7 +360,7 @@ EventStream::on_list (const std::vector<StreamView> &views)
   for (const StreamView &view : views) {
     const std::string &id = view.entry.id;
     present.insert (id);
-    JsonNode *figures = stream_figures (view, ctx_.origin.get ());
+    JsonNode *figures = stream_figures (view, ctx_.origin.get (), dvr_of (view));
     std::map<std::string, std::string> now = members_of (figures);
     const std::string state = to_string (view.entry.state);
     auto was = last_.find (id);
@@ -339,6 +393,7 @@ EventStream::on_list (const std::vector<StreamView> &views)
     }
     out += format ("stream-removed", "{\"id\":" + json_string (it->first) + "}");
     last_state_.erase (it->first);
+    forget_dvr (&it->first);
     it = last_.erase (it);
   }
   changed += "]";

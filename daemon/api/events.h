@@ -51,6 +51,10 @@ class EventStream {
   void remove (SoupServerMessage *msg);
   std::string origin_json () const;
   void ensure_timer ();
+  // This node's recording of the stream (a cached "dvr" object; null when
+  // nothing records it), read again every 10 s at most.
+  JsonNode *dvr_of (const struct StreamView &view);
+  void forget_dvr (const std::string *id); // null: all
   // Local streams' lifecycle, as it happens.
   void on_added (const struct StreamView &view);
   void on_removed (const std::string &id);
@@ -67,6 +71,11 @@ class EventStream {
   // Each stream's figures as last sent: member -> its JSON text.
   std::map<std::string, std::map<std::string, std::string>> last_;
   std::map<std::string, std::string> last_state_;
+  struct CachedDvr {
+    JsonNode *node = nullptr;
+    gint64 read_us = 0;
+  };
+  std::map<std::string, CachedDvr> dvr_cache_;
   // Shared with list callbacks that may outlive this object.
   std::shared_ptr<bool> alive_ = std::make_shared<bool> (true);
 };

@@ -153,6 +153,11 @@ function figureRows(s) {
   if (s.live_lag_s !== undefined) rows.push(['glass to glass', `≈ ${s.live_lag_s.toFixed(2)} s`]);
   if (s.renditions?.length)
     rows.push(['renditions', s.renditions.map((r) => r.name + (r.bandwidth ? ' ' + fmtRate(r.bandwidth) : '')).join(', ')]);
+  if (s.dvr) {
+    const d = s.dvr;
+    const span = d.seconds >= 3600 ? (d.seconds / 3600).toFixed(1) + ' h' : Math.round(d.seconds / 60) + ' min';
+    rows.push(['DVR', d.seconds ? `${span} recorded, ${d.upload_backlog} to upload` : 'nothing yet']);
+  }
   if (s.transcode) rows.push(['transcode', `${s.transcode.hardware}, lag ${Math.round(s.transcode.lag_ms)} ms`]);
   return rows;
 }

@@ -9,6 +9,7 @@ operator's controls they report, against a real mirrord:
 - a test pattern started over REST arrives as `stream-added`; a pause as
   `state-changed` (live -> paused) and the figures' update; a DELETE as
   `stream-removed`;
+- a recorded stream's DVR window comes in the updates (storage.dvr on);
 - POST /api/v1/streams/{id}/drop-caller closes a real SRT caller (an
   encoder in gst-launch-1.0): `state-changed` to reconnecting, an `alarm`
   is not raised for it, and a new caller within the reconnect window makes
@@ -25,6 +26,7 @@ operator's controls they report, against a real mirrord:
 import http.client
 import json
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -57,7 +59,7 @@ class Events:
         name, data = None, []
         try:
             while True:
-                line = self.resp.fp.readline()
+                line = self.resp.readline()  # chunked framing removed
                 if not line:
                     break
                 line = line.decode().rstrip("\n")
@@ -98,12 +100,16 @@ class EventStream(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        cls.dvr_dir = tempfile.TemporaryDirectory(prefix="mirror-events-")
         cls.m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false",
-                             "MIRROR_INGESTION_RECONNECT_WINDOW": "30s"})
+                             "MIRROR_INGESTION_RECONNECT_WINDOW": "30s",
+                             "MIRROR_STORAGE_DVR_ENABLED": "true",
+                             "MIRROR_STORAGE_LOCAL_CACHE_DIR": cls.dvr_dir.name})
 
     @classmethod
     def tearDownClass(cls):
         code = cls.m.stop()
+        cls.dvr_dir.cleanup()
         assert code == 0, f"mirrord exited with {code}:\n{cls.m.output()[-4000:]}"
 
     def test_snapshot_updates_and_events(self):
@@ -169,6 +175,9 @@ class EventStream(unittest.TestCase):
                 status, _, doc = self.m.http("POST", "/api/v1/streams/nocaller/drop-caller")
                 self.assertEqual((status, doc["code"]), (409, "CONFLICT"), doc)
 
+                # Its recording's window, in an update (read every 10 s).
+                ev.wait("update", lambda u: ((stream_delta(u, "cam") or {}).get("dvr") or {})
+                        .get("seconds", 0) > 0, "cam's DVR window in an update", deadline_s=60)
                 # The caller's round trip, as the SRT socket measures it.
                 doc = wait_for(lambda: (lambda d: d if d and "rtt_ms" in d else None)(
                     self.m.http("GET", "/api/v1/streams/cam")[2]), "cam's RTT")

@@ -13,47 +13,6 @@
 
 namespace mirror::daemon {
 
-namespace {
-
-// Where viewers find the stream: the Origin's URLs, on the host the API
-// client used (the Origin listens on every interface by default), or on the
-// configured bind address.
-void
-add_playback_members (JsonBuilder *b, const AdminContext &ctx, const Exchange &ex,
-                      const std::string &id)
-{
-  if (!ctx.origin || !ex)
-    return;
-  std::string host = ctx.config.server.bind_address;
-  if (host == "0.0.0.0" || host == "::" || host.empty ())
-    host = ex->host ().empty () ? "127.0.0.1" : ex->host ();
-  else if (host.find (':') != std::string::npos)
-    host = "[" + host + "]";
-  gchar *escaped = g_uri_escape_string (id.c_str (), nullptr, FALSE);
-  std::string path = std::string ("/live/") + escaped + "/index.m3u8";
-  std::string player = std::string ("/?stream=") + escaped;
-  g_free (escaped);
-  json_builder_set_member_name (b, "playback");
-  json_builder_begin_object (b);
-  if (ctx.origin->tls_port ()) {
-    std::string base = "https://" + host + ":" + std::to_string (ctx.origin->tls_port ());
-    json_builder_set_member_name (b, "hls");
-    json_builder_add_string_value (b, (base + path).c_str ());
-    json_builder_set_member_name (b, "player");
-    json_builder_add_string_value (b, (base + player).c_str ());
-  }
-  if (ctx.origin->http_port ()) {
-    std::string base = "http://" + host + ":" + std::to_string (ctx.origin->http_port ());
-    json_builder_set_member_name (b, "http");
-    json_builder_add_string_value (b, (base + path).c_str ());
-    if (!ctx.origin->tls_port ()) {
-      json_builder_set_member_name (b, "player");
-      json_builder_add_string_value (b, (base + player).c_str ());
-    }
-  }
-  json_builder_end_object (b);
-}
-
 // What this node has recorded of the stream (storage.dvr.*).
 void
 add_dvr_members (JsonBuilder *b, const AdminContext &ctx, const std::string &id)
@@ -92,6 +51,47 @@ add_dvr_members (JsonBuilder *b, const AdminContext &ctx, const std::string &id)
                   + "&end=" + std::to_string ((w.end_ns + 999999999) / 1000000000))
                      .c_str ()
                : "");
+  json_builder_end_object (b);
+}
+
+namespace {
+
+// Where viewers find the stream: the Origin's URLs, on the host the API
+// client used (the Origin listens on every interface by default), or on the
+// configured bind address.
+void
+add_playback_members (JsonBuilder *b, const AdminContext &ctx, const Exchange &ex,
+                      const std::string &id)
+{
+  if (!ctx.origin || !ex)
+    return;
+  std::string host = ctx.config.server.bind_address;
+  if (host == "0.0.0.0" || host == "::" || host.empty ())
+    host = ex->host ().empty () ? "127.0.0.1" : ex->host ();
+  else if (host.find (':') != std::string::npos)
+    host = "[" + host + "]";
+  gchar *escaped = g_uri_escape_string (id.c_str (), nullptr, FALSE);
+  std::string path = std::string ("/live/") + escaped + "/index.m3u8";
+  std::string player = std::string ("/?stream=") + escaped;
+  g_free (escaped);
+  json_builder_set_member_name (b, "playback");
+  json_builder_begin_object (b);
+  if (ctx.origin->tls_port ()) {
+    std::string base = "https://" + host + ":" + std::to_string (ctx.origin->tls_port ());
+    json_builder_set_member_name (b, "hls");
+    json_builder_add_string_value (b, (base + path).c_str ());
+    json_builder_set_member_name (b, "player");
+    json_builder_add_string_value (b, (base + player).c_str ());
+  }
+  if (ctx.origin->http_port ()) {
+    std::string base = "http://" + host + ":" + std::to_string (ctx.origin->http_port ());
+    json_builder_set_member_name (b, "http");
+    json_builder_add_string_value (b, (base + path).c_str ());
+    if (!ctx.origin->tls_port ()) {
+      json_builder_set_member_name (b, "player");
+      json_builder_add_string_value (b, (base + player).c_str ());
+    }
+  }
   json_builder_end_object (b);
 }
 
