@@ -41,7 +41,8 @@ json_string (const std::string &text)
 // only this node's Origin knows for its own streams (renditions, the live
 // edge's distance to the clock).
 JsonNode *
-stream_figures (const StreamView &view, Origin *origin, JsonNode *dvr)
+stream_figures (const StreamView &view, Origin *origin, JsonNode *dvr,
+                const ViewerCounts *viewers)
 {
   JsonBuilder *b = json_builder_new ();
   json_builder_begin_object (b);
@@ -66,6 +67,16 @@ stream_figures (const StreamView &view, Origin *origin, JsonNode *dvr)
       json_builder_end_object (b);
     }
     json_builder_end_array (b);
+    if (viewers) {
+      auto it = viewers->find (view.entry.id);
+      json_builder_set_member_name (b, "viewers");
+      json_builder_begin_object (b);
+      for (size_t p = 0; p < kOriginProtocols; p++) {
+        json_builder_set_member_name (b, to_string (OriginProtocol (p)));
+        json_builder_add_int_value (b, it == viewers->end () ? 0 : it->second[p]);
+      }
+      json_builder_end_object (b);
+    }
     if (auto edge = store->live_edge_wallclock_ns ()) {
       json_builder_set_member_name (b, "live_lag_s");
       json_builder_add_double_value (b, (double)(g_get_real_time () * 1000 - *edge) / 1e9);
@@ -180,7 +191,8 @@ EventStream::on_added (const StreamView &view)
 {
   if (subscribers_.empty () || last_.count (view.entry.id))
     return;
-  JsonNode *figures = stream_figures (view, ctx_.origin.get (), dvr_of (view));
+  const ViewerCounts viewers = viewer_counts ();
+  JsonNode *figures = stream_figures (view, ctx_.origin.get (), dvr_of (view), &viewers);
   last_[view.entry.id] = members_of (figures);
   last_state_[view.entry.id] = to_string (view.entry.state);
   broadcast (format ("stream-added", json_to_compact_string (figures)));
@@ -255,11 +267,12 @@ EventStream::subscribe (SoupServerMessage *msg)
     if (it == subscribers_.end ())
       return;
     std::string streams = "[";
+    const ViewerCounts viewers = viewer_counts ();
     if (error.ok ())
       for (const StreamView &view : views) {
         if (streams.size () > 1)
           streams += ",";
-        JsonNode *figures = stream_figures (view, ctx_.origin.get (), dvr_of (view));
+        JsonNode *figures = stream_figures (view, ctx_.origin.get (), dvr_of (view), &viewers);
         // The baseline for what comes next, where there is none yet.
         if (!last_.count (view.entry.id)) {
           last_[view.entry.id] = members_of (figures);
@@ -311,6 +324,12 @@ EventStream::dvr_of (const StreamView &view)
   return cached.node;
 }
 
+ViewerCounts
+EventStream::viewer_counts () const
+{
+  return ctx_.origin ? ctx_.origin->viewers () : ViewerCounts{};
+}
+
 void
 EventStream::ensure_timer ()
 {
@@ -357,10 +376,11 @@ EventStream::on_list (const std::vector<StreamView> &views)
   std::string out;
   std::string changed = "[";
   std::set<std::string> present;
+  const ViewerCounts viewers = viewer_counts ();
   for (const StreamView &view : views) {
     const std::string &id = view.entry.id;
     present.insert (id);
-    JsonNode *figures = stream_figures (view, ctx_.origin.get (), dvr_of (view));
+    JsonNode *figures = stream_figures (view, ctx_.origin.get (), dvr_of (view), &viewers);
     std::map<std::string, std::string> now = members_of (figures);
     const std::string state = to_string (view.entry.state);
     auto was = last_.find (id);

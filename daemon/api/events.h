@@ -20,6 +20,7 @@
 #include <glib.h>
 
 #include "api/admin_context.h"
+#include "origin/origin_handler.h"
 
 typedef struct _SoupServerMessage SoupServerMessage;
 typedef struct _JsonNode JsonNode;
@@ -55,6 +56,7 @@ class EventStream {
   // nothing records it), read again every 10 s at most.
   JsonNode *dvr_of (const struct StreamView &view);
   void forget_dvr (const std::string *id); // null: all
+  ViewerCounts viewer_counts () const;
   // Local streams' lifecycle, as it happens.
   void on_added (const struct StreamView &view);
   void on_removed (const std::string &id);

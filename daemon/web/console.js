@@ -150,6 +150,7 @@ function figureRows(s) {
     ['loss', st.packets ? `${st.packets_lost} lost, ${st.packets_retransmitted} resent of ${st.packets}` : '–'],
   ];
   if (s.peer) rows.push(['caller', s.peer + (s.rtt_ms !== undefined ? `, RTT ${s.rtt_ms.toFixed(1)} ms` : '')]);
+  if (s.viewers) rows.push(['viewers', `${s.viewers.http1} HTTP/1.1, ${s.viewers.http2} HTTP/2, ${s.viewers.http3} HTTP/3`]);
   if (s.live_lag_s !== undefined) rows.push(['glass to glass', `≈ ${s.live_lag_s.toFixed(2)} s`]);
   if (s.renditions?.length)
     rows.push(['renditions', s.renditions.map((r) => r.name + (r.bandwidth ? ' ' + fmtRate(r.bandwidth) : '')).join(', ')]);

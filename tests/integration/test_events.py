@@ -9,7 +9,9 @@ operator's controls they report, against a real mirrord:
 - a test pattern started over REST arrives as `stream-added`; a pause as
   `state-changed` (live -> paused) and the figures' update; a DELETE as
   `stream-removed`;
-- a recorded stream's DVR window comes in the updates (storage.dvr on);
+- a recorded stream's DVR window comes in the updates (storage.dvr on), and
+  its viewers per protocol (connections that asked for its objects in the
+  last 5 s);
 - POST /api/v1/streams/{id}/drop-caller closes a real SRT caller (an
   encoder in gst-launch-1.0): `state-changed` to reconnecting, an `alarm`
   is not raised for it, and a new caller within the reconnect window makes
@@ -175,6 +177,11 @@ class EventStream(unittest.TestCase):
                 status, _, doc = self.m.http("POST", "/api/v1/streams/nocaller/drop-caller")
                 self.assertEqual((status, doc["code"]), (409, "CONFLICT"), doc)
 
+                # A viewer over HTTP/1.1 counts in the updates.
+                wait_for(lambda: self.m.origin("GET", "/live/cam/index.m3u8")[0] == 200,
+                         "cam's playlist")
+                ev.wait("update", lambda u: ((stream_delta(u, "cam") or {}).get("viewers") or {})
+                        .get("http1", 0) >= 1, "cam's HTTP/1.1 viewer in an update", deadline_s=30)
                 # Its recording's window, in an update (read every 10 s).
                 ev.wait("update", lambda u: ((stream_delta(u, "cam") or {}).get("dvr") or {})
                         .get("seconds", 0) > 0, "cam's DVR window in an update", deadline_s=60)

@@ -230,6 +230,8 @@ H2Session::dispatch (int32_t id, Stream &s)
     submit (id, s, OriginResponse::text (400, "a request needs :method and an absolute :path"));
     return;
   }
+  s.request.protocol = OriginProtocol::kHttp2;
+  s.request.client = reinterpret_cast<uintptr_t> (this);
   auto alive = alive_;
   std::function<void ()> cancel = handler_.handle (s.request, [this, alive, id] (OriginResponse r) {
     if (!*alive)

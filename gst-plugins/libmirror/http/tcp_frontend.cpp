@@ -459,6 +459,8 @@ TcpFrontend::Connection::dispatch ()
   if (request.path.empty ())
     request.path = "/";
   request.range = range;
+  request.protocol = OriginProtocol::kHttp1;
+  request.client = reinterpret_cast<uintptr_t> (this);
 
   std::weak_ptr<Slot> weak = slot;
   auto alive_now = alive;

@@ -346,6 +346,26 @@ add_requests (OriginHandlerStats &sum, const OriginHandlerStats &s)
 
 } // namespace
 
+ViewerCounts
+Origin::viewers ()
+{
+  constexpr int64_t kWindowUs = 5 * G_USEC_PER_SEC;
+  ViewerCounts total;
+  for (auto &w : workers_) {
+    std::promise<void> done;
+    auto f = done.get_future ();
+    invoke_on (w->context, [&total, &done, w = w.get ()] () {
+      if (w->handler)
+        for (const auto &[stream, counts] : w->handler->viewers (kWindowUs))
+          for (size_t p = 0; p < kOriginProtocols; p++)
+            total[stream][p] += counts[p];
+      done.set_value ();
+    });
+    f.get ();
+  }
+  return total;
+}
+
 OriginStats
 Origin::stats ()
 {

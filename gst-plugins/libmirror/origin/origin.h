@@ -98,6 +98,9 @@ class Origin {
   Origin &operator= (const Origin &) = delete;
 
   MediaStore &store () { return store_; }
+  // Per stream and protocol, the connections that asked for its objects in
+  // the last 5 s, over every worker.
+  ViewerCounts viewers ();
   const OriginConfig &config () const { return config_; }
   const TlsIdentity &identity () const { return identity_; }
   uint16_t tls_port () const { return tls_port_; }

@@ -136,6 +136,64 @@ OriginHandler::set_playback_tokens (std::shared_ptr<const PlaybackTokens> tokens
   tokens_ = std::move (tokens);
 }
 
+const char *
+to_string (OriginProtocol protocol)
+{
+  switch (protocol) {
+  case OriginProtocol::kHttp1:
+    return "http1";
+  case OriginProtocol::kHttp2:
+    return "http2";
+  case OriginProtocol::kHttp3:
+    return "http3";
+  }
+  return "http1";
+}
+
+namespace {
+// How long a connection that asked for nothing more still counts, and how
+// often the table is swept of older ones while requests come.
+constexpr int64_t kViewerKeepUs = 10 * G_USEC_PER_SEC;
+} // namespace
+
+void
+OriginHandler::note_viewer (const std::string &stream, const OriginRequest &request)
+{
+  if (!request.client)
+    return;
+  const int64_t now = g_get_monotonic_time ();
+  viewers_[stream][request.client] = { now, request.protocol };
+  if (now - viewers_swept_us_ > kViewerKeepUs)
+    viewers (kViewerKeepUs);
+}
+
+ViewerCounts
+OriginHandler::viewers (int64_t window_us)
+{
+  const int64_t now = g_get_monotonic_time ();
+  viewers_swept_us_ = now;
+  ViewerCounts out;
+  for (auto s = viewers_.begin (); s != viewers_.end ();) {
+    auto &counts = out[s->first];
+    for (auto c = s->second.begin (); c != s->second.end ();) {
+      if (now - c->second.first > std::max (window_us, kViewerKeepUs)) {
+        c = s->second.erase (c);
+        continue;
+      }
+      if (now - c->second.first <= window_us)
+        counts[size_t (c->second.second)]++;
+      ++c;
+    }
+    if (s->second.empty ()) {
+      out.erase (s->first);
+      s = viewers_.erase (s);
+    } else {
+      ++s;
+    }
+  }
+  return out;
+}
+
 OriginHandlerStats
 OriginHandler::stats () const
 {
@@ -267,6 +325,8 @@ OriginHandler::handle_live (const OriginRequest &request, std::string_view rest,
     respond (OriginResponse::text (404, "no such object in stream " + id + ": " + request.path));
     return;
   }
+  if (store_.find_stream (id))
+    note_viewer (id, request);
   // Time-shifted playback: from the recording, live or not.
   if (DvrPlayback::wants (*ref, request)) {
     *cancel = dvr_->handle (id, *ref, request, std::move (respond));

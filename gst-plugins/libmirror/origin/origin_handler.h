@@ -10,6 +10,7 @@
 // hop to the context, one playlist render, however many viewers wait.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -18,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -32,12 +34,25 @@
 
 namespace mirror {
 
+// The protocol a request came over (viewer counts are kept per protocol).
+enum class OriginProtocol : uint8_t { kHttp1 = 0, kHttp2 = 1, kHttp3 = 2 };
+constexpr size_t kOriginProtocols = 3;
+const char *to_string (OriginProtocol protocol); // "http1", "http2", "http3"
+
 struct OriginRequest {
   std::string method; // GET, HEAD, OPTIONS...
   std::string path;   // absolute, without the query: /live/cam1/source.m3u8
   std::string query;  // without the '?'
   std::string range;  // the Range header, if any
+  OriginProtocol protocol = OriginProtocol::kHttp1;
+  // The connection it came on, unique in the process while it is open (its
+  // address in memory); 0: unknown, not counted as a viewer.
+  uint64_t client = 0;
 };
+
+// A stream's viewers: the connections that asked for its objects lately,
+// per protocol.
+using ViewerCounts = std::map<std::string, std::array<uint32_t, kOriginProtocols>>;
 
 // A header field every answer of one handler carries (CORS, Alt-Svc): built
 // once, its name also lowercased for HTTP/2 and HTTP/3, shared by every
@@ -110,6 +125,9 @@ class OriginHandler {
   std::function<void ()> handle (const OriginRequest &request, OriginRespond respond);
 
   OriginHandlerStats stats () const;
+  // Per stream, the connections that asked for one of its objects within
+  // the last @window_us (forgetting the older ones). On the handler's context.
+  ViewerCounts viewers (int64_t window_us);
 
   // Headers every response carries (CORS; Alt-Svc once HTTP/3 listens).
   void add_common_header (std::string name, std::string value);
@@ -118,6 +136,10 @@ class OriginHandler {
   void set_playback_tokens (std::shared_ptr<const PlaybackTokens> tokens);
 
  private:
+  void note_viewer (const std::string &stream, const OriginRequest &request);
+  // stream -> connection -> (last request, monotonic us; its protocol)
+  std::map<std::string, std::unordered_map<uint64_t, std::pair<int64_t, OriginProtocol>>> viewers_;
+  int64_t viewers_swept_us_ = 0;
   struct Waiter {
     uint64_t id;
     int64_t deadline_us; // monotonic

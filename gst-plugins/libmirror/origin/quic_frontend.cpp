@@ -1255,6 +1255,8 @@ QuicFrontend::Endpoint::Connection::dispatch (const std::shared_ptr<Request> &re
     answer (r, OriginResponse::text (400, "bad request\n"));
     return;
   }
+  origin_request.protocol = OriginProtocol::kHttp3;
+  origin_request.client = reinterpret_cast<uintptr_t> (this);
 
   // The closure may run after the stream or the whole connection is gone:
   // the weak pointer says so (the connection owns its requests).
