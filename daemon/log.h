@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <glib.h>
 
@@ -14,6 +15,18 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 std::optional<LogLevel> log_level_from_string (const std::string &text);
 void install_log_writer (LogLevel threshold);
+
+// The last lines written about one stream (those that name it: "stream ID:
+// ..." from mirrord, "... stream 'ID' ..." from the ingest hubs), oldest
+// first, for the console and GET /api/v1/streams/{id}.
+struct StreamLogLine {
+  std::string time; // as written: 2026-12-06T23:10:00.123Z
+  std::string level;
+  std::string message;
+};
+std::vector<StreamLogLine> stream_log_lines (const std::string &id);
+// A stream gone: its lines go too.
+void forget_stream_log (const std::string &id);
 
 #define log_debug(...) g_log ("mirrord", G_LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_info(...) g_log ("mirrord", G_LOG_LEVEL_INFO, __VA_ARGS__)

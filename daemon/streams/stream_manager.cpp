@@ -126,6 +126,7 @@ StreamManager::Impl::remove (const std::string &id)
     log_info ("stream %s: stopped", id.c_str ());
   else
     log_info ("stream %s: removed (%s)", id.c_str (), to_string (stream->lifecycle.state ()));
+  forget_stream_log (id);
   recount ();
   notify ([&id] (Listener &l) {
     if (l.removed)

@@ -252,8 +252,21 @@ function openDetail(id) {
   $('pipeline').textContent = s.local ? `${s.pipeline} (${s.pipeline_state}), up ${Math.round(s.uptime_ms / 1000)} s, `
     + `${s.pipeline_restarts} restarts${s.message ? ' — ' + s.message : ''}` : `on node ${s.node_id}`;
   renderEvents(id);
+  $('log').replaceChildren();
+  if (s.local) readLog(id);
   $('detail').hidden = false;
   $('detail-close').focus();
+}
+
+// What mirrord logged about the stream lately, newest first; read once
+// when the detail opens (the events above follow it live).
+async function readLog(id) {
+  try {
+    const doc = await (await fetch(streamPath(id))).json();
+    if (openId !== id) return;
+    $('log').replaceChildren(...(doc.log ?? []).slice().reverse()
+      .map((l) => el('li', { class: l.level, text: `${l.time.slice(11, 23)} ${l.level} ${l.message}` })));
+  } catch (e) { /* the events still show */ }
 }
 
 function closeDetail() {

@@ -107,6 +107,8 @@ async function main() {
     await page.focus(plain);
     await page.keyboard.press('Enter');
     await page.waitForSelector('#detail:not([hidden])', { timeout: deadline - Date.now() });
+    // Its log: what mirrord said about it (its pause among them).
+    await until('the stream\'s log lines', async () => (await page.textContent('#log')).includes('paused'));
     const src = await page.getAttribute('#player', 'src');
     if (!src.includes(`?stream=${opts.plain}`)) throw new Error('the player is not the stream\'s: ' + src);
     await page.keyboard.press('Escape');

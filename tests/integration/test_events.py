@@ -193,6 +193,10 @@ class EventStream(unittest.TestCase):
                 self.assertEqual(status, 202, doc)
                 self.assertTrue(doc["dropped"].startswith("127.0.0.1:"), doc)
                 self.assertEqual(doc["reconnect_window_ms"], 30000)
+                # The stream's own log lines, the drop among them.
+                wait_for(lambda: any("dropping caller" in l["message"]
+                                     for l in self.m.http("GET", "/api/v1/streams/cam")[2]["log"]),
+                         "the drop in cam's log lines")
                 ev.wait("state-changed", lambda d: d["id"] == "cam" and d["to"] == "reconnecting",
                         "cam reconnecting after the drop", deadline_s=30)
                 self.assertEqual(ev.seen("alarm", lambda d: d["id"] == "cam"), [])

@@ -8,6 +8,7 @@
 
 #include "api/v1/stream_json.h"
 #include "config/config.h"
+#include "log.h"
 #include "origin/origin.h"
 #include "streams/stream_manager.h"
 
@@ -102,8 +103,23 @@ stream_document (const StreamView &view, const AdminContext *ctx = nullptr,
   JsonBuilder *b = json_builder_new ();
   json_builder_begin_object (b);
   add_stream_members (b, view);
-  if (ctx && ex && view.local)
+  if (ctx && ex && view.local) {
     add_playback_members (b, *ctx, *ex, view.entry.id);
+    // What mirrord logged about it lately (oldest first).
+    json_builder_set_member_name (b, "log");
+    json_builder_begin_array (b);
+    for (const StreamLogLine &line : stream_log_lines (view.entry.id)) {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "time");
+      json_builder_add_string_value (b, line.time.c_str ());
+      json_builder_set_member_name (b, "level");
+      json_builder_add_string_value (b, line.level.c_str ());
+      json_builder_set_member_name (b, "message");
+      json_builder_add_string_value (b, line.message.c_str ());
+      json_builder_end_object (b);
+    }
+    json_builder_end_array (b);
+  }
   if (ctx)
     add_dvr_members (b, *ctx, view.entry.id);
   json_builder_end_object (b);
