@@ -251,6 +251,18 @@ function openDetail(id) {
   $('urls').replaceChildren(...urls.map((u) => el('li', {}, el('a', { href: u, text: u }))));
   $('pipeline').textContent = s.local ? `${s.pipeline} (${s.pipeline_state}), up ${Math.round(s.uptime_ms / 1000)} s, `
     + `${s.pipeline_restarts} restarts${s.message ? ' — ' + s.message : ''}` : `on node ${s.node_id}`;
+  // The recording's actions: links to the Origin's time-shifted playlists
+  // and clips (plain GETs, see README "Recording").
+  const d = s.dvr;
+  $('dvr-actions').hidden = !(d && d.seconds > 0);
+  if (d && d.seconds > 0) {
+    const now = Math.floor(Date.now() / 1000);
+    const from = Math.max(now - 300, Math.floor(Date.parse(d.start) / 1000));
+    $('dvr-summary').textContent = `${Math.round(d.seconds)} s recorded since ${d.start}, ${d.upload_backlog} periods to upload`;
+    $('dvr-shift').href = `${http}/?stream=${encodeURIComponent(id)}&start=${from}`;
+    $('dvr-clip').href = `${http}${live}clip.mp4?start=${now - 60}&end=${now}`;
+    $('dvr-vod').href = `${http}${d.vod}`;
+  }
   renderEvents(id);
   $('log').replaceChildren();
   if (s.local) readLog(id);

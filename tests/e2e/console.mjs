@@ -115,6 +115,23 @@ async function main() {
     await page.waitForSelector('#detail[hidden]', { state: 'attached', timeout: deadline - Date.now() });
     steps.push('detail');
 
+    // The recorded stream's detail offers its recording: a time-shifted
+    // player, a clip and the whole recording, on the Origin.
+    await until('the recording\'s links', async () => {
+      await page.click(`${sel} button[data-action="open"]`);
+      await page.waitForSelector('#detail:not([hidden])', { timeout: deadline - Date.now() });
+      const shown = !await page.$eval('#dvr-actions', (e) => e.hidden);
+      await page.click('#detail-close');
+      return shown;
+    }, 1000);
+    await page.click(`${sel} button[data-action="open"]`);
+    const clip = await page.getAttribute('#dvr-clip', 'href');
+    if (!/\/live\/[^/]+\/clip\.mp4\?start=\d+&end=\d+$/.test(clip)) throw new Error('clip link: ' + clip);
+    const clipStatus = await page.evaluate(async (u) => (await fetch(u)).status, clip);
+    if (clipStatus !== 200) throw new Error(`clip.mp4 answered ${clipStatus}`);
+    await page.click('#detail-close');
+    steps.push('recording');
+
     if (errors.length) throw new Error('page errors: ' + errors.join('; '));
     process.stdout.write(JSON.stringify({ ok: true, steps }) + '\n');
     return 0;

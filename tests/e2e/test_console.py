@@ -5,7 +5,8 @@ with an admin token and two streams: an H.264 SRT feed transcoded to 180p
 (it has thumbnails) and a test pattern. tests/e2e/console.mjs checks a tile
 per stream, thumbnails whose bytes change, figures that move without a
 reload (Server-Sent Events), Pause refused without the token and done with
-it, the detail view by keyboard; here the API must then report the pause.
+it, the detail view by keyboard, the recording's links (a clip of the last
+minute that the Origin serves); here the API must then report the pause.
 Screenshots at desktop and phone widths are kept under the build
 directory's meson-logs/console/. Skips (exit 77) only when chromium, node
 or web/node_modules is missing."""
@@ -14,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 from mirrortest import Mirrord, wait_for
 from test_hls import srt_feed
@@ -30,8 +32,11 @@ def main():
         return SKIP
     shots = os.path.join(os.environ["MIRROR_BUILD_ROOT"], "meson-logs", "console")
     os.makedirs(shots, exist_ok=True)
+    dvr = tempfile.TemporaryDirectory(prefix="mirror-console-")
     m = Mirrord(env={"MIRROR_SERVER_ADMIN_TOKEN": TOKEN,
-                     "MIRROR_TRANSCODING_RENDITIONS": "180p:320x180@200k"})
+                     "MIRROR_TRANSCODING_RENDITIONS": "180p:320x180@200k",
+                     "MIRROR_STORAGE_DVR_ENABLED": "true",
+                     "MIRROR_STORAGE_LOCAL_CACHE_DIR": dvr.name})
     feed = srt_feed(m.srt_port, "cam")
     try:
         m.create_testsrc("pattern", token=TOKEN)
@@ -55,6 +60,7 @@ def main():
     finally:
         feed.stop()
         code = m.stop()
+        dvr.cleanup()
     assert code == 0, f"mirrord exited with {code}"
     print("ok")
     return 0
