@@ -83,7 +83,7 @@ stream_dict (const StreamView &view)
   add ("node_id", utf8_string (e.node_id));
   add ("state", g_variant_new_string (to_string (e.state)));
   add ("message", utf8_string (e.message));
-  add ("source", utf8_string (e.source));
+  add ("source", utf8_string (mask_secrets (e.source)));
   add ("local", g_variant_new_boolean (view.local));
   add ("pipeline", utf8_string (view.local ? view.pipeline : std::string ()));
   add ("pipeline_state", utf8_string (view.local ? view.pipeline_state : std::string ()));

@@ -212,7 +212,7 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
           if (impl.metrics)
             impl.metrics->streams_created_total.Add ({}).Increment ();
           log_info ("stream %s: starting pipeline \"%s\"%s%s", id.c_str (), name.c_str (),
-                    request.source.empty () ? "" : " from ", request.source.c_str ());
+                    request.source.empty () ? "" : " from ", mask_secrets (request.source).c_str ());
           auto view = impl.view_of (id, *impl.streams.at (id));
           impl.notify ([&view] (Listener &l) {
             if (l.added)

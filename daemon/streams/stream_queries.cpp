@@ -7,6 +7,20 @@
 
 namespace mirror::daemon {
 
+std::string
+mask_secrets (const std::string &description)
+{
+  static GRegex *secret = g_regex_new (
+      "(\\b(?:passphrase|password|passwd|token|secret|secret-key|access-key|"
+      "api-key)\\s*[=:]\\s*)(\"[^\"]*\"|'[^']*'|[^\\s&\"'!]+)",
+      (GRegexCompileFlags)(G_REGEX_CASELESS | G_REGEX_OPTIMIZE), (GRegexMatchFlags)0, nullptr);
+  gchar *out = g_regex_replace (secret, description.c_str (), -1, 0, "\\1***", (GRegexMatchFlags)0,
+                                nullptr);
+  std::string masked = out ? out : "";
+  g_free (out);
+  return masked;
+}
+
 StreamView
 StreamManager::Impl::view_of (const std::string &id, const Stream &stream) const
 {
@@ -19,6 +33,7 @@ StreamManager::Impl::view_of (const std::string &id, const Stream &stream) const
   view.entry.created_unix_ms = stream.created_unix_ms;
   view.local = true;
   view.pipeline = stream.pipeline_name;
+  view.description = mask_secrets (stream.description);
   view.pipeline_state = stream.pipeline ? stream.pipeline->state_name () : "NULL";
   view.peer = stream.peer;
   view.rtt_ms = stream.peer.empty () ? -1 : stream.rtt_ms;

@@ -28,6 +28,7 @@ struct StreamView {
   StreamEntry entry;              // registry view (cluster-wide fields)
   bool local = false;             // owned by this mirrord
   std::string pipeline;           // description name, local streams only
+  std::string description;        // the rendered description it runs, secrets masked. Local only
   std::string pipeline_state;     // "PLAYING", "PAUSED", ...; "NULL" once released. Local only
   int64_t uptime_ms = 0;          // local streams only
   std::string peer;               // ingest caller connected now, local streams only
@@ -35,6 +36,12 @@ struct StreamView {
   uint64_t pipeline_restarts = 0; // by the watchdog, local streams only
   TranscodeView transcode;        // local streams that transcode
 };
+
+// @text (a rendered description, a source URI) with the values of its
+// secrets (an SRT passphrase in a URI or a property, a password, a token, a
+// secret or access key) shown as ***: what the API, D-Bus and the console
+// may show of it.
+std::string mask_secrets (const std::string &text);
 
 // Reads a mirror-transcode-stats structure into *view.
 void read_transcode_stats (const GstStructure *s, TranscodeView *view);

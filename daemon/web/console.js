@@ -265,17 +265,20 @@ function openDetail(id) {
   }
   renderEvents(id);
   $('log').replaceChildren();
+  $('description').textContent = '';
   if (s.local) readLog(id);
   $('detail').hidden = false;
   $('detail-close').focus();
 }
 
-// What mirrord logged about the stream lately, newest first; read once
-// when the detail opens (the events above follow it live).
+// The description the stream runs (secrets masked) and what mirrord logged
+// about it lately, newest first; read once when the detail opens (the
+// events above follow it live).
 async function readLog(id) {
   try {
     const doc = await (await fetch(streamPath(id))).json();
     if (openId !== id) return;
+    $('description').textContent = doc.description ?? '';
     $('log').replaceChildren(...(doc.log ?? []).slice().reverse()
       .map((l) => el('li', { class: l.level, text: `${l.time.slice(11, 23)} ${l.level} ${l.message}` })));
   } catch (e) { /* the events still show */ }

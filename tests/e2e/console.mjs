@@ -109,6 +109,7 @@ async function main() {
     await page.waitForSelector('#detail:not([hidden])', { timeout: deadline - Date.now() });
     // Its log: what mirrord said about it (its pause among them).
     await until('the stream\'s log lines', async () => (await page.textContent('#log')).includes('paused'));
+    if (!(await page.textContent('#description')).includes('videotestsrc')) throw new Error('no pipeline description');
     const src = await page.getAttribute('#player', 'src');
     if (!src.includes(`?stream=${opts.plain}`)) throw new Error('the player is not the stream\'s: ' + src);
     await page.keyboard.press('Escape');

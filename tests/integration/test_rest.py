@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import unittest
 
-from mirrortest import Mirrord, SOURCE_ROOT, wait_for
+from mirrortest import Mirrord, SOURCE_ROOT, free_port, wait_for
 
 TOKEN = "s3cret-token"
 
@@ -55,6 +55,30 @@ class StreamLifecycle(unittest.TestCase):
         status, _, doc = m.http("GET", "/api/v1/streams/cam1")
         self.assertEqual(status, 404)
         self.assertEqual(doc["code"], "NOT_FOUND")
+
+    def test_secrets_in_a_source_uri_are_masked(self):
+        # A pull whose URI carries its SRT passphrase (nobody answers it):
+        # the API shows the URI and the description it runs with the value
+        # masked, and the log does not print it.
+        m = self.m
+        port = free_port()
+        status, _, doc = m.http("POST", "/api/v1/streams", {
+            "id": "pullsecret",
+            "uri": f"srt://127.0.0.1:{port}?mode=caller&passphrase=do-not-show-1234"})
+        self.assertEqual(status, 201, doc)
+        try:
+            self.assertIn("passphrase=***", doc["source"])
+            status, _, doc = m.http("GET", "/api/v1/streams/pullsecret")
+            self.assertEqual(status, 200, doc)
+            self.assertIn("passphrase=***", doc["source"])
+            self.assertIn("passphrase=***", doc["description"])
+            self.assertIn("mirroringestbin", doc["description"])
+            _, _, listing = m.http("GET", "/api/v1/streams")
+            self.assertNotIn("do-not-show-1234", json.dumps(listing))
+            self.assertNotIn("do-not-show-1234", json.dumps(doc))
+            self.assertNotIn("do-not-show-1234", m.output())
+        finally:
+            m.http("DELETE", "/api/v1/streams/pullsecret")
 
     def test_duplicate_id_is_refused(self):
         m = self.m

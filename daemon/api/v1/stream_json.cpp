@@ -53,7 +53,7 @@ add_stream_members (JsonBuilder *b, const StreamView &view)
   json_builder_set_member_name (b, "message");
   json_builder_add_string_value (b, e.message.c_str ());
   json_builder_set_member_name (b, "source");
-  json_builder_add_string_value (b, e.source.c_str ());
+  json_builder_add_string_value (b, mask_secrets (e.source).c_str ());
   json_builder_set_member_name (b, "local");
   json_builder_add_boolean_value (b, view.local);
   json_builder_set_member_name (b, "created_at");

@@ -105,6 +105,8 @@ stream_document (const StreamView &view, const AdminContext *ctx = nullptr,
   add_stream_members (b, view);
   if (ctx && ex && view.local) {
     add_playback_members (b, *ctx, *ex, view.entry.id);
+    json_builder_set_member_name (b, "description");
+    json_builder_add_string_value (b, view.description.c_str ());
     // What mirrord logged about it lately (oldest first).
     json_builder_set_member_name (b, "log");
     json_builder_begin_array (b);
