@@ -392,6 +392,18 @@ SrtPort::set_reject_observer (SrtHub::RejectFn fn)
   reject_observer_ = std::move (fn);
 }
 
+SrtPort::Connection *
+SrtPort::live_caller_locked (const std::string &stream_id) const
+{
+  auto claim = claims_.find (stream_id);
+  if (claim == claims_.end ())
+    return nullptr;
+  auto connection = connections_.find (claim->second);
+  if (connection == connections_.end () || connection->second->closing)
+    return nullptr;
+  return connection->second.get ();
+}
+
 std::optional<SrtConnectionStats>
 SrtPort::stats (const std::string &stream_id) const
 {
@@ -400,16 +412,13 @@ SrtPort::stats (const std::string &stream_id) const
   int64_t accepted_ms = 0;
   {
     std::lock_guard lock (mu_);
-    auto claim = claims_.find (stream_id);
-    if (claim == claims_.end ())
+    const Connection *c = live_caller_locked (stream_id);
+    if (!c)
       return std::nullopt;
-    auto connection = connections_.find (claim->second);
-    if (connection == connections_.end () || connection->second->closing)
-      return std::nullopt;
-    sock = connection->second->sock;
-    out.peer = connection->second->peer.address;
-    accepted_ms = connection->second->accepted_ms;
-    out.held_bytes = connection->second->held_bytes.load ();
+    sock = c->sock;
+    out.peer = c->peer.address;
+    accepted_ms = c->accepted_ms;
+    out.held_bytes = c->held_bytes.load ();
   }
   auto figures = srt_receive_stats (sock);
   if (!figures)

@@ -123,6 +123,9 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
                         const char *stream_id) noexcept;
   int admit (SRTSOCKET ns, const sockaddr *peer_address, const char *raw_stream_id);
   bool is_allowed (const std::string &stream_id) const;
+  // The connection that holds @stream_id's claim and is not closing, or
+  // null. Under mu_.
+  Connection *live_caller_locked (const std::string &stream_id) const;
   std::string passphrase_for (const std::string &stream_id) const;
   int refuse (SRTSOCKET ns, const SrtPeer &peer, SrtRejectReason reason, const std::string &what);
   void report_rejection (const SrtPeer &peer, SrtRejectReason reason, const std::string &what);

@@ -227,14 +227,11 @@ std::optional<std::string>
 SrtPort::drop_caller (const std::string &stream_id)
 {
   std::lock_guard lock (mu_);
-  auto claim = claims_.find (stream_id);
-  if (claim == claims_.end ())
+  Connection *c = live_caller_locked (stream_id);
+  if (!c)
     return std::nullopt;
-  auto connection = connections_.find (claim->second);
-  if (connection == connections_.end () || connection->second->closing)
-    return std::nullopt;
-  connection->second->drop = true;
-  return connection->second->peer.address;
+  c->drop = true;
+  return c->peer.address;
 }
 
 int
