@@ -121,6 +121,20 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
   // Transcoding sessions: a pipeline with a mirrortranscodebin whose ladder
   // decodes holds one.
   bool transcodes = StreamPipeline::transcodes (pipeline);
+  // The configured cap first: a fixed fact, whatever the load.
+  const int max_sessions = impl.config.transcoding.max_sessions;
+  if (transcodes && (int)impl.transcode_sessions () >= max_sessions) {
+    gst_object_unref (pipeline);
+    log_warn ("stream %s: refused, %d transcoding sessions already (transcoding.max_sessions)",
+              id.c_str (), max_sessions);
+    done ({ ApiErrc::kCapacityFull,
+            "stream \"" + id + "\" refused: this node runs its maximum of "
+                + std::to_string (max_sessions)
+                + " transcoding sessions (transcoding.max_sessions); a pipeline that only "
+                  "packages the feed (renditions \"source\") needs none" });
+    return;
+  }
+
   // Admission by what the box does now: while a running transcode sheds
   // work to stay live, the box is past real time, and one more transcode
   // would only make every stream shed more.
@@ -156,19 +170,6 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
       }
     }
   }
-  const int max_sessions = impl.config.transcoding.max_sessions;
-  if (transcodes && (int)impl.transcode_sessions () >= max_sessions) {
-    gst_object_unref (pipeline);
-    log_warn ("stream %s: refused, %d transcoding sessions already (transcoding.max_sessions)",
-              id.c_str (), max_sessions);
-    done ({ ApiErrc::kCapacityFull,
-            "stream \"" + id + "\" refused: this node runs its maximum of "
-                + std::to_string (max_sessions)
-                + " transcoding sessions (transcoding.max_sessions); a pipeline that only "
-                  "packages the feed (renditions \"source\") needs none" });
-    return;
-  }
-
   // A new feed for an id whose last one ended (or failed) replaces it.
   if (existing)
     impl.remove (id);

@@ -238,8 +238,11 @@ class CodecChange(LiveStreamCase):
             while time.monotonic() < end:
                 reload_all()
                 time.sleep(0.1)
-            self.assertTrue(states <= {"live", "reconnecting", "stalled"}, states)
-            self.assertEqual(self.m.stream_state("change"), "live")
+            # Never ended, restarted or failed; degraded (media arriving, the
+            # transcode shedding to keep up) is live on a slow box, as under
+            # a sanitizer.
+            self.assertTrue(states <= {"live", "degraded", "reconnecting", "stalled"}, states)
+            self.assertIn(self.m.stream_state("change"), ("live", "degraded"))
             source = last["source"]
             self.assertIn("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"source/init1.mp4\"", source.text,
                           source.text)
