@@ -279,6 +279,9 @@ struct SoupAcceptor::Impl : std::enable_shared_from_this<Impl> {
     // hold kept the wire quiet.
     int64_t released_at_us = 0;
     std::map<uint64_t, std::function<void ()>> held;
+    // Requests libsoup has read and not finished answering: a handler at
+    // work (or its answer queued) is not idle, however slow the main loop.
+    int in_progress = 0;
 
     GSocket *socket () const { return g_socket_connection_get_socket (tcp); }
   };
@@ -295,6 +298,7 @@ struct SoupAcceptor::Impl : std::enable_shared_from_this<Impl> {
   std::vector<Listener> listeners;
   std::map<uint64_t, std::unique_ptr<Connection>> connections;
   std::map<std::string, uint64_t> by_key;
+  std::vector<gulong> server_signals;
   std::map<uint64_t, uint64_t> held_tokens; // token -> connection id
   uint64_t next_id = 1;
   guint sweep_timer = 0;
@@ -310,8 +314,40 @@ struct SoupAcceptor::Impl : std::enable_shared_from_this<Impl> {
 
   ~Impl ()
   {
+    for (gulong id : server_signals)
+      g_signal_handler_disconnect (server, id);
     g_object_unref (server);
     g_main_context_unref (context);
+  }
+
+  // The connection @msg came on, if it is one of ours.
+  Connection *connection_of (SoupServerMessage *msg)
+  {
+    auto it = by_key.find (connection_key (soup_server_message_get_local_address (msg),
+                                           soup_server_message_get_remote_address (msg)));
+    if (it == by_key.end ())
+      return nullptr;
+    auto c = connections.find (it->second);
+    return c == connections.end () ? nullptr : c->second.get ();
+  }
+
+  void watch_requests ()
+  {
+    auto read = +[] (SoupServer *, SoupServerMessage *msg, gpointer self) {
+      if (Connection *c = static_cast<Impl *> (self)->connection_of (msg))
+        c->in_progress++;
+    };
+    auto done = +[] (SoupServer *, SoupServerMessage *msg, gpointer self) {
+      if (Connection *c = static_cast<Impl *> (self)->connection_of (msg)) {
+        c->in_progress = std::max (0, c->in_progress - 1);
+        c->released_at_us = g_get_monotonic_time ();
+      }
+    };
+    server_signals.push_back (g_signal_connect (server, "request-read", G_CALLBACK (read), this));
+    server_signals.push_back (
+        g_signal_connect (server, "request-finished", G_CALLBACK (done), this));
+    server_signals.push_back (
+        g_signal_connect (server, "request-aborted", G_CALLBACK (done), this));
   }
 
   void close_all ()
@@ -578,7 +614,7 @@ struct SoupAcceptor::Impl : std::enable_shared_from_this<Impl> {
     const int64_t now = g_get_monotonic_time ();
     std::vector<uint64_t> stale;
     for (auto &[id, conn] : connections) {
-      if (!conn->handed_over || !conn->held.empty ())
+      if (!conn->handed_over || !conn->held.empty () || conn->in_progress > 0)
         continue;
       if (conn->shut_at_us) {
         // libsoup did not notice (it was neither reading nor writing):
@@ -633,6 +669,7 @@ struct SoupAcceptor::Impl : std::enable_shared_from_this<Impl> {
 SoupAcceptor::SoupAcceptor (SoupServer *server, Limits limits)
     : impl_ (std::make_shared<Impl> (server, limits))
 {
+  impl_->watch_requests ();
   const int64_t period = std::clamp<int64_t> (limits.idle_timeout_ms / 4, 50, 1000);
   std::weak_ptr<Impl> weak = impl_;
   impl_->sweep_timer = timeout_add ((unsigned)period,
