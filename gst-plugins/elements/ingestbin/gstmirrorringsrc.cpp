@@ -325,6 +325,21 @@ gst_mirror_ring_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       break;
     }
 
+    // Paused or stopping while it waited: what it read goes (basesrc drops
+    // it as it waits to play again), and as one buffer, not a list:
+    // GStreamer 1.22's basesrc, finding a live source paused after a create
+    // that submitted a list (outbuf NULL), unrefs that NULL (a critical;
+    // the list waits until stop).
+    g_mutex_lock (&GST_BASE_SRC (src)->live_lock);
+    const bool running = GST_BASE_SRC (src)->live_running;
+    g_mutex_unlock (&GST_BASE_SRC (src)->live_lock);
+    if (!running && st->items.size () > 1) {
+      // One buffer, which basesrc drops as it waits to play again.
+      for (size_t i = 0; i + 1 < st->items.size (); i++)
+        gst_buffer_unref (st->items[i].buffer);
+      st->items.erase (st->items.begin (), st->items.end () - 1);
+    }
+
     if (st->reconnect_pending) {
       st->reconnect_pending = false;
       GstMirrorIngestEvent event;
