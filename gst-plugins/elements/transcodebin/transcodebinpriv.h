@@ -149,6 +149,7 @@ struct GstMirrorTranscodeBinPrivate {
   gint64 thumbnail_taken_us = 0; // monotonic
   gint64 thumbnail_read_us = 0;  // the last read of last-thumbnail (or enabling)
   std::atomic<guint> thumbnail_branch{ G_MAXUINT }; // the branch index it comes from
+  std::atomic<bool> thumbnails_on{ false }; // thumbnail_interval != 0, read per frame
 };
 
 struct _GstMirrorTranscodeBin {

@@ -48,7 +48,9 @@ thumbnail_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   auto *b = static_cast<Branch *> (user_data);
   auto *priv = b->self->priv;
-  if (b->index != priv->thumbnail_branch.load (std::memory_order_relaxed))
+  // Off (nearly always): one atomic load per frame, no lock, no clock.
+  if (!priv->thumbnails_on.load (std::memory_order_relaxed)
+      || b->index != priv->thumbnail_branch.load (std::memory_order_relaxed))
     return GST_PAD_PROBE_OK;
   const gint64 now = g_get_monotonic_time ();
   {
@@ -89,6 +91,7 @@ set_thumbnail_interval (GstMirrorTranscodeBinPrivate *priv, GstClockTime interva
   if (interval && !priv->thumbnail_interval)
     priv->thumbnail_read_us = g_get_monotonic_time ();
   priv->thumbnail_interval = interval;
+  priv->thumbnails_on = interval != 0;
 }
 
 GstSample *

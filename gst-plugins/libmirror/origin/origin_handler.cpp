@@ -325,14 +325,14 @@ OriginHandler::handle_live (const OriginRequest &request, std::string_view rest,
     respond (OriginResponse::text (404, "no such object in stream " + id + ": " + request.path));
     return;
   }
-  if (store_.find_stream (id))
+  auto stream = store_.find_stream (id);
+  if (stream)
     note_viewer (id, request);
   // Time-shifted playback: from the recording, live or not.
   if (DvrPlayback::wants (*ref, request)) {
     *cancel = dvr_->handle (id, *ref, request, std::move (respond));
     return;
   }
-  auto stream = store_.find_stream (id);
   if (!stream) {
     respond (OriginResponse::text (404, "no live stream named " + id));
     return;
