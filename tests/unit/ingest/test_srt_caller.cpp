@@ -86,6 +86,15 @@ TEST (SrtCaller, NobodyListeningMeansRetriesThatWaitLonger)
   EXPECT_FALSE (caller.stats ());
 }
 
+std::string
+joined (const std::vector<std::string> &events)
+{
+  std::string out;
+  for (const auto &event : events)
+    out += (out.empty () ? "" : ", ") + event;
+  return out;
+}
+
 // srt-live-transmit listening: the pull receives what it sends, notices when
 // it goes, and connects again once a new one listens on the port.
 TEST (SrtCaller, FollowsAListenerThatGoesAndComesBack)
@@ -96,14 +105,19 @@ TEST (SrtCaller, FollowsAListenerThatGoesAndComesBack)
   auto consumer = std::make_shared<RecordingConsumer> ();
   auto retries = std::make_shared<Retries> ();
   SrtCallerOptions options = quick_options (port);
-  options.peer_idle_timeout_ms = 1000;
+  // srt-live-transmit accepts one caller and closes its listening socket:
+  // a handshake it completed that the pull gave up on (300 ms is short for a
+  // busy box under the sanitizers) would leave nothing to connect to. And a
+  // peer that stalls for the idle timeout under load would look gone.
+  options.connect_timeout_ms = test::scaled (3000ms).count ();
+  options.peer_idle_timeout_ms = test::scaled (3000ms).count ();
   SrtCaller caller (options, consumer, [retries] (const SrtCallerRetry &r) { retries->add (r); });
 
   auto first = std::make_unique<ChildProcess> ();
   ASSERT_TRUE (first->start ({ "srt-live-transmit", "-a:no", "-c:1316", "file://con", listener }));
   std::string error;
   ASSERT_TRUE (caller.start (&error)) << error;
-  ASSERT_TRUE (consumer->wait_for_events (1, 30s)) << "never connected";
+  ASSERT_TRUE (consumer->wait_for_events (1, test::scaled (30s))) << "never connected";
   // srt-live-transmit drops what it reads before its own side of the
   // connection is ready (a busy box can take a while), so the sender goes on
   // until as much as one pass has arrived; what arrives must be whole sent
@@ -131,12 +145,14 @@ TEST (SrtCaller, FollowsAListenerThatGoesAndComesBack)
   EXPECT_TRUE (caller.stats ().has_value ());
 
   first.reset (); // SIGTERM: it closes its socket
-  ASSERT_TRUE (consumer->wait_for_events (3, 30s));
+  ASSERT_TRUE (consumer->wait_for_events (3, test::scaled (30s)))
+      << joined (consumer->events ());
   EXPECT_EQ (consumer->events (), (std::vector<std::string>{ "connect", "data", "disconnect" }));
 
   ChildProcess second;
   ASSERT_TRUE (second.start ({ "srt-live-transmit", "-a:no", "-c:1316", "file://con", listener }));
-  ASSERT_TRUE (consumer->wait_for_events (4, 30s)) << "did not connect again";
+  ASSERT_TRUE (consumer->wait_for_events (4, test::scaled (30s)))
+      << "did not connect again: " << joined (consumer->events ());
   EXPECT_EQ (consumer->events ().back (), "connect");
   caller.stop ();
   for (const auto &peer : consumer->peers ())
