@@ -79,13 +79,17 @@ struct RenditionCounters {
 class RenditionWindow {
  public:
   // Its first segment takes @first_msn plus the muxer's number; discontinuity
-  // sequence numbers count from @first_discontinuity_sequence.
+  // sequence numbers count from @first_discontinuity_sequence. Init
+  // generations count from @first_msn too (below 2^31 until 2043 with clock
+  // numbering): a window opened again later, here or on another node, never
+  // names different bytes init{gen}.mp4 that a cache may hold for a day.
   explicit RenditionWindow (int64_t playlist_length_ns, uint64_t first_msn = 0,
                             uint64_t first_discontinuity_sequence = 0,
                             bool starts_with_discontinuity = false)
       : playlist_length_ns_ (playlist_length_ns), first_msn_ (first_msn),
         dropped_discontinuities_ (first_discontinuity_sequence),
-        starts_with_discontinuity_ (starts_with_discontinuity)
+        starts_with_discontinuity_ (starts_with_discontinuity),
+        init_generation_ (static_cast<uint32_t> (first_msn))
   {}
 
   // A different init segment from the current one starts a new generation and

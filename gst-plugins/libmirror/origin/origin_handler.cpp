@@ -16,10 +16,38 @@ namespace mirror {
 namespace {
 
 constexpr const char *kLivePrefix = "/live/";
-// Objects whose URI never names different bytes while their stream lives.
-// Not a year: a stream that restarts numbers its segments from 0 again.
-constexpr const char *kMediaCacheControl = "public, max-age=60";
-constexpr const char *kPlaylistCacheControl = "public, max-age=1";
+// The CDN profile (README "Behind a CDN").
+// Parts, segments and init{gen} segments: a URI never names other bytes, not
+// even after the stream restarts or moves to another node (segments are
+// numbered from the clock, init generations from the first segment's number).
+constexpr const char *kMediaCacheControl = "public, max-age=86400, immutable";
+// Playlists without delivery directives change every part: a browser asks
+// again each time (max-age=0), a shared cache may answer from one fetch for
+// a second (the shortest a header can say; a part is 100 ms), collapsing a
+// crowd of new viewers into one request.
+constexpr const char *kPlaylistCacheControl = "public, max-age=0, s-maxage=1";
+constexpr const char *kPlaylistCdnCacheControl = "public, max-age=1";
+// A part that was never hinted (too far ahead) or is gone: a short negative
+// TTL for shared caches; a browser asks again when it needs to.
+constexpr const char *kMissingPartCacheControl = "no-cache, s-maxage=1";
+constexpr const char *kMissingPartCdnCacheControl = "public, max-age=1";
+
+// A 404 for a part, with the negative TTL of shared caches.
+OriginResponse
+missing_part (OriginResponse r)
+{
+  r.cache_control = kMissingPartCacheControl;
+  r.headers.emplace_back ("CDN-Cache-Control", kMissingPartCdnCacheControl);
+  return r;
+}
+
+// A playlist answer without directives, for browsers and for shared caches.
+void
+set_plain_playlist_caching (OriginResponse &r)
+{
+  r.cache_control = kPlaylistCacheControl;
+  r.headers.emplace_back ("CDN-Cache-Control", kPlaylistCdnCacheControl);
+}
 
 // The renditions of a stream that have published media: what the stream
 // list and the multivariant playlist may name.
@@ -95,6 +123,8 @@ OriginHandler::OriginHandler (MediaStore &store, GMainContext *context,
 {
   add_common_header ("Access-Control-Allow-Origin", "*");
   add_common_header ("Access-Control-Expose-Headers", "Age, Date, Content-Length, Alt-Svc");
+  // Made here and now: a cache in front counts its own age from zero.
+  add_common_header ("Age", "0");
 }
 
 OriginHandler::~OriginHandler ()
@@ -349,7 +379,7 @@ OriginHandler::handle_live (const OriginRequest &request, std::string_view rest,
     }
     OriginResponse r;
     r.content_type = hls_content_type (ref->kind);
-    r.cache_control = kPlaylistCacheControl;
+    set_plain_playlist_caching (r);
     r.body.push_back (Bytes::copy (*stream->multivariant_playlist ()));
     respond (std::move (r));
     return;
@@ -399,7 +429,10 @@ OriginHandler::playlist_response (StreamStore &stream, const std::string &rendit
     return OriginResponse::text (404, "stream " + stream.id () + " has no rendition " + rendition);
   OriginResponse r;
   r.content_type = hls_content_type (HlsObjectKind::kMediaPlaylist);
-  r.cache_control = "public, max-age=" + std::to_string (max_age_s);
+  if (max_age_s > 0)
+    r.cache_control = "public, max-age=" + std::to_string (max_age_s);
+  else
+    set_plain_playlist_caching (r);
   // The text is shared by every viewer of this update: keep it, not a copy.
   r.body.push_back (
       Bytes::wrap (reinterpret_cast<const uint8_t *> (text->data ()), text->size (), [text] () {}));
@@ -429,9 +462,10 @@ OriginHandler::handle_media_playlist (const std::shared_ptr<StreamStore> &stream
     return;
   }
   // A response to "at least this part" stays right as the playlist grows, so
-  // caches may keep it for a while; a plain reload must stay fresh.
+  // caches may keep it for a while (6 target durations, as Apple's LL-HLS
+  // guidance has it); a plain reload must stay fresh (0: the plain profile).
   StreamTiming timing = stream->timing ();
-  int64_t max_age_s = d.msn ? timing.target_duration_s * 6 : 1;
+  int64_t max_age_s = d.msn ? timing.target_duration_s * 6 : 0;
 
   HoldKind kind = d.skip ? HoldKind::kDeltaPlaylist : HoldKind::kPlaylist;
   auto key = std::make_shared<HoldKey> ();
@@ -476,9 +510,9 @@ OriginHandler::handle_part (const std::shared_ptr<StreamStore> &stream,
     return;
   }
   case PartAvailability::kMissing:
-    respond (OriginResponse::text (
+    respond (missing_part (OriginResponse::text (
         404, "stream " + stream->id () + " has no part " + std::to_string (pos.msn) + "."
-                 + std::to_string (pos.part) + " in rendition " + rendition));
+                 + std::to_string (pos.part) + " in rendition " + rendition)));
     return;
   case PartAvailability::kHeld:
     break;
@@ -628,11 +662,10 @@ OriginHandler::on_group_woken (const HoldKey &key)
       r.body.push_back (std::move (bytes));
     } else {
       stats_.hint_misses += g.waiters.size ();
-      r = OriginResponse::text (404, "stream " + g.stream->id () + ": hinted part "
-                                         + std::to_string (g.until.msn) + "."
-                                         + std::to_string (g.until.part)
-                                         + " was never published (the stream ended, or its "
-                                           "segment closed before it)");
+      r = missing_part (OriginResponse::text (
+          404, "stream " + g.stream->id () + ": hinted part " + std::to_string (g.until.msn) + "."
+                   + std::to_string (g.until.part)
+                   + " was never published (the stream ended, or its segment closed before it)"));
     }
   } else {
     // One render for every viewer waiting for this update.

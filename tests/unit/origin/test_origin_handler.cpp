@@ -131,13 +131,21 @@ TEST_F (OriginHandlerTest, ServesPlaylistsAndMediaWithHeaders)
 
   auto pl = get ("/live/cam1/video.m3u8");
   ASSERT_EQ (pl->status (), 200);
-  EXPECT_EQ (pl->response->cache_control, "public, max-age=1");
+  // The CDN profile: a plain reload is fresh for browsers, a second for
+  // shared caches; objects are immutable; the origin's age is zero.
+  EXPECT_EQ (pl->response->cache_control, "public, max-age=0, s-maxage=1");
+  EXPECT_EQ (pl->header ("CDN-Cache-Control"), "public, max-age=1");
+  EXPECT_EQ (pl->header ("Age"), "0");
   EXPECT_NE (pl->body ().find ("#EXT-X-PART:"), std::string::npos);
 
   auto part = get ("/live/cam1/video/part1.2.m4s");
   ASSERT_EQ (part->status (), 200);
   EXPECT_EQ (part->response->content_type, "video/iso.segment");
-  EXPECT_EQ (part->response->cache_control, "public, max-age=60");
+  EXPECT_EQ (part->response->cache_control, "public, max-age=86400, immutable");
+  // A part far past the hint: 404, which shared caches may keep a second.
+  auto ahead = get ("/live/cam1/video/part9.0.m4s");
+  EXPECT_EQ (ahead->status (), 404);
+  EXPECT_EQ (ahead->header ("CDN-Cache-Control"), "public, max-age=1");
 
   // A segment is its parts, in order, as the same buffers.
   auto part0 = get ("/live/cam1/video/part0.2.m4s");
