@@ -40,13 +40,19 @@ make_registry (const RegistryOptions &options, std::string *error)
   }
   std::string node_id = options.node_id.empty () ? default_node_id () : options.node_id;
 
-  if (uri->backend == RegistryUri::Backend::kMemory)
-    return std::make_shared<MemoryRegistry> (std::move (node_id), options.heartbeat_timeout_ms);
-
-  if (!options.password.empty ())
-    uri->password = options.password;
-  return std::make_shared<RedisRegistry> (std::move (*uri), std::move (node_id), options.key_prefix,
-                                          options.heartbeat_timeout_ms);
+  std::shared_ptr<StreamRegistry> registry;
+  if (uri->backend == RegistryUri::Backend::kMemory) {
+    registry
+        = std::make_shared<MemoryRegistry> (std::move (node_id), options.heartbeat_timeout_ms);
+  } else {
+    if (!options.password.empty ())
+      uri->password = options.password;
+    registry = std::make_shared<RedisRegistry> (std::move (*uri), std::move (node_id),
+                                                options.key_prefix, options.heartbeat_timeout_ms);
+  }
+  // Queued before any registration can be.
+  registry->set_node_info ({ options.public_url, {} });
+  return registry;
 }
 
 } // namespace mirror

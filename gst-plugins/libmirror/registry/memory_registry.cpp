@@ -32,6 +32,13 @@ MemoryRegistry::register_stream (StreamEntry entry, DoneFn done)
       return;
     }
     entry.node_id = node_id ();
+    // Ids come and go: forget the epochs of those long gone (a later
+    // registration starts again at 1; one node's timelines are told apart
+    // by their clock numbering anyway).
+    if (epochs_.size () >= kEpochsKept)
+      std::erase_if (epochs_, [this] (const auto &e) { return !streams_.count (e.first); });
+    entry.epoch = ++epochs_[entry.id];
+    stamp_owner (entry);
     entry.created_unix_ms = entry.updated_unix_ms = now_unix_ms ();
     Record &record = streams_[entry.id];
     record.entry = std::move (entry);
@@ -74,7 +81,7 @@ MemoryRegistry::get_stream (const std::string &id, GetFn done)
       complete (std::move (done),
                 { RegistryErrc::kNotFound, "stream '" + id + "' is not registered" }, std::nullopt);
     else
-      complete (std::move (done), {}, it->second.entry);
+      complete (std::move (done), {}, stamped (it->second.entry));
   });
 }
 
@@ -85,9 +92,17 @@ MemoryRegistry::list_streams (ListFn done)
     std::vector<StreamEntry> entries;
     entries.reserve (streams_.size ());
     for (const auto &[id, record] : streams_)
-      entries.push_back (record.entry);
+      entries.push_back (stamped (record.entry));
     complete (std::move (done), {}, std::move (entries));
   });
+}
+
+StreamEntry
+MemoryRegistry::stamped (StreamEntry entry) const
+{
+  // Every entry is this node's: its latest public URL and load.
+  stamp_owner (entry);
+  return entry;
 }
 
 MemoryRegistry::Record *

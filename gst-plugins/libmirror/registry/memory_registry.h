@@ -38,9 +38,12 @@ class MemoryRegistry final : public WorkerRegistry {
   // Worker thread only. The record of id if this node owns it, else nullptr
   // (and the reason logged: fire-and-forget calls have no one to tell).
   Record *find_owned (const std::string &id, const char *what);
+  StreamEntry stamped (StreamEntry entry) const;
   void sweep ();
 
   std::map<std::string, Record> streams_; // worker thread only; sorted by id
+  std::map<std::string, uint64_t> epochs_; // each id's last epoch, kept after it goes
+  static constexpr size_t kEpochsKept = 10000;
   GSource *sweep_timer_ = nullptr;
 };
 

@@ -17,6 +17,7 @@ struct ScriptReply {
   bool valid = false;
   long long code = 0;
   std::string holder;
+  uint64_t epoch = 0; // a claim's: the entry's epoch
   std::string error;
 };
 
@@ -32,11 +33,13 @@ parse_script_reply (const redisReply *reply)
   ScriptReply out;
   if (reply->type == REDIS_REPLY_ERROR) {
     out.error = text_of (reply);
-  } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+  } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2
              && reply->element[0]->type == REDIS_REPLY_INTEGER) {
     out.valid = true;
     out.code = reply->element[0]->integer;
     out.holder = text_of (reply->element[1]);
+    if (reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_INTEGER)
+      out.epoch = static_cast<uint64_t> (std::max<long long> (0, reply->element[2]->integer));
   } else {
     out.error = "unexpected reply of type " + std::to_string (reply->type);
   }
@@ -114,9 +117,11 @@ RedisRegistry::send_claim (const std::string &id)
   owned.claim_in_flight = true;
   owned.dirty = false;
   uint64_t generation = owned.generation;
+  stamp_owner (owned.entry);
   link_.send (
-      { "EVAL", redis_scripts::kClaim, "2", stream_key (id), index_key_, node_id (),
-        to_json (owned.entry), std::to_string (ttl_ms), id },
+      { "EVAL", redis_scripts::kClaim, "3", stream_key (id), index_key_, epoch_key (id),
+        node_id (), to_json (owned.entry), std::to_string (ttl_ms), id,
+        std::to_string (owned.entry.epoch), std::to_string (kEpochTtlMs) },
       [this, id, generation] (redisReply *reply) { on_claim_reply (id, generation, reply); });
 }
 
@@ -149,6 +154,8 @@ RedisRegistry::on_claim_reply (const std::string &id, uint64_t generation, redis
     give_up (it, result.holder);
     return;
   }
+  if (owned.entry.epoch == 0)
+    owned.entry.epoch = result.epoch;
   if (!owned.claimed) {
     owned.claimed = true;
     complete (std::move (owned.register_done), {});

@@ -78,6 +78,10 @@ class RedisRegistry final : public WorkerRegistry {
   using OwnedMap = std::map<std::string, Owned>;
 
   std::string stream_key (const std::string &id) const { return prefix_ + "stream:" + id; }
+  // A stream's epoch counter; it outlives the entry (the next owner counts
+  // on from it) by a week after the last write.
+  std::string epoch_key (const std::string &id) const { return prefix_ + "epoch:" + id; }
+  static constexpr int64_t kEpochTtlMs = 7LL * 24 * 3600 * 1000;
   RegistryStatus unreachable (const std::string &what) const;
 
   // Worker thread only, below.

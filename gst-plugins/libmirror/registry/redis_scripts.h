@@ -6,23 +6,39 @@
 namespace mirror::redis_scripts {
 
 // Claim or refresh a stream: write it unless another node holds it.
-// KEYS[1] = "<prefix>stream:<id>", KEYS[2] = "<prefix>streams"
-// ARGV[1] = our node id, ARGV[2] = entry JSON, ARGV[3] = TTL in ms, ARGV[4] = id
-// -> {1, ""} written; {0, holder} held by another node.
+// KEYS[1] = "<prefix>stream:<id>", KEYS[2] = "<prefix>streams",
+// KEYS[3] = "<prefix>epoch:<id>"
+// ARGV[1] = our node id, ARGV[2] = entry JSON, ARGV[3] = TTL in ms, ARGV[4] = id,
+// ARGV[5] = the entry's epoch, 0 on its first claim, ARGV[6] = the epoch
+// key's TTL in ms
+// -> {1, "", epoch} written; {0, holder, 0} held by another node.
 // A key holding ours (an earlier run of this node, or our own last write) is
 // overwritten: that is how a restarted node takes its streams back, and how a
 // heartbeat refreshes the TTL. A missing key is simply (re)created.
+// The first claim of a registration takes the next epoch (INCR), written into
+// the JSON in place of its "epoch":0 (a quote inside a JSON string is always
+// escaped, so no string value can hold that text); later writes keep the
+// counter at least at their epoch (a Redis that restarted empty).
 inline constexpr const char *kClaim = R"lua(
 local current = redis.call('GET', KEYS[1])
 if current then
   local ok, entry = pcall(cjson.decode, current)
   if ok and type(entry) == 'table' and entry.node_id ~= ARGV[1] then
-    return {0, tostring(entry.node_id)}
+    return {0, tostring(entry.node_id), 0}
   end
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local epoch = tonumber(ARGV[5])
+local json = ARGV[2]
+if epoch == 0 then
+  epoch = redis.call('INCR', KEYS[3])
+  json = string.gsub(json, '"epoch":0', '"epoch":' .. epoch, 1)
+elseif tonumber(redis.call('GET', KEYS[3]) or '0') < epoch then
+  redis.call('SET', KEYS[3], epoch)
+end
+redis.call('PEXPIRE', KEYS[3], ARGV[6])
+redis.call('SET', KEYS[1], json, 'PX', ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[4])
-return {1, ''}
+return {1, '', epoch}
 )lua";
 
 // Remove a stream if it is ours.

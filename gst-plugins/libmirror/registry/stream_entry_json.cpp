@@ -121,6 +121,19 @@ read_stats (JsonObject *obj, StreamStats *stats)
          && read_number (s, "frame_rate", &stats->frame_rate);
 }
 
+bool
+read_load (JsonObject *obj, NodeLoad *load)
+{
+  JsonNode *node = json_object_get_member (obj, "owner_load");
+  if (!node || JSON_NODE_HOLDS_NULL (node))
+    return true;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return false;
+  JsonObject *l = json_node_get_object (node);
+  return read_integral (l, "streams", &load->streams)
+         && read_integral (l, "viewers", &load->viewers) && read_number (l, "cpu", &load->cpu);
+}
+
 } // namespace
 
 std::string
@@ -145,6 +158,15 @@ to_json (const StreamEntry &entry)
   add_int (b, "width", entry.stats.width);
   add_int (b, "height", entry.stats.height);
   add_double (b, "frame_rate", entry.stats.frame_rate);
+  json_builder_end_object (b);
+
+  add_string (b, "owner_url", entry.owner_url);
+  add_uint (b, "epoch", entry.epoch);
+  json_builder_set_member_name (b, "owner_load");
+  json_builder_begin_object (b);
+  add_uint (b, "streams", entry.owner_load.streams);
+  add_uint (b, "viewers", entry.owner_load.viewers);
+  add_double (b, "cpu", entry.owner_load.cpu);
   json_builder_end_object (b);
 
   add_int (b, "created_unix_ms", entry.created_unix_ms);
@@ -180,7 +202,9 @@ stream_entry_from_json (std::string_view json)
       || !read_string (obj, "source", &entry.source)
       || !read_string (obj, "message", &entry.message) || !read_stats (obj, &entry.stats)
       || !read_int (obj, "created_unix_ms", &entry.created_unix_ms)
-      || !read_int (obj, "updated_unix_ms", &entry.updated_unix_ms))
+      || !read_int (obj, "updated_unix_ms", &entry.updated_unix_ms)
+      || !read_string (obj, "owner_url", &entry.owner_url)
+      || !read_integral (obj, "epoch", &entry.epoch) || !read_load (obj, &entry.owner_load))
     return std::nullopt;
   auto parsed_state = stream_state_from_string (state);
   if (!parsed_state)

@@ -68,9 +68,29 @@ enum StatsField : unsigned {
 // Copies the fields named by mask from update into stats.
 void merge_stats (StreamStats &stats, const StreamStats &update, unsigned mask);
 
+// How busy a node is, as the directory shows it beside each stream it owns.
+struct NodeLoad {
+  uint32_t streams = 0;   // streams it owns
+  uint32_t viewers = 0;   // viewer connections it serves now
+  double cpu = 0;         // cores its process used lately (1.0: one core)
+};
+
+// What a node says about itself in the entries it owns.
+struct NodeInfo {
+  std::string public_url; // where it serves viewers (server.public_url); "" unknown
+  NodeLoad load;
+};
+
 struct StreamEntry {
   std::string id;
   std::string node_id;          // the mirrord (or process) that owns it
+  // The directory (cluster playback): the owner's public URL and load, and
+  // the stream's epoch: one more each time a node takes the stream on
+  // (registers it), counted cluster-wide, so that two ownerships are never
+  // one timeline. Set by the registry.
+  std::string owner_url;
+  uint64_t epoch = 0;
+  NodeLoad owner_load;
   StreamState state = StreamState::kStarting;
   std::string source;           // ingest URI or peer address
   std::string message;          // last error or state detail, may be empty
@@ -135,6 +155,10 @@ class StreamRegistry {
   virtual unsigned add_watch (EventFn fn) = 0;
   virtual void remove_watch (unsigned watch_id) = 0;
 
+  // What this node's entries say about it: stamped on every entry it owns at
+  // its next write (a heartbeat at the latest).
+  virtual void set_node_info (const NodeInfo &info) = 0;
+
   // Whether the backend is reachable now (always true for memory).
   virtual bool is_connected () const = 0;
   // Blocks the calling thread until connected or timeout; for start-up only.
@@ -148,6 +172,7 @@ struct RegistryOptions {
   std::string uri = "memory://";   // memory:// or redis://[:password@]host[:port][/db]
   std::string node_id;             // empty: "<hostname>-<pid>"
   std::string password;            // overrides one in the URI
+  std::string public_url;          // NodeInfo::public_url from the start
   std::string key_prefix = "mirror:";
   int64_t heartbeat_timeout_ms = 15000;
 };

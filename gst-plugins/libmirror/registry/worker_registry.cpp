@@ -49,6 +49,19 @@ WorkerRegistry::~WorkerRegistry ()
 }
 
 void
+WorkerRegistry::set_node_info (const NodeInfo &info)
+{
+  run ([this, info] { node_info_ = info; });
+}
+
+void
+WorkerRegistry::stamp_owner (StreamEntry &entry) const
+{
+  entry.owner_url = node_info_.public_url;
+  entry.owner_load = node_info_.load;
+}
+
+void
 WorkerRegistry::shutdown (const std::function<void ()> &teardown)
 {
   if (shut_down_)

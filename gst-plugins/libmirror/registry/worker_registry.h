@@ -24,6 +24,7 @@ class WorkerRegistry : public StreamRegistry {
   unsigned add_watch (EventFn fn) override;
   void remove_watch (unsigned watch_id) override;
   const std::string &node_id () const override { return node_id_; }
+  void set_node_info (const NodeInfo &info) override;
 
  protected:
   WorkerRegistry (std::string node_id, int64_t heartbeat_timeout_ms, const char *thread_name);
@@ -36,6 +37,11 @@ class WorkerRegistry : public StreamRegistry {
   // Queues an operation on the worker thread, where all backend state lives.
   void run (std::function<void ()> op) { worker_.post (std::move (op)); }
   WorkerThread &worker () { return worker_; }
+
+  // Worker thread only: what set_node_info said last, and that stamped on an
+  // entry this node owns.
+  const NodeInfo &node_info () const { return node_info_; }
+  void stamp_owner (StreamEntry &entry) const;
 
   // Queue the user's callback with its result (empty callbacks are skipped).
   void complete (DoneFn done, RegistryStatus status);
@@ -59,6 +65,7 @@ class WorkerRegistry : public StreamRegistry {
 
  private:
   std::string node_id_;
+  NodeInfo node_info_;
   int64_t heartbeat_timeout_ms_;
   std::shared_ptr<WatchList> watches_;
   WorkerThread worker_;

@@ -156,6 +156,44 @@ TYPED_TEST (RegistryContract, NodeIdIsTheRegistrys)
   EXPECT_EQ (get_sync (*registry, "claimed").value->node_id, "node-a");
 }
 
+// The directory of cluster playback: each entry names its owner's public URL
+// and load, and an epoch that grows with each ownership of the id.
+TYPED_TEST (RegistryContract, EntriesNameTheOwnerItsLoadAndAnEpochPerOwnership)
+{
+  auto registry = this->make ();
+  ASSERT_TRUE (registry);
+  registry->set_node_info ({ "https://node-a.example:8443", { 3, 40, 0.5 } });
+  ASSERT_TRUE (register_sync (*registry, "dir").status.ok ());
+  auto first = get_sync (*registry, "dir").value;
+  ASSERT_TRUE (first);
+  EXPECT_EQ (first->owner_url, "https://node-a.example:8443");
+  EXPECT_EQ (first->owner_load.streams, 3u);
+  EXPECT_EQ (first->owner_load.viewers, 40u);
+  EXPECT_DOUBLE_EQ (first->owner_load.cpu, 0.5);
+  EXPECT_GE (first->epoch, 1u);
+
+  // The load is written again with the next heartbeat.
+  registry->set_node_info ({ "https://node-a.example:8443", { 4, 7, 1.25 } });
+  registry->heartbeat ("dir");
+  std::optional<StreamEntry> seen;
+  ASSERT_TRUE (wait_until ([&] {
+    registry->heartbeat ("dir");
+    seen = get_sync (*registry, "dir").value;
+    return seen && seen->owner_load.viewers == 7u;
+  })) << (seen ? std::to_string (seen->owner_load.viewers) : "none");
+  EXPECT_DOUBLE_EQ (seen->owner_load.cpu, 1.25);
+  EXPECT_EQ (seen->epoch, first->epoch) << "a heartbeat is the same ownership";
+
+  // Released and taken on again: the next epoch, in get and list alike.
+  ASSERT_TRUE (unregister_sync (*registry, "dir").status.ok ());
+  ASSERT_TRUE (register_sync (*registry, "dir").status.ok ());
+  EXPECT_EQ (get_sync (*registry, "dir").value->epoch, first->epoch + 1);
+  auto all = list_sync (*registry).value;
+  ASSERT_EQ (all.size (), 1u);
+  EXPECT_EQ (all[0].epoch, first->epoch + 1);
+  EXPECT_EQ (all[0].owner_url, "https://node-a.example:8443");
+}
+
 TYPED_TEST (RegistryContract, StateAndStatsUpdatesAreVisible)
 {
   auto registry = this->make ();
