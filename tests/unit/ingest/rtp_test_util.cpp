@@ -194,7 +194,7 @@ bool
 RecordingConsumer::wait_for_batch_end (size_t count, std::chrono::milliseconds timeout)
 {
   std::unique_lock lock (mutex_);
-  return changed_.wait_for (lock, timeout, [&] { return rtp_at_batch_end_ >= count; });
+  return changed_.wait_for (lock, scaled (timeout), [&] { return rtp_at_batch_end_ >= count; });
 }
 
 std::vector<Bytes>
@@ -222,21 +222,21 @@ bool
 RecordingConsumer::wait_for_rtp (size_t count, std::chrono::milliseconds timeout)
 {
   std::unique_lock lock (mutex_);
-  return changed_.wait_for (lock, timeout, [&] { return rtp_.size () >= count; });
+  return changed_.wait_for (lock, scaled (timeout), [&] { return rtp_.size () >= count; });
 }
 
 bool
 RecordingConsumer::wait_for_rtcp (size_t count, std::chrono::milliseconds timeout)
 {
   std::unique_lock lock (mutex_);
-  return changed_.wait_for (lock, timeout, [&] { return rtcp_.size () >= count; });
+  return changed_.wait_for (lock, scaled (timeout), [&] { return rtcp_.size () >= count; });
 }
 
 bool
 RecordingConsumer::wait_for_timeout (std::chrono::milliseconds timeout)
 {
   std::unique_lock lock (mutex_);
-  return changed_.wait_for (lock, timeout, [&] { return timeouts_ > 0; });
+  return changed_.wait_for (lock, scaled (timeout), [&] { return timeouts_ > 0; });
 }
 
 SessionAnnouncements::SessionAnnouncements (bool accept) : record_ (std::make_shared<Record> ())
@@ -266,7 +266,8 @@ bool
 SessionAnnouncements::wait_for (size_t count, std::chrono::milliseconds timeout)
 {
   std::unique_lock lock (record_->mutex);
-  return record_->changed.wait_for (lock, timeout, [&] { return record_->seen.size () >= count; });
+  return record_->changed.wait_for (lock, scaled (timeout),
+                                    [&] { return record_->seen.size () >= count; });
 }
 
 } // namespace mirror::test

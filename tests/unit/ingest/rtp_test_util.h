@@ -51,6 +51,7 @@ class RecordingConsumer : public RtpSessionConsumer {
   void on_batch_end () override;
 
   std::vector<Bytes> rtp () const;
+  // The waits' timeouts are stretched by MIRROR_TEST_SLOWDOWN (scaled ()).
   // Blocks until on_batch_end has followed at least count RTP datagrams.
   bool wait_for_batch_end (size_t count,
                            std::chrono::milliseconds timeout = std::chrono::seconds (10));
@@ -81,6 +82,7 @@ class SessionAnnouncements {
   RtpHub::NewSessionFn handler () const;
 
   std::vector<RtpSessionInfo> seen () const;
+  // timeout stretched by MIRROR_TEST_SLOWDOWN (scaled ()).
   bool wait_for (size_t count, std::chrono::milliseconds timeout = std::chrono::seconds (10));
 
  private:
