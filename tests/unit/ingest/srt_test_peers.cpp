@@ -70,7 +70,9 @@ SrtCaller::connect (uint16_t port, const CallerSettings &s)
   srt_setsockflag (sock_, SRTO_MAXBW, &max_bw, sizeof max_bw);
   int no_drop = -1;
   srt_setsockflag (sock_, SRTO_SNDDROPDELAY, &no_drop, sizeof no_drop);
-  int timeout_ms = 5000;
+  // 5 s, stretched by MIRROR_TEST_SLOWDOWN: a handshake with a hub on a
+  // busy box under the sanitizers.
+  int timeout_ms = int (scaled (std::chrono::milliseconds (5000)).count ());
   srt_setsockflag (sock_, SRTO_CONNTIMEO, &timeout_ms, sizeof timeout_ms);
   if (s.send_stream_id)
     srt_setsockflag (sock_, SRTO_STREAMID, s.stream_id.data (), int (s.stream_id.size ()));
@@ -150,14 +152,14 @@ bool
 RecordingConsumer::wait_for_bytes (size_t size, std::chrono::milliseconds deadline)
 {
   std::unique_lock lock (mutex_);
-  return changed_.wait_for (lock, deadline, [&] { return data_.size () >= size; });
+  return changed_.wait_for (lock, scaled (deadline), [&] { return data_.size () >= size; });
 }
 
 bool
 RecordingConsumer::wait_for_events (size_t count, std::chrono::milliseconds deadline)
 {
   std::unique_lock lock (mutex_);
-  return changed_.wait_for (lock, deadline, [&] { return events_.size () >= count; });
+  return changed_.wait_for (lock, scaled (deadline), [&] { return events_.size () >= count; });
 }
 
 std::vector<uint8_t>

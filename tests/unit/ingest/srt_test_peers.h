@@ -49,7 +49,7 @@ class SrtCaller {
   SrtCaller (const SrtCaller &) = delete;
   SrtCaller &operator= (const SrtCaller &) = delete;
 
-  // Connects to 127.0.0.1:port (blocking, 5 s at most). False when refused;
+  // Connects to 127.0.0.1:port (blocking, 5 s at most, scaled ()). False when refused;
   // reject_reason () then says why (SRT_REJ_* or SRT_REJX_*).
   bool connect (uint16_t port, const CallerSettings &settings);
   int reject_reason () const { return reject_reason_; }
@@ -64,7 +64,8 @@ class SrtCaller {
   int reject_reason_ = 0;
 };
 
-// Records every callback; waits let a test poll for what it expects.
+// Records every callback; waits let a test poll for what it expects (their
+// deadlines stretched by MIRROR_TEST_SLOWDOWN, as scaled () does).
 class RecordingConsumer : public SrtStreamConsumer {
  public:
   void on_connect (const SrtPeer &peer) override;

@@ -117,7 +117,7 @@ TEST (SrtCaller, FollowsAListenerThatGoesAndComesBack)
   ASSERT_TRUE (first->start ({ "srt-live-transmit", "-a:no", "-c:1316", "file://con", listener }));
   std::string error;
   ASSERT_TRUE (caller.start (&error)) << error;
-  ASSERT_TRUE (consumer->wait_for_events (1, test::scaled (30s))) << "never connected";
+  ASSERT_TRUE (consumer->wait_for_events (1, 30s)) << "never connected";
   // srt-live-transmit drops what it reads before its own side of the
   // connection is ready (a busy box can take a while), so the sender goes on
   // until as much as one pass has arrived; what arrives must be whole sent
@@ -125,7 +125,7 @@ TEST (SrtCaller, FollowsAListenerThatGoesAndComesBack)
   const auto data = test::test_bytes (1316 * 100, 7);
   std::atomic<bool> enough{ false };
   std::thread writer ([&] {
-    const auto give_up = std::chrono::steady_clock::now () + 60s;
+    const auto give_up = std::chrono::steady_clock::now () + test::scaled (60s);
     while (!enough && std::chrono::steady_clock::now () < give_up
            && first->write_stdin (data, 4 * 1316, 2ms)) {
     }
@@ -145,13 +145,13 @@ TEST (SrtCaller, FollowsAListenerThatGoesAndComesBack)
   EXPECT_TRUE (caller.stats ().has_value ());
 
   first.reset (); // SIGTERM: it closes its socket
-  ASSERT_TRUE (consumer->wait_for_events (3, test::scaled (30s)))
+  ASSERT_TRUE (consumer->wait_for_events (3, 30s))
       << joined (consumer->events ());
   EXPECT_EQ (consumer->events (), (std::vector<std::string>{ "connect", "data", "disconnect" }));
 
   ChildProcess second;
   ASSERT_TRUE (second.start ({ "srt-live-transmit", "-a:no", "-c:1316", "file://con", listener }));
-  ASSERT_TRUE (consumer->wait_for_events (4, test::scaled (30s)))
+  ASSERT_TRUE (consumer->wait_for_events (4, 30s))
       << "did not connect again: " << joined (consumer->events ());
   EXPECT_EQ (consumer->events ().back (), "connect");
   caller.stop ();

@@ -47,7 +47,7 @@ feed_and_expect (ChildProcess &child, RecordingConsumer &consumer, const std::ve
   ASSERT_TRUE (consumer.wait_for_events (1, deadline)) << "the caller never connected";
   std::atomic<bool> enough{ false };
   std::thread writer ([&] {
-    const auto give_up = std::chrono::steady_clock::now () + deadline;
+    const auto give_up = std::chrono::steady_clock::now () + scaled (deadline);
     while (!enough && std::chrono::steady_clock::now () < give_up
            && child.write_stdin (data, 4 * kPacket, 2ms)) {
     }
