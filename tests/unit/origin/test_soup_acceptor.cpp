@@ -206,7 +206,9 @@ TEST_F (AcceptorTest, ClientsThatResetOrLeaveUnreadAreClosed)
 
 TEST_F (AcceptorTest, QuietConnectionsCloseAfterTheIdleTimeout)
 {
-  start (300);
+  // Scaled: the kept connection, quiet once answered, must still be open
+  // when the other two are accepted, however slow the box.
+  start (test::scaled (300ms).count ());
   int kept = connect_client ();
   ASSERT_NE (get (kept, "/a").find ("200 OK"), std::string::npos);
   int silent = connect_client (); // connects, never sends a byte
@@ -222,12 +224,15 @@ TEST_F (AcceptorTest, QuietConnectionsCloseAfterTheIdleTimeout)
 
 TEST_F (AcceptorTest, AHeldRequestOutlivesTheIdleTimeout)
 {
-  start (200);
+  // Scaled, as the periods below: a busy box must not close the connection
+  // as idle before its request is read.
+  const auto idle = test::scaled (200ms);
+  start (idle.count ());
   int fd = connect_client ();
   send_text (fd, "GET /hold HTTP/1.1\r\nHost: test\r\n\r\n");
   ASSERT_TRUE (pump_until ([&] { return held_ != nullptr; }));
   // Several idle periods pass: the held request keeps its connection.
-  auto until = std::chrono::steady_clock::now () + 1s;
+  auto until = std::chrono::steady_clock::now () + idle * 5;
   pump_until ([&] { return std::chrono::steady_clock::now () > until; }, 2s);
   EXPECT_EQ (acceptor_->stats ().open, 1u);
   EXPECT_EQ (acceptor_->stats ().idle_closed, 0u);
@@ -235,7 +240,7 @@ TEST_F (AcceptorTest, AHeldRequestOutlivesTheIdleTimeout)
   // The idle sweep comes due before libsoup writes the answer: the
   // connection, quiet on the wire for the whole hold, must not be taken for
   // an idle one (a busy box once lost a held answer that way).
-  std::this_thread::sleep_for (300ms);
+  std::this_thread::sleep_for (idle * 3 / 2);
   std::string response;
   EXPECT_TRUE (pump_until ([&] {
     response += received (fd);
