@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 #include <http_parser.h>
 
+#include "../../common/wait_until.h"
 #include "../hls/hls_test_feed.h"
 #include "http/tcp_frontend.h"
 #include "origin/tls_identity.h"
@@ -45,7 +46,9 @@ class Client {
   explicit Client (uint16_t port)
   {
     fd_ = socket (AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = { 10, 0 };
+    // 10 s for an answer or a close, stretched by MIRROR_TEST_SLOWDOWN.
+    struct timeval tv
+        = { time_t (test::scaled (std::chrono::milliseconds (10000)).count () / 1000), 0 };
     setsockopt (fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct sockaddr_in sa = {};
     sa.sin_family = AF_INET;
@@ -238,7 +241,8 @@ class TcpFrontendTest : public ::testing::Test {
   }
   bool wait_until (const std::function<bool ()> &done)
   {
-    const int64_t deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+    const int64_t deadline = g_get_monotonic_time ()
+                             + test::scaled (std::chrono::milliseconds (10000)).count () * 1000;
     while (!done () && g_get_monotonic_time () < deadline)
       g_usleep (5000);
     return done ();
@@ -344,8 +348,10 @@ TEST_F (TcpFrontendTest, MalformedAndOversizedHeadsAreRefused)
 TEST_F (TcpFrontendTest, ASlowHeadIsClosedAndAnIdleConnectionToo)
 {
   TcpFrontend::Limits limits;
-  limits.header_timeout_ms = 200;
-  limits.idle_timeout_ms = 300;
+  // Scaled: the idle client's whole head, sent at once, must be read before
+  // the head timeout and answered before the idle one on a busy box too.
+  limits.header_timeout_ms = test::scaled (std::chrono::milliseconds (200)).count ();
+  limits.idle_timeout_ms = test::scaled (std::chrono::milliseconds (300)).count ();
   start (limits);
   Client slow (port_);
   slow.send_raw ("GET /live/cam1/index.m3u8 HTTP/1.1\r\nHost: x\r\n"); // never ends
@@ -633,7 +639,9 @@ TEST_F (TcpFrontendTest, Http2HeldCapAndAbandonedStreams)
 TEST_F (TcpFrontendTest, SilentAndNonTlsClientsAreClosed)
 {
   TcpFrontend::Limits limits;
-  limits.header_timeout_ms = 300;
+  // Scaled: the plain client's request, sent at once, must be read (and
+  // fail as TLS) before the head timeout closes it on a busy box too.
+  limits.header_timeout_ms = test::scaled (std::chrono::milliseconds (300)).count ();
   start (limits, true);
   Client silent (port_);
   ASSERT_TRUE (silent.connected ());
