@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../common/wait_until.h"
+
 namespace mirror::test {
 
 sockaddr_in
@@ -64,7 +66,7 @@ std::optional<std::vector<uint8_t>>
 UdpPeer::receive (int timeout_ms)
 {
   pollfd p{ fd_, POLLIN, 0 };
-  if (poll (&p, 1, timeout_ms) <= 0)
+  if (poll (&p, 1, int (scaled (std::chrono::milliseconds (timeout_ms)).count ())) <= 0)
     return std::nullopt;
   std::vector<uint8_t> buf (65536);
   ssize_t n = recv (fd_, buf.data (), buf.size (), 0);

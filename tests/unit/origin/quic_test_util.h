@@ -58,7 +58,8 @@ class UdpPeer {
   UdpPeer &operator= (const UdpPeer &) = delete;
 
   void send (const std::vector<uint8_t> &d);
-  // The next datagram within timeout_ms, or nothing.
+  // The next datagram within timeout_ms (stretched by MIRROR_TEST_SLOWDOWN,
+  // as scaled () does), or nothing.
   std::optional<std::vector<uint8_t>> receive (int timeout_ms);
 
  private:
