@@ -22,6 +22,7 @@ namespace mirror::test {
 using namespace std::chrono_literals;
 
 // CI runs on two busy cores: waits are generous, and only fail slow tests.
+// Stretched by MIRROR_TEST_SLOWDOWN where used (scaled ()).
 inline constexpr std::chrono::milliseconds kCallTimeout = 10s;
 
 // The thread a callback ran on, with the callback's result.
@@ -38,8 +39,8 @@ wait_answer (Start start)
   auto promise = std::make_shared<std::promise<Answer<T>>> ();
   auto future = promise->get_future ();
   start (promise);
-  if (future.wait_for (kCallTimeout) != std::future_status::ready)
-    return { { RegistryErrc::kInternal, "test: no callback within 10 s" }, {}, {} };
+  if (future.wait_for (scaled (kCallTimeout)) != std::future_status::ready)
+    return { { RegistryErrc::kInternal, "test: no callback within 10 s (scaled)" }, {}, {} };
   return future.get ();
 }
 

@@ -48,7 +48,7 @@ class RedisRegistryTest : public ::testing::Test {
   {
     auto registry = make_node (server_.uri (), node_id, heartbeat_timeout_ms);
     if (registry) {
-      EXPECT_TRUE (registry->wait_connected (10000)) << node_id;
+      EXPECT_TRUE (registry->wait_connected (scaled (10000ms).count ())) << node_id;
     }
     return registry;
   }
@@ -224,7 +224,7 @@ TEST_F (RedisRegistryTest, SurvivesARedisCrash)
            && ids_of (all.value) == std::vector<std::string>{ "from-b", "s1", "s2", "s3" };
   };
   EXPECT_TRUE (wait_until ([&] { return all_back (*a) && all_back (*b); }, 5s));
-  EXPECT_LT (std::chrono::steady_clock::now () - back, 5s);
+  EXPECT_LT (std::chrono::steady_clock::now () - back, scaled (5s));
   EXPECT_TRUE (a->is_connected ());
 
   // What was written during the outage reached Redis, for everyone.
@@ -329,7 +329,7 @@ TEST_F (RedisRegistryTest, AnIdTakenByAnotherNodeIsGivenUpWithAnError)
 TEST_F (RedisRegistryTest, SelectsTheDatabase)
 {
   auto a = make_node (server_.uri (3), "node-a");
-  ASSERT_TRUE (a && a->wait_connected (10000));
+  ASSERT_TRUE (a && a->wait_connected (scaled (10000ms).count ()));
   EXPECT_EQ (a->describe (), "redis://127.0.0.1:" + std::to_string (server_.port ()) + "/3");
   ASSERT_TRUE (register_sync (*a, "in-db-3").status.ok ());
   EXPECT_EQ (server_.command ({ "EXISTS", stream_key ("in-db-3") }, 3), "1");
@@ -343,13 +343,13 @@ TEST (RedisRegistryAuth, PasswordFromUriOrOptions)
 
   auto from_uri = make_node (server.uri (), "node-a");
   ASSERT_TRUE (from_uri);
-  ASSERT_TRUE (from_uri->wait_connected (10000));
+  ASSERT_TRUE (from_uri->wait_connected (scaled (10000ms).count ()));
   EXPECT_EQ (from_uri->describe ().find ("s3cret"), std::string::npos);
   ASSERT_TRUE (register_sync (*from_uri, "authed").status.ok ());
 
   auto from_options = make_node (server.uri (0, false), "node-b", 15000, "s3cret");
   ASSERT_TRUE (from_options);
-  ASSERT_TRUE (from_options->wait_connected (10000));
+  ASSERT_TRUE (from_options->wait_connected (scaled (10000ms).count ()));
   EXPECT_TRUE (listed (*from_options, "authed"));
 }
 
@@ -393,7 +393,7 @@ TEST (RedisRegistryUnreachable, ConnectsWhenTheServerAppearsLater)
   EXPECT_FALSE (a->wait_connected (200));
   RedisServer server;
   ASSERT_TRUE (server.start (port));
-  EXPECT_TRUE (a->wait_connected (5000));
+  EXPECT_TRUE (a->wait_connected (scaled (5000ms).count ()));
   EXPECT_TRUE (register_sync (*a, "late").status.ok ());
 }
 

@@ -55,7 +55,7 @@ template <typename Backend> class RegistryContract : public ::testing::Test {
     auto registry = make_registry (options, &error);
     EXPECT_TRUE (registry) << error;
     if (registry) {
-      EXPECT_TRUE (registry->wait_connected (10000)) << registry->describe ();
+      EXPECT_TRUE (registry->wait_connected (scaled (10000ms).count ())) << registry->describe ();
     }
     return registry;
   }
@@ -308,9 +308,11 @@ TYPED_TEST (RegistryContract, RemovedWatchIsQuiet)
 TYPED_TEST (RegistryContract, SilentStreamsExpireHeartbeatingOnesStay)
 {
   EventLog log;
-  // A timeout far above the loop's pace, so that a busy box cannot make a
-  // heartbeat late; what is asserted is which one goes, not when.
-  auto registry = this->make (1000);
+  // A timeout far above the loop's pace (and stretched by
+  // MIRROR_TEST_SLOWDOWN), so that a busy box cannot make a heartbeat late;
+  // what is asserted is which one goes, not when.
+  const auto timeout = scaled (1000ms);
+  auto registry = this->make (timeout.count ());
   ASSERT_TRUE (registry);
   log.attach (*registry);
   ASSERT_TRUE (register_sync (*registry, "silent").status.ok ());
@@ -332,7 +334,7 @@ TYPED_TEST (RegistryContract, SilentStreamsExpireHeartbeatingOnesStay)
 
   // Updates count as heartbeats too: for one and a half timeouts, only
   // updates keep it.
-  auto until = std::chrono::steady_clock::now () + 1500ms;
+  auto until = std::chrono::steady_clock::now () + timeout * 3 / 2;
   int n = 0;
   while (std::chrono::steady_clock::now () < until) {
     if (n++ % 2)
