@@ -15,6 +15,7 @@
 #include <glib.h>
 #include <gtest/gtest.h>
 
+#include "../../common/wait_until.h"
 #include "hls/stream_store.h"
 #include "storage/recorder.h"
 #include "storage/segment_index.h"
@@ -183,9 +184,9 @@ TEST (Recorder, KilledMidWriteLeavesAValidIndex)
         std::this_thread::sleep_for (std::chrono::milliseconds (1));
     }
   }
-  // Until some hundred segments are indexed (or 30 s), then kill it.
+  // Until some hundred segments are indexed (or 30 s, scaled), then kill it.
   std::vector<IndexRecord> records;
-  const auto deadline = std::chrono::steady_clock::now () + std::chrono::seconds (30);
+  const auto deadline = std::chrono::steady_clock::now () + scaled (std::chrono::seconds (30));
   while (std::chrono::steady_clock::now () < deadline) {
     read_index (base + ".idx", &records);
     if (records.size () > 200)
@@ -224,12 +225,14 @@ TEST (Recorder, IdleRenditionsCloseTheirFilesAndOpenThemAgain)
 {
   TempDir dir;
   RecorderOptions o = options (dir.path ());
-  o.idle_close_us = 100 * 1000;
+  // Long enough (and stretched by MIRROR_TEST_SLOWDOWN) that a busy box
+  // cannot close the period between the flush and the count of open ones.
+  o.idle_close_us = scaled (std::chrono::milliseconds (500)).count () * 1000;
   Recorder recorder (o);
   ASSERT_TRUE (recorder.submit (segment (0, kT0)));
   recorder.flush ();
   EXPECT_EQ (recorder.counters ().open_periods, 1u);
-  const auto deadline = std::chrono::steady_clock::now () + std::chrono::seconds (10);
+  const auto deadline = std::chrono::steady_clock::now () + scaled (std::chrono::seconds (10));
   while (recorder.counters ().open_periods > 0 && std::chrono::steady_clock::now () < deadline)
     std::this_thread::sleep_for (std::chrono::milliseconds (20));
   EXPECT_EQ (recorder.counters ().open_periods, 0u);
@@ -399,7 +402,10 @@ TEST (Recorder, APeriodReopenedAfterItsUploadIsUploadedAgain)
   ASSERT_TRUE (
       write_upload_marker (base, { uint64_t (data.st_size), uint64_t (index.st_size) }, &error));
   EXPECT_TRUE (period_uploaded (base));
-  o.idle_close_us = 1000;
+  // Long enough (and stretched by MIRROR_TEST_SLOWDOWN) that the period is
+  // still open when the test looks right after the flush: 1 ms was often
+  // gone by then on a busy box.
+  o.idle_close_us = scaled (std::chrono::milliseconds (500)).count () * 1000;
   Recorder recorder (o);
   recorder.set_on_period_closed ([&] (const std::string &b) { closed.push_back (b); });
   ASSERT_TRUE (recorder.submit (segment (1, kT0 + kSecond / 2)));
@@ -407,7 +413,7 @@ TEST (Recorder, APeriodReopenedAfterItsUploadIsUploadedAgain)
   EXPECT_FALSE (exists (base + ".s3"));
   EXPECT_TRUE (recorder.is_open (base));
   // Closed when idle, and said so (the uploader takes it from there).
-  const auto deadline = std::chrono::steady_clock::now () + std::chrono::seconds (10);
+  const auto deadline = std::chrono::steady_clock::now () + scaled (std::chrono::seconds (10));
   while (recorder.is_open (base) && std::chrono::steady_clock::now () < deadline)
     std::this_thread::sleep_for (std::chrono::milliseconds (10));
   EXPECT_FALSE (recorder.is_open (base));
