@@ -24,6 +24,7 @@
 #include <glib.h>
 #include <gtest/gtest.h>
 
+#include "../../common/wait_until.h"
 #include "storage/recorder.h"
 #include "storage/s3_client.h"
 #include "storage/uploader.h"
@@ -243,8 +244,11 @@ class S3 : public ::testing::Test {
     c.access_key_id = "S3RVER";
     c.secret_access_key = "S3RVER";
     c.prefix = prefix_;
-    c.connect_timeout_ms = 2000;
-    c.stall_timeout_s = 2;
+    // Short, to keep the stall test short, but stretched by
+    // MIRROR_TEST_SLOWDOWN: s3rver on a busy box may be slow to answer a
+    // small request, and a spurious stall would be one more retry.
+    c.connect_timeout_ms = scaled (std::chrono::milliseconds (2000)).count ();
+    c.stall_timeout_s = scaled (std::chrono::milliseconds (2000)).count () / 1000;
     return c;
   }
   S3Config direct () const { return config (g_s3rver_port); }
@@ -733,13 +737,19 @@ TEST_F (Archive, ClosedPeriodsAreUploadedMarkedAndThenLeftToS3)
   auto client = std::make_shared<S3Client> (proxied (), fast ());
   auto uploader = std::make_shared<Uploader> (uploading (), client, recorder);
   recorder->set_on_period_closed ([uploader] (const std::string &b) { uploader->enqueue (b); });
+  std::string first_data;
   for (int t : { 0, 1, 2 }) {
     ASSERT_TRUE (recorder->submit (recorded (uint64_t (t), kT0 + t * kSecond)));
     recorder->flush ();
+    // Period 0 is whole once period 1 has begun. Read now: once uploaded,
+    // the space check after any later batch may leave it to S3 (ttl 0), and
+    // its upload may well beat the next batch.
+    if (t == 1)
+      first_data = file_text (base (0) + ".cmf");
   }
+  ASSERT_FALSE (first_data.empty ());
   // Periods 0 and 1 are closed; 2 is being written and stays out of it.
-  ASSERT_TRUE (uploader->wait_idle (30 * 1000 * 1000));
-  const std::string first_data = file_text (base (0) + ".cmf");
+  ASSERT_TRUE (uploader->wait_idle (scaled (std::chrono::seconds (30)).count () * 1000));
   for (int t : { 0, 1 })
     EXPECT_TRUE (period_uploaded (base (t))) << t;
   EXPECT_FALSE (file_exists (base (2) + ".s3"));
@@ -762,7 +772,7 @@ TEST_F (Archive, ClosedPeriodsAreUploadedMarkedAndThenLeftToS3)
     EXPECT_TRUE (file_exists (base (t) + ".idx")) << t;
     EXPECT_TRUE (period_uploaded (base (t))) << t;
   }
-  ASSERT_TRUE (uploader->wait_idle (30 * 1000 * 1000));
+  ASSERT_TRUE (uploader->wait_idle (scaled (std::chrono::seconds (30)).count () * 1000));
   EXPECT_TRUE (period_uploaded (base (2)));
 }
 
@@ -785,14 +795,14 @@ TEST_F (Archive, AFailingUploadIsAbortedRetriedAndFinallyArchived)
   recorder->set_on_period_closed ([uploader] (const std::string &b) { uploader->enqueue (b); });
   ASSERT_TRUE (recorder->submit (recorded (2, kT0 + kSecond)));
   recorder->flush ();
-  const auto deadline = std::chrono::steady_clock::now () + std::chrono::seconds (30);
+  const auto deadline = std::chrono::steady_clock::now () + scaled (std::chrono::seconds (30));
   while (uploader->counters ().uploads_failed == 0 && std::chrono::steady_clock::now () < deadline)
     std::this_thread::sleep_for (std::chrono::milliseconds (20));
   UploaderCounters c = uploader->counters ();
   EXPECT_GE (c.uploads_failed, 1u);
   EXPECT_NE (c.last_error.find ("SlowDown"), std::string::npos) << c.last_error;
   // Then S3 recovers (the fault runs out) and the backlog drains.
-  ASSERT_TRUE (uploader->wait_idle (60 * 1000 * 1000));
+  ASSERT_TRUE (uploader->wait_idle (scaled (std::chrono::seconds (60)).count () * 1000));
   c = uploader->counters ();
   EXPECT_FALSE (c.failing);
   EXPECT_EQ (c.uploads_ok, 1u);
@@ -826,10 +836,10 @@ TEST_F (Archive, UnsentPeriodsSurviveARestartAndStaleUploadsAreSwept)
   auto options = uploading ();
   options.stale_upload_s = -60; // anything started before a minute from now
   Uploader uploader (options, client, nullptr);
-  ASSERT_TRUE (uploader.wait_idle (30 * 1000 * 1000));
+  ASSERT_TRUE (uploader.wait_idle (scaled (std::chrono::seconds (30)).count () * 1000));
   for (int t : { 0, 1 })
     EXPECT_TRUE (period_uploaded (base (t))) << t;
-  const auto deadline = std::chrono::steady_clock::now () + std::chrono::seconds (30);
+  const auto deadline = std::chrono::steady_clock::now () + scaled (std::chrono::seconds (30));
   while (uploader.counters ().stale_aborted == 0 && std::chrono::steady_clock::now () < deadline)
     std::this_thread::sleep_for (std::chrono::milliseconds (20));
   EXPECT_EQ (uploader.counters ().stale_aborted, 1u);
