@@ -33,11 +33,12 @@ static const char *const kH264Caps
 // ---------------------------------------------------------------- helpers
 
 // The next element message named @name (or an error, which fails the test),
-// waiting at most @timeout; nullptr if none came.
+// waiting at most @timeout (stretched by MIRROR_TEST_SLOWDOWN); nullptr if
+// none came.
 static GstStructure *
 pop_element_message (GstBus *bus, const char *name, GstClockTime timeout)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64)(timeout / 1000);
+  gint64 deadline = g_get_monotonic_time () + (gint64)(timeout / 1000 * mirror::test::slowdown ());
   for (;;) {
     gint64 left = deadline - g_get_monotonic_time ();
     if (left <= 0)
@@ -396,8 +397,9 @@ GST_START_TEST (test_h3sink_publishes_into_context_origin)
   fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
   GstBus *bus = gst_element_get_bus (pipeline);
   GstMessage *msg = gst_bus_timed_pop_filtered (
-      bus, 30 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  fail_unless (msg != nullptr, "no EOS within 30 s");
+      bus, mirror::test::scaled (std::chrono::seconds (30)).count () * GST_MSECOND,
+      (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  fail_unless (msg != nullptr, "no EOS within 30 s (scaled)");
   fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
   gst_message_unref (msg);
 
@@ -637,10 +639,13 @@ GST_START_TEST (test_heartbeat_stall_and_recover)
 }
 GST_END_TEST;
 
+// Long enough (and stretched by MIRROR_TEST_SLOWDOWN) that a busy box does
+// not stall the element between the test's buffer and its EOS.
 static void
 quick_stall_no_id (GstElement *e)
 {
-  g_object_set (e, "interval", (guint64)0, "timeout", (guint64)(100 * GST_MSECOND), nullptr);
+  const guint64 timeout = mirror::test::scaled (std::chrono::milliseconds (200)).count ();
+  g_object_set (e, "interval", (guint64)0, "timeout", timeout * GST_MSECOND, nullptr);
 }
 
 GST_START_TEST (test_heartbeat_eos_is_not_a_stall)
@@ -648,7 +653,8 @@ GST_START_TEST (test_heartbeat_eos_is_not_a_stall)
   HeartbeatRig rig (quick_stall_no_id);
   rig.push_and_drop (make_buffer (100, 0, true));
   gst_harness_push_event (rig.h, gst_event_new_eos ());
-  GstStructure *s = pop_element_message (rig.bus, "mirror-stalled", 500 * GST_MSECOND);
+  // Five stall timeouts (the wait is scaled too).
+  GstStructure *s = pop_element_message (rig.bus, "mirror-stalled", 1000 * GST_MSECOND);
   fail_unless (s == nullptr, "EOS reported as a stall");
 }
 GST_END_TEST;
@@ -659,7 +665,8 @@ template <typename T>
 static T
 wait_for (std::future<T> &f)
 {
-  fail_unless (f.wait_for (std::chrono::seconds (5)) == std::future_status::ready,
+  fail_unless (f.wait_for (mirror::test::scaled (std::chrono::seconds (5)))
+                   == std::future_status::ready,
                "registry did not answer");
   return f.get ();
 }
