@@ -208,7 +208,8 @@ get_entry (mirror::StreamRegistry &registry, const std::string &id)
                                    const std::optional<mirror::StreamEntry> &entry) {
     done->set_value (st.ok () ? entry : std::nullopt);
   });
-  fail_unless (result.wait_for (std::chrono::seconds (5)) == std::future_status::ready);
+  fail_unless (result.wait_for (mirror::test::scaled (std::chrono::seconds (5)))
+               == std::future_status::ready);
   return result.get ();
 }
 
@@ -222,7 +223,8 @@ register_entry (mirror::StreamRegistry &registry, const std::string &id)
   auto result = done->get_future ();
   registry.register_stream (entry,
                             [done] (const mirror::RegistryStatus &st) { done->set_value (st); });
-  fail_unless (result.wait_for (std::chrono::seconds (5)) == std::future_status::ready);
+  fail_unless (result.wait_for (mirror::test::scaled (std::chrono::seconds (5)))
+               == std::future_status::ready);
   return result.get ();
 }
 
@@ -499,7 +501,8 @@ GST_START_TEST (test_ring_notes_flush_deadline)
   });
   fail_unless (waiter.wait_for (std::chrono::milliseconds (50)) == std::future_status::timeout);
   ring.set_flushing (true);
-  fail_unless (waiter.wait_for (std::chrono::seconds (5)) == std::future_status::ready);
+  fail_unless (waiter.wait_for (mirror::test::scaled (std::chrono::seconds (5)))
+               == std::future_status::ready);
   fail_unless (waiter.get () == mirror::IngestRing::Wait::kFlushing);
   ring.set_flushing (false);
 
@@ -513,7 +516,8 @@ GST_START_TEST (test_ring_notes_flush_deadline)
     return w;
   });
   ring.push (buffer_of_size (10));
-  fail_unless (reader.wait_for (std::chrono::seconds (5)) == std::future_status::ready);
+  fail_unless (reader.wait_for (mirror::test::scaled (std::chrono::seconds (5)))
+               == std::future_status::ready);
   fail_unless (reader.get () == mirror::IngestRing::Wait::kData);
 }
 GST_END_TEST;
@@ -863,7 +867,10 @@ GST_START_TEST (test_srt_reconnect_within_window)
 {
   guint16 port = free_udp_port ();
   IngestRig rig (hub_uri (port, "flaky"), "flaky", [] (GstElement *bin) {
-    g_object_set (bin, "reconnect-window", (guint64)(20 * GST_SECOND), nullptr);
+    // Stretched by MIRROR_TEST_SLOWDOWN: the second caller (a new
+    // gst-launch-1.0 and its encoder) must connect within it on a busy box.
+    const guint64 window = mirror::test::scaled (std::chrono::seconds (20)).count ();
+    g_object_set (bin, "reconnect-window", window * GST_MSECOND, nullptr);
   });
   rig.play ();
   auto first = std::make_unique<Peer> (h264_ts (srt_caller_sink (port, "flaky")));
