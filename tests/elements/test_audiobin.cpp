@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+// Before gstcheck.h, whose macros (fail) break the standard headers.
+#include "../common/wait_until.h"
+
 #include <gst/check/gstcheck.h>
 
 struct Run {
@@ -49,7 +52,8 @@ run_pipeline (const std::string &desc, Run &run, int repeats = 1)
     run.frames = 0;
     gst_element_set_state (pipeline, GST_STATE_PLAYING);
     GstMessage *msg = gst_bus_timed_pop_filtered (
-        bus, 60 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+        bus, mirror::test::scaled (std::chrono::seconds (60)).count () * GST_MSECOND,
+        (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
     fail_unless (msg != nullptr, "no EOS within 60 s: %s", desc.c_str ());
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
       GError *err = nullptr;

@@ -12,6 +12,9 @@
 
 #include "cmafmux/gstmirrorcmafmeta.h"
 
+// Before gstcheck.h, whose macros (fail) break the standard headers.
+#include "../common/wait_until.h"
+
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
@@ -383,7 +386,8 @@ encode_and_probe (const char *chain, std::initializer_list<const char *> needs,
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus (pipeline);
   GstMessage *msg = gst_bus_timed_pop_filtered (
-      bus, 60 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+      bus, mirror::test::scaled (std::chrono::seconds (60)).count () * GST_MSECOND,
+      (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   fail_unless (msg != nullptr, "pipeline timed out");
   fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
   gst_message_unref (msg);

@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+// Before gstcheck.h, whose macros (fail) break the standard headers.
+#include "../common/wait_until.h"
+
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 
@@ -112,7 +115,9 @@ run_pipeline (const std::string &desc, Run &run, int timeout_s = 60, int repeats
 
   GstBus *bus = gst_element_get_bus (pipeline);
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+  // timeout_s stretched by MIRROR_TEST_SLOWDOWN (the sanitizer build).
+  gint64 deadline
+      = g_get_monotonic_time () + (gint64)(timeout_s * G_USEC_PER_SEC * mirror::test::slowdown ());
   // Repeats: back to NULL and play again, as mirrord restarts a stream.
   while (run.error.empty () && (!run.eos || --repeats > 0)) {
     if (run.eos) {
@@ -589,7 +594,8 @@ GST_START_TEST (test_late_pad)
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus (pipeline);
   GstMessage *msg = gst_bus_timed_pop_filtered (
-      bus, 60 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+      bus, mirror::test::scaled (std::chrono::seconds (60)).count () * GST_MSECOND,
+      (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   fail_unless (msg != nullptr);
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
     GError *err = nullptr;
