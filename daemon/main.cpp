@@ -31,6 +31,7 @@
 #include "metrics/metrics.h"
 #include "origin/origin.h"
 #include "registry/stream_registry.h"
+#include "streams/cluster_presence.h"
 #include "streams/pipeline_library.h"
 #include "streams/pipeline_variables.h"
 #include "streams/stream_manager.h"
@@ -179,6 +180,10 @@ class Daemon {
   std::shared_ptr<StreamRegistry> registry_;
   std::shared_ptr<Origin> origin_;
   std::unique_ptr<StreamManager> streams_;
+  // Who owns the streams this node does not (cluster playback), and the
+  // timer that keeps it and this node's entry up to date.
+  std::shared_ptr<ClusterDirectory> directory_ = std::make_shared<ClusterDirectory> ();
+  std::unique_ptr<ClusterPresence> presence_;
   std::unique_ptr<IngestListeners> ingest_;
   std::unique_ptr<RestServer> rest_;
   std::unique_ptr<DbusService> dbus_;
@@ -210,6 +215,7 @@ Daemon::start (std::string *error, int *exit_code)
   options.key_prefix = config_.redis.key_prefix;
   options.node_id = config_.registry.node_id;
   options.heartbeat_timeout_ms = config_.registry.heartbeat_timeout_ms;
+  options.public_url = config_.server.public_url;
   registry_ = make_registry (options, error);
   if (!registry_) {
     *error = "redis.addr: " + *error;
@@ -304,6 +310,8 @@ Daemon::start (std::string *error, int *exit_code)
   origin_config.http_idle_timeout_ms = config_.server.http_idle_timeout_ms;
   origin_config.workers = unsigned (config_.server.workers);
   origin_config.playback_token_key = config_.server.playback_token_key;
+  origin_config.directory = directory_;
+  origin_config.public_url = config_.server.public_url;
   // An ended stream's playlists stay as long as the stream stays listed.
   origin_config.linger_ns = config_.ingestion.ended_retention_ms * 1000000;
   origin_config.stream_defaults.part_target_ns = config_.packaging.part_duration_ms * 1000000;
@@ -378,6 +386,13 @@ Daemon::start (std::string *error, int *exit_code)
                "https :" + std::to_string (origin_->tls_port ())
                    + ", http :" + std::to_string (origin_->http_port ()));
   streams_->set_origin (origin_);
+  presence_ = std::make_unique<ClusterPresence> (registry_, directory_, config_.server.public_url,
+                                                 *streams_, origin_);
+  presence_->start ();
+  if (!config_.redis.addr.empty () && config_.server.public_url.empty ())
+    log_warn ("cluster: server.public_url is not set: other nodes cannot send viewers of this "
+              "node's streams here (they answer 404); set it (MIRROR_SERVER_PUBLIC_URL) to the "
+              "URL viewers reach this node at");
 
   // Ingest listeners: callers become streams from here on.
   ingest_ = std::make_unique<IngestListeners> (config_, *streams_, metrics_, health_);
@@ -511,6 +526,7 @@ Daemon::run ()
   dbus_.reset ();
   rest_.reset ();
   ingest_.reset ();
+  presence_.reset ();
   streams_.reset ();
   registry_.reset ();
   g_main_loop_unref (loop_);

@@ -135,6 +135,7 @@ update_origin_metrics (AdminContext &ctx)
   add (m.origin_hint_misses_total.Add ({}), now.requests.hint_misses, last.requests.hint_misses);
   add (m.origin_token_refused_total.Add ({}), now.requests.token_refused,
        last.requests.token_refused);
+  add (m.origin_redirects_total.Add ({}), now.requests.redirected, last.requests.redirected);
   m.origin_held_requests.Add ({}).Set ((double)now.requests.held_now);
   // Each stream's live edge against the clock; a stream gone from the
   // Origin leaves the metric.

@@ -28,6 +28,10 @@ struct ServerConfig {
   int64_t max_connections_per_address = 1000; // of them from one client IP; 0: no cap
   // HMAC key of signed playback URLs (origin/playback_token.h); empty: off.
   std::string playback_token_key;
+  // Where viewers reach this node ("https://node-a.example.com:8443"): the
+  // registry tells the cluster, and other nodes send viewers of this node's
+  // streams there. Empty: they cannot (404).
+  std::string public_url;
   std::string cert_file;            // empty: self-signed in the state dir
   std::string key_file;
   // HTTP/3 (QUIC) limits: what one peer, or all of them, can make us keep.

@@ -54,6 +54,12 @@ const std::vector<Key> kKeys = {
     .check = checks::playback_token_key,
     .allowed = "empty (viewer URLs unsigned) or a key of 16 characters or more",
     .secret = true },
+  { .path = "server.public_url",
+    .kind = Kind::kString,
+    .field = FIELD (server.public_url),
+    .check = checks::http_url_or_empty,
+    .allowed = "empty, or the http:// or https:// URL where viewers reach this node (cluster "
+               "playback: other nodes redirect viewers of its streams there)" },
   { .path = "server.cert_file",
     .kind = Kind::kString,
     .field = FIELD (server.cert_file),

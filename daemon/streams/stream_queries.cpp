@@ -56,6 +56,9 @@ StreamManager::Impl::merge (const StreamEntry &entry) const
   StreamView view = view_of (entry.id, *it->second);
   view.entry.stats = entry.stats;
   view.entry.updated_unix_ms = entry.updated_unix_ms;
+  view.entry.owner_url = entry.owner_url;
+  view.entry.epoch = entry.epoch;
+  view.entry.owner_load = entry.owner_load;
   if (entry.created_unix_ms)
     view.entry.created_unix_ms = entry.created_unix_ms;
   return view;

@@ -1,12 +1,33 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Two mirrords on one real redis-server: one cluster-wide list, one owner per
 stream id, streams that survive Redis going away, entries of a dead node
-that lapse."""
+that lapse; and cluster playback: a viewer who asks the node that does not
+own a stream is redirected once to the owner's public URL (the directory in
+the registry: the owner's URL, load and the stream's epoch), and plays."""
 
+import json
 import signal
+import subprocess
+import sys
 import unittest
+import urllib.request
 
-from mirrortest import Mirrord, Redis, wait_for
+from mirrortest import Mirrord, Process, Redis, free_port, http, wait_for
+
+
+def log(msg):
+    print(f"test_cluster: {msg}", file=sys.stderr, flush=True)
+
+
+def srt_feed(port, stream_id):
+    """Live 320x240 H.264 in MPEG-TS over SRT, as a camera sends it."""
+    return Process(
+        ["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "pattern=ball", "!",
+         "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
+         "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "bframes=0",
+         "!", "h264parse", "config-interval=-1", "!", "mpegtsmux", "alignment=7", "!",
+         "srtsink", f"uri=srt://127.0.0.1:{port}?streamid={stream_id}", "latency=120"],
+        log_name="cluster-feed")
 
 
 def ids(m):
@@ -20,11 +41,25 @@ class Cluster(unittest.TestCase):
         self.redis = Redis()
         env = {"MIRROR_REDIS_ADDR": f"127.0.0.1:{self.redis.port}",
                "MIRROR_REGISTRY_HEARTBEAT_TIMEOUT": "3s",
-               "MIRROR_REGISTRY_HEARTBEAT_INTERVAL": "500ms"}
-        self.m1 = Mirrord(env=env)
-        self.m2 = Mirrord(env=env)
+               "MIRROR_REGISTRY_HEARTBEAT_INTERVAL": "500ms",
+               # The feed as it comes: packaging is what these tests need.
+               "MIRROR_TRANSCODING_ENABLED": "false"}
+        self.feeds = []
+        self.m1 = self.node(env)
+        self.m2 = self.node(env)
+
+    @staticmethod
+    def node(env):
+        """A mirrord whose server.public_url is its own plain HTTP port."""
+        port = free_port()
+        m = Mirrord(env=dict(env, MIRROR_SERVER_HTTP_PORT=str(port),
+                             MIRROR_SERVER_PUBLIC_URL=f"http://127.0.0.1:{port}"))
+        m.public_url = f"http://127.0.0.1:{port}"
+        return m
 
     def tearDown(self):
+        for feed in self.feeds:
+            feed.stop(signal.SIGKILL)
         for m in (self.m1, self.m2):
             m.stop(signal.SIGKILL if not m.running() else signal.SIGTERM)
         self.redis.stop()
@@ -53,6 +88,62 @@ class Cluster(unittest.TestCase):
 
         self.assertEqual(self.m1.http("DELETE", "/api/v1/streams/a")[0], 204)
         wait_for(lambda: ids(self.m2) == ["b"], "a gone from node 2's list")
+
+    def test_any_node_sends_a_viewer_to_the_owner(self):
+        self.feeds.append(srt_feed(self.m1.srt_port, "a"))
+        path = "/live/a/index.m3u8"
+        wait_for(lambda: self.m1.origin("GET", path)[0] == 200, "a's playlist on its owner",
+                 deadline_s=60)
+
+        # The directory: node 2 sees where a is served, by whom, how busy.
+        def entry():
+            status, _, doc = self.m2.http("GET", "/api/v1/streams/a")
+            return doc if status == 200 and doc.get("owner_load", {}).get("streams") else None
+        doc = wait_for(entry, "a's entry with its owner's load, on node 2")
+        self.assertFalse(doc["local"])
+        self.assertEqual(doc["owner_url"], self.m1.public_url)
+        self.assertGreaterEqual(doc["epoch"], 1)
+        self.assertEqual(doc["owner_load"]["streams"], 1)
+        first_epoch = doc["epoch"]
+
+        # One redirect, the query kept; the owner answers the rest itself.
+        status, headers, _ = wait_for(
+            lambda: (r := http(self.m2.http_port, "GET", path + "?x=1", raw=True))[0] == 302 and r,
+            "node 2 redirecting a's viewers (its directory refreshed)")
+        self.assertEqual(headers["location"], self.m1.public_url + path + "?x=1")
+        self.assertEqual(headers.get("cache-control"), "no-cache")
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.m2.http_port}{path}", timeout=20) as r:
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.geturl().startswith(self.m1.public_url), r.geturl())
+            self.assertTrue(r.read().startswith(b"#EXTM3U"))
+        # A real player through node 2: ffprobe follows the redirect and
+        # reads a's video from node 1 (its relative URIs resolve there).
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width", "-of", "json",
+             f"http://127.0.0.1:{self.m2.http_port}{path}"],
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(probe.returncode, 0, probe.stderr)
+        codecs = [s.get("codec_name") for s in json.loads(probe.stdout)["streams"]]
+        log(f"ffprobe through node 2: {codecs}")
+        self.assertIn("h264", codecs)
+        # Its own streams a node never redirects; unknown ones are 404.
+        self.assertEqual(self.m1.origin("GET", path)[0], 200)
+        self.assertEqual(self.m2.origin("GET", "/live/nobody/index.m3u8")[0], 404)
+        _, _, metrics = self.m2.http("GET", "/metrics")
+        self.assertRegex(metrics, r'mirror_origin_redirects_total(\{[^}]*\})? [1-9]')
+
+        # The owner dies; its entry lapses and the camera calls node 2,
+        # which takes the stream on in the next epoch and serves it itself.
+        self.m1.stop(signal.SIGKILL)
+        self.feeds[0].stop(signal.SIGKILL)
+        wait_for(lambda: "a" not in ids(self.m2), "a's entry lapsing with its owner")
+        self.feeds.append(srt_feed(self.m2.srt_port, "a"))
+        wait_for(lambda: self.m2.origin("GET", path)[0] == 200, "a's playlist on node 2",
+                 deadline_s=60)
+        _, _, moved = self.m2.http("GET", "/api/v1/streams/a")
+        self.assertTrue(moved["local"])
+        self.assertEqual(moved["epoch"], first_epoch + 1)
+        self.assertEqual(moved["owner_url"], self.m2.public_url)
 
     def test_redis_restart_reregisters_within_5s(self):
         self.m1.create_testsrc("a")

@@ -56,6 +56,21 @@ add_stream_members (JsonBuilder *b, const StreamView &view)
   json_builder_add_string_value (b, mask_secrets (e.source).c_str ());
   json_builder_set_member_name (b, "local");
   json_builder_add_boolean_value (b, view.local);
+  // The directory: where the owner serves viewers, how busy it is, and which
+  // of the stream's ownerships this is.
+  json_builder_set_member_name (b, "owner_url");
+  json_builder_add_string_value (b, e.owner_url.c_str ());
+  json_builder_set_member_name (b, "epoch");
+  json_builder_add_int_value (b, (gint64)e.epoch);
+  json_builder_set_member_name (b, "owner_load");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "streams");
+  json_builder_add_int_value (b, e.owner_load.streams);
+  json_builder_set_member_name (b, "viewers");
+  json_builder_add_int_value (b, e.owner_load.viewers);
+  json_builder_set_member_name (b, "cpu");
+  json_builder_add_double_value (b, e.owner_load.cpu);
+  json_builder_end_object (b);
   json_builder_set_member_name (b, "created_at");
   json_builder_add_string_value (b, rfc3339_ms (e.created_unix_ms).c_str ());
   json_builder_set_member_name (b, "updated_at");

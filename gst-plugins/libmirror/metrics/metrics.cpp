@@ -133,6 +133,9 @@ Metrics::Metrics ()
           "mirror_origin_token_refused_total",
           "Viewer requests refused 403 for a missing, malformed, expired or wrong playback "
           "token (server.playback_token_key)")),
+      origin_redirects_total (COUNTER (
+          "mirror_origin_redirects_total",
+          "Viewer requests for a stream another node owns, redirected (302) to its public URL")),
       http3_connections (GAUGE ("mirror_http3_connections", "QUIC connections open now")),
       http3_connections_total (COUNTER ("mirror_http3_connections_total",
                                         "QUIC connections accepted (address validated)")),

@@ -149,6 +149,8 @@ Origin::start_worker (Worker &w)
   if (!config_.playback_token_key.empty ())
     w.handler->set_playback_tokens (
         std::make_shared<const PlaybackTokens> (config_.playback_token_key));
+  if (config_.directory)
+    w.handler->set_directory (config_.directory, config_.public_url);
   TcpFrontend::Limits limits;
   limits.idle_timeout_ms = config_.http_idle_timeout_ms;
   std::string err;
@@ -342,6 +344,7 @@ add_requests (OriginHandlerStats &sum, const OriginHandlerStats &s)
   sum.hold_timeouts += s.hold_timeouts;
   sum.hint_misses += s.hint_misses;
   sum.token_refused += s.token_refused;
+  sum.redirected += s.redirected;
 }
 
 } // namespace

@@ -72,6 +72,10 @@ struct OriginConfig {
   unsigned workers = 1;
   // Signed playback URLs (playback_token.h) with this HMAC key; empty: off.
   std::string playback_token_key;
+  // Cluster playback: viewers of streams that another node owns are sent
+  // there (OriginHandler::set_directory); none: a single node.
+  std::shared_ptr<const ClusterDirectory> directory;
+  std::string public_url; // this node's (server.public_url)
 };
 
 struct OriginStats {

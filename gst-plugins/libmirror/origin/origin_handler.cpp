@@ -288,6 +288,40 @@ OriginHandler::handle (const OriginRequest &request, OriginRespond respond)
   return cancel;
 }
 
+void
+OriginHandler::set_directory (std::shared_ptr<const ClusterDirectory> directory,
+                              std::string self_url)
+{
+  directory_ = std::move (directory);
+  self_url_ = std::move (self_url);
+}
+
+std::optional<OriginResponse>
+OriginHandler::redirect_to_owner (const std::string &id, const OriginRequest &request)
+{
+  if (!directory_)
+    return std::nullopt;
+  auto owner = directory_->find (id);
+  if (!owner)
+    return std::nullopt;
+  if (owner->url.empty ())
+    return OriginResponse::text (404, "stream " + id + " is served by node " + owner->node_id
+                                          + ", which has no server.public_url to send viewers to");
+  if (owner->url == self_url_)
+    return std::nullopt; // stale: it was ours
+  // The whole request, query (delivery directives, token) included. A
+  // player resolves what the playlist names against where it was sent, so a
+  // viewer is redirected once, for the first playlist, not for each part.
+  OriginResponse r = OriginResponse::text (
+      302, "stream " + id + " is served by node " + owner->node_id + " (epoch "
+               + std::to_string (owner->epoch) + ")");
+  r.headers.emplace_back ("Location", join_public_url (owner->url, request.path, request.query));
+  // Where a stream is served changes when its owner does.
+  r.cache_control = "no-cache";
+  ++stats_.redirected;
+  return r;
+}
+
 OriginResponse
 OriginHandler::stream_index () const
 {
@@ -356,8 +390,12 @@ OriginHandler::handle_live (const OriginRequest &request, std::string_view rest,
     return;
   }
   auto stream = store_.find_stream (id);
-  if (stream)
+  if (stream) {
     note_viewer (id, request);
+  } else if (auto elsewhere = redirect_to_owner (id, request)) {
+    respond (std::move (*elsewhere));
+    return;
+  }
   // Time-shifted playback: from the recording, live or not.
   if (DvrPlayback::wants (*ref, request)) {
     *cancel = dvr_->handle (id, *ref, request, std::move (respond));

@@ -27,6 +27,7 @@
 #include <json-glib/json-glib.h>
 
 #include "hls/media_store.h"
+#include "origin/cluster_directory.h"
 #include "origin/playback_token.h"
 #include "storage/recorder.h"
 #include "storage/s3_client.h"
@@ -103,6 +104,8 @@ struct OriginHandlerStats {
   uint64_t hint_misses = 0;
   // Refused 403 for a missing, malformed, expired or wrong playback token.
   uint64_t token_refused = 0;
+  // Sent to the node that owns the stream (302, cluster playback).
+  uint64_t redirected = 0;
 };
 
 class OriginHandler {
@@ -134,6 +137,11 @@ class OriginHandler {
   // Signed playback URLs: from now on every /live/<stream>/ request needs a
   // token from @tokens (playback_token.h); none: open (the default).
   void set_playback_tokens (std::shared_ptr<const PlaybackTokens> tokens);
+  // Cluster playback: a request for a stream this node does not have, which
+  // @directory says another node owns, is redirected (302) to that node's
+  // public URL; @self_url is this node's (a directory naming it for a stream
+  // not here is stale: 404). None: 404 as on a single node.
+  void set_directory (std::shared_ptr<const ClusterDirectory> directory, std::string self_url);
 
  private:
   void note_viewer (const std::string &stream, const OriginRequest &request);
@@ -170,6 +178,10 @@ class OriginHandler {
   void handle_part (const std::shared_ptr<StreamStore> &stream, const std::string &rendition,
                     PartPosition pos, OriginRespond &respond, std::function<void ()> *cancel);
   OriginResponse stream_index () const;
+  // The redirect to the owner of a stream this node does not have, if the
+  // directory names one.
+  std::optional<OriginResponse> redirect_to_owner (const std::string &id,
+                                                   const OriginRequest &request);
 
   // Joins (or starts) the group waiting for key; the store waiter is
   // registered by start_store_wait when the group is new.
@@ -197,6 +209,8 @@ class OriginHandler {
   uint64_t next_waiter_id_ = 1;
   OriginHandlerStats stats_;
   std::shared_ptr<const PlaybackTokens> tokens_;
+  std::shared_ptr<const ClusterDirectory> directory_;
+  std::string self_url_;
 };
 
 } // namespace mirror

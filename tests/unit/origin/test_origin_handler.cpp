@@ -105,6 +105,39 @@ class OriginHandlerTest : public ::testing::Test {
   std::unique_ptr<Feed> feed_;
 };
 
+// Cluster playback: a stream another node owns is one redirect away, the
+// whole request (directives, token) kept; one of ours is never redirected.
+TEST_F (OriginHandlerTest, StreamsOfOtherNodesAreRedirectedToTheirOwner)
+{
+  auto directory = std::make_shared<ClusterDirectory> ();
+  directory->replace ({ { "far", { "node-b", "https://b.example:8443/", 7 } },
+                        { "urlless", { "node-c", "", 2 } },
+                        { "cam1", { "node-a", "https://a.example:8443", 3 } },
+                        { "stale", { "node-a", "https://a.example:8443", 1 } } });
+  handler_->set_directory (directory, "https://a.example:8443");
+  feed_->segments (2);
+
+  auto far = get ("/live/far/index.m3u8", "token=abc");
+  EXPECT_EQ (far->status (), 302);
+  EXPECT_EQ (far->header ("Location"), "https://b.example:8443/live/far/index.m3u8?token=abc");
+  EXPECT_EQ (far->response->cache_control, "no-cache");
+  EXPECT_NE (far->body ().find ("node-b"), std::string::npos) << far->body ();
+  auto part = get ("/live/far/video/part5.1.m4s");
+  EXPECT_EQ (part->header ("Location"), "https://b.example:8443/live/far/video/part5.1.m4s");
+  EXPECT_EQ (handler_->stats ().redirected, 2u);
+
+  // An owner that did not say where it serves: a 404 that says so.
+  auto urlless = get ("/live/urlless/index.m3u8");
+  EXPECT_EQ (urlless->status (), 404);
+  EXPECT_NE (urlless->body ().find ("server.public_url"), std::string::npos);
+  // Ours: served here, whatever the directory says; a stale entry naming
+  // this node for a stream that is not here: 404, not a loop.
+  EXPECT_EQ (get ("/live/cam1/index.m3u8")->status (), 200);
+  EXPECT_EQ (get ("/live/stale/index.m3u8")->status (), 404);
+  EXPECT_EQ (get ("/live/nobody/index.m3u8")->status (), 404);
+  EXPECT_EQ (handler_->stats ().redirected, 2u);
+}
+
 TEST_F (OriginHandlerTest, UnknownThingsAre404)
 {
   EXPECT_EQ (get ("/live/nope/index.m3u8")->status (), 404);
