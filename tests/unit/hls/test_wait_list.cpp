@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../../common/wait_until.h"
 #include "hls/stream_store.h"
 #include "hls_test_feed.h"
 
@@ -139,8 +140,10 @@ TEST_F (Held, PublisherAndReadersOnDifferentThreads)
         auto future = promise->get_future ();
         ReloadDirectives d{ p.last.msn, p.last.part + 1, false };
         auto hold = store.hold_playlist ("video", d, [promise] () { promise->set_value (); });
+        // 2 s, stretched by MIRROR_TEST_SLOWDOWN: the publisher's thread
+        // may be kept off the CPU a while on a busy box.
         if (hold->decision.verdict == ReloadVerdict::kHold
-            && future.wait_for (std::chrono::seconds (2)) != std::future_status::ready) {
+            && future.wait_for (scaled (std::chrono::seconds (2))) != std::future_status::ready) {
           store.cancel_wait ("video", hold->wait_id);
           if (!done)
             ADD_FAILURE () << "held request never woken";
