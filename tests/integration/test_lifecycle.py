@@ -7,17 +7,21 @@ reconnecting, with its attempts, until a listener appears; a resumed stream
 is starting until media flows again.
 """
 
+import math
 import re
 import socket
 import unittest
 
-from mirrortest import DEADLINE_S, Mirrord, Process, free_port, wait_for
+from mirrortest import DEADLINE_S, SLOWDOWN, Mirrord, Process, free_port, wait_for
 from test_dbus import NAME, SessionBus
 
-CONFIG = """
+# Both stretched by SLOWDOWN: a second sender (a new gst-launch-1.0 and its
+# encoder) must be back within the window, and an ended stream must still
+# be listed while the test looks at it, on a busy box too.
+CONFIG = f"""
 ingestion:
-  reconnect_window: 3s
-  ended_retention: 4s
+  reconnect_window: {math.ceil(3 * SLOWDOWN)}s
+  ended_retention: {math.ceil(4 * SLOWDOWN)}s
 transcoding:
   enabled: false
 """
@@ -66,6 +70,16 @@ class Lifecycle(unittest.TestCase):
         return re.findall(rf"StreamStatusChanged \('{re.escape(stream_id)}', '([a-z]+)'",
                           self.monitor.output())
 
+    def signals_from(self, stream_id, first, count):
+        """The states D-Bus announced for stream_id from the first `first` on,
+        once at least count of them have reached the monitor (REST may say a
+        state before gdbus monitor has printed its signal)."""
+        def arrived():
+            states = self.signals(stream_id)
+            tail = states[states.index(first):] if first in states else []
+            return tail if len(tail) >= count else None
+        return wait_for(arrived, f"{count} D-Bus states of {stream_id} from {first}")
+
     def gauge(self, state):
         _, _, text = self.m.http("GET", "/metrics")
         found = re.search(rf'(?m)^mirror_streams{{state="{state}"}} (\S+)', text)
@@ -88,8 +102,7 @@ class Lifecycle(unittest.TestCase):
         self.assertIn(b"#EXT-X-ENDLIST", body)
         wait_for(lambda: self.stream("gone") is None, "gone removed after the retention")
         self.assertEqual(self.m.origin("GET", "/live/gone/source.m3u8")[0], 404)
-        states = self.signals("gone")
-        self.assertEqual(states[states.index("live"):], ["live", "reconnecting", "ended"])
+        self.assertEqual(self.signals_from("gone", "live", 3), ["live", "reconnecting", "ended"])
         wait_for(lambda: "StreamRemoved ('gone',)" in self.monitor.output(), "StreamRemoved")
         self.assertEqual(self.gauge("ended"), 0)
 
@@ -104,8 +117,8 @@ class Lifecycle(unittest.TestCase):
         try:
             wait_for(lambda: self.state("back") == "live", "back live again", deadline_s=60)
             self.assertEqual(self.stream("back")["created_at"], created)
-            states = self.signals("back")
-            self.assertEqual(states[states.index("live"):][:3], ["live", "reconnecting", "live"])
+            self.assertEqual(self.signals_from("back", "live", 3)[:3],
+                             ["live", "reconnecting", "live"])
         finally:
             second.stop()
         self.assertEqual(self.m.http("DELETE", "/api/v1/streams/back")[0], 204)
@@ -134,8 +147,7 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(self.state("paused1"), "paused")
         self.assertEqual(self.m.http("POST", "/api/v1/streams/paused1/resume")[0], 200)
         wait_for(lambda: self.state("paused1") == "live", "paused1 live again")
-        states = self.signals("paused1")
-        self.assertEqual(states[states.index("paused"):], ["paused", "starting", "live"])
+        self.assertEqual(self.signals_from("paused1", "paused", 3), ["paused", "starting", "live"])
         self.assertEqual(self.m.http("DELETE", "/api/v1/streams/paused1")[0], 204)
 
 
