@@ -5,6 +5,7 @@ redis-server; bad callers refused while the others keep flowing; a caller
 that drops and comes back continues its stream, and one killed without
 closing is replaced by the next caller once it has gone silent."""
 
+import math
 import os
 import re
 import signal
@@ -13,7 +14,7 @@ import subprocess
 import tempfile
 import unittest
 
-from mirrortest import Mirrord, Process, Redis, free_port, wait_for
+from mirrortest import SLOWDOWN, Mirrord, Process, Redis, free_port, wait_for
 
 SECRET = "correct horse battery"
 MEDIA = tempfile.mkdtemp(prefix="mirror-media-")
@@ -118,7 +119,9 @@ class Ingest(unittest.TestCase):
             "MIRROR_TRANSCODING_ENABLED": "false",
             "MIRROR_INGESTION_SRT_STREAM_PASSPHRASES":
                 f"cam-secure={SECRET},cam-locked={SECRET} too",
-            "MIRROR_INGESTION_RECONNECT_WINDOW": "5s",
+            # Stretched by SLOWDOWN: the caller started again after a
+            # SIGKILL must be back within it on a busy box.
+            "MIRROR_INGESTION_RECONNECT_WINDOW": f"{math.ceil(5 * SLOWDOWN)}s",
         })
         cls.rtp_port = int(cls.m.env["MIRROR_INGESTION_RTP_PORT"])
         cls.senders = []
