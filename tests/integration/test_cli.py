@@ -6,7 +6,7 @@ import signal
 import tempfile
 import unittest
 
-from mirrortest import Mirrord, Redis, free_port, run_mirrord_once, wait_for
+from mirrortest import SLOWDOWN, Mirrord, Redis, free_port, run_mirrord_once, wait_for
 
 
 def one_line(output):
@@ -219,13 +219,16 @@ class Signals(unittest.TestCase):
             with open(os.path.join(os.environ["MIRROR_SOURCE_ROOT"], f"pipelines/{name}.pipeline")) as src, \
                     open(os.path.join(pipelines, f"{name}.pipeline"), "w") as dst:
                 dst.write(src.read())
-        # Each buffer holds the streaming thread for 10 s once past the
-        # heartbeat, so the EOS of a graceful stop is stuck behind it.
+        # Each buffer holds the streaming thread for 10 s (stretched by
+        # SLOWDOWN, as the shutdown timeout six times that) once past the
+        # heartbeat, so the EOS of a graceful stop is stuck behind it until
+        # the second signal, however slowly a busy box gets there.
+        sleep_us = int(10_000_000 * SLOWDOWN)
         with open(os.path.join(pipelines, "slow.pipeline"), "w") as f:
             f.write("videotestsrc is-live=true ! mirrorheartbeat stream-id=${stream_id} interval=100000000"
-                    " ! identity sleep-time=10000000 ! fakesink\n")
+                    f" ! identity sleep-time={sleep_us} ! fakesink\n")
         m = Mirrord(env={"MIRROR_INGESTION_PIPELINES_DIR": pipelines,
-                         "MIRROR_SERVER_SHUTDOWN_TIMEOUT": "60s"})
+                         "MIRROR_SERVER_SHUTDOWN_TIMEOUT": f"{int(60 * SLOWDOWN)}s"})
         try:
             status, _, doc = m.http("POST", "/api/v1/streams", {"id": "slow", "pipeline": "slow"})
             self.assertEqual(status, 201, doc)
