@@ -26,6 +26,13 @@ ClusterDirectory::find (const std::string &stream_id) const
   return it->second;
 }
 
+std::shared_ptr<const ClusterDirectory::Owners>
+ClusterDirectory::owners () const
+{
+  std::lock_guard lock (mutex_);
+  return owners_;
+}
+
 size_t
 ClusterDirectory::size () const
 {

@@ -28,6 +28,8 @@ class ClusterDirectory {
   // Any thread; never blocks on anything but the swap above.
   std::optional<Owner> find (const std::string &stream_id) const;
   size_t size () const;
+  // Any thread: the picture as it is now (shared, never changed).
+  std::shared_ptr<const Owners> owners () const;
 
  private:
   mutable std::mutex mutex_;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include <json-glib/json-glib.h>
 
@@ -125,6 +126,9 @@ OriginHandler::OriginHandler (MediaStore &store, GMainContext *context,
   add_common_header ("Access-Control-Expose-Headers", "Age, Date, Content-Length, Alt-Svc");
   // Made here and now: a cache in front counts its own age from zero.
   add_common_header ("Age", "0");
+  // A player's page on another origin (another node of the cluster, a CDN
+  // host) may see this answer's timing: the protocol, the bytes, the wait.
+  add_common_header ("Timing-Allow-Origin", "*");
 }
 
 OriginHandler::~OriginHandler ()
@@ -329,6 +333,7 @@ OriginHandler::stream_index () const
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "streams");
   json_builder_begin_array (b);
+  std::set<std::string> listed;
   for (const std::string &id : store_.stream_ids ()) {
     auto stream = store_.find_stream (id);
     std::vector<std::string> renditions;
@@ -336,6 +341,7 @@ OriginHandler::stream_index () const
       renditions = renditions_with_media (*stream);
     if (renditions.empty ())
       continue;
+    listed.insert (id);
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "id");
     json_builder_add_string_value (b, id.c_str ());
@@ -347,6 +353,23 @@ OriginHandler::stream_index () const
       json_builder_add_string_value (b, name.c_str ());
     json_builder_end_array (b);
     json_builder_end_object (b);
+  }
+  // Cluster playback: the other nodes' streams too, at this node's URL (one
+  // redirect away); what renditions they have, their owner knows.
+  if (directory_) {
+    const auto owners = directory_->owners ();
+    for (const auto &[id, owner] : *owners) {
+      if (listed.count (id) || owner.url.empty () || owner.url == self_url_)
+        continue;
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "id");
+      json_builder_add_string_value (b, id.c_str ());
+      json_builder_set_member_name (b, "url");
+      json_builder_add_string_value (b, ("/live/" + id + "/index.m3u8").c_str ());
+      json_builder_set_member_name (b, "node");
+      json_builder_add_string_value (b, owner.node_id.c_str ());
+      json_builder_end_object (b);
+    }
   }
   json_builder_end_array (b);
   json_builder_end_object (b);
