@@ -194,15 +194,20 @@ def codec_changed(mirrord, sender, stream):
         follower.stop()
 
 
-def main():
+def browser_missing():
+    """Why the browser tests cannot run here (they then skip), or None."""
     if not os.path.exists("/usr/bin/chromium"):
-        print("chromium is not installed (tools/mirror-dev deps installs it): skipping")
-        return SKIP
+        return "chromium is not installed (tools/mirror-dev deps installs it)"
     if not os.path.isdir(os.path.join(ROOT, "web", "node_modules", "playwright-core")):
-        print("web/node_modules is missing (npm ci --prefix web): skipping")
-        return SKIP
+        return "web/node_modules is missing (npm ci --prefix web)"
     if not shutil.which("node"):
-        print("node is missing: skipping")
+        return "node is missing"
+    return None
+
+
+def main():
+    if missing := browser_missing():
+        print(f"{missing}: skipping")
         return SKIP
 
     # Kept across the restart below, as /var/lib/mirror is.

@@ -8,13 +8,11 @@ from there, so B redirects once per viewer, not once per part (its
 mirror_origin_redirects_total stays at one or two while hls.js fetches
 hundreds of parts). Skips (exit 77) only when chromium or web/node_modules
 is missing."""
-import os
-import shutil
 import signal
 import sys
 
 from mirrortest import Mirrord, Redis, free_port, wait_for
-from test_browser import ROOT, SKIP, play
+from test_browser import SKIP, browser_missing, play
 from test_hls import srt_feed
 
 
@@ -37,14 +35,8 @@ def counter(m, name):
 
 
 def main():
-    if not os.path.exists("/usr/bin/chromium"):
-        print("chromium is not installed (tools/mirror-dev deps installs it): skipping")
-        return SKIP
-    if not os.path.isdir(os.path.join(ROOT, "web", "node_modules", "playwright-core")):
-        print("web/node_modules is missing (npm ci --prefix web): skipping")
-        return SKIP
-    if not shutil.which("node"):
-        print("node is missing: skipping")
+    if missing := browser_missing():
+        print(f"{missing}: skipping")
         return SKIP
 
     redis = Redis()
