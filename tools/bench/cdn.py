@@ -34,8 +34,8 @@ Known nginx 1.22 behaviour this measures rather than hides:
     ("public, max-age=0, s-maxage=1") are cached 1 s; CDN-Cache-Control
     is not read at all.
   * "no-cache" anywhere in Cache-Control makes a response uncacheable,
-    whatever s-maxage says: the Origin's part 404s ("no-cache, s-maxage=1")
-    are not cached.
+    whatever s-maxage says; the Origin's part 404s say
+    "public, max-age=0, s-maxage=1" so that nginx keeps them a second.
   * a request waiting on proxy_cache_lock polls the cache every 500 ms
     (a timer, not a wake-up), so collapsed requests for a held part arrive
     up to 500 ms after the one that went upstream: parts are 100 ms.

@@ -29,8 +29,9 @@ constexpr const char *kMediaCacheControl = "public, max-age=86400, immutable";
 constexpr const char *kPlaylistCacheControl = "public, max-age=0, s-maxage=1";
 constexpr const char *kPlaylistCdnCacheControl = "public, max-age=1";
 // A part that was never hinted (too far ahead) or is gone: a short negative
-// TTL for shared caches; a browser asks again when it needs to.
-constexpr const char *kMissingPartCacheControl = "no-cache, s-maxage=1";
+// TTL for shared caches; a browser asks again when it needs to (max-age=0:
+// "no-cache" would keep nginx from caching it at all, s-maxage or not).
+constexpr const char *kMissingPartCacheControl = "public, max-age=0, s-maxage=1";
 constexpr const char *kMissingPartCdnCacheControl = "public, max-age=1";
 
 // A 404 for a part, with the negative TTL of shared caches.

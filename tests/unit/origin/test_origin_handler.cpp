@@ -178,6 +178,7 @@ TEST_F (OriginHandlerTest, ServesPlaylistsAndMediaWithHeaders)
   // A part far past the hint: 404, which shared caches may keep a second.
   auto ahead = get ("/live/cam1/video/part9.0.m4s");
   EXPECT_EQ (ahead->status (), 404);
+  EXPECT_EQ (ahead->response->cache_control, "public, max-age=0, s-maxage=1");
   EXPECT_EQ (ahead->header ("CDN-Cache-Control"), "public, max-age=1");
 
   // A segment is its parts, in order, as the same buffers.
