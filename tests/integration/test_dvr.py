@@ -87,9 +87,11 @@ class Recording(unittest.TestCase):
             self.assertEqual(b["msn"], a["msn"] + 1, (a, b))
             # PDTs advance as the durations do, give or take what the part
             # cutter's clock map corrects in a stream's first seconds (up
-            # to 0.1 s measured here on the audio).
+            # to 0.1 s measured here on the audio; 0.18 s after a restart on
+            # a busy box, where the first buffers come in a burst).
             self.assertGreater(b["wallclock"], a["wallclock"], (a, b))
-            self.assertLess(abs(b["wallclock"] - (a["wallclock"] + a["duration"])), 150_000_000,
+            slack = 300_000_000 if a["discontinuity"] else 150_000_000
+            self.assertLess(abs(b["wallclock"] - (a["wallclock"] + a["duration"])), slack,
                             (a, b))
         return records
 

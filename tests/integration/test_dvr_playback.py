@@ -259,8 +259,12 @@ class TimeShift(unittest.TestCase):
         log(f"clip: {len(body)} bytes, {duration:.2f} s for a {self.end - self.start:.1f} s range, "
             f"{probe['streams']}")
         # The range, from the recorded segment it starts in to the one it
-        # ends in (500 ms each).
-        self.assertLess(abs(duration - (self.end - self.start)), 1.05, probe)
+        # ends in (500 ms each, a little more where a busy encoder put its
+        # keyframe late), the file's duration spanning both tracks, whose
+        # segment edges differ by up to an audio frame group.
+        span = self.end - self.start
+        self.assertGreater(duration, span - 0.1, probe)
+        self.assertLess(duration, span + 1.6, probe)
         self.assertEqual(set(kinds), {"video", "audio"})
         # The same segments as the VOD playlist of the range: the same frames.
         self.assertEqual(int(kinds["video"]["nb_read_frames"]), self.recorded_frames("360p"))

@@ -741,10 +741,12 @@ TEST_F (Archive, ClosedPeriodsAreUploadedMarkedAndThenLeftToS3)
   for (int t : { 0, 1, 2 }) {
     ASSERT_TRUE (recorder->submit (recorded (uint64_t (t), kT0 + t * kSecond)));
     recorder->flush ();
-    // Period 0 is whole once period 1 has begun. Read now: once uploaded,
-    // the space check after any later batch may leave it to S3 (ttl 0), and
-    // its upload may well beat the next batch.
-    if (t == 1)
+    // Period 0's data is all written once its one segment is flushed
+    // (later segments go to later periods), and nothing can take it away
+    // while it is still open. Read it now: once period 1 begins it is
+    // closed, uploaded, and the space check after any later batch may leave
+    // it to S3 (ttl 0), before or after the flush returns.
+    if (t == 0)
       first_data = file_text (base (0) + ".cmf");
   }
   ASSERT_FALSE (first_data.empty ());
