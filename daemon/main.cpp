@@ -312,6 +312,7 @@ Daemon::start (std::string *error, int *exit_code)
   origin_config.playback_token_key = config_.server.playback_token_key;
   origin_config.directory = directory_;
   origin_config.public_url = config_.server.public_url;
+  origin_config.relay = config_.server.cluster_playback == "relay";
   // An ended stream's playlists stay as long as the stream stays listed.
   origin_config.linger_ns = config_.ingestion.ended_retention_ms * 1000000;
   origin_config.stream_defaults.part_target_ns = config_.packaging.part_duration_ms * 1000000;

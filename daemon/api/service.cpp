@@ -136,6 +136,17 @@ update_origin_metrics (AdminContext &ctx)
   add (m.origin_token_refused_total.Add ({}), now.requests.token_refused,
        last.requests.token_refused);
   add (m.origin_redirects_total.Add ({}), now.requests.redirected, last.requests.redirected);
+  // Cluster playback by relay: what viewers asked, and how it was answered.
+  add (m.origin_relay_total.Add ({ { "result", "requested" } }), now.relay.requests,
+       last.relay.requests);
+  add (m.origin_relay_total.Add ({ { "result", "upstream" } }), now.relay.upstream,
+       last.relay.upstream);
+  add (m.origin_relay_total.Add ({ { "result", "coalesced" } }), now.relay.coalesced,
+       last.relay.coalesced);
+  add (m.origin_relay_total.Add ({ { "result", "cached" } }), now.relay.cached,
+       last.relay.cached);
+  add (m.origin_relay_total.Add ({ { "result", "failed" } }), now.relay.failures,
+       last.relay.failures);
   m.origin_held_requests.Add ({}).Set ((double)now.requests.held_now);
   // Each stream's live edge against the clock; a stream gone from the
   // Origin leaves the metric.

@@ -124,6 +124,14 @@ pipeline_name (std::string_view text)
 }
 
 std::optional<std::string>
+cluster_playback (std::string_view text)
+{
+  if (text != "redirect" && text != "relay")
+    return std::string ("is neither redirect nor relay");
+  return std::nullopt;
+}
+
+std::optional<std::string>
 x264_tune (std::string_view text)
 {
   // x264enc's "tune" is a flags property: "zerolatency+fastdecode".

@@ -20,6 +20,7 @@ std::optional<std::string> transcoding_ladder (std::string_view text);
 std::optional<std::string> not_empty (std::string_view text);
 std::optional<std::string> pipeline_name (std::string_view text);
 std::optional<std::string> x264_tune (std::string_view text);
+std::optional<std::string> cluster_playback (std::string_view text);
 std::optional<std::string> dbus_name (std::string_view text);
 std::optional<std::string> s3_bucket_or_empty (std::string_view text);
 std::optional<std::string> http_url_or_empty (std::string_view text);

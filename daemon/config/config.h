@@ -32,6 +32,10 @@ struct ServerConfig {
   // registry tells the cluster, and other nodes send viewers of this node's
   // streams there. Empty: they cannot (404).
   std::string public_url;
+  // How a viewer of a stream another node owns is served: "redirect" (one
+  // 302 to the owner's public_url) or "relay" (this node fetches the
+  // owner's answers through one shared cache, single flight).
+  std::string cluster_playback = "redirect";
   std::string cert_file;            // empty: self-signed in the state dir
   std::string key_file;
   // HTTP/3 (QUIC) limits: what one peer, or all of them, can make us keep.

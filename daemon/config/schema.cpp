@@ -60,6 +60,12 @@ const std::vector<Key> kKeys = {
     .check = checks::http_url_or_empty,
     .allowed = "empty, or the http:// or https:// URL where viewers reach this node (cluster "
                "playback: other nodes redirect viewers of its streams there)" },
+  { .path = "server.cluster_playback",
+    .kind = Kind::kString,
+    .field = FIELD (server.cluster_playback),
+    .check = checks::cluster_playback,
+    .allowed = "redirect (one 302 to the owner's server.public_url) or relay (this node "
+               "fetches the owner's answers through one shared cache, one request per object)" },
   { .path = "server.cert_file",
     .kind = Kind::kString,
     .field = FIELD (server.cert_file),

@@ -5,18 +5,30 @@ that lapse; and cluster playback: a viewer who asks the node that does not
 own a stream is redirected once to the owner's public URL (the directory in
 the registry: the owner's URL, load and the stream's epoch), and plays."""
 
-import json
 import signal
 import subprocess
 import sys
+import threading
 import unittest
 import urllib.request
+
+import llhls
 
 from mirrortest import Mirrord, Process, Redis, free_port, http, wait_for
 
 
 def log(msg):
     print(f"test_cluster: {msg}", file=sys.stderr, flush=True)
+
+
+def probed_codecs(url):
+    """The codecs ffprobe finds at url once the stream has whole segments (a
+    young stream has only parts, which FFmpeg's HLS demuxer does not read)."""
+    def codecs():
+        r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name",
+                            "-of", "csv=p=0", url], capture_output=True, text=True, timeout=60)
+        return r.returncode == 0 and r.stdout.split()
+    return wait_for(codecs, f"ffprobe reading {url}", deadline_s=60, interval_s=0.5)
 
 
 def srt_feed(port, stream_id):
@@ -45,22 +57,24 @@ class Cluster(unittest.TestCase):
                # The feed as it comes: packaging is what these tests need.
                "MIRROR_TRANSCODING_ENABLED": "false"}
         self.feeds = []
+        self.env = env
         self.m1 = self.node(env)
         self.m2 = self.node(env)
+        self.extra = []
 
     @staticmethod
-    def node(env):
+    def node(env, **more):
         """A mirrord whose server.public_url is its own plain HTTP port."""
         port = free_port()
         m = Mirrord(env=dict(env, MIRROR_SERVER_HTTP_PORT=str(port),
-                             MIRROR_SERVER_PUBLIC_URL=f"http://127.0.0.1:{port}"))
+                             MIRROR_SERVER_PUBLIC_URL=f"http://127.0.0.1:{port}", **more))
         m.public_url = f"http://127.0.0.1:{port}"
         return m
 
     def tearDown(self):
         for feed in self.feeds:
             feed.stop(signal.SIGKILL)
-        for m in (self.m1, self.m2):
+        for m in [self.m1, self.m2] + self.extra:
             m.stop(signal.SIGKILL if not m.running() else signal.SIGTERM)
         self.redis.stop()
 
@@ -118,12 +132,7 @@ class Cluster(unittest.TestCase):
             self.assertTrue(r.read().startswith(b"#EXTM3U"))
         # A real player through node 2: ffprobe follows the redirect and
         # reads a's video from node 1 (its relative URIs resolve there).
-        probe = subprocess.run(
-            ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width", "-of", "json",
-             f"http://127.0.0.1:{self.m2.http_port}{path}"],
-            capture_output=True, text=True, timeout=120)
-        self.assertEqual(probe.returncode, 0, probe.stderr)
-        codecs = [s.get("codec_name") for s in json.loads(probe.stdout)["streams"]]
+        codecs = probed_codecs(f"http://127.0.0.1:{self.m2.http_port}{path}")
         log(f"ffprobe through node 2: {codecs}")
         self.assertIn("h264", codecs)
         # Its own streams a node never redirects; unknown ones are 404.
@@ -144,6 +153,54 @@ class Cluster(unittest.TestCase):
         self.assertTrue(moved["local"])
         self.assertEqual(moved["epoch"], first_epoch + 1)
         self.assertEqual(moved["owner_url"], self.m2.public_url)
+
+    def test_a_relaying_node_asks_the_owner_once_per_object(self):
+        relay = self.node(self.env, MIRROR_SERVER_CLUSTER_PLAYBACK="relay")
+        self.extra.append(relay)
+        self.feeds.append(srt_feed(self.m1.srt_port, "r"))
+        wait_for(lambda: self.m1.origin("GET", "/live/r/index.m3u8")[0] == 200,
+                 "r's playlist on its owner", deadline_s=60)
+        # The relay answers with the owner's bytes, at its own URL.
+        status, headers, body = wait_for(
+            lambda: (r := relay.origin("GET", "/live/r/index.m3u8"))[0] == 200 and r,
+            "the relaying node answering for r")
+        self.assertEqual(body, self.m1.origin("GET", "/live/r/index.m3u8")[2])
+        self.assertNotIn("location", headers)
+
+        def upstream():
+            _, _, text = relay.http("GET", "/metrics")
+            for line in text.splitlines():
+                if line.startswith('mirror_origin_relay_total{result="upstream"}'):
+                    return float(line.split()[-1])
+            return 0.0
+
+        # 40 viewers at once, each asking for the next part and the playlist
+        # that will list it (both held by the owner until the part exists):
+        # one upstream request for each, the rest coalesced.
+        pl = llhls.MediaPlaylist(self.m1.origin("GET", "/live/r/source.m3u8")[2].decode())
+        msn, part = pl.next_part_position()
+        objects = [f"/live/r/source.m3u8?_HLS_msn={msn}&_HLS_part={part}",
+                   f"/live/r/source/part{msn}.{part}.m4s"]
+        before = upstream()
+        answers = []
+
+        def viewer(path):
+            answers.append((path, relay.origin("GET", path, timeout=30)))
+        threads = [threading.Thread(target=viewer, args=(objects[i % 2],)) for i in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(a[1][0] for a in answers), [200] * 40,
+                         [(p, a[0], a[2][:200]) for p, a in answers if a[0] != 200])
+        part_bodies = {a[1][2] for a in answers if a[0] == objects[1]}
+        self.assertEqual(len(part_bodies), 1)
+        self.assertEqual(part_bodies.pop(), self.m1.origin("GET", objects[1])[2])
+        went_up = upstream() - before
+        log(f"40 held requests through the relay: {went_up:.0f} went to the owner")
+        self.assertLessEqual(went_up, 4)
+        # A player through the relay: ffprobe reads r's video from node 3.
+        self.assertIn("h264", probed_codecs(f"http://127.0.0.1:{relay.http_port}/live/r/index.m3u8"))
 
     def test_redis_restart_reregisters_within_5s(self):
         self.m1.create_testsrc("a")

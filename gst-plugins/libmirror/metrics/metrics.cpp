@@ -136,6 +136,11 @@ Metrics::Metrics ()
       origin_redirects_total (COUNTER (
           "mirror_origin_redirects_total",
           "Viewer requests for a stream another node owns, redirected (302) to its public URL")),
+      origin_relay_total (COUNTER (
+          "mirror_origin_relay_total",
+          "Cluster playback by relay (server.cluster_playback: relay): requests for another "
+          "node's streams (result=requested), and how they were answered: upstream (one request "
+          "to the owner), coalesced (joined one in flight), cached, failed (owner unreachable)")),
       http3_connections (GAUGE ("mirror_http3_connections", "QUIC connections open now")),
       http3_connections_total (COUNTER ("mirror_http3_connections_total",
                                         "QUIC connections accepted (address validated)")),

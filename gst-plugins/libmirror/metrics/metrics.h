@@ -96,6 +96,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter> &origin_hint_misses_total;
   prometheus::Family<prometheus::Counter> &origin_token_refused_total;
   prometheus::Family<prometheus::Counter> &origin_redirects_total;
+  prometheus::Family<prometheus::Counter> &origin_relay_total;
   prometheus::Family<prometheus::Gauge> &http3_connections;
   prometheus::Family<prometheus::Counter> &http3_connections_total;
   prometheus::Family<prometheus::Counter> &http3_handshake_failures_total;

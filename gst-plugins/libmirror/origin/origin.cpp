@@ -149,8 +149,14 @@ Origin::start_worker (Worker &w)
   if (!config_.playback_token_key.empty ())
     w.handler->set_playback_tokens (
         std::make_shared<const PlaybackTokens> (config_.playback_token_key));
-  if (config_.directory)
+  if (config_.directory) {
     w.handler->set_directory (config_.directory, config_.public_url);
+    if (config_.relay) {
+      if (!relay_)
+        relay_ = std::make_shared<OriginRelay> ();
+      w.handler->set_relay (relay_);
+    }
+  }
   TcpFrontend::Limits limits;
   limits.idle_timeout_ms = config_.http_idle_timeout_ms;
   std::string err;
@@ -345,6 +351,7 @@ add_requests (OriginHandlerStats &sum, const OriginHandlerStats &s)
   sum.hint_misses += s.hint_misses;
   sum.token_refused += s.token_refused;
   sum.redirected += s.redirected;
+  sum.relayed += s.relayed;
 }
 
 } // namespace
@@ -375,6 +382,8 @@ Origin::stats ()
   OriginStats total;
   total.workers = unsigned (workers_.size ());
   total.streams = store_.stream_ids ().size ();
+  if (relay_)
+    total.relay = relay_->stats ();
   for (auto &w : workers_) {
     std::promise<void> done;
     auto f = done.get_future ();

@@ -76,6 +76,9 @@ struct OriginConfig {
   // there (OriginHandler::set_directory); none: a single node.
   std::shared_ptr<const ClusterDirectory> directory;
   std::string public_url; // this node's (server.public_url)
+  // Relay the owner's answers (one shared cache, single flight) instead of
+  // redirecting viewers to it.
+  bool relay = false;
 };
 
 struct OriginStats {
@@ -86,6 +89,7 @@ struct OriginStats {
   size_t streams = 0;
   bool http3 = false;
   QuicFrontend::Stats quic;
+  OriginRelayStats relay; // cluster playback by relay; zeros when off
 };
 
 class Origin {
@@ -163,6 +167,7 @@ class Origin {
   // QUIC connections likewise (quic_limits.max_connections in all).
   std::shared_ptr<ConnectionBudget> quic_budget_;
   std::shared_ptr<QuicWorkerGroup> quic_group_;
+  std::shared_ptr<OriginRelay> relay_; // OriginConfig::relay; every worker's
   std::vector<std::unique_ptr<Worker>> workers_;
   GMainContext *context_ = nullptr; // worker 0's: lingers run there
   uint16_t tls_port_ = 0;

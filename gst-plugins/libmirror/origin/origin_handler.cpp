@@ -301,6 +301,44 @@ OriginHandler::set_directory (std::shared_ptr<const ClusterDirectory> directory,
   self_url_ = std::move (self_url);
 }
 
+void
+OriginHandler::set_relay (std::shared_ptr<OriginRelay> relay)
+{
+  relay_ = std::move (relay);
+}
+
+bool
+OriginHandler::relay_to_owner (const std::string &id, const OriginRequest &request,
+                               OriginRespond &respond, std::function<void ()> *cancel)
+{
+  if (!relay_ || !directory_)
+    return false;
+  auto owner = directory_->find (id);
+  if (!owner || owner->url.empty () || owner->url == self_url_)
+    return false; // redirect_to_owner says why, or it is a 404
+  ++stats_.relayed;
+  const std::string url = join_public_url (owner->url, request.path, request.query);
+  const uint64_t ticket = relay_->fetch (
+      url, context_, [respond, id, node = owner->node_id, alive = alive_] (const RelayAnswer &a) {
+        if (!*alive)
+          return;
+        if (a.status == 0) {
+          respond (OriginResponse::text (502, "stream " + id + ": its owner, node " + node
+                                                  + ", did not answer: " + a.error));
+          return;
+        }
+        OriginResponse r;
+        r.status = a.status;
+        r.content_type = a.content_type;
+        r.cache_control = a.cache_control;
+        // HEAD too: the front end sends the length and not the bytes.
+        r.body.push_back (a.body);
+        respond (std::move (r));
+      });
+  *cancel = [relay = relay_, ticket] () { relay->cancel (ticket); };
+  return true;
+}
+
 std::optional<OriginResponse>
 OriginHandler::redirect_to_owner (const std::string &id, const OriginRequest &request)
 {
@@ -416,6 +454,8 @@ OriginHandler::handle_live (const OriginRequest &request, std::string_view rest,
   auto stream = store_.find_stream (id);
   if (stream) {
     note_viewer (id, request);
+  } else if (relay_to_owner (id, request, respond, cancel)) {
+    return;
   } else if (auto elsewhere = redirect_to_owner (id, request)) {
     respond (std::move (*elsewhere));
     return;

@@ -28,6 +28,7 @@
 
 #include "hls/media_store.h"
 #include "origin/cluster_directory.h"
+#include "origin/origin_relay.h"
 #include "origin/playback_token.h"
 #include "storage/recorder.h"
 #include "storage/s3_client.h"
@@ -106,6 +107,8 @@ struct OriginHandlerStats {
   uint64_t token_refused = 0;
   // Sent to the node that owns the stream (302, cluster playback).
   uint64_t redirected = 0;
+  // Answered with the owner's answer, through the relay.
+  uint64_t relayed = 0;
 };
 
 class OriginHandler {
@@ -142,6 +145,10 @@ class OriginHandler {
   // public URL; @self_url is this node's (a directory naming it for a stream
   // not here is stale: 404). None: 404 as on a single node.
   void set_directory (std::shared_ptr<const ClusterDirectory> directory, std::string self_url);
+  // Relay instead of redirect: the owner's answer is fetched through @relay
+  // (shared by every worker: one upstream request per object however many
+  // viewers ask) and answered from here. None: redirect.
+  void set_relay (std::shared_ptr<OriginRelay> relay);
 
  private:
   void note_viewer (const std::string &stream, const OriginRequest &request);
@@ -180,8 +187,11 @@ class OriginHandler {
   OriginResponse stream_index () const;
   // The redirect to the owner of a stream this node does not have, if the
   // directory names one.
+  // Or relays it (set_relay): then returns true and answers through respond.
   std::optional<OriginResponse> redirect_to_owner (const std::string &id,
                                                    const OriginRequest &request);
+  bool relay_to_owner (const std::string &id, const OriginRequest &request,
+                       OriginRespond &respond, std::function<void ()> *cancel);
 
   // Joins (or starts) the group waiting for key; the store waiter is
   // registered by start_store_wait when the group is new.
@@ -211,6 +221,7 @@ class OriginHandler {
   std::shared_ptr<const PlaybackTokens> tokens_;
   std::shared_ptr<const ClusterDirectory> directory_;
   std::string self_url_;
+  std::shared_ptr<OriginRelay> relay_;
 };
 
 } // namespace mirror

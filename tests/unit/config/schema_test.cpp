@@ -35,7 +35,7 @@ TEST (ConfigSchema, EveryKeyHasItsOwnField)
     EXPECT_TRUE (fields.insert (address).second) << key.path;
     EXPECT_FALSE (schema::allowed_text (key).empty ()) << key.path;
   }
-  EXPECT_EQ (schema::keys ().size (), 88u);
+  EXPECT_EQ (schema::keys ().size (), 89u);
 }
 
 TEST (ConfigSchema, SectionsAreContiguous)

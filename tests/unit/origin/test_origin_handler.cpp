@@ -138,6 +138,17 @@ TEST_F (OriginHandlerTest, StreamsOfOtherNodesAreRedirectedToTheirOwner)
   EXPECT_EQ (handler_->stats ().redirected, 2u);
 }
 
+// What the relay may keep of an owner's answer: a shared cache's lifetime.
+TEST (OriginRelay, SharedCacheSecondsReadsSMaxAgeFirst)
+{
+  EXPECT_EQ (shared_cache_seconds ("public, max-age=86400, immutable"), 86400);
+  EXPECT_EQ (shared_cache_seconds ("public, max-age=0, s-maxage=1"), 1);
+  EXPECT_EQ (shared_cache_seconds ("Public, Max-Age=6"), 6);
+  EXPECT_EQ (shared_cache_seconds ("no-cache"), 0);
+  EXPECT_EQ (shared_cache_seconds ("private, max-age=60"), 0);
+  EXPECT_EQ (shared_cache_seconds (""), 0);
+}
+
 TEST_F (OriginHandlerTest, UnknownThingsAre404)
 {
   EXPECT_EQ (get ("/live/nope/index.m3u8")->status (), 404);
