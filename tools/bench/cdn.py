@@ -241,6 +241,19 @@ def live_feed(srt_port):
         log_name="cdn-feed")
 
 
+def wait_hinted(m, feed):
+    """Until mirrord m's media playlist for the feed has a preload hint."""
+    import llhls
+    from mirrortest import wait_for
+
+    def hinted():
+        if not feed.running():
+            raise RuntimeError(f"the feed exited:\n{feed.output()[-2000:]}")
+        status, _, body = m.origin("GET", f"/live/{STREAM}/source.m3u8", timeout=5)
+        return status == 200 and llhls.MediaPlaylist(body.decode()).preload_hint_position()
+    wait_for(hinted, "source.m3u8 with a preload hint", deadline_s=60, interval_s=0.1)
+
+
 def get(url, timeout=10):
     """(status, headers as a dict with lower-case names, body)."""
     try:
@@ -437,32 +450,45 @@ def row_line(run, r):
             f"nginx {fmt(r['nginx_cores'], '.2f')} loader {fmt(r['loader_cores'], '.2f')} | {cs}")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def load_args(doc, viewers, seconds):
+    """The options every mirror-hls-load bench here takes (relay.py too)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.environ.get("MIRROR_BUILD_ROOT", os.path.join(ROOT, "build")))
-    ap.add_argument("--viewers", default="10,100,1000")
-    ap.add_argument("--seconds", type=float, default=20, help="the loader's window")
+    ap.add_argument("--viewers", default=viewers)
+    ap.add_argument("--seconds", type=float, default=seconds, help="the loader's window")
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--ramp", type=float, default=1000, help="viewers started per second")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    return ap
+
+
+def load_setup(args, who):
+    """use_build (mirrortest importable after it), then: the registry's
+    folder (the caller removes it), the loader, the viewer counts and where
+    the report goes."""
+    build, reg_dir = use_build(args.build)
+    loader = os.path.join(build, "tools", "h3", "mirror-hls-load")
+    if not os.access(loader, os.X_OK):
+        shutil.rmtree(reg_dir, ignore_errors=True)
+        sys.exit(f"{who}: {loader} missing: build tools/h3")
+    counts = [int(v) for v in args.viewers.split(",")]
+    return reg_dir, loader, counts, sys.stderr if args.json else sys.stdout
+
+
+def main():
+    ap = load_args(__doc__, viewers="10,100,1000", seconds=20)
     ap.add_argument("--direct-max", type=int, default=100,
                     help="the largest N also run straight against mirrord")
     ap.add_argument("--workers", type=int, default=1, help="nginx's worker_processes")
     ap.add_argument("--no-lock", action="store_true", help="proxy_cache_lock off")
-    ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = ap.parse_args()
 
-    build, reg_dir = use_build(args.build)
-    import llhls
-    from mirrortest import Mirrord, free_port, wait_for
+    reg_dir, loader, counts, out = load_setup(args, "cdn")
+    from mirrortest import Mirrord, free_port
 
-    loader = os.path.join(build, "tools", "h3", "mirror-hls-load")
-    if not os.access(loader, os.X_OK):
-        sys.exit(f"cdn: {loader} missing: build tools/h3")
-    counts = [int(v) for v in args.viewers.split(",")]
     nginx_bin = ensure_nginx()
     version = subprocess.run([nginx_bin, "-v"], capture_output=True, text=True).stderr.strip()
-    out = sys.stderr if args.json else sys.stdout
     log(f"load average at start: {loadavg()}; {version}")
 
     m = Mirrord(env={"MIRROR_TRANSCODING_ENABLED": "false",
@@ -472,13 +498,7 @@ def main():
     runs = []
     try:
         feed = live_feed(m.srt_port)
-
-        def hinted():
-            if not feed.running():
-                raise RuntimeError(f"the feed exited:\n{feed.output()[-2000:]}")
-            status, _, body = m.origin("GET", f"/live/{STREAM}/source.m3u8", timeout=5)
-            return status == 200 and llhls.MediaPlaylist(body.decode()).preload_hint_position()
-        wait_for(hinted, "source.m3u8 with a preload hint", deadline_s=60, interval_s=0.1)
+        wait_hinted(m, feed)
         time.sleep(2)  # a few segments listed
 
         ng = CacheNginx(nginx_bin, free_port(), m.http_port, args.workers, lock=not args.no_lock)
