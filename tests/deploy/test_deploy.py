@@ -25,7 +25,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import mirrortest  # noqa: E402
-from mirrortest import BUILD_ROOT, DEADLINE_S, SOURCE_ROOT, Mirrord, Process, wait_for  # noqa: E402
+from mirrortest import (BUILD_ROOT, DEADLINE_S, SOURCE_ROOT, Mirrord,  # noqa: E402
+                        video_feed, wait_for)
 
 NAME = "io.mirror.Mirror1"
 OBJECT_PATH = "/io/mirror/Mirror1"
@@ -38,18 +39,6 @@ def build_options():
     """The build's directory options (prefix, bindir, ...) as meson holds them."""
     with open(os.path.join(BUILD_ROOT, "meson-info", "intro-buildoptions.json")) as f:
         return {o["name"]: o["value"] for o in json.load(f) if o["section"] == "directory"}
-
-
-def video_feed(port, stream_id):
-    """Live 320x240 H.264 over SRT, video only: stock elements, no plugin of ours."""
-    return Process(
-        ["gst-launch-1.0", "-q",
-         "videotestsrc", "is-live=true", "pattern=ball", "!",
-         "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
-         "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "bframes=0", "!",
-         "h264parse", "config-interval=-1", "!", "mpegtsmux", "alignment=7", "!",
-         "srtsink", f"uri=srt://127.0.0.1:{port}?streamid={stream_id}", "latency=120"],
-        log_name="deploy-feed")
 
 
 def mapped_files(pid):
@@ -245,7 +234,7 @@ class Deployment(unittest.TestCase):
             # The test pattern runs mirrorheartbeat, from the plugin.
             m.create_testsrc("deploy-pattern")
             # An SRT feed through the installed default.pipeline to playlists.
-            feed = video_feed(m.srt_port, "deploy-feed")
+            feed = video_feed(m.srt_port, "deploy-feed", log_name="deploy-feed")
             self.addCleanup(feed.stop)
             try:
                 playlist = wait_for(

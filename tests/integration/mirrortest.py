@@ -365,6 +365,19 @@ class Mirrord(Process):
         return doc
 
 
+def video_feed(port, stream_id, log_name="feed"):
+    """Live 320x240 25 fps H.264 (1 s GOPs) in MPEG-TS over SRT into port, as
+    a camera sends it: stock elements only, no plugin of ours."""
+    return Process(
+        ["gst-launch-1.0", "-q",
+         "videotestsrc", "is-live=true", "pattern=ball", "!",
+         "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
+         "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "bframes=0", "!",
+         "h264parse", "config-interval=-1", "!", "mpegtsmux", "alignment=7", "!",
+         "srtsink", f"uri=srt://127.0.0.1:{port}?streamid={stream_id}", "latency=120"],
+        log_name=log_name)
+
+
 def run_mirrord_once(args, env=None, timeout=30):
     """Runs mirrord to completion (bad configs, `version`); returns (code, output)."""
     full_env = dict(os.environ)

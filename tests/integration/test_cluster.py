@@ -14,7 +14,7 @@ import urllib.request
 
 import llhls
 
-from mirrortest import Mirrord, Process, Redis, free_port, http, wait_for
+from mirrortest import Mirrord, Redis, free_port, http, video_feed, wait_for
 
 
 def log(msg):
@@ -29,17 +29,6 @@ def probed_codecs(url):
                             "-of", "csv=p=0", url], capture_output=True, text=True, timeout=60)
         return r.returncode == 0 and r.stdout.split()
     return wait_for(codecs, f"ffprobe reading {url}", deadline_s=60, interval_s=0.5)
-
-
-def srt_feed(port, stream_id):
-    """Live 320x240 H.264 in MPEG-TS over SRT, as a camera sends it."""
-    return Process(
-        ["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "pattern=ball", "!",
-         "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
-         "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "bframes=0",
-         "!", "h264parse", "config-interval=-1", "!", "mpegtsmux", "alignment=7", "!",
-         "srtsink", f"uri=srt://127.0.0.1:{port}?streamid={stream_id}", "latency=120"],
-        log_name="cluster-feed")
 
 
 def ids(m):
@@ -104,7 +93,7 @@ class Cluster(unittest.TestCase):
         wait_for(lambda: ids(self.m2) == ["b"], "a gone from node 2's list")
 
     def test_any_node_sends_a_viewer_to_the_owner(self):
-        self.feeds.append(srt_feed(self.m1.srt_port, "a"))
+        self.feeds.append(video_feed(self.m1.srt_port, "a"))
         path = "/live/a/index.m3u8"
         wait_for(lambda: self.m1.origin("GET", path)[0] == 200, "a's playlist on its owner",
                  deadline_s=60)
@@ -146,7 +135,7 @@ class Cluster(unittest.TestCase):
         self.m1.stop(signal.SIGKILL)
         self.feeds[0].stop(signal.SIGKILL)
         wait_for(lambda: "a" not in ids(self.m2), "a's entry lapsing with its owner")
-        self.feeds.append(srt_feed(self.m2.srt_port, "a"))
+        self.feeds.append(video_feed(self.m2.srt_port, "a"))
         wait_for(lambda: self.m2.origin("GET", path)[0] == 200, "a's playlist on node 2",
                  deadline_s=60)
         _, _, moved = self.m2.http("GET", "/api/v1/streams/a")
@@ -157,7 +146,7 @@ class Cluster(unittest.TestCase):
     def test_a_relaying_node_asks_the_owner_once_per_object(self):
         relay = self.node(self.env, MIRROR_SERVER_CLUSTER_PLAYBACK="relay")
         self.extra.append(relay)
-        self.feeds.append(srt_feed(self.m1.srt_port, "r"))
+        self.feeds.append(video_feed(self.m1.srt_port, "r"))
         wait_for(lambda: self.m1.origin("GET", "/live/r/index.m3u8")[0] == 200,
                  "r's playlist on its owner", deadline_s=60)
         # The relay answers with the owner's bytes, at its own URL.

@@ -67,7 +67,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchproc import cpu_seconds  # noqa: E402
-from viewers import ROOT, children, ensure_nginx, loadavg, use_build  # noqa: E402
+from viewers import ROOT, children, ensure_nginx, loadavg, run_load, use_build  # noqa: E402
 
 STREAM = "cam1"
 STATUSES = ("HIT", "MISS", "EXPIRED", "UPDATING", "STALE", "REVALIDATED", "BYPASS", "-")
@@ -230,15 +230,8 @@ class CacheNginx:
 
 def live_feed(srt_port):
     """Live 320x240 25 fps H.264, 1 s GOPs, into mirrord's SRT port."""
-    from mirrortest import Process
-    return Process(
-        ["gst-launch-1.0", "-q",
-         "videotestsrc", "is-live=true", "pattern=ball", "!",
-         "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
-         "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "bframes=0", "!",
-         "h264parse", "config-interval=-1", "!", "mpegtsmux", "alignment=7", "!",
-         "srtsink", f"uri=srt://127.0.0.1:{srt_port}?streamid={STREAM}", "latency=120"],
-        log_name="cdn-feed")
+    from mirrortest import video_feed
+    return video_feed(srt_port, STREAM, log_name="cdn-feed")
 
 
 def wait_hinted(m, feed):
@@ -316,17 +309,7 @@ class PartCounter(threading.Thread):
 
 
 def run_loader(loader, url, viewers, args, server_pids=()):
-    argv = [loader, "--http1", "--json", "-q", "--viewers", str(viewers), "--url", url,
-            "--seconds", str(args.seconds), "--warmup", str(args.warmup),
-            "--ramp-per-s", str(args.ramp)]
-    for pid in server_pids:
-        argv += ["--server-pid", str(pid)]
-    limit = viewers / args.ramp + args.warmup + args.seconds + 90
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=limit,
-                       stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: exit {r.returncode}\n{r.stderr[-2000:]}")
-    return json.loads(r.stdout)
+    return run_load(loader, url, viewers, args, extra=("--http1",), server_pids=server_pids)
 
 
 def kind_of(uri):
