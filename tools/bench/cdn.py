@@ -55,7 +55,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -67,7 +66,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchproc import cpu_seconds  # noqa: E402
-from viewers import ROOT, children, ensure_nginx, loadavg, run_load, use_build  # noqa: E402
+from viewers import ROOT, Nginx, children, ensure_nginx, loadavg, run_load, use_build  # noqa: E402
 
 STREAM = "cam1"
 STATUSES = ("HIT", "MISS", "EXPIRED", "UPDATING", "STALE", "REVALIDATED", "BYPASS", "-")
@@ -148,9 +147,9 @@ http {{
 """
 
 
-class CacheNginx:
+class CacheNginx(Nginx):
     """nginx as a caching reverse proxy on a free loopback port, with its own
-    prefix in a temp dir; stopped by PID."""
+    prefix in a temp dir; stopped by PID (Nginx.stop)."""
 
     def __init__(self, binary, port, origin_port, workers=1, lock=True):
         self.dir = tempfile.mkdtemp(prefix="mirror-bench-cdn-")
@@ -217,15 +216,6 @@ class CacheNginx:
                 pass
         return out
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)  # graceful: workers finish, then exit
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def live_feed(srt_port):
