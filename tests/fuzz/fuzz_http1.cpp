@@ -66,12 +66,14 @@ LLVMFuzzerInitialize (int *, char ***)
   g_log_set_always_fatal (GLogLevelFlags (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR));
   server = new mirror::fuzz::Origin ([] (mirror::OriginHandler &handler,
                                          GMainContext *context) -> uint16_t {
-    static std::unique_ptr<mirror::TcpFrontend> frontend;
+    // Never destroyed (see fuzz_origin.h's quic_origin): its thread serves
+    // until the process is gone.
+    static mirror::TcpFrontend *frontend = nullptr;
     mirror::TcpFrontend::Limits limits;
     limits.max_header_bytes = 4096;
     limits.header_timeout_ms = 2000;
     limits.idle_timeout_ms = 2000;
-    frontend = std::make_unique<mirror::TcpFrontend> (handler, context, limits);
+    frontend = new mirror::TcpFrontend (handler, context, limits);
     std::string error;
     return frontend->listen ("127.0.0.1", 0, false, &error) ? frontend->port () : 0;
   });
