@@ -33,13 +33,6 @@ ClusterDirectory::owners () const
   return owners_;
 }
 
-size_t
-ClusterDirectory::size () const
-{
-  std::lock_guard lock (mutex_);
-  return owners_->size ();
-}
-
 std::string
 join_public_url (const std::string &base, const std::string &path, const std::string &query)
 {

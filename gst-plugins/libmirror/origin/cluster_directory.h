@@ -27,7 +27,6 @@ class ClusterDirectory {
   void replace (Owners owners);
   // Any thread; never blocks on anything but the swap above.
   std::optional<Owner> find (const std::string &stream_id) const;
-  size_t size () const;
   // Any thread: the picture as it is now (shared, never changed).
   std::shared_ptr<const Owners> owners () const;
 
