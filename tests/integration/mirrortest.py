@@ -119,10 +119,10 @@ def log_on_failure(process, name="mirrord", tail=8000):
 
 
 def http(port, method, path, body=None, token=None, headers=None, raw_body=None, timeout=20,
-         raw=False):
-    """One request to 127.0.0.1:port. Returns (status, headers, parsed JSON or text);
+         raw=False, host="127.0.0.1"):
+    """One request to host:port. Returns (status, headers, parsed JSON or text);
     raw=True: the body as bytes, unparsed."""
-    conn = httplib.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn = httplib.HTTPConnection(host, port, timeout=timeout)
     hdrs = dict(headers or {})
     data = None
     if raw_body is not None:
@@ -149,10 +149,10 @@ def http(port, method, path, body=None, token=None, headers=None, raw_body=None,
         conn.close()
 
 
-def https(port, method, path, body=None, headers=None, timeout=20):
-    """One HTTPS request to 127.0.0.1:port, certificate not checked (the
+def https(port, method, path, body=None, headers=None, timeout=20, host="127.0.0.1"):
+    """One HTTPS request to host:port, certificate not checked (the
     Origin's is self-signed). Returns (status, lower-case headers, bytes)."""
-    conn = httplib.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+    conn = httplib.HTTPSConnection(host, port, timeout=timeout,
                                    context=ssl._create_unverified_context())
     try:
         conn.request(method, path, body=body, headers=dict(headers or {}))
@@ -236,21 +236,23 @@ class Process:
 
 
 class Redis(Process):
-    """A real redis-server on a free loopback port, in its own temp dir."""
+    """A real redis-server on a free port of host (loopback unless told),
+    in its own temp dir."""
 
-    def __init__(self, port=None, password=None):
+    def __init__(self, port=None, password=None, host="127.0.0.1"):
+        self.host = host
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="mirror-redis-")
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+        argv = ["redis-server", "--port", str(self.port), "--bind", host,
                 "--save", "", "--appendonly", "no", "--dir", self.dir]
         if password:
             argv += ["--requirepass", password]
         super().__init__(argv, log_name="redis")
         self.password = password
-        wait_for(self.ping, f"redis-server on port {self.port}")
+        wait_for(self.ping, f"redis-server on {host}:{self.port}")
 
     def ping(self):
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+        with socket.create_connection((self.host, self.port), timeout=2) as s:
             if self.password:
                 s.sendall(f"AUTH {self.password}\r\n".encode())
                 s.recv(64)
@@ -259,7 +261,7 @@ class Redis(Process):
 
     def command(self, *args):
         """One command through redis-cli; returns its output lines."""
-        argv = ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port)]
+        argv = ["redis-cli", "-h", self.host, "-p", str(self.port)]
         if self.password:
             argv += ["--no-auth-warning", "-a", self.password]
         r = subprocess.run(argv + [str(a) for a in args], capture_output=True, text=True, timeout=10)
@@ -267,9 +269,14 @@ class Redis(Process):
 
 
 class Mirrord(Process):
-    """A real mirrord on free ports, with its own state dir, config by env."""
+    """A real mirrord on free ports, with its own state dir, config by env.
+    host: the address it binds (its admin API and Origin, which http(),
+    origin() and wait_ready() then ask); prefix: argv run before mirrord's,
+    one that execs it (["ip", "netns", "exec", NS]), so that its PID is
+    mirrord's."""
 
-    def __init__(self, env=None, config=None, args=None, wait_ready=True):
+    def __init__(self, env=None, config=None, args=None, wait_ready=True, host="127.0.0.1",
+                 prefix=()):
         # Each probe lets its port go, so two probes can return the same
         # port: mirrord refuses a config that gives one port two jobs.
         taken = set()
@@ -283,6 +290,7 @@ class Mirrord(Process):
                     return port
             raise RuntimeError("no distinct free ports")
 
+        self.host = host
         self.admin_port = pick(free_port)
         self.state_dir = tempfile.mkdtemp(prefix="mirror-state-")
         full_env = dict(os.environ)
@@ -290,8 +298,8 @@ class Mirrord(Process):
         full_env.pop("DBUS_SESSION_BUS_ADDRESS", None)
         full_env.update({
             "MIRROR_SERVER_ADMIN_PORT": str(self.admin_port),
-            "MIRROR_SERVER_ADMIN_BIND_ADDRESS": "127.0.0.1",
-            "MIRROR_SERVER_BIND_ADDRESS": "127.0.0.1",
+            "MIRROR_SERVER_ADMIN_BIND_ADDRESS": host,
+            "MIRROR_SERVER_BIND_ADDRESS": host,
             "MIRROR_SERVER_HTTP_PORT": str(pick(free_port)),
             "MIRROR_SERVER_HTTP3_PORT": str(pick(free_port_pair)),
             "MIRROR_INGESTION_SRT_PORT": str(pick(lambda: free_port(socket.SOCK_DGRAM))),
@@ -307,7 +315,7 @@ class Mirrord(Process):
         self.https_port = int(full_env["MIRROR_SERVER_HTTP3_PORT"])
         self.srt_port = int(full_env["MIRROR_INGESTION_SRT_PORT"])
         self.rtp_port = int(full_env["MIRROR_INGESTION_RTP_PORT"])
-        argv = [MIRRORD]
+        argv = list(prefix) + [MIRRORD]
         if config is not None:
             path = os.path.join(self.state_dir, "mirror.yaml")
             with open(path, "w") as f:
@@ -328,17 +336,17 @@ class Mirrord(Process):
                 raise AssertionError(f"mirrord exited with {self.proc.returncode}:\n{self.output()}")
             status, _, _ = self.http("GET", "/health", timeout=2)
             return status in (200, 503)
-        wait_for(ready, f"mirrord admin API on port {self.admin_port}")
+        wait_for(ready, f"mirrord admin API on {self.host}:{self.admin_port}")
 
     def http(self, method, path, body=None, **kw):
-        return http(self.admin_port, method, path, body=body, **kw)
+        return http(self.admin_port, method, path, body=body, host=self.host, **kw)
 
     def origin(self, method, path, tls=False, **kw):
         """One request to the Origin: plain HTTP/1.1, or HTTPS (self-signed,
         unverified). Returns (status, lower-case headers, body bytes)."""
         if tls:
-            return https(self.https_port, method, path, **kw)
-        return http(self.http_port, method, path, raw=True, **kw)
+            return https(self.https_port, method, path, host=self.host, **kw)
+        return http(self.http_port, method, path, raw=True, host=self.host, **kw)
 
     def stop(self, sig=signal.SIGTERM, timeout=DEADLINE_S):
         try:
