@@ -247,6 +247,10 @@ class Redis(Process):
                 "--save", "", "--appendonly", "no", "--dir", self.dir]
         if password:
             argv += ["--requirepass", password]
+        if not host.startswith("127."):
+            # Off loopback without a password, protected mode refuses
+            # every client (the test's own network: its nodes are clients).
+            argv += ["--protected-mode", "no"]
         super().__init__(argv, log_name="redis")
         self.password = password
         wait_for(self.ping, f"redis-server on {host}:{self.port}")
