@@ -80,6 +80,9 @@ numbering_for (const std::string &id, const StreamConfig &config)
     n.first_discontinuity_sequence = g_ascii_strtoull (text, nullptr, 10);
     g_free (text);
   }
+  if (config.shared_timeline)
+    n.first_discontinuity_sequence = std::max (
+        n.first_discontinuity_sequence, config.shared_timeline->next_discontinuity_sequence (id));
   return n;
 }
 
@@ -307,14 +310,18 @@ void
 StreamStore::record_discontinuities (uint64_t next)
 {
   // Only when a discontinuity was added (rare: a reconnect, a restart, a
-  // new init), written whole or not at all. Without a directory, called for
+  // new init), written whole or not at all. Without a ledger, called for
   // every part, it takes no lock.
-  if (config_.numbering_dir.empty ())
+  if (config_.numbering_dir.empty () && !config_.shared_timeline)
     return;
   std::lock_guard<std::mutex> lock (ledger_mutex_);
   if (next <= ledger_)
     return;
   ledger_ = next;
+  if (config_.shared_timeline)
+    config_.shared_timeline->record (id_, next);
+  if (config_.numbering_dir.empty ())
+    return;
   g_mkdir_with_parents (config_.numbering_dir.c_str (), 0700);
   const std::string text = std::to_string (next) + "\n";
   GError *error = nullptr;

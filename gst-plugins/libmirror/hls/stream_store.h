@@ -26,6 +26,19 @@
 
 namespace mirror {
 
+// Where a stream's timeline is kept beyond this node (mirrord: the
+// cluster's registry): a store starts past the discontinuity sequence it
+// holds and tells it each one the store reaches, so that the next node to
+// take the stream on starts past those too.
+class TimelineLedger {
+ public:
+  virtual ~TimelineLedger () = default;
+  // The next discontinuity sequence number stream id may use; 0: none known.
+  virtual uint64_t next_discontinuity_sequence (const std::string &id) = 0;
+  // Called on a publishing thread, only when the number grew: must not block.
+  virtual void record (const std::string &id, uint64_t next) = 0;
+};
+
 struct StreamConfig {
   int64_t part_target_ns = 100000000;             // packaging.part_duration
   int64_t segment_target_ns = 500000000;          // packaging.segment_duration
@@ -43,6 +56,9 @@ struct StreamConfig {
   // restart starts past every discontinuity the old one announced (players
   // tell timelines apart by it); empty: starts at 0.
   std::string numbering_dir;
+  // The cluster-wide ledger beside numbering_dir (the higher of the two
+  // wins); none: this node's alone.
+  std::shared_ptr<TimelineLedger> shared_timeline;
   // The DVR recorder each completed segment goes to; none: not recorded.
   std::shared_ptr<Recorder> recorder;
 };

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "registry/memory_registry.h"
 
+#include <algorithm>
+
 #include <glib.h>
 
 namespace mirror {
@@ -32,12 +34,14 @@ MemoryRegistry::register_stream (StreamEntry entry, DoneFn done)
       return;
     }
     entry.node_id = node_id ();
-    // Ids come and go: forget the epochs of those long gone (a later
-    // registration starts again at 1; one node's timelines are told apart
-    // by their clock numbering anyway).
-    if (epochs_.size () >= kEpochsKept)
-      std::erase_if (epochs_, [this] (const auto &e) { return !streams_.count (e.first); });
-    entry.epoch = ++epochs_[entry.id];
+    // Ids come and go: forget the pasts of those long gone (a later
+    // registration starts again at epoch 1; one node's timelines are told
+    // apart by their clock numbering and its numbering ledger anyway).
+    if (pasts_.size () >= kPastsKept)
+      std::erase_if (pasts_, [this] (const auto &e) { return !streams_.count (e.first); });
+    Past &past = pasts_[entry.id];
+    entry.epoch = ++past.epoch;
+    set_claimed_timeline (entry.id, past.timeline);
     stamp_owner (entry);
     entry.created_unix_ms = entry.updated_unix_ms = now_unix_ms ();
     Record &record = streams_[entry.id];
@@ -157,6 +161,15 @@ MemoryRegistry::update_stats (const std::string &id, const StreamStats &stats, u
     record->last_heartbeat_ms = now_monotonic_ms ();
     merge_stats (record->entry.stats, stats, fields);
     record->entry.updated_unix_ms = now_unix_ms ();
+  });
+}
+
+void
+MemoryRegistry::record_timeline (const std::string &id, uint64_t next)
+{
+  run ([this, id, next] {
+    if (find_owned (id, "timeline"))
+      pasts_[id].timeline = std::max (pasts_[id].timeline, next);
   });
 }
 

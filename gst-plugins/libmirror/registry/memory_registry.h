@@ -24,6 +24,7 @@ class MemoryRegistry final : public WorkerRegistry {
   void heartbeat (const std::string &id) override;
   void update_state (const std::string &id, StreamState state, const std::string &message) override;
   void update_stats (const std::string &id, const StreamStats &stats, unsigned fields) override;
+  void record_timeline (const std::string &id, uint64_t next) override;
 
   bool is_connected () const override { return true; }
   bool wait_connected (int64_t) override { return true; }
@@ -42,8 +43,13 @@ class MemoryRegistry final : public WorkerRegistry {
   void sweep ();
 
   std::map<std::string, Record> streams_; // worker thread only; sorted by id
-  std::map<std::string, uint64_t> epochs_; // each id's last epoch, kept after it goes
-  static constexpr size_t kEpochsKept = 10000;
+  // Each id's last epoch and recorded timeline, kept after it goes.
+  struct Past {
+    uint64_t epoch = 0;
+    uint64_t timeline = 0;
+  };
+  std::map<std::string, Past> pasts_;
+  static constexpr size_t kPastsKept = 10000;
   GSource *sweep_timer_ = nullptr;
 };
 

@@ -17,7 +17,8 @@ struct ScriptReply {
   bool valid = false;
   long long code = 0;
   std::string holder;
-  uint64_t epoch = 0; // a claim's: the entry's epoch
+  uint64_t epoch = 0;    // a claim's: the entry's epoch
+  uint64_t timeline = 0; // a claim's: the timeline stored before it
   std::string error;
 };
 
@@ -40,6 +41,8 @@ parse_script_reply (const redisReply *reply)
     out.holder = text_of (reply->element[1]);
     if (reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_INTEGER)
       out.epoch = static_cast<uint64_t> (std::max<long long> (0, reply->element[2]->integer));
+    if (reply->elements >= 4 && reply->element[3]->type == REDIS_REPLY_INTEGER)
+      out.timeline = static_cast<uint64_t> (std::max<long long> (0, reply->element[3]->integer));
   } else {
     out.error = "unexpected reply of type " + std::to_string (reply->type);
   }
@@ -119,9 +122,10 @@ RedisRegistry::send_claim (const std::string &id)
   uint64_t generation = owned.generation;
   stamp_owner (owned.entry);
   link_.send (
-      { "EVAL", redis_scripts::kClaim, "3", stream_key (id), index_key_, epoch_key (id),
-        node_id (), to_json (owned.entry), std::to_string (ttl_ms), id,
-        std::to_string (owned.entry.epoch), std::to_string (kEpochTtlMs) },
+      { "EVAL", redis_scripts::kClaim, "4", stream_key (id), index_key_, epoch_key (id),
+        timeline_key (id), node_id (), to_json (owned.entry), std::to_string (ttl_ms), id,
+        std::to_string (owned.entry.epoch), std::to_string (kEpochTtlMs),
+        std::to_string (owned.timeline) },
       [this, id, generation] (redisReply *reply) { on_claim_reply (id, generation, reply); });
 }
 
@@ -158,6 +162,7 @@ RedisRegistry::on_claim_reply (const std::string &id, uint64_t generation, redis
     owned.entry.epoch = result.epoch;
   if (!owned.claimed) {
     owned.claimed = true;
+    set_claimed_timeline (id, result.timeline);
     complete (std::move (owned.register_done), {});
     owned.register_done = nullptr;
     emit (RegistryEvent::Kind::kAdded, owned.entry);
@@ -212,7 +217,7 @@ RedisRegistry::unregister_stream (const std::string &id, DoneFn done)
                 { RegistryErrc::kNotFound,
                   "stream '" + id + "' was unregistered before its registration completed" });
     if (link_.ready ()) {
-      send_release (id, std::move (done), true);
+      send_release (id, std::move (done), true, owned.timeline);
     } else {
       tombstones_.insert (id);
       complete (std::move (done), {});
@@ -221,10 +226,12 @@ RedisRegistry::unregister_stream (const std::string &id, DoneFn done)
 }
 
 void
-RedisRegistry::send_release (const std::string &id, DoneFn done, bool owned_here)
+RedisRegistry::send_release (const std::string &id, DoneFn done, bool owned_here,
+                             uint64_t timeline)
 {
   link_.send (
-      { "EVAL", redis_scripts::kRelease, "2", stream_key (id), index_key_, node_id (), id },
+      { "EVAL", redis_scripts::kRelease, "3", stream_key (id), index_key_, timeline_key (id),
+        node_id (), id, std::to_string (timeline), std::to_string (kEpochTtlMs) },
       [this, id, done = std::move (done), owned_here] (redisReply *reply) mutable {
         if (!reply) {
           if (!owned_here) {
@@ -482,6 +489,18 @@ RedisRegistry::update_stats (const std::string &id, const StreamStats &stats, un
     owned->last_heartbeat_ms = now_monotonic_ms ();
     merge_stats (owned->entry.stats, stats, fields);
     owned->entry.updated_unix_ms = now_unix_ms ();
+    write (*owned);
+  });
+}
+
+void
+RedisRegistry::record_timeline (const std::string &id, uint64_t next)
+{
+  run ([this, id, next] {
+    Owned *owned = find_owned (id, "timeline");
+    if (!owned || next <= owned->timeline)
+      return;
+    owned->timeline = next;
     write (*owned);
   });
 }

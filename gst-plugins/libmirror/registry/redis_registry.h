@@ -58,6 +58,7 @@ class RedisRegistry final : public WorkerRegistry {
   void heartbeat (const std::string &id) override;
   void update_state (const std::string &id, StreamState state, const std::string &message) override;
   void update_stats (const std::string &id, const StreamStats &stats, unsigned fields) override;
+  void record_timeline (const std::string &id, uint64_t next) override;
 
   bool is_connected () const override { return link_.connected (); }
   bool wait_connected (int64_t timeout_ms) override { return link_.wait_connected (timeout_ms); }
@@ -67,6 +68,7 @@ class RedisRegistry final : public WorkerRegistry {
   // A stream this node owns, or is registering.
   struct Owned {
     StreamEntry entry;                // latest, what Redis gets on the next write
+    uint64_t timeline = 0;            // what record_timeline said last
     int64_t last_heartbeat_ms = 0;    // monotonic
     uint64_t generation = 0;          // tells replies for an earlier registration apart
     bool claimed = false;             // Redis accepted it at least once
@@ -82,6 +84,8 @@ class RedisRegistry final : public WorkerRegistry {
   // on from it) by a week after the last write.
   std::string epoch_key (const std::string &id) const { return prefix_ + "epoch:" + id; }
   static constexpr int64_t kEpochTtlMs = 7LL * 24 * 3600 * 1000;
+  // Its timeline (StreamRegistry::record_timeline), kept as long.
+  std::string timeline_key (const std::string &id) const { return prefix_ + "timeline:" + id; }
   RegistryStatus unreachable (const std::string &what) const;
 
   // Worker thread only, below.
@@ -90,7 +94,7 @@ class RedisRegistry final : public WorkerRegistry {
   void send_claim (const std::string &id);
   void on_claim_reply (const std::string &id, uint64_t generation, redisReply *reply);
   void give_up (OwnedMap::iterator it, const std::string &holder);
-  void send_release (const std::string &id, DoneFn done, bool owned_here);
+  void send_release (const std::string &id, DoneFn done, bool owned_here, uint64_t timeline = 0);
   void prune (const std::vector<std::string> &ids);
   StreamEntry freshest (StreamEntry stored) const;
   void answer_locally (const std::string &id, GetFn done);

@@ -159,6 +159,19 @@ class StreamRegistry {
   // its next write (a heartbeat at the latest).
   virtual void set_node_info (const NodeInfo &info) = 0;
 
+  // A stream's timeline, kept cluster-wide beyond its entry as its epoch is:
+  // the next EXT-X-DISCONTINUITY-SEQUENCE number its playlists may use. The
+  // owner records each one it reaches (fire and forget; never lowered;
+  // ignored unless this node owns id), and a node that takes the stream on
+  // reads it with its claim, so that its timeline starts past every
+  // discontinuity an earlier owner announced: a player that followed the
+  // stream from one node to the next sees a new discontinuity, never two
+  // ownerships as one timeline.
+  virtual void record_timeline (const std::string &id, uint64_t next) = 0;
+  // What the claim that registered id on this node read (0: nothing, or id
+  // is not registered here). Any thread; set before register_stream's done
+  // runs, forgotten when the entry goes.
+  virtual uint64_t claimed_timeline (const std::string &id) const = 0;
   // Whether the backend is reachable now (always true for memory).
   virtual bool is_connected () const = 0;
   // Blocks the calling thread until connected or timeout; for start-up only.

@@ -111,9 +111,28 @@ WorkerRegistry::complete (ListFn done, RegistryStatus status, std::vector<Stream
     });
 }
 
+uint64_t
+WorkerRegistry::claimed_timeline (const std::string &id) const
+{
+  std::lock_guard<std::mutex> lock (timelines_mutex_);
+  auto it = claimed_timelines_.find (id);
+  return it == claimed_timelines_.end () ? 0 : it->second;
+}
+
+void
+WorkerRegistry::set_claimed_timeline (const std::string &id, uint64_t next)
+{
+  std::lock_guard<std::mutex> lock (timelines_mutex_);
+  claimed_timelines_[id] = next;
+}
+
 void
 WorkerRegistry::emit (RegistryEvent::Kind kind, const StreamEntry &entry)
 {
+  if (kind == RegistryEvent::Kind::kRemoved || kind == RegistryEvent::Kind::kExpired) {
+    std::lock_guard<std::mutex> lock (timelines_mutex_);
+    claimed_timelines_.erase (entry.id);
+  }
   // The task holds the watch list, not this registry: a watch may drop the
   // last reference to the registry while later watches are still to be told.
   run ([watches = watches_, event = RegistryEvent{ kind, entry }] { watches->notify (event); });

@@ -6,7 +6,9 @@
 // the registry or even drop the last reference to it).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +27,7 @@ class WorkerRegistry : public StreamRegistry {
   void remove_watch (unsigned watch_id) override;
   const std::string &node_id () const override { return node_id_; }
   void set_node_info (const NodeInfo &info) override;
+  uint64_t claimed_timeline (const std::string &id) const override;
 
  protected:
   WorkerRegistry (std::string node_id, int64_t heartbeat_timeout_ms, const char *thread_name);
@@ -42,6 +45,9 @@ class WorkerRegistry : public StreamRegistry {
   // entry this node owns.
   const NodeInfo &node_info () const { return node_info_; }
   void stamp_owner (StreamEntry &entry) const;
+  // What a claim of id read for claimed_timeline (before its done is
+  // queued); emit forgets it when the entry is removed or expires.
+  void set_claimed_timeline (const std::string &id, uint64_t next);
 
   // Queue the user's callback with its result (empty callbacks are skipped).
   void complete (DoneFn done, RegistryStatus status);
@@ -66,6 +72,8 @@ class WorkerRegistry : public StreamRegistry {
  private:
   std::string node_id_;
   NodeInfo node_info_;
+  mutable std::mutex timelines_mutex_;
+  std::map<std::string, uint64_t> claimed_timelines_;
   int64_t heartbeat_timeout_ms_;
   std::shared_ptr<WatchList> watches_;
   WorkerThread worker_;

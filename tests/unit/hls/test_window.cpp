@@ -2,6 +2,9 @@
 // The sliding window: what is listed, what is still fetchable, what is gone.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
+
 #include <glib/gstdio.h>
 
 #include "hls/media_store.h"
@@ -173,6 +176,66 @@ TEST (Window, AStoreOpenedAgainStartsPastEveryOldDiscontinuity)
   g_remove (ledger);
   g_rmdir (dir);
   g_free (dir);
+}
+
+// A ledger shared by the cluster (mirrord: the registry's timeline) that
+// one process holds for the test.
+class TestLedger final : public TimelineLedger {
+ public:
+  uint64_t next_discontinuity_sequence (const std::string &id) override
+  {
+    std::lock_guard<std::mutex> lock (mutex);
+    return next[id];
+  }
+  void record (const std::string &id, uint64_t n) override
+  {
+    std::lock_guard<std::mutex> lock (mutex);
+    EXPECT_GT (n, next[id]) << "told only when it grows";
+    next[id] = n;
+    ++records;
+  }
+  std::mutex mutex;
+  std::map<std::string, uint64_t> next;
+  int records = 0;
+};
+
+// The stream moves to another node, which has no numbering_dir of the old
+// one's: the cluster's ledger still starts it past every discontinuity the
+// old owner announced, and hears of each new one.
+TEST (Window, AStoreOnTheNextNodeStartsPastTheClustersTimeline)
+{
+  auto ledger = std::make_shared<TestLedger> ();
+  StreamConfig config = default_config ();
+  config.numbering_clock_ns = kStartWallclock;
+  config.shared_timeline = ledger;
+  auto timeline = [] (const std::string &text) {
+    return tag_number (text, "#EXT-X-DISCONTINUITY-SEQUENCE:")
+           + count_line (text, "#EXT-X-DISCONTINUITY");
+  };
+  uint64_t old_last = 0;
+  {
+    StreamStore owner ("cam", config);
+    ASSERT_TRUE (add_video (owner));
+    Feed feed (owner, "video");
+    feed.segments (2);
+    owner.mark_discontinuity ("video");
+    feed.segments (2);
+    feed.next_segment_part ();
+    old_last = timeline (*owner.media_playlist ("video", false));
+    EXPECT_EQ (old_last, 2u);
+    EXPECT_EQ (ledger->next["cam"], 2u);
+    EXPECT_EQ (ledger->records, 2);
+  }
+  StreamStore next_owner ("cam", config);
+  ASSERT_TRUE (add_video (next_owner));
+  Feed feed (next_owner, "video");
+  feed.segment ();
+  feed.next_segment_part ();
+  const std::string text = *next_owner.media_playlist ("video", false);
+  EXPECT_EQ (tag_number (text, "#EXT-X-DISCONTINUITY-SEQUENCE:"), old_last);
+  EXPECT_EQ (timeline (text), old_last + 1) << text;
+  EXPECT_EQ (ledger->next["cam"], old_last + 1);
+  EXPECT_TRUE (ll_hls_violations (text).empty ()) << ll_hls_violations (text)[0];
 }
 
 TEST (MediaStore, StreamsByIdAndRemoval)

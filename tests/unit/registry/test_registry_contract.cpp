@@ -194,6 +194,27 @@ TYPED_TEST (RegistryContract, EntriesNameTheOwnerItsLoadAndAnEpochPerOwnership)
   EXPECT_EQ (all[0].owner_url, "https://node-a.example:8443");
 }
 
+// A stream's timeline outlives its entry: the next ownership's claim reads
+// what the last one recorded, so its playlists start past it.
+TYPED_TEST (RegistryContract, TheNextOwnershipReadsTheTimelineTheLastOneRecorded)
+{
+  auto registry = this->make ();
+  ASSERT_TRUE (registry);
+  ASSERT_TRUE (register_sync (*registry, "tl").status.ok ());
+  EXPECT_EQ (registry->claimed_timeline ("tl"), 0u) << "a first ownership has no past";
+  registry->record_timeline ("tl", 3);
+  registry->record_timeline ("tl", 7);
+  registry->record_timeline ("tl", 5); // never lowered
+  registry->record_timeline ("elsewhere", 99); // not ours: ignored
+  ASSERT_TRUE (unregister_sync (*registry, "tl").status.ok ());
+  EXPECT_EQ (registry->claimed_timeline ("tl"), 0u) << "forgotten with the entry";
+
+  ASSERT_TRUE (register_sync (*registry, "tl").status.ok ());
+  EXPECT_EQ (registry->claimed_timeline ("tl"), 7u);
+  ASSERT_TRUE (register_sync (*registry, "elsewhere").status.ok ());
+  EXPECT_EQ (registry->claimed_timeline ("elsewhere"), 0u);
+}
+
 TYPED_TEST (RegistryContract, StateAndStatsUpdatesAreVisible)
 {
   auto registry = this->make ();
