@@ -318,6 +318,7 @@ Daemon::start (std::string *error, int *exit_code)
   origin_config.stream_defaults.part_target_ns = config_.packaging.part_duration_ms * 1000000;
   origin_config.stream_defaults.segment_target_ns = config_.packaging.segment_duration_ms * 1000000;
   origin_config.stream_defaults.playlist_length_ns = config_.packaging.playlist_length_ms * 1000000;
+  origin_config.stream_defaults.shared_timeline = std::make_shared<RegistryTimeline> (registry_);
   if (config_.storage.dvr.enabled) {
     RecorderOptions recording;
     recording.dir = (config_.storage.local.cache_dir.empty () ? default_state_dir ()

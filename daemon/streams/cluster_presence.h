@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "hls/stream_store.h"
 #include "origin/cluster_directory.h"
 #include "registry/stream_registry.h"
 
@@ -22,6 +23,30 @@ class Origin;
 namespace mirror::daemon {
 
 class StreamManager;
+
+// The streams' timelines kept in the registry (StreamRegistry::
+// record_timeline), for the Origin's stores: a node that takes a stream on
+// starts its playlists past every discontinuity an earlier owner announced.
+// It holds the registry weakly: stores may outlive it at shutdown.
+class RegistryTimeline final : public TimelineLedger {
+ public:
+  explicit RegistryTimeline (std::weak_ptr<StreamRegistry> registry)
+      : registry_ (std::move (registry))
+  {}
+  uint64_t next_discontinuity_sequence (const std::string &id) override
+  {
+    auto registry = registry_.lock ();
+    return registry ? registry->claimed_timeline (id) : 0;
+  }
+  void record (const std::string &id, uint64_t next) override
+  {
+    if (auto registry = registry_.lock ())
+      registry->record_timeline (id, next);
+  }
+
+ private:
+  std::weak_ptr<StreamRegistry> registry_;
+};
 
 class ClusterPresence {
  public:
