@@ -68,6 +68,8 @@ ClusterPresence::tick ()
 {
   NodeInfo info;
   info.public_url = public_url_;
+  if (origin_)
+    info.tls_pin = origin_->identity ().spki_pin;
   info.load.streams = uint32_t (streams_.local_count ());
   uint32_t viewers = 0;
   if (origin_)
@@ -92,7 +94,8 @@ ClusterPresence::tick ()
     ClusterDirectory::Owners owners;
     for (const StreamEntry &e : entries)
       if (e.node_id != self)
-        owners.emplace (e.id, ClusterDirectory::Owner{ e.node_id, e.owner_url, e.epoch });
+        owners.emplace (e.id,
+                        ClusterDirectory::Owner{ e.node_id, e.owner_url, e.epoch, e.owner_tls_pin });
     directory->replace (std::move (owners));
   });
 }

@@ -14,7 +14,7 @@ import urllib.request
 
 import llhls
 
-from mirrortest import Mirrord, Redis, free_port, http, video_feed, wait_for
+from mirrortest import Mirrord, Redis, free_port, free_port_pair, http, video_feed, wait_for
 
 
 def log(msg):
@@ -190,6 +190,28 @@ class Cluster(unittest.TestCase):
         self.assertLessEqual(went_up, 4)
         # A player through the relay: ffprobe reads r's video from node 3.
         self.assertIn("h264", probed_codecs(f"http://127.0.0.1:{relay.http_port}/live/r/index.m3u8"))
+
+    def test_a_relay_trusts_its_owners_self_signed_certificate(self):
+        """An owner whose public URL is HTTPS on its own self-signed
+        certificate: the relaying node trusts it by the SPKI pin the owner
+        announces in its entries, and by nothing else."""
+        port = free_port_pair()
+        owner = Mirrord(env=dict(self.env, MIRROR_SERVER_HTTP3_PORT=str(port),
+                                 MIRROR_SERVER_PUBLIC_URL=f"https://127.0.0.1:{port}"))
+        self.extra.append(owner)
+        relay = self.node(self.env, MIRROR_SERVER_CLUSTER_PLAYBACK="relay")
+        self.extra.append(relay)
+        self.feeds.append(video_feed(owner.srt_port, "tls"))
+        path = "/live/tls/index.m3u8"
+        wait_for(lambda: owner.origin("GET", path)[0] == 200, "tls's playlist on its owner",
+                 deadline_s=60)
+        _, _, doc = wait_for(lambda: (r := relay.http("GET", "/api/v1/streams/tls"))[0] == 200
+                             and r[2].get("owner_tls_pin") and r, "the owner's pin in its entry")
+        self.assertEqual(len(doc["owner_tls_pin"]), 44)
+        status, _, body = wait_for(lambda: (r := relay.origin("GET", path))[0] == 200 and r,
+                                   "the relaying node answering for tls over HTTPS")
+        self.assertEqual(body, owner.origin("GET", path, tls=True)[2])
+        self.assertIn("h264", probed_codecs(f"http://127.0.0.1:{relay.http_port}{path}"))
 
     def test_redis_restart_reregisters_within_5s(self):
         self.m1.create_testsrc("a")

@@ -60,6 +60,8 @@ add_stream_members (JsonBuilder *b, const StreamView &view)
   // of the stream's ownerships this is.
   json_builder_set_member_name (b, "owner_url");
   json_builder_add_string_value (b, e.owner_url.c_str ());
+  json_builder_set_member_name (b, "owner_tls_pin");
+  json_builder_add_string_value (b, e.owner_tls_pin.c_str ());
   json_builder_set_member_name (b, "epoch");
   json_builder_add_int_value (b, (gint64)e.epoch);
   json_builder_set_member_name (b, "owner_load");

@@ -20,6 +20,7 @@ class ClusterDirectory {
     std::string node_id;
     std::string url; // the owner's server.public_url; "" when it has none
     uint64_t epoch = 0;
+    std::string tls_pin; // its certificate's SPKI pin (a relay trusts it); "" none
   };
   using Owners = std::map<std::string, Owner>; // by stream id
 

@@ -319,7 +319,8 @@ OriginHandler::relay_to_owner (const std::string &id, const OriginRequest &reque
   ++stats_.relayed;
   const std::string url = join_public_url (owner->url, request.path, request.query);
   const uint64_t ticket = relay_->fetch (
-      url, context_, [respond, id, node = owner->node_id, alive = alive_] (const RelayAnswer &a) {
+      url, owner->tls_pin, context_,
+      [respond, id, node = owner->node_id, alive = alive_] (const RelayAnswer &a) {
         if (!*alive)
           return;
         if (a.status == 0) {

@@ -11,6 +11,7 @@
 
 #include <libsoup/soup.h>
 
+#include "origin/tls_identity.h"
 #include "util/main_context.h"
 
 namespace mirror {
@@ -100,13 +101,35 @@ struct OriginRelay::Impl {
     g_main_context_unref (w.context);
   }
 
+  // Over HTTPS, the certificate with @pin passes as well as any the system
+  // trusts: the owner's self-signed one, whose pin the directory tells.
+  static void trust_pin (SoupMessage *msg, const std::string &pin)
+  {
+    g_signal_connect_data (
+        msg, "accept-certificate",
+        G_CALLBACK (+[] (SoupMessage *, GTlsCertificate *peer, GTlsCertificateFlags,
+                         gpointer data) -> gboolean {
+          GByteArray *der = nullptr;
+          g_object_get (peer, "certificate", &der, nullptr);
+          if (!der)
+            return FALSE;
+          const bool pinned
+              = spki_pin_of_certificate (der->data, der->len) == *static_cast<std::string *> (data);
+          g_byte_array_unref (der);
+          return pinned;
+        }),
+        new std::string (pin),
+        [] (gpointer data, GClosure *) { delete static_cast<std::string *> (data); },
+        GConnectFlags (0));
+  }
+
   void count (uint64_t OriginRelayStats::*field)
   {
     std::lock_guard lock (stats_mutex);
     ++(stats.*field);
   }
 
-  void start (const std::string &url, Waiter waiter)
+  void start (const std::string &url, const std::string &tls_pin, Waiter waiter)
   {
     count (&OriginRelayStats::requests);
     const int64_t now = g_get_monotonic_time ();
@@ -133,6 +156,8 @@ struct OriginRelay::Impl {
       finish (url, failed);
       return;
     }
+    if (!tls_pin.empty ())
+      trust_pin (msg, tls_pin);
     struct Call {
       Impl *impl;
       std::string url;
@@ -253,7 +278,8 @@ OriginRelay::~OriginRelay ()
 }
 
 uint64_t
-OriginRelay::fetch (const std::string &url, GMainContext *context, Done done)
+OriginRelay::fetch (const std::string &url, const std::string &tls_pin, GMainContext *context,
+                    Done done)
 {
   uint64_t ticket;
   {
@@ -262,10 +288,10 @@ OriginRelay::fetch (const std::string &url, GMainContext *context, Done done)
     impl_->tickets->live.insert (ticket);
   }
   Impl *impl = impl_.get ();
-  invoke_on (impl->context, [impl, url,
+  invoke_on (impl->context, [impl, url, tls_pin,
                              waiter = Impl::Waiter{ ticket, g_main_context_ref (context),
                                                     std::move (done) }] () {
-    impl->start (url, waiter);
+    impl->start (url, tls_pin, waiter);
   });
   return ticket;
 }

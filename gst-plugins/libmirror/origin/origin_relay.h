@@ -54,7 +54,11 @@ class OriginRelay {
 
   // Any thread whose thread-default context is @context: @done runs there,
   // once, later (never inside this call). Returns a ticket for cancel ().
-  uint64_t fetch (const std::string &url, GMainContext *context, Done done);
+  // @tls_pin: over HTTPS, a certificate with this SPKI pin (base64 SHA-256,
+  // TlsIdentity::spki_pin) is trusted as well as any the system trusts
+  // (the owner's self-signed one, as the directory tells it).
+  uint64_t fetch (const std::string &url, const std::string &tls_pin, GMainContext *context,
+                  Done done);
   // The viewer went away: its @done is never called (the fetch goes on for
   // the others, and for the cache).
   void cancel (uint64_t ticket);

@@ -395,6 +395,21 @@ load_or_create_tls_identity (const std::string &cert_file, const std::string &ke
 }
 
 std::string
+spki_pin_of_certificate (const uint8_t *der, size_t size)
+{
+  gnutls_x509_crt_t raw = nullptr;
+  if (gnutls_x509_crt_init (&raw) < 0)
+    return "";
+  X509Crt crt (raw);
+  const gnutls_datum_t datum{ const_cast<unsigned char *> (der), unsigned (size) };
+  std::string spki;
+  if (gnutls_x509_crt_import (crt.get (), &datum, GNUTLS_X509_FMT_DER) < 0
+      || !spki_der_of_cert (crt.get (), &spki))
+    return "";
+  return spki_pin (spki);
+}
+
+std::string
 default_state_dir ()
 {
   if (geteuid () == 0)

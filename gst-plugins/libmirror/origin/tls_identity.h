@@ -33,6 +33,10 @@ std::optional<TlsIdentity> load_or_create_tls_identity (const std::string &cert_
                                                         const std::string &state_dir,
                                                         std::string *error);
 
+// The SPKI pin (as TlsIdentity::spki_pin) of a DER X.509 certificate; ""
+// when it does not parse.
+std::string spki_pin_of_certificate (const uint8_t *der, size_t size);
+
 // The state directory rule of the config's storage.local.cache_dir when it is
 // empty: /var/lib/mirror for root, else $XDG_STATE_HOME/mirror, else
 // $HOME/.local/state/mirror.

@@ -161,6 +161,8 @@ to_json (const StreamEntry &entry)
   json_builder_end_object (b);
 
   add_string (b, "owner_url", entry.owner_url);
+  if (!entry.owner_tls_pin.empty ())
+    add_string (b, "owner_tls_pin", entry.owner_tls_pin);
   add_uint (b, "epoch", entry.epoch);
   json_builder_set_member_name (b, "owner_load");
   json_builder_begin_object (b);
@@ -204,6 +206,7 @@ stream_entry_from_json (std::string_view json)
       || !read_int (obj, "created_unix_ms", &entry.created_unix_ms)
       || !read_int (obj, "updated_unix_ms", &entry.updated_unix_ms)
       || !read_string (obj, "owner_url", &entry.owner_url)
+      || !read_string (obj, "owner_tls_pin", &entry.owner_tls_pin)
       || !read_integral (obj, "epoch", &entry.epoch) || !read_load (obj, &entry.owner_load))
     return std::nullopt;
   auto parsed_state = stream_state_from_string (state);

@@ -79,6 +79,9 @@ struct NodeLoad {
 struct NodeInfo {
   std::string public_url; // where it serves viewers (server.public_url); "" unknown
   NodeLoad load;
+  // The SPKI pin (base64 SHA-256) of its HTTPS certificate: how a node that
+  // relays its streams trusts a self-signed one; "" none.
+  std::string tls_pin;
 };
 
 struct StreamEntry {
@@ -89,6 +92,7 @@ struct StreamEntry {
   // (registers it), counted cluster-wide, so that two ownerships are never
   // one timeline. Set by the registry.
   std::string owner_url;
+  std::string owner_tls_pin; // NodeInfo::tls_pin of the owner
   uint64_t epoch = 0;
   NodeLoad owner_load;
   StreamState state = StreamState::kStarting;

@@ -58,6 +58,7 @@ void
 WorkerRegistry::stamp_owner (StreamEntry &entry) const
 {
   entry.owner_url = node_info_.public_url;
+  entry.owner_tls_pin = node_info_.tls_pin;
   entry.owner_load = node_info_.load;
 }
 

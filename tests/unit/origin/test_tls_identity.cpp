@@ -334,6 +334,25 @@ TEST_F (TlsIdentityTest, GLibTlsAcceptsThePem)
   EXPECT_EQ (g_tls_certificate_get_issuer (cert), nullptr);
 }
 
+// What a relaying node computes from the certificate a peer presents (the
+// DER GLib hands it) is the pin the peer announced.
+TEST_F (TlsIdentityTest, PinOfThePresentedCertificateIsTheAnnouncedOne)
+{
+  std::string error;
+  auto id = load_or_create_tls_identity ("", "", state_dir (), &error);
+  ASSERT_TRUE (id) << error;
+  g_autoptr (GError) gerror = nullptr;
+  g_autoptr (GTlsCertificate) cert
+      = g_tls_certificate_new_from_pem ((id->cert_pem + id->key_pem).c_str (), -1, &gerror);
+  ASSERT_NE (cert, nullptr) << gerror->message;
+  GByteArray *der = nullptr;
+  g_object_get (cert, "certificate", &der, nullptr);
+  ASSERT_NE (der, nullptr);
+  EXPECT_EQ (spki_pin_of_certificate (der->data, der->len), id->spki_pin);
+  EXPECT_EQ (spki_pin_of_certificate (der->data, der->len / 2), "") << "a truncated certificate";
+  g_byte_array_unref (der);
+}
+
 TEST (TlsStateDir, FollowsXdgForUsersAndVarLibForRoot)
 {
   std::string dir = default_state_dir ();

@@ -162,11 +162,12 @@ TYPED_TEST (RegistryContract, EntriesNameTheOwnerItsLoadAndAnEpochPerOwnership)
 {
   auto registry = this->make ();
   ASSERT_TRUE (registry);
-  registry->set_node_info ({ "https://node-a.example:8443", { 3, 40, 0.5 } });
+  registry->set_node_info ({ "https://node-a.example:8443", { 3, 40, 0.5 }, "pin-of-a" });
   ASSERT_TRUE (register_sync (*registry, "dir").status.ok ());
   auto first = get_sync (*registry, "dir").value;
   ASSERT_TRUE (first);
   EXPECT_EQ (first->owner_url, "https://node-a.example:8443");
+  EXPECT_EQ (first->owner_tls_pin, "pin-of-a");
   EXPECT_EQ (first->owner_load.streams, 3u);
   EXPECT_EQ (first->owner_load.viewers, 40u);
   EXPECT_DOUBLE_EQ (first->owner_load.cpu, 0.5);
