@@ -26,10 +26,10 @@ import subprocess
 import sys
 import time
 
-from mirrortest import Mirrord, Process, Redis, free_port, wait_for
+from mirrortest import Mirrord, Redis, free_port, wait_for
 from test_browser import SKIP, Follower, browser_missing
 from test_cluster import ids
-from test_hls import aac_encoder
+from test_hls import srt_feed
 
 STREAM = "failover"
 # From the new owner's first listed part to both players moving again: the
@@ -162,16 +162,7 @@ class Network:
 def feed(host, port, stream_id):
     """test_hls.srt_feed's camera (320x240 25 fps H.264, 1 s GOPs, + AAC),
     calling host."""
-    return Process(
-        ["gst-launch-1.0", "-q",
-         "videotestsrc", "is-live=true", "pattern=ball", "!",
-         "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
-         "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "bframes=0", "!",
-         "h264parse", "config-interval=-1", "!", "mpegtsmux", "name=mux", "alignment=7", "!",
-         "srtsink", f"uri=srt://{host}:{port}?streamid={stream_id}", "latency=120",
-         "audiotestsrc", "is-live=true", "!", "audio/x-raw,rate=48000,channels=2", "!",
-         aac_encoder(), "!", "aacparse", "!", "mux."],
-        log_name="cluster-feed")
+    return srt_feed(port, stream_id, host=host, log_name="cluster-feed")
 
 
 def node(net, i, redis, **more):

@@ -32,19 +32,19 @@ def aac_encoder():
     raise unittest.SkipTest("no AAC encoder in GStreamer (install gstreamer1.0-libav)")
 
 
-def srt_feed(port, stream_id):
+def srt_feed(port, stream_id, host="127.0.0.1", log_name="hls-feed"):
     """Live 320x240 25 fps H.264 (1 s GOPs, 4:2:0 as players want) + AAC into
-    srtsink, like a camera."""
+    srtsink, like a camera, calling host."""
     return Process(
         ["gst-launch-1.0", "-q",
          "videotestsrc", "is-live=true", "pattern=ball", "!",
          "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
          "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "bframes=0", "!",
          "h264parse", "config-interval=-1", "!", "mpegtsmux", "name=mux", "alignment=7", "!",
-         "srtsink", f"uri=srt://127.0.0.1:{port}?streamid={stream_id}", "latency=120",
+         "srtsink", f"uri=srt://{host}:{port}?streamid={stream_id}", "latency=120",
          "audiotestsrc", "is-live=true", "!", "audio/x-raw,rate=48000,channels=2", "!",
          aac_encoder(), "!", "aacparse", "!", "mux."],
-        log_name="hls-feed")
+        log_name=log_name)
 
 
 def log(msg):
