@@ -66,7 +66,7 @@ PartCutter::ticks_to_ns (uint64_t ticks) const
 int64_t
 PartCutter::ns_to_ticks (int64_t ns) const
 {
-  return ns < 0 ? -(int64_t)scale_round ((uint64_t)-ns, timescale_, 1000000000)
+  return ns < 0 ? -(int64_t)scale_round (0 - (uint64_t)ns, timescale_, 1000000000)
                 : (int64_t)scale_round ((uint64_t)ns, timescale_, 1000000000);
 }
 
@@ -131,8 +131,10 @@ PartCutter::wallclock_of (uint64_t ticks, const TimedSample &s)
   if (!s.wallclock_ns)
     return 0;
   const int64_t decode_ns = ticks_to_ns (ticks);
-  return (uint64_t)(wallclock_.offset ((int64_t)s.wallclock_ns, decode_ns) + decode_ns
-                    + (s.pts_ns - s.dts_ns));
+  // In unsigned arithmetic: whatever the stream's timestamps (they may
+  // jump anywhere), the sum wraps, never overflows.
+  return uint64_t (wallclock_.offset ((int64_t)s.wallclock_ns, decode_ns)) + uint64_t (decode_ns)
+         + (uint64_t (s.pts_ns) - uint64_t (s.dts_ns));
 }
 
 void
@@ -145,7 +147,7 @@ PartCutter::add_sample (uint64_t ticks, const TimedSample &s)
   Sample out;
   out.size = s.size;
   out.sync = s.sync;
-  int64_t cto = ns_to_ticks (s.pts_ns - s.dts_ns);
+  int64_t cto = ns_to_ticks (int64_t (uint64_t (s.pts_ns) - uint64_t (s.dts_ns)));
   out.composition_offset = (int32_t)std::clamp<int64_t> (cto, INT32_MIN, INT32_MAX);
   open_->fragment.samples.push_back (out);
   last_ticks_ = ticks;

@@ -2,6 +2,8 @@
 // WallclockMap: PDTs that advance with the media, not with arrival jitter.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "cmaf/wallclock_map.h"
 
 namespace mirror::cmaf::test {
@@ -97,6 +99,23 @@ TEST (WallclockMap, OneSampleHeldUpIsNotAGap)
   for (int i = 11; i < 60; ++i)
     EXPECT_NEAR (m.offset (kEpoch + i * 40 * kMs + 5 * kMs, i * 40 * kMs), kEpoch, 3 * kMs)
         << i; // creeping 1 ms a second
+}
+
+// Decode times from a broken or hostile stream, at the ends of int64_t:
+// the mapping stays defined (the fuzzer found a jump that overflowed the
+// drift), and a sane stream after them is mapped again.
+TEST (WallclockMap, TimestampsAtTheEndsOfTheRangeDoNotOverflow)
+{
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max ();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min ();
+  WallclockMap m;
+  m.offset (kEpoch, kMin);
+  m.offset (kEpoch, kMax);    // a jump of the whole range
+  m.offset (kEpoch, kMin + 1); // and back
+  m.offset (0, kMax);
+  m.offset (kEpoch, -kMax);
+  EXPECT_EQ (m.offset (kEpoch, 0), kEpoch) << "a reset after the garbage";
+  EXPECT_EQ (m.offset (kEpoch + 40 * kMs, 40 * kMs), kEpoch);
 }
 
 } // namespace
