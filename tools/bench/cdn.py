@@ -39,9 +39,10 @@ Known nginx 1.22 behaviour this measures rather than hides:
   * a request waiting on proxy_cache_lock looks at the cache again after
     proxy_cache_lock_timeout or 500 ms, whichever is shorter (a timer, not
     a wake-up), and goes upstream itself, uncached, when the answer is not
-    there yet. With the lock timeout at 2 parts (200 ms, what the config
+    there yet. With the lock timeout at 3 parts (300 ms, what the config
     says) the Origin's blocking answer is there almost always: collapsed
-    viewers lose ~0.1 s, not up to 0.5 s (--lock-timeout 6s shows that).
+    viewers lose ~0.15 s, not up to 0.5 s (--lock-timeout 6s shows that;
+    200ms loses ~0.1 s while the Origin keeps up).
   * Age from the Origin ("0") is passed through unchanged on HITs.
 --no-lock runs with proxy_cache_lock off instead (every held request goes
 upstream; later ones HIT), to see the trade.
@@ -115,12 +116,13 @@ server {{
     # is shorter (nginx polls; nothing wakes it when the answer lands), then
     # takes the cached answer, or goes upstream itself, uncached. The Origin
     # answers a blocking reload within about one part of when it is asked
-    # (the next part is due by then), so two parts (2 x 100 ms) find it
-    # there: waiters lose at most ~0.1 s instead of up to 0.5 s. Shorter
-    # than the part falls through to the Origin (at 100 ms, 17 times more
-    # requests). The one request upstream keeps the lock up to lock_age.
+    # (the next part is due by then), so three parts (3 x 100 ms) find it
+    # there even when the Origin is slow: waiters lose ~0.15 s instead of up
+    # to 0.5 s. Too short, and every waiter goes upstream to an Origin that
+    # is already late (one part, 100 ms: 17 times more requests). The one
+    # request upstream keeps the lock up to lock_age.
     proxy_cache_lock {lock};
-    proxy_cache_lock_timeout {lock_timeout};   # 2 x packaging.part_duration
+    proxy_cache_lock_timeout {lock_timeout};   # 3 x packaging.part_duration
     proxy_cache_lock_age {lock_age};
     proxy_read_timeout 10s;            # > the Origin's longest hold
     # Fallback only, for answers without Cache-Control: the Origin's
@@ -158,7 +160,7 @@ class CacheNginx(Nginx):
     """nginx as a caching reverse proxy on a free loopback port, with its own
     prefix in a temp dir; stopped by PID (Nginx.stop)."""
 
-    def __init__(self, binary, port, origin_port, workers=1, lock=True, lock_timeout="200ms",
+    def __init__(self, binary, port, origin_port, workers=1, lock=True, lock_timeout="300ms",
                  lock_age="5s"):
         self.dir = tempfile.mkdtemp(prefix="mirror-bench-cdn-")
         os.chmod(self.dir, 0o755)  # the workers (nobody) create the cache below
@@ -464,7 +466,7 @@ def main():
                     help="the largest N also run straight against mirrord")
     ap.add_argument("--workers", type=int, default=1, help="nginx's worker_processes")
     ap.add_argument("--no-lock", action="store_true", help="proxy_cache_lock off")
-    ap.add_argument("--lock-timeout", default="200ms", help="proxy_cache_lock_timeout")
+    ap.add_argument("--lock-timeout", default="300ms", help="proxy_cache_lock_timeout")
     args = ap.parse_args()
 
     reg_dir, loader, counts, out = load_setup(args, "cdn")
