@@ -224,6 +224,10 @@ SrtPort::park (int64_t until_ms, std::function<void ()> on_expired)
         to_close.push_back (sock);
       }
     }
+    for (auto &[id, ended] : ended_while_held_) {
+      ended.connection->closing = true; // forgotten by the receive thread
+      ended.connection->consumer.reset ();
+    }
     for (auto &[sock, handshake] : handshakes_)
       to_close.push_back (sock);
     handshakes_.clear ();
@@ -303,14 +307,17 @@ SrtPort::attach (const std::string &stream_id, std::shared_ptr<SrtStreamConsumer
     return false;
   }
   // A held caller: the receive thread announces it and hands over its held
-  // data before anything newer (on the next batch, or within a tick).
-  auto claim = claims_.find (stream_id);
-  if (claim != claims_.end ()) {
-    auto connection = connections_.find (claim->second);
-    if (connection != connections_.end () && !connection->second->closing) {
-      connection->second->consumer = std::move (consumer);
-      ++connection->second->consumer_generation;
-    }
+  // data before anything newer (on the next batch, or within a tick). One
+  // that has ended already is announced with its end (within a tick).
+  Connection *held = live_caller_locked (stream_id);
+  if (!held) {
+    auto ended = ended_while_held_.find (stream_id);
+    if (ended != ended_while_held_.end () && !ended->second.connection->closing)
+      held = ended->second.connection.get ();
+  }
+  if (held) {
+    held->consumer = std::move (consumer);
+    ++held->consumer_generation;
   }
   return true;
 }
@@ -340,6 +347,8 @@ SrtPort::detach (const std::string &stream_id, const SrtStreamConsumer *consumer
     const bool keeping = keep != keep_on_detach_.end () && monotonic_ms () < keep->second;
     if (keep != keep_on_detach_.end ())
       keep_on_detach_.erase (keep);
+    if (auto ended = ended_while_held_.find (stream_id); ended != ended_while_held_.end ())
+      ended->second.connection->consumer.reset (); // not told now, nor later
     auto claim = claims_.find (stream_id);
     if (claim != claims_.end ()) {
       auto connection = connections_.find (claim->second);

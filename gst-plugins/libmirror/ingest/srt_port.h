@@ -139,6 +139,9 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
   void deliver (Connection &c, const uint8_t *data, size_t size);
   void end_callback ();
   void end_connection (Connection &c, const std::string &reason);
+  // Tells the consumers that attached to an id whose caller had already
+  // ended (ended_while_held_), and forgets the expired ones.
+  void deliver_ended_while_held (int64_t now_ms);
   void housekeeping (int64_t now_ms);
   bool on_receive_thread () const;
 
@@ -173,6 +176,21 @@ class SrtPort : public std::enable_shared_from_this<SrtPort> {
   std::map<std::string, SRTSOCKET> superseded_;
   // Stream id -> until when its next detach keeps the caller (keep_caller).
   std::map<std::string, int64_t> keep_on_detach_;
+  // Stream id -> its caller that ended while no consumer was attached: it
+  // left between its handshake and its pipeline's attach (mirrord starts the
+  // pipeline from the held-stream handler, later on another thread), or
+  // while held for a restarted pipeline. The next consumer of the id within
+  // the hold timeout still hears of it (connect, the held data, disconnect),
+  // so that its stream ends as any other would, instead of waiting for a
+  // first caller forever. Entries are added and erased by the receive
+  // thread only (under mu_); attach, detach and park set their fields. The
+  // hold timeout is kHoldTimeoutMs (srt_port_receive.cpp).
+  struct EndedWhileHeld {
+    std::unique_ptr<Connection> connection;
+    std::string reason;
+    int64_t until_ms = 0;
+  };
+  std::map<std::string, EndedWhileHeld> ended_while_held_;
   std::function<void ()> on_parked_expired_;
 
   // The consumer being called on the receive thread, so that detach () can

@@ -277,6 +277,7 @@ SrtPort::end_connection (Connection &c, const std::string &reason)
   // the held data before on_disconnect.
   deliver (c, nullptr, 0);
 
+  const SrtPeer peer = c.peer;
   std::shared_ptr<SrtStreamConsumer> consumer;
   std::unique_ptr<Connection> ended;
   bool detached = false;
@@ -293,13 +294,20 @@ SrtPort::end_connection (Connection &c, const std::string &reason)
     auto it = connections_.find (sock);
     ended = std::move (it->second);
     connections_.erase (it);
+    if (!detached && !consumer) {
+      // Nobody was told of this caller yet: the next consumer of the id is
+      // (or the one that attached since its last batch): connect, held data
+      // and end. An older ended caller of the id is forgotten. In the same
+      // lock, so that an attach () finds it either here or there.
+      const std::string id = peer.stream_id;
+      ended_while_held_[id] = { std::move (ended), reason, monotonic_ms () + kHoldTimeoutMs };
+    }
   }
   if (!detached)
-    g_info ("SRT port %u: stream '%s' from %s ended: %s", port_, ended->peer.stream_id.c_str (),
-            ended->peer.address.c_str (), reason.c_str ());
+    g_info ("SRT port %u: stream '%s' from %s ended: %s", port_, peer.stream_id.c_str (),
+            peer.address.c_str (), reason.c_str ());
   if (consumer) {
-    guarded (port_, ended->peer, "on_disconnect",
-             [&] { consumer->on_disconnect (ended->peer, reason); });
+    guarded (port_, peer, "on_disconnect", [&] { consumer->on_disconnect (peer, reason); });
     end_callback ();
   }
 }
@@ -316,6 +324,7 @@ SrtPort::housekeeping (int64_t now_ms)
   if (expired_park)
     expired_park ();
   check_handshakes (now_ms);
+  deliver_ended_while_held (now_ms);
   std::vector<Connection *> announce, expired, detached, silent, dropped;
   // libsrt drops a silent peer only once its expiry timer has also fired
   // 16 times, which at a long RTT is seconds after SRTO_PEERIDLETIMEO: the
@@ -362,6 +371,48 @@ SrtPort::housekeeping (int64_t now_ms)
             now_ms - c->last_data_ms.load (std::memory_order_relaxed));
     end_connection (*c, "connection lost: the caller sent nothing for " + std::to_string (silent_ms)
                             + " ms");
+  }
+}
+
+void
+SrtPort::deliver_ended_while_held (int64_t now_ms)
+{
+  std::vector<std::pair<std::string, Connection *>> due;
+  {
+    std::lock_guard lock (mu_);
+    if (ended_while_held_.empty ())
+      return;
+    std::erase_if (ended_while_held_, [&] (const auto &entry) {
+      const EndedWhileHeld &e = entry.second;
+      // Past the hold timeout, let go by park (), or replaced by a new
+      // caller of the id: nothing to tell.
+      return now_ms >= e.until_ms || e.connection->closing || live_caller_locked (entry.first);
+    });
+    for (auto &[id, e] : ended_while_held_)
+      if (e.connection->consumer)
+        due.emplace_back (id, e.connection.get ());
+  }
+  for (auto &[id, c] : due) {
+    std::string reason = ended_while_held_.at (id).reason;
+    g_info ("SRT port %u: stream '%s': its caller %s had ended before a consumer attached (%s)",
+            port_, id.c_str (), c->peer.address.c_str (), reason.c_str ());
+    // on_connect and the held data, as to a consumer that attached in time;
+    deliver (*c, nullptr, 0);
+    // then the end, unless the consumer detached meanwhile.
+    std::shared_ptr<SrtStreamConsumer> consumer;
+    {
+      std::lock_guard lock (mu_);
+      if (!c->closing && c->consumer && c->announced_generation == c->consumer_generation) {
+        consumer = c->consumer;
+        in_callback_.store (consumer.get ());
+      }
+    }
+    if (consumer) {
+      guarded (port_, c->peer, "on_disconnect", [&] { consumer->on_disconnect (c->peer, reason); });
+      end_callback ();
+    }
+    std::lock_guard lock (mu_);
+    ended_while_held_.erase (id);
   }
 }
 

@@ -435,6 +435,71 @@ TEST_F (SrtHubTest, HeldDataIsDeliveredFirstWhenTheConsumerAttaches)
   EXPECT_EQ (hub->stats ("late")->held_bytes, 0u);
 }
 
+// mirrord attaches from the main loop after the held-stream handler: a
+// caller may have come and gone by then. Its consumer still hears of it,
+// data and end, or the stream would wait for a first caller forever.
+TEST_F (SrtHubTest, ACallerGoneBeforeItsConsumerAttachedIsStillAnnouncedWithItsEnd)
+{
+  auto hub = open_hub (test_hub_options ());
+  ASSERT_TRUE (hub);
+  hub->set_new_stream_handler ([] (const SrtPeer &) { return true; });
+  auto held = test_bytes (1316 * 50, 21);
+  {
+    SrtCaller caller;
+    ASSERT_TRUE (caller.connect (hub->port (), { .stream_id = "brief" }));
+    ASSERT_TRUE (caller.send (held));
+    ASSERT_TRUE (wait_until ([&] {
+      auto stats = hub->stats ("brief");
+      return stats && stats->held_bytes == held.size ();
+    }));
+  }
+  ASSERT_TRUE (wait_until ([&] { return hub->connection_count () == 0u; }));
+
+  auto consumer = attach (*hub, "brief");
+  ASSERT_TRUE (consumer->wait_for_events (3));
+  EXPECT_EQ (consumer->events (), (std::vector<std::string>{ "connect", "data", "disconnect" }));
+  EXPECT_TRUE (consumer->data () == held);
+
+  // Told once: the next consumer of the id waits for a caller of its own.
+  hub->detach ("brief", consumer.get ());
+  auto next = attach (*hub, "brief");
+  SrtCaller again;
+  ASSERT_TRUE (again.connect (hub->port (), { .stream_id = "brief" }));
+  send_and_expect (again, *next, test_bytes (1316 * 20, 22));
+  EXPECT_EQ (next->events (), (std::vector<std::string>{ "connect", "data" }));
+}
+
+// A new caller of the id before any consumer attached replaces the one that
+// ended: the consumer hears of the live one only.
+TEST_F (SrtHubTest, ANewCallerReplacesOneThatEndedUnannounced)
+{
+  auto hub = open_hub (test_hub_options ());
+  ASSERT_TRUE (hub);
+  hub->set_new_stream_handler ([] (const SrtPeer &) { return true; });
+  {
+    SrtCaller first;
+    ASSERT_TRUE (first.connect (hub->port (), { .stream_id = "cam1" }));
+    ASSERT_TRUE (first.send (test_bytes (1316 * 10, 23)));
+    ASSERT_TRUE (wait_until ([&] {
+      auto stats = hub->stats ("cam1");
+      return stats && stats->held_bytes > 0;
+    }));
+  }
+  ASSERT_TRUE (wait_until ([&] { return hub->connection_count () == 0u; }));
+  SrtCaller second;
+  ASSERT_TRUE (second.connect (hub->port (), { .stream_id = "cam1" }));
+  auto data = test_bytes (1316 * 30, 24);
+  ASSERT_TRUE (second.send (data));
+  ASSERT_TRUE (wait_until ([&] {
+    auto stats = hub->stats ("cam1");
+    return stats && stats->held_bytes == data.size ();
+  }));
+  auto consumer = attach (*hub, "cam1");
+  ASSERT_TRUE (consumer->wait_for_bytes (data.size ()));
+  EXPECT_TRUE (consumer->data () == data);
+  EXPECT_EQ (consumer->events (), (std::vector<std::string>{ "connect", "data" }));
+}
+
 // mirrord starts a pipeline from the held-stream handler, so a caller whose
 // handshake fails (a wrong passphrase) must never reach it.
 TEST_F (SrtHubTest, HeldStreamHandlerSeesOnlyCompletedHandshakes)
