@@ -175,13 +175,36 @@ def _stop_leftovers():
             proc.wait()
 
 
+_log_dir = None
+
+
+def log_dir():
+    """Where the processes a test starts write their output: one folder per
+    test script under the build's meson-logs/processes/, emptied when the
+    script starts, so the last run's logs are kept beside meson's own and
+    runs do not pile files up in /tmp."""
+    global _log_dir
+    if _log_dir is None:
+        name = os.path.splitext(os.path.basename(sys.argv[0] or "python"))[0] or "python"
+        path = os.path.join(BUILD_ROOT, "meson-logs", "processes", name)
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+            os.makedirs(path)
+            _log_dir = path
+        except OSError:  # a build tree we cannot write: the system's temp dir
+            _log_dir = tempfile.mkdtemp(prefix=f"mirror-{name}-logs-")
+    return _log_dir
+
+
 class Process:
-    """A child process we started; stopped by its PID, never by name."""
+    """A child process we started; stopped by its PID, never by name. Its
+    output goes to a file in log_dir ()."""
 
     def __init__(self, argv, env=None, log_name="process", group=False):
         """group: argv is a shell pipeline; it gets its own process group,
         and signals go to that group (whose id is our child's PID)."""
-        self.log = tempfile.NamedTemporaryFile(prefix=f"mirror-{log_name}-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(prefix=f"{log_name}-", suffix=".log",
+                                               dir=log_dir(), delete=False)
         self.group = group
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=group)
@@ -254,6 +277,12 @@ class Redis(Process):
         super().__init__(argv, log_name="redis")
         self.password = password
         wait_for(self.ping, f"redis-server on {host}:{self.port}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=DEADLINE_S):
+        try:
+            return super().stop(sig, timeout)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def ping(self):
         with socket.create_connection((self.host, self.port), timeout=2) as s:
@@ -394,10 +423,14 @@ def run_mirrord_once(args, env=None, timeout=30):
     """Runs mirrord to completion (bad configs, `version`); returns (code, output)."""
     full_env = dict(os.environ)
     full_env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    full_env["MIRROR_STORAGE_LOCAL_CACHE_DIR"] = tempfile.mkdtemp(prefix="mirror-state-")
+    state = tempfile.mkdtemp(prefix="mirror-state-")
+    full_env["MIRROR_STORAGE_LOCAL_CACHE_DIR"] = state
     full_env.update(env or {})
-    r = subprocess.run([MIRRORD] + list(args), env=full_env, capture_output=True, text=True,
-                       timeout=timeout, stdin=subprocess.DEVNULL)
+    try:
+        r = subprocess.run([MIRRORD] + list(args), env=full_env, capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
     return r.returncode, r.stdout + r.stderr
 
 

@@ -2,6 +2,7 @@
 """mirrord as a command: version, bad configs (exit 2, one line), signals."""
 
 import os
+import shutil
 import signal
 import tempfile
 import unittest
@@ -36,7 +37,9 @@ class BadConfig(unittest.TestCase):
     def run_config(self, text=None, env=None, path=None):
         args = []
         if text is not None:
-            path = os.path.join(tempfile.mkdtemp(prefix="mirror-cfg-"), "mirror.yaml")
+            folder = tempfile.mkdtemp(prefix="mirror-cfg-")
+            self.addCleanup(shutil.rmtree, folder, ignore_errors=True)
+            path = os.path.join(folder, "mirror.yaml")
             with open(path, "w") as f:
                 f.write(text)
         if path is not None:
