@@ -83,13 +83,14 @@ IngestListeners::start (std::string *error)
   }
 
   std::weak_ptr<bool> alive = alive_;
-  // A new caller is first only a question of room; its pipeline starts once
-  // its handshake has succeeded (a wrong passphrase never gets one).
+  // A new caller is first only a question of room, kept for it from here
+  // to its stream's creation; its pipeline starts once its handshake has
+  // succeeded (a wrong passphrase never gets one, and gives the room back).
   srt_->set_new_stream_handler ([this, alive] (const SrtPeer &peer) {
     auto guard = alive.lock ();
     if (!guard || !*guard)
       return false;
-    if (!streams_.has_room ()) {
+    if (!streams_.reserve_room (peer.stream_id)) {
       log_warn ("SRT caller %s for stream %s refused: ingestion.max_streams (%d) reached",
                 peer.address.c_str (), peer.stream_id.c_str (), config_.ingestion.max_streams);
       return false;
@@ -109,8 +110,13 @@ IngestListeners::start (std::string *error)
   });
   Metrics *metrics = &metrics_;
   auto labelled = std::make_shared<RejectedIds> ();
-  srt_->set_reject_observer ([metrics, labelled] (const SrtPeer &peer, SrtRejectReason reason,
-                                                  const std::string &message) {
+  srt_->set_reject_observer ([this, alive, metrics, labelled] (const SrtPeer &peer,
+                                                               SrtRejectReason reason,
+                                                               const std::string &message) {
+    if (reason == SrtRejectReason::kBadPassphrase) {
+      if (auto guard = alive.lock (); guard && *guard)
+        streams_.release_room (peer.stream_id);
+    }
     // The hub has logged it; here it is counted per stream and reason. The
     // ids come from callers, so only so many get series of their own.
     metrics->stream_ingestion_errors_total
@@ -240,9 +246,19 @@ IngestListeners::on_srt_caller (const std::string &id, const std::string &peer)
     auto guard = alive.lock ();
     if (!guard || !*guard)
       return;
-    streams_.create ({ id, "", uri, {} }, [this, id, peer] (const ApiError &error) {
-      if (error.ok ())
+    streams_.create ({ id, "", uri, {} }, [this, alive, id, peer] (const ApiError &error) {
+      auto guard = alive.lock ();
+      if (error.ok () || !guard || !*guard)
         return;
+      // Its stream was started for an earlier caller of the id that left
+      // before the pipeline attached: that pipeline takes this caller.
+      auto local = streams_.local_stream (id);
+      if (error.code == ApiErrc::kAlreadyExists && local && local->entry.state != StreamState::kStopping
+          && local->entry.state != StreamState::kEnded && local->entry.state != StreamState::kError) {
+        log_info ("SRT caller %s for stream %s: the stream runs here already and takes it",
+                  peer.c_str (), id.c_str ());
+        return;
+      }
       // Accepted at the handshake but refused here (e.g. the id is live on
       // another node): the held caller is closed.
       log_warn ("SRT caller %s for stream %s closed: %s", peer.c_str (), id.c_str (),

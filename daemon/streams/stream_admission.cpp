@@ -90,7 +90,13 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
     return;
   }
   const int max_streams = impl.config.ingestion.max_streams;
-  if ((int)impl.occupied >= max_streams) {
+  size_t reserved_for_others;
+  {
+    std::lock_guard lock (impl.reserved_mu);
+    reserved_for_others = impl.reserved_besides_locked (id);
+    impl.reserved.erase (id); // this stream's own room, if it had some
+  }
+  if ((int)(impl.occupied + reserved_for_others) >= max_streams) {
     log_warn ("stream %s: refused, %d streams already (ingestion.max_streams)", id.c_str (),
               max_streams);
     done ({ ApiErrc::kCapacityFull, "stream \"" + id + "\" refused: this node runs its maximum of "
@@ -226,10 +232,40 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
       });
 }
 
+size_t
+StreamManager::Impl::reserved_besides_locked (const std::string &id)
+{
+  const int64_t now = g_get_monotonic_time ();
+  std::erase_if (reserved, [now] (const auto &entry) { return entry.second <= now; });
+  return reserved.size () - reserved.count (id);
+}
+
 bool
 StreamManager::has_room () const
 {
-  return !impl_->shutting_down && impl_->occupied < (size_t)impl_->config.ingestion.max_streams;
+  std::lock_guard lock (impl_->reserved_mu);
+  return !impl_->shutting_down
+         && impl_->occupied + impl_->reserved_besides_locked ({})
+                < (size_t)impl_->config.ingestion.max_streams;
+}
+
+bool
+StreamManager::reserve_room (const std::string &id)
+{
+  std::lock_guard lock (impl_->reserved_mu);
+  if (impl_->shutting_down
+      || impl_->occupied + impl_->reserved_besides_locked (id)
+             >= (size_t)impl_->config.ingestion.max_streams)
+    return false;
+  impl_->reserved[id] = g_get_monotonic_time () + kRoomReservedMs * 1000;
+  return true;
+}
+
+void
+StreamManager::release_room (const std::string &id)
+{
+  std::lock_guard lock (impl_->reserved_mu);
+  impl_->reserved.erase (id);
 }
 
 } // namespace mirror::daemon

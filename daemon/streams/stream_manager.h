@@ -90,9 +90,18 @@ class StreamManager {
   // no media, or a wedged pipeline restarted), with why.
   std::vector<std::pair<std::string, std::string>> in_state (StreamState state) const;
   // Whether a new stream would fit (ingestion.max_streams, counting streams
-  // that run a pipeline) and mirrord is not shutting down. Callable from any
-  // thread (the hubs ask it in a handshake).
+  // that run a pipeline and the room reserved for callers) and mirrord is
+  // not shutting down. Callable from any thread (the hubs ask it in a
+  // handshake).
   bool has_room () const;
+  // has_room (), and if so the room is kept for @id's stream (create ()
+  // takes it) for kRoomReservedMs, so that a caller admitted at its
+  // handshake is not refused when its stream is created moments later.
+  // Callable from any thread. release_room () gives it back (the caller's
+  // handshake failed).
+  bool reserve_room (const std::string &id);
+  void release_room (const std::string &id);
+  static constexpr int64_t kRoomReservedMs = 10000;
 
   // Called just before the watchdog restarts a stream's pipeline: mirrord
   // tells the SRT hub to keep the stream's caller connected across it.

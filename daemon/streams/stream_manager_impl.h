@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -67,6 +68,14 @@ struct StreamManager::Impl {
   std::set<std::string> pending_transcodes; // those of them that will transcode
   // Running streams + pending ones, readable from the hubs' threads.
   std::atomic<size_t> occupied{ 0 };
+  // Room promised to SRT callers at their handshake (reserve_room), by
+  // stream id, until their stream is created or the promise lapses
+  // (monotonic µs): what a caller was admitted with, a REST call or another
+  // caller cannot take before its pipeline starts. Guarded by reserved_mu.
+  std::mutex reserved_mu;
+  std::map<std::string, int64_t> reserved;
+  // Under reserved_mu: forgets lapsed promises; how many others are left.
+  size_t reserved_besides_locked (const std::string &id);
   StreamMetrics stream_metrics;
   std::map<unsigned, Listener> listeners;
   unsigned next_listener = 1;

@@ -111,7 +111,9 @@ class SrtHub {
   // consumer per id: false and *error when another is attached.
   virtual bool attach (const std::string &stream_id, std::shared_ptr<SrtStreamConsumer> consumer,
       std::string *error) = 0;
-  // Closes the id's caller, if any (but see keep_caller).
+  // Closes the id's caller, if any (but see keep_caller). With no consumer:
+  // closes the id's held caller, one no consumer has taken (its stream was
+  // refused), rather than at the hold timeout.
   virtual void detach (const std::string &stream_id, const SrtStreamConsumer *consumer) = 0;
   // The id's next detach (within the hold timeout, 10 s) leaves its caller
   // connected: its data is held (bounded) for the next consumer to attach,

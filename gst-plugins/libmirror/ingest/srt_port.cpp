@@ -336,6 +336,26 @@ SrtPort::detach (const std::string &stream_id, const SrtStreamConsumer *consumer
 {
   std::shared_ptr<SrtStreamConsumer> released;
   SRTSOCKET to_close = SRT_INVALID_SOCK;
+  if (!consumer) {
+    // A held caller let go of: nobody is to attach (its stream was refused).
+    {
+      std::lock_guard lock (mu_);
+      if (consumers_.count (stream_id))
+        return; // a consumer took it meanwhile
+      if (auto ended = ended_while_held_.find (stream_id); ended != ended_while_held_.end ())
+        ended->second.connection->closing = true;
+      Connection *held = live_caller_locked (stream_id);
+      if (!held)
+        return;
+      held->closing = true; // reaped by the receive thread
+      to_close = held->sock;
+      claims_.erase (stream_id);
+    }
+    g_info ("SRT port %u: stream '%s': closing its held caller, no consumer is to attach", port_,
+            stream_id.c_str ());
+    srt_close (to_close);
+    return;
+  }
   {
     std::unique_lock lock (mu_);
     auto it = consumers_.find (stream_id);

@@ -469,6 +469,29 @@ TEST_F (SrtHubTest, ACallerGoneBeforeItsConsumerAttachedIsStillAnnouncedWithItsE
   EXPECT_EQ (next->events (), (std::vector<std::string>{ "connect", "data" }));
 }
 
+// mirrord refused the held caller's stream: the caller is closed now, not
+// at the hold timeout, and its id is free again.
+TEST_F (SrtHubTest, DetachWithoutAConsumerClosesAHeldCaller)
+{
+  auto hub = open_hub (test_hub_options ());
+  ASSERT_TRUE (hub);
+  hub->set_new_stream_handler ([] (const SrtPeer &) { return true; });
+  SrtCaller caller;
+  ASSERT_TRUE (caller.connect (hub->port (), { .stream_id = "refused" }));
+  ASSERT_TRUE (caller.send (test_bytes (1316 * 10, 25)));
+  ASSERT_TRUE (wait_until ([&] { return hub->stats ("refused").has_value (); }));
+  hub->detach ("refused", nullptr);
+  ASSERT_TRUE (wait_until ([&] { return hub->connection_count () == 0u; }));
+  EXPECT_TRUE (wait_until ([&] { return caller.is_broken (); }));
+  // Nothing of it reaches a later consumer of the id.
+  auto consumer = attach (*hub, "refused");
+  SrtCaller next;
+  ASSERT_TRUE (next.connect (hub->port (), { .stream_id = "refused" }));
+  auto data = test_bytes (1316 * 10, 26);
+  send_and_expect (next, *consumer, data);
+  EXPECT_EQ (consumer->events (), (std::vector<std::string>{ "connect", "data" }));
+}
+
 // A new caller of the id before any consumer attached replaces the one that
 // ended: the consumer hears of the live one only.
 TEST_F (SrtHubTest, ANewCallerReplacesOneThatEndedUnannounced)

@@ -293,6 +293,28 @@ TEST_F (Manager, AnInputThatEndsIsEndedThenRemoved)
   EXPECT_EQ (states_, (std::vector<std::string>{ "b:live", "b:ended" }));
 }
 
+// Room promised to an SRT caller at its handshake is its own until its
+// stream is created: another stream cannot take it meanwhile.
+TEST_F (Manager, RoomReservedForACallerIsKeptForItsStream)
+{
+  config_.ingestion.max_streams = 2;
+  ASSERT_TRUE (create ("one", "live").ok ());
+  ASSERT_TRUE (manager_->reserve_room ("caller"));
+  EXPECT_FALSE (manager_->has_room ());
+  EXPECT_FALSE (manager_->reserve_room ("another"));
+  EXPECT_EQ (create ("other", "live").code, ApiErrc::kCapacityFull);
+  // Asking again for the same id keeps the one reservation.
+  EXPECT_TRUE (manager_->reserve_room ("caller"));
+  ASSERT_TRUE (create ("caller", "live").ok ());
+  EXPECT_FALSE (manager_->has_room ());
+  // A handshake that failed gives its room back.
+  config_.ingestion.max_streams = 3;
+  ASSERT_TRUE (manager_->reserve_room ("refused"));
+  EXPECT_FALSE (manager_->has_room ());
+  manager_->release_room ("refused");
+  EXPECT_TRUE (manager_->has_room ());
+}
+
 TEST_F (Manager, AFailedStreamIsReleasedThenRemovedAndItsIdCanBeReused)
 {
   ASSERT_TRUE (create ("c", "broken").ok ());
