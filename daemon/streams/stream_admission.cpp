@@ -80,6 +80,14 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
                                           "'.', '_' or '-', starting with a letter or digit)" });
     return;
   }
+  // The room reserved for this id's caller, if any, is taken now, whatever
+  // the answer (a stream that already runs here has the caller).
+  size_t reserved_for_others;
+  {
+    std::lock_guard lock (impl.reserved_mu);
+    reserved_for_others = impl.reserved_besides_locked (id);
+    impl.reserved.erase (id);
+  }
   if (impl.shutting_down) {
     done ({ ApiErrc::kServiceUnavailable, "mirrord is shutting down" });
     return;
@@ -90,12 +98,6 @@ StreamManager::create (const StreamRequest &request, DoneFn done)
     return;
   }
   const int max_streams = impl.config.ingestion.max_streams;
-  size_t reserved_for_others;
-  {
-    std::lock_guard lock (impl.reserved_mu);
-    reserved_for_others = impl.reserved_besides_locked (id);
-    impl.reserved.erase (id); // this stream's own room, if it had some
-  }
   if ((int)(impl.occupied + reserved_for_others) >= max_streams) {
     log_warn ("stream %s: refused, %d streams already (ingestion.max_streams)", id.c_str (),
               max_streams);
