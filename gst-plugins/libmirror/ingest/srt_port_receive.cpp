@@ -295,10 +295,10 @@ SrtPort::end_connection (Connection &c, const std::string &reason)
     ended = std::move (it->second);
     connections_.erase (it);
     if (!detached && !consumer) {
-      // Nobody was told of this caller yet: the next consumer of the id is
-      // (or the one that attached since its last batch): connect, held data
-      // and end. An older ended caller of the id is forgotten. In the same
-      // lock, so that an attach () finds it either here or there.
+      // Nobody was told of this caller: the next consumer of the id (or one
+      // that attached since its last batch) is, connect, held data and end.
+      // An older ended caller of the id is forgotten. In the same lock, so
+      // that an attach () finds it either here or there.
       const std::string id = peer.stream_id;
       ended_while_held_[id] = { std::move (ended), reason, monotonic_ms () + kHoldTimeoutMs };
     }
@@ -392,7 +392,11 @@ SrtPort::deliver_ended_while_held (int64_t now_ms)
       if (e.connection->consumer)
         due.emplace_back (id, e.connection.get ());
   }
-  for (auto &[id, c] : due) {
+  for (const auto &entry : due) {
+    // Named, not a structured binding: clang 14 (the fuzzing build) lets no
+    // lambda capture one.
+    const std::string &id = entry.first;
+    Connection *c = entry.second;
     std::string reason = ended_while_held_.at (id).reason;
     g_info ("SRT port %u: stream '%s': its caller %s had ended before a consumer attached (%s)",
             port_, id.c_str (), c->peer.address.c_str (), reason.c_str ());
