@@ -527,10 +527,19 @@ class QuicFrontend::Endpoint::Connection {
   friend class Endpoint; // keeps cid_keys_ in step with its by_cid_
 
   enum class State { kOpen, kClosing, kDraining, kDoomed };
+  // The connection's timer: when it is due is a field read by the source's
+  // own prepare and check, not GLib's ready time, whose every change writes
+  // to the context's eventfd (about two writes per request, each a
+  // syscall). Only the worker's thread sets it, inside a dispatch, so the
+  // next iteration's prepare sees it without a wake-up.
   struct TimerSource {
     GSource base;
     Connection *conn;
+    gint64 due_us; // monotonic; -1: none
   };
+  static gboolean timer_prepare (GSource *source, gint *timeout);
+  static gboolean timer_check (GSource *source);
+  void set_timer (gint64 due_us) { timer_->due_us = due_us; }
   // Datagrams built but not sent because the socket would block.
   struct Pending {
     ngtcp2_path_storage path;
@@ -641,9 +650,11 @@ QuicFrontend::Endpoint::Connection::Connection (Endpoint &ep) : ep_ (ep)
 {
   ngtcp2_connection_close_error_default (&last_error_);
   ngtcp2_path_storage_zero (&close_path_);
-  static GSourceFuncs funcs = { nullptr, nullptr, timer_dispatch, nullptr, nullptr, nullptr };
+  static GSourceFuncs funcs
+      = { timer_prepare, timer_check, timer_dispatch, nullptr, nullptr, nullptr };
   timer_ = reinterpret_cast<TimerSource *> (g_source_new (&funcs, sizeof (TimerSource)));
   timer_->conn = this;
+  timer_->due_us = -1;
   g_source_set_static_name (&timer_->base, "mirror-quic-connection");
   g_source_attach (&timer_->base, ep_.context_);
 }
@@ -1012,6 +1023,31 @@ QuicFrontend::Endpoint::Connection::keep (const ngtcp2_path &path, uint32_t ecn,
 }
 
 gboolean
+QuicFrontend::Endpoint::Connection::timer_prepare (GSource *source, gint *timeout)
+{
+  const gint64 due = reinterpret_cast<TimerSource *> (source)->due_us;
+  if (due < 0) {
+    *timeout = -1;
+    return FALSE;
+  }
+  const gint64 now = g_source_get_time (source);
+  if (due <= now) {
+    *timeout = 0;
+    return TRUE;
+  }
+  // Rounded up, as GLib rounds a ready time.
+  *timeout = (gint)std::min<gint64> ((due - now + 999) / 1000, G_MAXINT);
+  return FALSE;
+}
+
+gboolean
+QuicFrontend::Endpoint::Connection::timer_check (GSource *source)
+{
+  const gint64 due = reinterpret_cast<TimerSource *> (source)->due_us;
+  return due >= 0 && due <= g_source_get_time (source);
+}
+
+gboolean
 QuicFrontend::Endpoint::Connection::timer_dispatch (GSource *source, GSourceFunc, gpointer)
 {
   Connection *conn = reinterpret_cast<TimerSource *> (source)->conn;
@@ -1079,20 +1115,19 @@ QuicFrontend::Endpoint::Connection::update_timer ()
     break;
   }
   if (at == UINT64_MAX) {
-    g_source_set_ready_time (&timer_->base, -1);
+    set_timer (-1);
     return;
   }
   ngtcp2_tstamp now = now_ns ();
   // Rounded up: a timer that fires early would find nothing expired.
-  g_source_set_ready_time (
-      &timer_->base, at <= now ? 0 : g_get_monotonic_time () + (gint64)((at - now + 999) / 1000));
+  set_timer (at <= now ? 0 : g_get_monotonic_time () + (gint64)((at - now + 999) / 1000));
 }
 
 void
 QuicFrontend::Endpoint::Connection::schedule_write ()
 {
   if (state_ == State::kOpen)
-    g_source_set_ready_time (&timer_->base, 0);
+    set_timer (0);
 }
 
 void
@@ -1142,7 +1177,7 @@ QuicFrontend::Endpoint::Connection::doom ()
   if (state_ == State::kDoomed)
     return;
   state_ = State::kDoomed;
-  g_source_set_ready_time (&timer_->base, -1);
+  set_timer (-1);
   ep_.doom (this);
 }
 
@@ -1925,6 +1960,11 @@ QuicFrontend::Endpoint::listen (const std::string &bind_address, uint16_t port, 
   socket_source_->tag
       = g_source_add_unix_fd (&socket_source_->base, fd_, (GIOCondition)(G_IO_IN | G_IO_ERR));
   g_source_set_static_name (&socket_source_->base, "mirror-quic-socket");
+  // Not blocked while dispatched: GLib would take the fd out of the poll
+  // set and put it back, waking the context through its eventfd each time
+  // (two writes, a read and one more poll per dispatch). No dispatch here
+  // iterates the context, so nothing recurses.
+  g_source_set_can_recurse (&socket_source_->base, TRUE);
   g_source_attach (&socket_source_->base, context_);
 
   if (shared_) {
@@ -1941,6 +1981,7 @@ QuicFrontend::Endpoint::listen (const std::string &bind_address, uint16_t port, 
     inbox_source_->endpoint = this;
     inbox_source_->tag = g_source_add_unix_fd (&inbox_source_->base, inbox.fds[0], G_IO_IN);
     g_source_set_static_name (&inbox_source_->base, "mirror-quic-inbox");
+    g_source_set_can_recurse (&inbox_source_->base, TRUE); // as the socket's
     g_source_attach (&inbox_source_->base, context_);
     inbox.claimed = true;
     inbox.listening.store (true, std::memory_order_release);
