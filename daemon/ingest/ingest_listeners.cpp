@@ -250,11 +250,13 @@ IngestListeners::on_srt_caller (const std::string &id, const std::string &peer)
       auto guard = alive.lock ();
       if (error.ok () || !guard || !*guard)
         return;
-      // Its stream was started for an earlier caller of the id that left
-      // before the pipeline attached: that pipeline takes this caller.
+      // Its stream runs here, or is being registered, already (started for
+      // an earlier caller of the id that left before the pipeline
+      // attached): that pipeline takes this caller. Only a stream that is
+      // stopping does not.
       auto local = streams_.local_stream (id);
-      if (error.code == ApiErrc::kAlreadyExists && local && local->entry.state != StreamState::kStopping
-          && local->entry.state != StreamState::kEnded && local->entry.state != StreamState::kError) {
+      if (error.code == ApiErrc::kAlreadyExists
+          && !(local && local->entry.state == StreamState::kStopping)) {
         log_info ("SRT caller %s for stream %s: the stream runs here already and takes it",
                   peer.c_str (), id.c_str ());
         return;
