@@ -243,21 +243,24 @@ StreamManager::Impl::reserved_besides_locked (const std::string &id)
 }
 
 bool
+StreamManager::Impl::fits_locked (const std::string &id)
+{
+  return !shutting_down
+         && occupied + reserved_besides_locked (id) < (size_t)config.ingestion.max_streams;
+}
+
+bool
 StreamManager::has_room () const
 {
   std::lock_guard lock (impl_->reserved_mu);
-  return !impl_->shutting_down
-         && impl_->occupied + impl_->reserved_besides_locked ({})
-                < (size_t)impl_->config.ingestion.max_streams;
+  return impl_->fits_locked ({});
 }
 
 bool
 StreamManager::reserve_room (const std::string &id)
 {
   std::lock_guard lock (impl_->reserved_mu);
-  if (impl_->shutting_down
-      || impl_->occupied + impl_->reserved_besides_locked (id)
-             >= (size_t)impl_->config.ingestion.max_streams)
+  if (!impl_->fits_locked (id))
     return false;
   impl_->reserved[id] = g_get_monotonic_time () + kRoomReservedMs * 1000;
   return true;

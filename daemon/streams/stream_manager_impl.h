@@ -76,6 +76,9 @@ struct StreamManager::Impl {
   std::map<std::string, int64_t> reserved;
   // Under reserved_mu: forgets lapsed promises; how many others are left.
   size_t reserved_besides_locked (const std::string &id);
+  // Under reserved_mu: whether a stream for @id would fit (not shutting
+  // down; running, pending and others' reserved streams under the cap).
+  bool fits_locked (const std::string &id);
   StreamMetrics stream_metrics;
   std::map<unsigned, Listener> listeners;
   unsigned next_listener = 1;
