@@ -1251,6 +1251,13 @@ QuicFrontend::Endpoint::Connection::setup_h3 ()
   settings.max_field_section_size = kMaxRequestHeaderBytes;
   settings.qpack_max_dtable_capacity = 4096;
   settings.qpack_blocked_streams = 100;
+  // Our answers' fields go as static references and literals, not into
+  // the QPACK dynamic table: a field section that refers to the table must
+  // be acknowledged on the client's decoder stream, a packet for it to send
+  // and for us to read and acknowledge per answer, for a saving of some
+  // tens of bytes. 35.1-37.7 us per request at 1000 viewers against
+  // 39.2-43.4 with the table (same box, alternate runs).
+  settings.qpack_encoder_max_dtable_capacity = 0;
 
   nghttp3_conn *h3 = nullptr;
   if (nghttp3_conn_server_new (&h3, &callbacks, &settings, nghttp3_mem_default (), this) != 0)
