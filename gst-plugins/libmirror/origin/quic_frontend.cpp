@@ -158,13 +158,36 @@ struct InboxHeader {
   uint32_t reserved;
 };
 
-std::string
+// A connection ID as a map key, in place: ours are 18 bytes, past a
+// std::string's inline capacity, so a string key cost an allocation for
+// every datagram's lookup.
+struct CidKey {
+  uint8_t len = 0;
+  std::array<uint8_t, NGTCP2_MAX_CIDLEN> data{};
+  bool operator== (const CidKey &other) const
+  {
+    return len == other.len && memcmp (data.data (), other.data.data (), len) == 0;
+  }
+};
+
+struct CidKeyHash {
+  size_t operator() (const CidKey &key) const
+  {
+    return std::hash<std::string_view> () (
+        std::string_view (reinterpret_cast<const char *> (key.data.data ()), key.len));
+  }
+};
+
+CidKey
 cid_key (const uint8_t *data, size_t len)
 {
-  return std::string (reinterpret_cast<const char *> (data), len);
+  CidKey key;
+  key.len = (uint8_t)std::min (len, key.data.size ());
+  memcpy (key.data.data (), data, key.len);
+  return key;
 }
 
-std::string
+CidKey
 cid_key (const ngtcp2_cid &cid)
 {
   return cid_key (cid.data, cid.datalen);
@@ -523,7 +546,7 @@ class QuicFrontend::Endpoint {
   std::vector<uint8_t> rx_;
   std::vector<uint8_t> tx_;
 
-  std::unordered_map<std::string, Connection *> by_cid_;
+  std::unordered_map<CidKey, Connection *, CidKeyHash> by_cid_;
   std::unordered_map<Connection *, std::unique_ptr<Connection>> connections_;
   std::vector<Connection *> write_blocked_;
   std::vector<Connection *> doomed_;
@@ -674,7 +697,7 @@ class QuicFrontend::Endpoint::Connection {
 
   std::map<int64_t, std::shared_ptr<Request>> requests_;
   size_t held_ = 0;
-  std::vector<std::string> cid_keys_; // every key by_cid_ holds for us
+  std::vector<CidKey> cid_keys_; // every key by_cid_ holds for us
 
   std::deque<Pending> blocked_;
   std::vector<uint8_t> close_packet_;
@@ -711,7 +734,7 @@ QuicFrontend::Endpoint::Connection::~Connection ()
     }
   }
   requests_.clear ();
-  for (const std::string &key : cid_keys_) {
+  for (const CidKey &key : cid_keys_) {
     auto it = ep_.by_cid_.find (key);
     if (it != ep_.by_cid_.end () && it->second == this)
       ep_.by_cid_.erase (it);
@@ -1477,7 +1500,7 @@ QuicFrontend::Endpoint::Connection::on_remove_connection_id (ngtcp2_conn *, cons
                                                              void *user_data)
 {
   auto *self = static_cast<Connection *> (user_data);
-  std::string key = cid_key (*cid);
+  CidKey key = cid_key (*cid);
   auto &keys = self->cid_keys_;
   keys.erase (std::remove (keys.begin (), keys.end (), key), keys.end ());
   self->ep_.dissociate (*cid);
@@ -2824,9 +2847,9 @@ QuicFrontend::Endpoint::send_stateless_reset (const uint8_t *dcid, size_t len, c
 void
 QuicFrontend::Endpoint::associate (const ngtcp2_cid &cid, Connection *conn)
 {
-  std::string key = cid_key (cid);
+  CidKey key = cid_key (cid);
   by_cid_[key] = conn;
-  conn->cid_keys_.push_back (std::move (key));
+  conn->cid_keys_.push_back (key);
 }
 
 void
