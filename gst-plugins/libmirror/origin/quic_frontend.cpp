@@ -620,9 +620,6 @@ class QuicFrontend::Endpoint::Connection {
   void update_timer ();
   void schedule_write ();
   void write_streams ();
-  // Queued on the endpoint, to leave when the dispatch ends.
-  void flush (const ngtcp2_path &path, uint32_t ecn, const uint8_t *data, size_t len,
-              size_t gso_size);
   void keep (const ngtcp2_path &path, uint32_t ecn, const uint8_t *data, size_t len,
              size_t gso_size);
   void start_closing ();
@@ -1016,7 +1013,7 @@ QuicFrontend::Endpoint::Connection::write_streams ()
     if (n == 0) {
       // Nothing more to send now (congestion, pacing or nothing to say).
       if (batch_packets)
-        flush (batch_ps.path, batch_ecn, buf, (size_t)(pos - buf), gso_size);
+        ep_.queue (this, batch_ps.path, batch_ecn, buf, (size_t)(pos - buf), gso_size);
       pace (conn, ts);
       return;
     }
@@ -1028,7 +1025,7 @@ QuicFrontend::Endpoint::Connection::write_streams ()
                  && batch_ecn == pi.ecn && (size_t)n <= gso_size
                  && !(gso_size > path_max_payload && (size_t)n != gso_size);
     if (batch_packets > 0 && !joins) {
-      flush (batch_ps.path, batch_ecn, buf, (size_t)(pos - buf), gso_size);
+      ep_.queue (this, batch_ps.path, batch_ecn, buf, (size_t)(pos - buf), gso_size);
       memmove (buf, pos, (size_t)n);
       pos = buf;
       batch_packets = 0;
@@ -1044,7 +1041,7 @@ QuicFrontend::Endpoint::Connection::write_streams ()
 
     bool quantum_spent = total_packets >= max_packets;
     if (quantum_spent || (size_t)n < gso_size || batch_packets >= max_packets) {
-      flush (batch_ps.path, batch_ecn, buf, (size_t)(pos - buf), gso_size);
+      ep_.queue (this, batch_ps.path, batch_ecn, buf, (size_t)(pos - buf), gso_size);
       pos = buf;
       batch_packets = 0;
       if (quantum_spent) {
@@ -1054,13 +1051,6 @@ QuicFrontend::Endpoint::Connection::write_streams ()
       }
     }
   }
-}
-
-void
-QuicFrontend::Endpoint::Connection::flush (const ngtcp2_path &path, uint32_t ecn,
-                                           const uint8_t *data, size_t len, size_t gso_size)
-{
-  ep_.queue (this, path, ecn, data, len, gso_size);
 }
 
 void
