@@ -124,6 +124,20 @@ class H3Get(LiveStreamCase):
                 self.assertEqual(llhls.media_violations(pl), [], doc["body"])
                 self.assertTrue(pl.preload_hint_position(), doc["body"])
 
+    def test_a_alt_svc(self):
+        # Answers over TCP point browsers at HTTP/3 on the same port number;
+        # HTTP/3's own answers do not repeat it.
+        want = f'h3=":{self.m.https_port}"; ma=86400'
+        for protocol in ("h2", "http1s"):
+            with self.subTest(protocol=protocol):
+                doc = self.get(f"{LIVE}/source.m3u8", protocol)
+                headers = {k.lower(): v for k, v in doc["headers"].items()}
+                self.assertEqual(headers.get("alt-svc"), want, doc["headers"])
+        doc = self.get(f"{LIVE}/source.m3u8", "h3")
+        headers = {k.lower(): v for k, v in doc["headers"].items()}
+        self.assertNotIn("alt-svc", headers, doc["headers"])
+        self.assertEqual(headers.get("access-control-allow-origin"), "*", doc["headers"])
+
     # -- b) blocking reload and the hinted part ----------------------------
 
     def test_b_blocking_reload(self):

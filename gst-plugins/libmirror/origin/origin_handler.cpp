@@ -153,7 +153,7 @@ OriginHandler::set_asset (const std::string &path, OriginAsset asset)
 }
 
 void
-OriginHandler::add_common_header (std::string name, std::string value)
+OriginHandler::add_common_header (std::string name, std::string value, bool http3)
 {
   // A new list: responses already out keep the one they point at.
   auto fields = common_ ? std::make_shared<std::vector<CommonField>> (*common_)
@@ -161,7 +161,7 @@ OriginHandler::add_common_header (std::string name, std::string value)
   std::string lower (name);
   for (char &c : lower)
     c = g_ascii_tolower (c);
-  fields->push_back ({ std::move (name), std::move (lower), std::move (value) });
+  fields->push_back ({ std::move (name), std::move (lower), std::move (value), http3 });
   common_ = std::move (fields);
 }
 

@@ -63,6 +63,7 @@ struct CommonField {
   std::string name;  // as HTTP/1.1 writes it: Access-Control-Allow-Origin
   std::string lower; // as HTTP/2 and HTTP/3 must: access-control-allow-origin
   std::string value;
+  bool http3 = true; // Alt-Svc is not: an HTTP/3 client is where it points
 };
 using CommonFields = std::shared_ptr<const std::vector<CommonField>>;
 
@@ -135,8 +136,9 @@ class OriginHandler {
   // the last @window_us (forgetting the older ones). On the handler's context.
   ViewerCounts viewers (int64_t window_us);
 
-  // Headers every response carries (CORS; Alt-Svc once HTTP/3 listens).
-  void add_common_header (std::string name, std::string value);
+  // Headers every response carries (CORS; Alt-Svc once HTTP/3 listens);
+  // with @http3 false, not HTTP/3's (Alt-Svc: that client is there already).
+  void add_common_header (std::string name, std::string value, bool http3 = true);
   // Signed playback URLs: from now on every /live/<stream>/ request needs a
   // token from @tokens (playback_token.h); none: open (the default).
   void set_playback_tokens (std::shared_ptr<const PlaybackTokens> tokens);

@@ -566,11 +566,13 @@ struct QuicFrontend::Endpoint::Request {
   bool answered = false;
   bool held = false; // counted in the connection's and the endpoint's held
   std::function<void ()> cancel;
-  // The body: not yet handed to nghttp3, and handed out but not yet
-  // acknowledged (nghttp3 and ngtcp2 point into these without copying).
-  std::deque<Bytes> unsent;
-  std::deque<Bytes> unacked;
-  size_t front_acked = 0;
+  // The body's buffers: [acked, sent) handed to nghttp3 but not yet
+  // acknowledged (nghttp3 and ngtcp2 point into them without copying),
+  // [sent, end) not yet handed out; an acknowledged one is let go at once.
+  std::vector<Bytes> body;
+  size_t acked = 0, sent = 0;
+  size_t front_acked = 0; // bytes of body[acked] the peer has
+  bool all_sent () const { return sent == body.size (); }
 };
 
 // One QUIC connection with its HTTP/3 session.
@@ -705,6 +707,10 @@ class QuicFrontend::Endpoint::Connection {
   // Graceful stop: 0 running, 1 shutdown notice sent, 2 final GOAWAY sent.
   int goaway_phase_ = 0;
   ngtcp2_tstamp goaway_at_ = UINT64_MAX;
+  // ngtcp2's expiry as update_timer last read it. Every call that moves it
+  // is followed by a write, whose update_timer reads it again, so the timer
+  // need not ask ngtcp2 (a walk of its timers) before handling it.
+  ngtcp2_tstamp expiry_ = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -1091,7 +1097,7 @@ QuicFrontend::Endpoint::Connection::on_timer ()
     goaway_phase_ = 2;
     goaway_at_ = UINT64_MAX;
   }
-  if (ngtcp2_conn_get_expiry (conn_.get ()) <= now) {
+  if (expiry_ <= now) {
     int rv = ngtcp2_conn_handle_expiry (conn_.get (), now);
     if (rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
       // Idle: the peer is gone or expects us to be; nothing to send.
@@ -1114,7 +1120,8 @@ QuicFrontend::Endpoint::Connection::update_timer ()
   ngtcp2_tstamp at = UINT64_MAX;
   switch (state_) {
   case State::kOpen:
-    at = std::min (ngtcp2_conn_get_expiry (conn_.get ()), goaway_at_);
+    expiry_ = ngtcp2_conn_get_expiry (conn_.get ());
+    at = std::min (expiry_, goaway_at_);
     break;
   case State::kClosing:
   case State::kDraining:
@@ -1399,21 +1406,22 @@ QuicFrontend::Endpoint::Connection::answer (Request &r, OriginResponse response)
   }
   if (response.common)
     for (const CommonField &f : *response.common)
-      nva.push_back (make_nv (f.lower, f.value));
+      if (f.http3)
+        nva.push_back (make_nv (f.lower, f.value));
 
   nghttp3_data_reader reader{ h3_read_data };
   bool has_body = !head && !bodyless_status && response.body_size () > 0;
   if (has_body) {
-    for (Bytes &b : response.body)
-      if (!b.empty ())
-        r.unsent.push_back (std::move (b));
+    r.body = std::move (response.body);
+    std::erase_if (r.body, [] (const Bytes &b) { return b.empty (); });
   }
   int rv = nghttp3_conn_submit_response (h3_.get (), r.id, nva.data (), nva.size (),
                                          has_body ? &reader : nullptr);
   if (rv != 0) {
     g_debug ("HTTP/3: %s stream %" G_GINT64_FORMAT ": nghttp3_conn_submit_response: %s",
              peer_.c_str (), r.id, nghttp3_strerror (rv));
-    r.unsent.clear ();
+    r.body.clear ();
+    r.acked = r.sent = 0;
     ngtcp2_conn_shutdown_stream (conn_.get (), r.id, NGHTTP3_H3_INTERNAL_ERROR);
   }
   schedule_write ();
@@ -1641,11 +1649,11 @@ QuicFrontend::Endpoint::Connection::h3_acked_stream_data (nghttp3_conn *, int64_
   if (!r)
     return 0;
   // The peer has these bytes: the buffers they came from may go.
-  while (len > 0 && !r->unacked.empty ()) {
-    size_t left = r->unacked.front ().size () - r->front_acked;
+  while (len > 0 && r->acked < r->sent) {
+    size_t left = r->body[r->acked].size () - r->front_acked;
     if (len >= left) {
       len -= left;
-      r->unacked.pop_front ();
+      r->body[r->acked++] = Bytes ();
       r->front_acked = 0;
     } else {
       r->front_acked += (size_t)len;
@@ -1766,17 +1774,15 @@ QuicFrontend::Endpoint::Connection::h3_read_data (nghttp3_conn *, int64_t, nghtt
 {
   auto *r = static_cast<Request *> (stream_user_data);
   size_t n = 0;
-  // Hand out the store's own buffers; they stay in unacked until the peer
+  // Hand out the store's own buffers; they stay in body until the peer
   // has them.
-  while (r && n < veccnt && !r->unsent.empty ()) {
-    Bytes b = std::move (r->unsent.front ());
-    r->unsent.pop_front ();
+  while (r && n < veccnt && !r->all_sent ()) {
+    const Bytes &b = r->body[r->sent++];
     vec[n].base = const_cast<uint8_t *> (b.data ());
     vec[n].len = b.size ();
     ++n;
-    r->unacked.push_back (std::move (b));
   }
-  if (!r || r->unsent.empty ())
+  if (!r || r->all_sent ())
     *pflags |= NGHTTP3_DATA_FLAG_EOF;
   return (nghttp3_ssize)n;
 }
