@@ -28,6 +28,7 @@ from mirrortest import BUILD_ROOT, SLOWDOWN, LiveStreamCase, wait_for  # noqa: E
 from test_hls import srt_feed  # noqa: E402
 
 H3GET = os.path.join(BUILD_ROOT, "tools", "h3", "mirror-h3get")
+HLS_LOAD = os.path.join(BUILD_ROOT, "tools", "h3", "mirror-hls-load")
 STREAM = "cam1"
 LIVE = f"/live/{STREAM}"
 PROTOCOLS = ("h3", "h2", "http1s", "http1")
@@ -226,6 +227,28 @@ class H3Get(LiveStreamCase):
         self.assertLess(time.monotonic() - t0, 5 * SLOWDOWN)
 
     # -- d) following the live edge ----------------------------------------
+
+    def test_d_load_generator_threads(self):
+        # The benches' generator, its viewers shared over two threads: one
+        # report for all of them.
+        viewers = 6
+        r = subprocess.run([HLS_LOAD, "--json", "-q", "--viewers", str(viewers), "--threads", "2",
+                            "--seconds", "3", "--warmup", "1", "--ramp-per-s", "100",
+                            "--url", self.url(f"{LIVE}/source.m3u8", "h3")],
+                           capture_output=True, text=True, timeout=60 * SLOWDOWN,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        log(f"mirror-hls-load --threads 2: {doc['requests_per_s']:.0f} req/s, "
+            f"{doc['parts']} parts, connections {doc['connections']}")
+        self.assertEqual(doc["connected_at_end"], viewers, doc)
+        self.assertEqual(doc["connections"], viewers, doc)
+        self.assertEqual(doc["errors"], {}, doc["first_errors"])
+        part_target = self.playlist().part_target
+        # Every viewer's parts of the window are counted: about one per part
+        # duration each (half of them at least, on a slow build).
+        self.assertGreaterEqual(doc["parts"], viewers * int(3 / part_target) // 2, doc)
+        self.assertGreater(doc["cpu_s_total"], 0, doc)
 
     def test_d_follow(self):
         for protocol in PROTOCOLS:

@@ -192,6 +192,10 @@ def run_load(loader, url, viewers, args, extra=(), server_pids=()):
             "--warmup", str(args.warmup), *extra]
     for pid in server_pids:
         argv += ["--server-pid", str(pid)]
+    if args.gen_threads > 1:
+        argv += ["--threads", str(args.gen_threads)]
+    if args.gen_nice:
+        argv = ["nice", "-n", str(args.gen_nice)] + argv
     limit = viewers / args.ramp + args.warmup + args.seconds + 90
     r = subprocess.run(argv, capture_output=True, text=True, timeout=limit,
                        stdin=subprocess.DEVNULL)
@@ -256,6 +260,12 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=3)
     ap.add_argument("--ramp", type=float, default=1000, help="viewers started per second")
+    ap.add_argument("--gen-threads", type=int, default=1,
+                    help="mirror-hls-load's threads: one thread's loop is the limit of a "
+                         "generator that needs a core (HTTP/3's at 1000 viewers)")
+    ap.add_argument("--gen-nice", type=int, default=0,
+                    help="the load generator's niceness: how much of a shared core it yields "
+                         "to the server (0, the default: an even share)")
     ap.add_argument("--runs", type=int, default=1)
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--mirror-only", action="store_true")

@@ -11,7 +11,9 @@
 //                   files (a reference server that cannot block), see
 //                   static_viewer.h
 //
-// One thread, one epoll loop: the numbers include no thread hand-offs.
+// One epoll loop per thread (--threads, 1 by default), each with its own
+// viewers: the numbers include no thread hand-offs.
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -19,6 +21,8 @@
 #include <getopt.h>
 #include <string>
 #include <sys/resource.h>
+#include <thread>
+#include <time.h>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -52,6 +56,8 @@ usage (FILE *out)
                 "  --server-pid PID   also report this process's CPU in the window (repeatable:\n"
                 "                     the server's, e.g. nginx's worker, on the same machine)\n"
                 "  --json             one JSON object on stdout\n"
+                "  --threads T        T threads, each with its own loop and a share of the\n"
+                "                     viewers (1): a generator that needs more than a core\n"
                 "  -q, --quiet        no progress lines on stderr\n"
                 "  -v                 connection events on stderr\n");
 }
@@ -190,6 +196,70 @@ load_static_parts (EventLoop &loop, const Url &url, const sockaddr_storage &addr
 volatile sig_atomic_t interrupted = 0;
 
 void
+sleep_until (int64_t deadline_ns)
+{
+  timespec ts{ (time_t)(deadline_ns / kNsPerSecond), (long)(deadline_ns % kNsPerSecond) };
+  while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR && !interrupted)
+    ;
+}
+
+// One thread's viewers, loop and counts.
+struct Shard {
+  EventLoop loop;
+  FollowStats stats;
+  std::vector<std::unique_ptr<HlsViewer>> live;
+  std::vector<std::unique_ptr<StaticViewer>> fixed;
+  size_t first = 0;   // the index of its first viewer among all
+  size_t viewers = 0; // its share
+  size_t connected_at_end = 0;
+
+  size_t started () const { return live.size () + fixed.size (); }
+  size_t connected () const
+  {
+    size_t n = 0;
+    for (auto &v : live)
+      n += v->connected ();
+    for (auto &v : fixed)
+      n += v->connected ();
+    return n;
+  }
+};
+
+// The shards' counts as one run's (after their threads have ended).
+FollowStats
+merge (const std::vector<std::unique_ptr<Shard>> &shards)
+{
+  FollowStats all;
+  all.start_ns = shards.front ()->stats.start_ns;
+  for (auto &sh : shards) {
+    const FollowStats &s = sh->stats;
+    if (all.seconds.size () < s.seconds.size ())
+      all.seconds.resize (s.seconds.size ());
+    for (size_t i = 0; i < s.seconds.size (); ++i) {
+      all.seconds[i].responses += s.seconds[i].responses;
+      all.seconds[i].bytes += s.seconds[i].bytes;
+      all.seconds[i].errors += s.seconds[i].errors;
+    }
+    all.part_latencies.insert (all.part_latencies.end (), s.part_latencies.begin (),
+                               s.part_latencies.end ());
+    for (auto &[kind, n] : s.errors)
+      all.errors[kind] += n;
+    for (auto &e : s.first_errors)
+      if (all.first_errors.size () < 10)
+        all.first_errors.push_back (e);
+    all.parts += s.parts;
+    all.parts_caught_up += s.parts_caught_up;
+    all.hints_withdrawn += s.hints_withdrawn;
+    all.connections += s.connections;
+    all.reconnects += s.reconnects;
+    all.quic_retries += s.quic_retries;
+    all.quic_tokens_used += s.quic_tokens_used;
+    all.connect_ms.insert (all.connect_ms.end (), s.connect_ms.begin (), s.connect_ms.end ());
+  }
+  return all;
+}
+
+void
 on_interrupt (int)
 {
   interrupted = 1;
@@ -214,6 +284,7 @@ main (int argc, char **argv)
     { "server-pid", required_argument, nullptr, 'P' },
     { "json", no_argument, nullptr, 'j' },
     { "quiet", no_argument, nullptr, 'q' },
+    { "threads", required_argument, nullptr, 'T' },
     { "help", no_argument, nullptr, 'h' },
     { nullptr, 0, nullptr, 0 },
   };
@@ -228,6 +299,7 @@ main (int argc, char **argv)
   int protocol_options = 0;
   double seconds = 20, ramp = 1000, warmup = 2, timeout_s = 10;
   bool json = false, quiet = false, static_mode = false;
+  size_t threads = 1;
   ClientConfig config;
   std::vector<int> server_pids;
   int c;
@@ -274,6 +346,9 @@ main (int argc, char **argv)
     case 'q':
       quiet = true;
       break;
+    case 'T':
+      threads = (size_t)atol (optarg);
+      break;
     case 'v':
       ++config.verbose;
       break;
@@ -286,7 +361,7 @@ main (int argc, char **argv)
     }
   }
   auto url = Url::parse (url_text);
-  if (viewers == 0 || !url || ramp <= 0 || seconds <= 0) {
+  if (viewers == 0 || !url || ramp <= 0 || seconds <= 0 || threads == 0 || threads > 64) {
     usage (stderr);
     return 2;
   }
@@ -327,20 +402,6 @@ main (int argc, char **argv)
     return 1;
   }
 
-  FollowStats stats;
-  stats.start_ns = monotonic_ns ();
-  std::vector<std::unique_ptr<HlsViewer>> live;
-  std::vector<std::unique_ptr<StaticViewer>> fixed;
-  auto started = [&] { return live.size () + fixed.size (); };
-  auto connected = [&] {
-    size_t n = 0;
-    for (auto &v : live)
-      n += v->connected ();
-    for (auto &v : fixed)
-      n += v->connected ();
-    return n;
-  };
-
   HlsViewer::Options hopt;
   hopt.protocol = protocol;
   hopt.playlist_url = *url;
@@ -348,6 +409,7 @@ main (int argc, char **argv)
   hopt.addrlen = addrlen;
   hopt.config = config;
   hopt.request_timeout_ns = (int64_t)(timeout_s * kNsPerSecond);
+  const int64_t start_ns = monotonic_ns ();
   StaticViewer::Options sopt;
   sopt.protocol = protocol;
   sopt.playlist_url = *url;
@@ -356,104 +418,147 @@ main (int argc, char **argv)
   sopt.config = config;
   sopt.part_paths = static_parts;
   sopt.interval_ns = (int64_t)(interval_s * kNsPerSecond);
-  sopt.epoch_ns = stats.start_ns;
+  sopt.epoch_ns = start_ns;
   sopt.request_timeout_ns = hopt.request_timeout_ns;
 
-  // Ramp: viewers start at R per second, checked every 10 ms.
   int64_t ramp_ns = (int64_t)((double)viewers / ramp * kNsPerSecond);
-  std::function<void ()> ramp_step;
-  Timer ramper (loop, [&] { ramp_step (); });
-  ramp_step = [&] {
-    int64_t elapsed = monotonic_ns () - stats.start_ns;
-    size_t due = std::min (viewers, (size_t)((double)elapsed / 1e9 * ramp) + 1);
-    while (started () < due) {
-      if (static_mode) {
-        fixed.push_back (std::make_unique<StaticViewer> (loop, sopt, stats, started ()));
-        fixed.back ()->start ();
-      } else {
-        live.push_back (std::make_unique<HlsViewer> (loop, hopt, stats));
-        live.back ()->start ();
-      }
-    }
-    if (started () < viewers)
-      ramper.arm_in (10 * kNsPerMs);
-  };
-  ramp_step ();
-
-  int64_t measure_from = stats.start_ns + ramp_ns + (int64_t)(warmup * kNsPerSecond);
+  int64_t measure_from = start_ns + ramp_ns + (int64_t)(warmup * kNsPerSecond);
   int64_t measure_to = measure_from + (int64_t)(seconds * kNsPerSecond);
+  const int64_t window_end = measure_to; // the shards' (measure_to may end early)
+
+  // The viewers in --threads shares, each on a thread and a loop of its own.
+  threads = std::min (threads, viewers);
+  std::vector<std::unique_ptr<Shard>> shards;
+  for (size_t i = 0, first = 0; i < threads; ++i) {
+    auto sh = std::make_unique<Shard> ();
+    sh->first = first;
+    sh->viewers = viewers / threads + (i < viewers % threads ? 1 : 0);
+    sh->stats.start_ns = start_ns;
+    first += sh->viewers;
+    shards.push_back (std::move (sh));
+  }
+
+  auto run_shard = [&] (Shard &sh, bool report_progress) {
+    EventLoop &loop = sh.loop;
+    // Ramp: the shard's viewers start at its share of R per second, checked
+    // every 10 ms.
+    const double shard_ramp = ramp * (double)sh.viewers / (double)viewers;
+    std::function<void ()> ramp_step;
+    Timer ramper (loop, [&] { ramp_step (); });
+    ramp_step = [&] {
+      int64_t elapsed = monotonic_ns () - start_ns;
+      size_t due = std::min (sh.viewers, (size_t)((double)elapsed / 1e9 * shard_ramp) + 1);
+      while (sh.started () < due) {
+        if (static_mode) {
+          sh.fixed.push_back (
+              std::make_unique<StaticViewer> (loop, sopt, sh.stats, sh.first + sh.started ()));
+          sh.fixed.back ()->start ();
+        } else {
+          sh.live.push_back (std::make_unique<HlsViewer> (loop, hopt, sh.stats));
+          sh.live.back ()->start ();
+        }
+      }
+      if (sh.started () < sh.viewers)
+        ramper.arm_in (10 * kNsPerMs);
+    };
+    ramp_step ();
+
+    // Progress, once a second: enough to see a run go wrong while it runs
+    // (the first shard's own viewers when there are several).
+    size_t last_second = 0;
+    FollowStats &stats = sh.stats;
+    std::function<void ()> progress_step;
+    Timer progress (loop, [&] { progress_step (); });
+    progress_step = [&] {
+      size_t sec = (size_t)((monotonic_ns () - stats.start_ns) / kNsPerSecond);
+      if (sec >= 1 && sec - 1 < stats.seconds.size () && sec - 1 >= last_second) {
+        auto &b = stats.seconds[sec - 1];
+        std::vector<double> lat;
+        int64_t from = stats.start_ns + (int64_t)(sec - 1) * kNsPerSecond;
+        for (auto it = stats.part_latencies.rbegin (); it != stats.part_latencies.rend (); ++it) {
+          if (it->at_ns < from)
+            break;
+          if (it->at_ns < from + kNsPerSecond)
+            lat.push_back (it->latency_s * 1e3);
+        }
+        fprintf (stderr,
+                 "t=%3zus %sviewers %zu/%zu connected %zu | %llu resp/s %.1f MB/s | part p50 %.1f "
+                 "p99 %.1f ms | errors %llu%s\n",
+                 sec, threads > 1 ? "thread 1: " : "", sh.started (), sh.viewers, sh.connected (),
+                 (unsigned long long)b.responses, b.bytes / 1e6, percentile (lat, 50),
+                 percentile (lat, 99), (unsigned long long)b.errors,
+                 monotonic_ns () >= measure_from ? " *" : "");
+        last_second = sec;
+      }
+      progress.arm_in (kNsPerSecond);
+    };
+    if (report_progress)
+      progress.arm_in (kNsPerSecond);
+
+    std::function<void ()> watch_step;
+    Timer watch (loop, [&] { watch_step (); });
+    watch_step = [&] {
+      if (interrupted)
+        loop.quit ();
+      else
+        watch.arm_in (100 * kNsPerMs);
+    };
+    watch_step ();
+    loop.run_until (window_end);
+    sh.connected_at_end = sh.connected ();
+    progress.cancel ();
+    ramper.cancel ();
+    watch.cancel ();
+    for (auto &v : sh.live)
+      v->stop ();
+    for (auto &v : sh.fixed)
+      v->stop ();
+    // Let the CONNECTION_CLOSEs and FINs leave before the sockets go.
+    loop.run_until (monotonic_ns () + 200 * kNsPerMs);
+    sh.live.clear ();
+    sh.fixed.clear ();
+  };
+
+  std::vector<std::thread> workers;
+  for (size_t i = 1; i < shards.size (); ++i)
+    workers.emplace_back (run_shard, std::ref (*shards[i]), false);
+
+  // The window, on a thread that only sleeps between its two readings
+  // (RUSAGE_SELF counts every thread); the first shard runs on this one.
   rusage ru_start{}, ru_end{};
   bool window_open = false;
-  double server_cpu_start = NAN;
-  Timer window_timer (loop, [&] {
+  double server_cpu_start = NAN, server_cpu = NAN;
+  std::thread window ([&] {
+    while (!interrupted && monotonic_ns () < measure_from)
+      sleep_until (std::min (measure_from, monotonic_ns () + 100 * kNsPerMs));
+    if (interrupted)
+      return;
     getrusage (RUSAGE_SELF, &ru_start);
     server_cpu_start = servers_cpu_seconds (server_pids);
     window_open = true;
+    while (!interrupted && monotonic_ns () < measure_to)
+      sleep_until (std::min (measure_to, monotonic_ns () + 100 * kNsPerMs));
+    measure_to = std::min (measure_to, monotonic_ns ());
+    getrusage (RUSAGE_SELF, &ru_end);
+    server_cpu = servers_cpu_seconds (server_pids) - server_cpu_start;
   });
-  window_timer.arm_at (measure_from);
-
-  // Progress, once a second: enough to see a run go wrong while it runs.
-  size_t last_second = 0;
-  std::function<void ()> progress_step;
-  Timer progress (loop, [&] { progress_step (); });
-  progress_step = [&] {
-    size_t sec = (size_t)((monotonic_ns () - stats.start_ns) / kNsPerSecond);
-    if (sec >= 1 && sec - 1 < stats.seconds.size () && sec - 1 >= last_second) {
-      auto &b = stats.seconds[sec - 1];
-      std::vector<double> lat;
-      int64_t from = stats.start_ns + (int64_t)(sec - 1) * kNsPerSecond;
-      for (auto it = stats.part_latencies.rbegin (); it != stats.part_latencies.rend (); ++it) {
-        if (it->at_ns < from)
-          break;
-        if (it->at_ns < from + kNsPerSecond)
-          lat.push_back (it->latency_s * 1e3);
-      }
-      fprintf (stderr,
-               "t=%3zus viewers %zu/%zu connected %zu | %llu resp/s %.1f MB/s | part p50 %.1f "
-               "p99 %.1f ms | errors %llu%s\n",
-               sec, started (), viewers, connected (), (unsigned long long)b.responses,
-               b.bytes / 1e6, percentile (lat, 50), percentile (lat, 99),
-               (unsigned long long)b.errors, window_open ? " *" : "");
-      last_second = sec;
-    }
-    progress.arm_in (kNsPerSecond);
-  };
-  if (!quiet)
-    progress.arm_in (kNsPerSecond);
-
-  std::function<void ()> watch_step;
-  Timer watch (loop, [&] { watch_step (); });
-  watch_step = [&] {
-    if (interrupted)
-      loop.quit ();
-    else
-      watch.arm_in (100 * kNsPerMs);
-  };
-  watch_step ();
-  loop.run_until (measure_to);
-  measure_to = std::min (measure_to, monotonic_ns ());
+  run_shard (*shards[0], !quiet);
+  for (auto &w : workers)
+    w.join ();
+  window.join ();
   if (!window_open) {
     // Interrupted before the window: report what ran, ramp included.
-    measure_from = stats.start_ns;
-    getrusage (RUSAGE_SELF, &ru_start);
+    measure_from = start_ns;
+    measure_to = monotonic_ns ();
     ru_start = rusage{};
-    server_cpu_start = NAN;
+    getrusage (RUSAGE_SELF, &ru_end);
+    server_cpu = NAN;
     window_open = true;
   }
-  getrusage (RUSAGE_SELF, &ru_end);
-  double server_cpu = servers_cpu_seconds (server_pids) - server_cpu_start;
-  size_t connected_at_end = connected ();
-  progress.cancel ();
-  ramper.cancel ();
-  watch.cancel ();
-  for (auto &v : live)
-    v->stop ();
-  for (auto &v : fixed)
-    v->stop ();
-  // Let the CONNECTION_CLOSEs and FINs leave before the sockets go.
-  loop.run_until (monotonic_ns () + 200 * kNsPerMs);
-  live.clear ();
-  fixed.clear ();
+  size_t connected_at_end = 0;
+  for (auto &sh : shards)
+    connected_at_end += sh->connected_at_end;
+  FollowStats stats = merge (shards);
 
   Summary s = summarize (stats, { measure_from, measure_to });
   double cpu = window_open ? cpu_seconds (ru_end) - cpu_seconds (ru_start) : NAN;
