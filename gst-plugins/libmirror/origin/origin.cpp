@@ -188,8 +188,8 @@ Origin::start_worker (Worker &w)
       http3_port_ = w.quic->port ();
   }
   if (config_.tls_port && config_.http3)
-    w.handler->add_common_header ("Alt-Svc", "h3=\":" + std::to_string (http3_port_) + "\"; ma=86400",
-                                  false);
+    w.handler->add_common_header ("Alt-Svc",
+                                  "h3=\":" + std::to_string (http3_port_) + "\"; ma=86400", false);
   return {};
 }
 
