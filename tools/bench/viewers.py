@@ -5,7 +5,8 @@ parts as static files, in one run.
 
     tools/bench/viewers.py [--build DIR] [--viewers 100,1000,5000] [--seconds 10]
                            [--ramp 1000] [--protocols h3,h2,http1s,http1] [--runs 1]
-                           [--workers 1] [--mirror-only | --reference-only]
+                           [--workers 1] [--gen-threads 1] [--gen-nice 0]
+                           [--mirror-only | --reference-only]
 
 Mirror: mirrord packages a live 25 fps x264 + AAC SRT feed (the one
 tests/integration/test_hls.py uses). mirror-hls-load opens N viewers, each on
@@ -34,6 +35,11 @@ a bound, not a like-for-like.
 Everything shares the machine: the SRT sender, mirrord (or nginx) and the
 load generator. Each run reports the server's CPU and the load generator's
 own, and mirrord's idle CPU (ingest and packaging alone) is measured first.
+A generator that cannot keep up makes the server's figures its own: its
+late requests count as late parts. One mirror-hls-load thread is a core at
+most, which 1,000 HTTP/3 viewers need; --gen-threads 2 shares them over two
+(and changes how requests reach every server, nginx included: compare runs
+with the same setting only).
 Prints one row per run, medians over --runs, and Mirror/nginx ratios. Not a
 test.
 """
