@@ -198,10 +198,12 @@ def run_load(loader, url, viewers, args, extra=(), server_pids=()):
             "--warmup", str(args.warmup), *extra]
     for pid in server_pids:
         argv += ["--server-pid", str(pid)]
-    if args.gen_threads > 1:
-        argv += ["--threads", str(args.gen_threads)]
-    if args.gen_nice:
-        argv = ["nice", "-n", str(args.gen_nice)] + argv
+    # Other benches and the cdn test pass their own args: one thread, no nice.
+    threads, niceness = getattr(args, "gen_threads", 1), getattr(args, "gen_nice", 0)
+    if threads > 1:
+        argv += ["--threads", str(threads)]
+    if niceness:
+        argv = ["nice", "-n", str(niceness)] + argv
     limit = viewers / args.ramp + args.warmup + args.seconds + 90
     r = subprocess.run(argv, capture_output=True, text=True, timeout=limit,
                        stdin=subprocess.DEVNULL)
