@@ -22,11 +22,13 @@ run with 2 workers differs from one with 1 only in the worker count.
 (a CFS bandwidth limit on a cgroup of its own: cgroup v2's cpu.max or v1's
 cpu.cfs_quota_us; needs root): 1 worker gets CORES, 2 workers 2 x CORES,
 spread over every CPU, and h2load keeps the rest. That is how a 2-core box
-shows whether a second worker doubles the rate: with CORES at 0.4 the
-server has 0.4 and then 0.8 of a core, and h2load (which needs about as
-much CPU as the server) is never the limit. Without it the generator takes
-CPU from the second worker and the ratio is bounded by what it leaves (see
-the gen cores column).
+shows whether a second worker doubles the rate: with CORES at 0.25 the
+server has a quarter and then half of the two cores, and h2load (about as
+much CPU as the server over HTTP/2, a third more over HTTP/1.1; --threads 2
+so that one thread's core does not bound it) is never the limit: the
+throttled column says the server ran into its own. Without it the
+generator takes CPU from the second worker and the ratio is bounded by
+what it leaves (see the gen cores column).
 
 Reported per run: requests/s, server CPU cores, h2load's CPU cores, and the
 ratio of the 2-worker rate to the 1-worker rate for each server. Not a

@@ -32,6 +32,32 @@ FollowStats::count_error (const std::string &kind, const std::string &text, int6
     first_errors.push_back (kind + ": " + text);
 }
 
+void
+FollowStats::add (const FollowStats &o)
+{
+  if (seconds.size () < o.seconds.size ())
+    seconds.resize (o.seconds.size ());
+  for (size_t i = 0; i < o.seconds.size (); ++i) {
+    seconds[i].responses += o.seconds[i].responses;
+    seconds[i].bytes += o.seconds[i].bytes;
+    seconds[i].errors += o.seconds[i].errors;
+  }
+  part_latencies.insert (part_latencies.end (), o.part_latencies.begin (), o.part_latencies.end ());
+  for (auto &[kind, n] : o.errors)
+    errors[kind] += n;
+  for (auto &e : o.first_errors)
+    if (first_errors.size () < 10)
+      first_errors.push_back (e);
+  parts += o.parts;
+  parts_caught_up += o.parts_caught_up;
+  hints_withdrawn += o.hints_withdrawn;
+  connections += o.connections;
+  reconnects += o.reconnects;
+  quic_retries += o.quic_retries;
+  quic_tokens_used += o.quic_tokens_used;
+  connect_ms.insert (connect_ms.end (), o.connect_ms.begin (), o.connect_ms.end ());
+}
+
 double
 percentile (std::vector<double> v, double q)
 {

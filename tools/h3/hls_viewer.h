@@ -65,6 +65,8 @@ struct FollowStats {
   Second &second_at (int64_t ns);
   void count_response (const Response &r);
   void count_error (const std::string &kind, const std::string &text, int64_t at_ns);
+  // Another run's counts (one of mirror-hls-load's threads), same start_ns.
+  void add (const FollowStats &other);
 };
 
 class HlsViewer {

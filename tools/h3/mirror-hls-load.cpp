@@ -225,40 +225,6 @@ struct Shard {
   }
 };
 
-// The shards' counts as one run's (after their threads have ended).
-FollowStats
-merge (const std::vector<std::unique_ptr<Shard>> &shards)
-{
-  FollowStats all;
-  all.start_ns = shards.front ()->stats.start_ns;
-  for (auto &sh : shards) {
-    const FollowStats &s = sh->stats;
-    if (all.seconds.size () < s.seconds.size ())
-      all.seconds.resize (s.seconds.size ());
-    for (size_t i = 0; i < s.seconds.size (); ++i) {
-      all.seconds[i].responses += s.seconds[i].responses;
-      all.seconds[i].bytes += s.seconds[i].bytes;
-      all.seconds[i].errors += s.seconds[i].errors;
-    }
-    all.part_latencies.insert (all.part_latencies.end (), s.part_latencies.begin (),
-                               s.part_latencies.end ());
-    for (auto &[kind, n] : s.errors)
-      all.errors[kind] += n;
-    for (auto &e : s.first_errors)
-      if (all.first_errors.size () < 10)
-        all.first_errors.push_back (e);
-    all.parts += s.parts;
-    all.parts_caught_up += s.parts_caught_up;
-    all.hints_withdrawn += s.hints_withdrawn;
-    all.connections += s.connections;
-    all.reconnects += s.reconnects;
-    all.quic_retries += s.quic_retries;
-    all.quic_tokens_used += s.quic_tokens_used;
-    all.connect_ms.insert (all.connect_ms.end (), s.connect_ms.begin (), s.connect_ms.end ());
-  }
-  return all;
-}
-
 void
 on_interrupt (int)
 {
@@ -558,7 +524,11 @@ main (int argc, char **argv)
   size_t connected_at_end = 0;
   for (auto &sh : shards)
     connected_at_end += sh->connected_at_end;
-  FollowStats stats = merge (shards);
+  // Their counts as one run's.
+  FollowStats stats;
+  stats.start_ns = start_ns;
+  for (auto &sh : shards)
+    stats.add (sh->stats);
 
   Summary s = summarize (stats, { measure_from, measure_to });
   double cpu = window_open ? cpu_seconds (ru_end) - cpu_seconds (ru_start) : NAN;
