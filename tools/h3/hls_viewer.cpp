@@ -286,7 +286,7 @@ HlsViewer::report_part (const Response &r, const std::string &uri, PartPosition 
   if (caught_up)
     ++stats_.parts_caught_up;
   if (available >= 0)
-    stats_.part_latencies.push_back ({ r.done_ns, ev.latency_s, pos.first, pos.second });
+    stats_.part_latencies.push_back ({ r.done_ns, ev.latency_s, pos.first, pos.second, r.sent_ns });
   else
     error ("no-pdt", "part " + uri + ": its segment has no PROGRAM-DATE-TIME");
   if (opt_.on_part)

@@ -49,6 +49,7 @@ struct FollowStats {
     double latency_s; // from availability
     int64_t msn = -1; // which part (-1: not a live part)
     int part = 0;
+    int64_t sent_ns = 0; // monotonic: the request was handed to its connection
   };
   int64_t start_ns = 0;
   std::vector<Second> seconds; // by whole seconds since start_ns

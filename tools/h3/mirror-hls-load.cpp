@@ -117,6 +117,11 @@ struct Summary {
   // Each part's arrival behind the first viewer that got it: the serving
   // side alone, without the ingest jitter that PROGRAM-DATE-TIME carries.
   std::vector<double> fanout_ms;
+  // The same for the parts asked for before any viewer had them (the
+  // requests the server could hold and answer in its fan-out), and how many
+  // were asked for later than that: a viewer (the generator) behind.
+  std::vector<double> fanout_held_ms;
+  uint64_t asked_late = 0;
 };
 
 Summary
@@ -148,8 +153,15 @@ summarize (const FollowStats &stats, Window w)
     if (x.at_ns < w.from_ns || x.at_ns >= w.to_ns)
       continue;
     s.latencies_ms.push_back (x.latency_s * 1e3);
-    if (x.msn >= 0)
-      s.fanout_ms.push_back ((x.at_ns - first_arrival[key (x)]) / 1e6);
+    if (x.msn < 0)
+      continue;
+    const int64_t first_ns = first_arrival[key (x)];
+    const double behind_ms = (x.at_ns - first_ns) / 1e6;
+    s.fanout_ms.push_back (behind_ms);
+    if (x.sent_ns > first_ns)
+      ++s.asked_late;
+    else
+      s.fanout_held_ms.push_back (behind_ms);
   }
   return s;
 }
@@ -558,6 +570,8 @@ main (int argc, char **argv)
     j.field ("latency_max_ms", pmax);
     j.field ("fanout_p50_ms", percentile (s.fanout_ms, 50));
     j.field ("fanout_p99_ms", percentile (s.fanout_ms, 99));
+    j.field ("fanout_held_p99_ms", percentile (s.fanout_held_ms, 99));
+    j.field ("parts_asked_late", (double)s.asked_late);
     j.field ("errors_in_window", (double)s.errors);
     j.field ("errors", stats.errors);
     j.field ("first_errors", stats.first_errors);
@@ -586,8 +600,10 @@ main (int argc, char **argv)
     printf ("  part latency from %s: p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
             static_mode ? "its tick" : "availability", p50, p99, pmax);
     if (!static_mode)
-      printf ("  part arrival behind the first viewer to get it: p50 %.1f ms, p99 %.1f ms\n",
-              percentile (s.fanout_ms, 50), percentile (s.fanout_ms, 99));
+      printf ("  part arrival behind the first viewer to get it: p50 %.1f ms, p99 %.1f ms; "
+              "asked for before that %.1f ms p99, after it %llu parts (viewers behind)\n",
+              percentile (s.fanout_ms, 50), percentile (s.fanout_ms, 99),
+              percentile (s.fanout_held_ms, 99), (unsigned long long)s.asked_late);
     printf ("  errors in window %llu; whole run:", (unsigned long long)s.errors);
     if (stats.errors.empty ())
       printf (" none");
