@@ -5,7 +5,7 @@ parts as static files, in one run.
 
     tools/bench/viewers.py [--build DIR] [--viewers 100,1000,5000] [--seconds 10]
                            [--ramp 1000] [--protocols h3,h2,http1s,http1] [--runs 1]
-                           [--workers 1] [--gen-threads 1] [--gen-nice 0]
+                           [--workers 1] [--gen-threads 1] [--gen-nice 0] [--pin]
                            [--mirror-only | --reference-only]
 
 Mirror: mirrord packages a live 25 fps x264 + AAC SRT feed (the one
@@ -32,14 +32,22 @@ server.workers N and nginx with worker_processes N. The reference does
 less work than the Origin (no packaging, no held requests), so the ratio is
 a bound, not a like-for-like.
 
-Everything shares the machine: the SRT sender, mirrord (or nginx) and the
-load generator. Each run reports the server's CPU and the load generator's
-own, and mirrord's idle CPU (ingest and packaging alone) is measured first.
-A generator that cannot keep up makes the server's figures its own: its
-late requests count as late parts. One mirror-hls-load thread is a core at
-most, which 1,000 HTTP/3 viewers need; --gen-threads 2 shares them over two
-(and changes how requests reach every server, nginx included: compare runs
-with the same setting only).
+Everything shares the machine: the SRT sender, mirrord, nginx and the load
+generator. Both servers are up throughout (mirrord ingesting whichever is
+measured), and the runs go round the cases: run 1 of every protocol of
+Mirror's and of nginx's, then run 2 of each, so the runs paired in a ratio
+are minutes apart, not a whole measurement. Each run reports the server's
+CPU and the load generator's own, and mirrord's idle CPU (ingest and
+packaging alone) is measured first. A generator that cannot keep up makes
+the server's figures its own: its late requests count as late parts (the
+'late %' column: parts asked for after another viewer already had them;
+'held99' is the fan-out of the others alone). One mirror-hls-load thread is
+a core at most, which 1,000 HTTP/3 viewers need; --gen-threads 2 shares them
+over two (and changes how requests reach every server, nginx included:
+compare runs with the same setting only). --pin gives the server (every
+thread of mirrord or nginx) the last --workers CPUs and the generator and
+the sender the others, by taskset: the server's fan-out is then its own,
+and a generator short of CPU shows as late parts.
 Prints one row per run, medians over --runs, and Mirror/nginx ratios. Not a
 test.
 """
@@ -192,6 +200,14 @@ def snapshot(http_port, stream, www):
     return len(pl.parts), pl.part_target
 
 
+def pin(pids, cpus):
+    """Every thread of each process onto cpus (a taskset list); threads they
+    start later inherit it."""
+    for pid in pids:
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True,
+                       stdout=subprocess.DEVNULL)
+
+
 def run_load(loader, url, viewers, args, extra=(), server_pids=()):
     argv = [loader, "--json", "-q", "--viewers", str(viewers), "--url", url,
             "--seconds", str(args.seconds), "--ramp-per-s", str(args.ramp),
@@ -204,6 +220,8 @@ def run_load(loader, url, viewers, args, extra=(), server_pids=()):
         argv += ["--threads", str(threads)]
     if niceness:
         argv = ["nice", "-n", str(niceness)] + argv
+    if getattr(args, "gen_cpus", None):
+        argv = ["taskset", "-c", args.gen_cpus] + argv
     limit = viewers / args.ramp + args.warmup + args.seconds + 90
     r = subprocess.run(argv, capture_output=True, text=True, timeout=limit,
                        stdin=subprocess.DEVNULL)
@@ -225,6 +243,16 @@ def median_result(results):
             errors[k] = errors.get(k, 0) + v
     out["errors"] = errors
     return out
+
+
+def late_percent(r):
+    """The share of parts a viewer asked for only after another viewer had
+    it: the generator behind (or a hint withdrawn at a segment's end), not
+    the server. Mirror's live runs only."""
+    late, parts = r.get("parts_asked_late"), r.get("parts")
+    if late is None or not parts or r.get("mode") != "live":
+        return None
+    return 100.0 * late / parts
 
 
 def us_per_request(r, idle=0.0):
@@ -274,11 +302,25 @@ def main():
     ap.add_argument("--gen-nice", type=int, default=0,
                     help="the load generator's niceness: how much of a shared core it yields "
                          "to the server (0, the default: an even share)")
+    ap.add_argument("--pin", action="store_true",
+                    help="taskset: the server (mirrord or nginx, every thread) on the last "
+                         "--workers CPUs, the load generator and the SRT sender on the others, "
+                         "so that neither takes the other's core in a fan-out")
     ap.add_argument("--runs", type=int, default=1)
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--mirror-only", action="store_true")
     group.add_argument("--reference-only", action="store_true")
     args = ap.parse_args()
+
+    server_cpus = client_cpus = None
+    if args.pin:
+        ncpu = os.cpu_count() or 1
+        if args.workers < 1 or args.workers >= ncpu:
+            ap.error(f"--pin needs 1 <= --workers < {ncpu} (the CPUs): the generator needs one")
+        server_cpus = f"{ncpu - args.workers}-{ncpu - 1}"
+        client_cpus = f"0-{ncpu - args.workers - 1}"
+        args.gen_cpus = client_cpus
+        log(f"pinned: server on CPUs {server_cpus}, generator and sender on {client_cpus}")
 
     build, reg_dir = use_build(args.build)
     import llhls  # noqa: F401  (snapshot uses it)
@@ -306,9 +348,12 @@ def main():
     if args.mirrord_preload:
         env["LD_PRELOAD"] = args.mirrord_preload
     m = Mirrord(env=env)
-    feed = None
+    feed = ng = None
     try:
         feed = srt_feed(m.srt_port, stream)
+        if args.pin:
+            pin([m.pid], server_cpus)
+            pin([feed.pid], client_cpus)
 
         def hinted():
             status, _, body = m.origin("GET", f"/live/{stream}/source.m3u8", timeout=5)
@@ -324,46 +369,49 @@ def main():
         idle = (cpu_seconds(m.pid) - c0) / 3
         log(f"mirrord idle (ingest + packaging, no viewers): {idle:.2f} cores")
 
+        # Both servers stay up (mirrord ingesting, the sender sending) while
+        # either is measured, and run i of every case follows run i-1 of
+        # all of them: a pairing of Mirror's and nginx's runs shares the
+        # box's state, as the box drifts over a long measurement.
+        cases = []  # (server, label, url, extra args, pids)
         if not args.reference_only:
-            for n in counts:
-                for proto in protocols:
-                    tls_url = f"https://127.0.0.1:{m.https_port}/live/{stream}/source.m3u8"
-                    url, extra = {
-                        "h3": (tls_url, []),
-                        "h2": (tls_url, ["--h2"]),
-                        "http1s": (tls_url, ["--http1"]),
-                        "http1": (f"http://127.0.0.1:{m.http_port}/live/{stream}/source.m3u8",
-                                  ["--http1"]),
-                    }[proto]
-                    results = []
-                    for i in range(args.runs):
-                        log(f"Mirror, {n} viewers over {proto}, run {i + 1}/{args.runs}")
-                        results.append(run_load(loader, url, n, args, extra, [m.pid]))
-                        time.sleep(2)  # let closes and timers settle between runs
-                    rows.append((n, "mirror", results[0]["protocol"], median_result(results)))
-                    runs_of[(n, "mirror", results[0]["protocol"])] = results
+            tls_url = f"https://127.0.0.1:{m.https_port}/live/{stream}/source.m3u8"
+            for proto in protocols:
+                url, extra = {
+                    "h3": (tls_url, []),
+                    "h2": (tls_url, ["--h2"]),
+                    "http1s": (tls_url, ["--http1"]),
+                    "http1": (f"http://127.0.0.1:{m.http_port}/live/{stream}/source.m3u8",
+                              ["--http1"]),
+                }[proto]
+                cases.append(("mirror", f"Mirror over {proto}", url, extra, [m.pid]))
+        if not args.mirror_only:
+            ng = Nginx(nginx_bin, www, free_port(), free_port(), args.workers)
+            if args.pin:
+                pin(ng.pids(), server_cpus)
+            plain = f"http://127.0.0.1:{ng.port}/live/{stream}/source.m3u8"
+            tls = f"https://127.0.0.1:{ng.tls_port}/live/{stream}/source.m3u8"
+            for url, extra in ((plain, ["--http1"]), (tls, ["--http1"]), (tls, ["--h2"])):
+                cases.append(("nginx", f"nginx, {url.split(':')[0]} {extra[0]}", url,
+                              ["--static", *extra], ng.pids()))
+        for n in counts:
+            results = {i: [] for i in range(len(cases))}
+            for run in range(args.runs):
+                for i, (server, label, url, extra, pids) in enumerate(cases):
+                    log(f"{label}, {n} viewers, run {run + 1}/{args.runs}")
+                    results[i].append(run_load(loader, url, n, args, extra, pids))
+                    time.sleep(2)  # let closes and timers settle between runs
+            for i, (server, *_rest) in enumerate(cases):
+                proto = results[i][0]["protocol"]
+                rows.append((n, server, proto, median_result(results[i])))
+                runs_of[(n, server, proto)] = results[i]
     finally:
+        if ng is not None:
+            ng.stop()
         if feed is not None:
             feed.stop()
         m.stop()
 
-    if not args.mirror_only:
-        ng = Nginx(nginx_bin, www, free_port(), free_port(), args.workers)
-        plain = f"http://127.0.0.1:{ng.port}/live/{stream}/source.m3u8"
-        tls = f"https://127.0.0.1:{ng.tls_port}/live/{stream}/source.m3u8"
-        try:
-            for n in counts:
-                for url, extra in ((plain, ["--http1"]), (tls, ["--http1"]), (tls, ["--h2"])):
-                    results = []
-                    for i in range(args.runs):
-                        log(f"nginx, {n} viewers, {url.split(':')[0]} {extra[0]}, run {i + 1}/{args.runs}")
-                        results.append(run_load(loader, url, n, args, ["--static", *extra],
-                                                ng.pids()))
-                        time.sleep(2)
-                    rows.append((n, "nginx", results[0]["protocol"], median_result(results)))
-                    runs_of[(n, "nginx", results[0]["protocol"])] = results
-        finally:
-            ng.stop()
     shutil.rmtree(www, ignore_errors=True)
     shutil.rmtree(reg_dir, ignore_errors=True)
     log(f"load average at end: {loadavg()}")
@@ -371,13 +419,14 @@ def main():
     print(f"\nviewers of one LL-HLS stream ({args.seconds:g} s windows, medians of {args.runs} run(s); "
           f"mirrord idle {idle:.2f} cores)")
     print(f"{'viewers':>7} {'server':<6} {'protocol':<13} {'req/s':>8} {'MB/s':>7} {'p50 ms':>8} "
-          f"{'p99 ms':>8} {'fan99 ms':>8} {'errors':>7} {'conn':>6} {'srv cores':>9} "
+          f"{'p99 ms':>8} {'fan99 ms':>8} {'held99':>7} {'late %':>6} {'errors':>7} {'conn':>6} {'srv cores':>9} "
           f"{'srv us/req':>10} {'serve us/req':>12} {'gen cores':>9}")
     for n, server, proto, r in rows:
         errors = sum(r["errors"].values())
         print(f"{n:>7} {server:<6} {proto:<13} {fmt(r['requests_per_s']):>8} "
               f"{fmt(r['bytes_per_s'] / 1e6, '.2f'):>7} {fmt(r['latency_p50_ms'], '.1f'):>8} "
               f"{fmt(r['latency_p99_ms'], '.1f'):>8} {fmt(r.get('fanout_p99_ms'), '.1f'):>8} "
+              f"{fmt(r.get('fanout_held_p99_ms'), '.1f'):>7} {fmt(late_percent(r), '.1f'):>6} "
               f"{errors:>7} {fmt(r['connected_at_end']):>6} "
               f"{fmt(r['server_cpu_cores_window'], '.2f'):>9} {fmt(us_per_request(r), '.1f'):>10} "
               f"{fmt(us_per_request(r, idle if server == 'mirror' else 0), '.1f'):>12} "
@@ -388,7 +437,9 @@ def main():
             print(f"{'':>16} every run: serve us/req "
                   + ", ".join(fmt(us_per_request(x, base), ".1f") for x in each)
                   + "; p99 ms " + ", ".join(fmt(x["latency_p99_ms"], ".1f") for x in each)
-                  + "; fan99 ms " + ", ".join(fmt(x.get("fanout_p99_ms"), ".1f") for x in each))
+                  + "; fan99 ms " + ", ".join(fmt(x.get("fanout_p99_ms"), ".1f") for x in each)
+                  + "; held99 ms " + ", ".join(fmt(x.get("fanout_held_p99_ms"), ".1f") for x in each)
+                  + "; late % " + ", ".join(fmt(late_percent(x), ".1f") for x in each))
         if r["errors"]:
             print(f"{'':>16} errors: {r['errors']}")
     by = {(n, s, p): r for n, s, p, r in rows}
@@ -407,7 +458,10 @@ def main():
                       f"  CPU/request {cpu}")
     print("\nnotes: Mirror's p50/p99 are from availability (PDT + offsets + duration): they carry "
           "the feed's ingest jitter (about +-45 ms with one viewer) and the packaging; fan99 is "
-          "each part's arrival behind the first viewer to get it (serving alone). nginx's are "
+          "each part's arrival behind the first viewer to get it (serving alone); held99 the same "
+          "for the parts asked for before the first viewer had them (those the Origin held and "
+          "answered in its fan-out), late % the share asked for after that (a viewer, that is the "
+          "generator, behind, or a hint withdrawn at a segment's end). nginx's are "
           "from its tick (no packaging, no held requests). Arrivals are kernel receive stamps. "
           "A run whose p99 is over a part duration, or whose 'conn' is under its viewers, is past "
           "what the box carries: see srv/gen cores (2 cores in all, shared with the sender).")
