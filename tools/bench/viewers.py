@@ -395,7 +395,7 @@ def main():
                 cases.append(("nginx", f"nginx, {url.split(':')[0]} {extra[0]}", url,
                               ["--static", *extra], ng.pids()))
         for n in counts:
-            results = {i: [] for i in range(len(cases))}
+            results = [[] for _ in cases]
             for run in range(args.runs):
                 for i, (server, label, url, extra, pids) in enumerate(cases):
                     log(f"{label}, {n} viewers, run {run + 1}/{args.runs}")

@@ -43,7 +43,7 @@ constexpr char kQuicTlsPriority[]
       "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
       "+GROUP-SECP384R1:+GROUP-SECP521R1";
 
-// One datagram at a time; 64 KiB covers anything the kernel can hand us.
+// A receive slot per datagram; 64 KiB covers anything the kernel can hand us.
 constexpr size_t kMaxDatagram = 65536;
 // Datagrams read per wake-up before other connections get their turn, and
 // per recvmmsg call.
