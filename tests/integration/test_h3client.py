@@ -191,6 +191,25 @@ class H3Get(LiveStreamCase):
                 self.assertEqual(int(doc["headers"]["content-length"]), doc["body_size"])
                 self.assertIn("video/", doc["headers"].get("content-type", ""))
 
+    def test_b_udp_gro(self):
+        # A segment comes in GSO batches of the Origin's: read whole (UDP_GRO)
+        # and split by the client, or one datagram a read; the same bytes.
+        seg = self.playlist().complete_segments[-1]
+        docs = {}
+        for flags in ((), ("--no-udp-gro",)):
+            doc = self.get(f"{LIVE}/{seg.uri}", "h3", *flags)
+            self.assertEqual(doc["status"], 200, doc)
+            docs[flags] = doc
+        whole, single = docs[()], docs[("--no-udp-gro",)]
+        self.assertEqual(whole["body_size"], single["body_size"])
+        self.assertGreater(whole["body_size"], 4 * 1200, "a segment of a few datagrams at least")
+        self.assertGreater(whole["gro_reads"], 0, whole)
+        self.assertGreater(whole["datagrams_received"], whole["gro_reads"], whole)
+        self.assertEqual(single["gro_reads"], 0, single)
+        log(f"h3: {whole['body_size']} bytes in {whole['datagrams_received']} datagrams, "
+            f"{whole['gro_reads']} reads of GSO batches whole; {single['datagrams_received']} "
+            f"datagrams one by one with --no-udp-gro")
+
     # -- c) errors and certificates ----------------------------------------
 
     def test_c_not_found(self):

@@ -218,6 +218,8 @@ def run_load(loader, url, viewers, args, extra=(), server_pids=()):
     threads, niceness = getattr(args, "gen_threads", 1), getattr(args, "gen_nice", 0)
     if threads > 1:
         argv += ["--threads", str(threads)]
+    if getattr(args, "no_udp_gro", False):
+        argv += ["--no-udp-gro"]
     if niceness:
         argv = ["nice", "-n", str(niceness)] + argv
     if getattr(args, "gen_cpus", None):
@@ -302,6 +304,10 @@ def main():
     ap.add_argument("--gen-nice", type=int, default=0,
                     help="the load generator's niceness: how much of a shared core it yields "
                          "to the server (0, the default: an even share)")
+    ap.add_argument("--no-udp-gro", action="store_true",
+                    help="HTTP/3 viewers without UDP_GRO: on loopback the server's send then "
+                         "pays for splitting its GSO batches and queueing each datagram to the "
+                         "viewer, a cost a real network puts on the viewer's machine")
     ap.add_argument("--pin", action="store_true",
                     help="taskset: the server (mirrord or nginx, every thread) on the last "
                          "--workers CPUs, the load generator and the SRT sender on the others, "

@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -425,6 +426,11 @@ H3Connection::start ()
   local_len_ = sizeof local_;
   getsockname (fd_, (sockaddr *)&local_, &local_len_);
   enable_rx_timestamps (fd_);
+  if (config_.udp_gro) {
+    int one = 1;
+    // Without it (an older kernel) the datagrams come one by one.
+    setsockopt (fd_, SOL_UDP, UDP_GRO, &one, sizeof one);
+  }
   if (!loop_.add (fd_, EPOLLIN, this)) {
     fail (ErrorKind::connect, std::string ("epoll: ") + strerror (errno), false);
     return;
@@ -631,9 +637,25 @@ H3Connection::on_read ()
             "UDP from " + addr_to_string (remote_) + ": " + strerror (errno), false);
       return;
     }
-    for (int i = 0; i < got; ++i)
-      if (!read_datagram (s.msgs[i].msg_hdr, s.data[i].data (), s.msgs[i].msg_len))
-        return;
+    for (int i = 0; i < got; ++i) {
+      const msghdr &msg = s.msgs[i].msg_hdr;
+      const uint8_t *data = s.data[i].data ();
+      size_t len = s.msgs[i].msg_len;
+      // A GSO batch read whole (UDP_GRO): datagrams of segment bytes each,
+      // the last one shorter or equal.
+      size_t segment = len;
+      for (cmsghdr *c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR ((msghdr *)&msg, c))
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          int size = 0;
+          memcpy (&size, CMSG_DATA (c), sizeof size);
+          if (size > 0)
+            segment = (size_t)size;
+        }
+      info_.gro_reads += segment < len;
+      for (size_t at = 0; at < len; at += segment)
+        if (!read_datagram (msg, data + at, std::min (segment, len - at)))
+          return;
+    }
     read += got;
     if (got < kRecvBatch)
       return; // drained
@@ -650,6 +672,7 @@ H3Connection::read_datagram (const msghdr &msg, const uint8_t *data, size_t n)
   };
   ngtcp2_pkt_info pi{};
   info_.bytes_received += (uint64_t)n;
+  ++info_.datagrams_received;
   // Responses completed by this datagram arrived when it did.
   rx_stamp_ = rx_stamp_from (msg);
   int rv = ngtcp2_conn_read_pkt (conn_, &path, &pi, data, n, monotonic_ns ());

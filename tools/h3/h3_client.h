@@ -106,6 +106,10 @@ struct ClientConfig {
   uint64_t connection_window = 4 << 20;
   uint64_t max_connection_window = 16 << 20;
   std::string user_agent = "mirror-h3/0.1";
+  // QUIC: take a server's GSO batch as one buffer (UDP_GRO, Linux 5.0+) and
+  // split it here, as quic-go and quiche do, rather than have the kernel
+  // segment it and queue each datagram apart.
+  bool udp_gro = true;
   // QUIC NEW_TOKEN tokens by authority, so the next connection skips the
   // server's Retry round trip; shared by every connection given this config.
   std::shared_ptr<std::map<std::string, std::string>> quic_tokens
@@ -124,6 +128,8 @@ struct ConnectionInfo {
   bool used_token = false;  // QUIC: we offered a NEW_TOKEN token
   uint64_t bytes_sent = 0;  // UDP payload or TCP bytes, TLS included
   uint64_t bytes_received = 0;
+  uint64_t datagrams_received = 0; // QUIC
+  uint64_t gro_reads = 0;          // QUIC: reads that held a GSO batch whole (UDP_GRO)
 };
 
 class HttpConnection {

@@ -40,6 +40,8 @@ usage (FILE *out)
                 "  --window BYTES   HTTP/3 and HTTP/2 receive windows (stream and connection)\n"
                 "                   to start with and keep: small ones exercise flow-control\n"
                 "                   credit\n"
+                "  --no-udp-gro     HTTP/3: datagrams one by one, not a server's GSO batch\n"
+                "                   whole (UDP_GRO)\n"
                 "  --fail           exit 22 on an HTTP status >= 400\n"
                 "  --json           one JSON object on stdout instead of text\n"
                 "  --follow         follow the live edge with blocking reloads, fetch every part\n"
@@ -155,6 +157,10 @@ do_get (EventLoop &loop, const Url &url, const sockaddr_storage &addr, socklen_t
       j.field (looks_textual (r) ? "body" : "body_base64_head",
                looks_textual (r) ? r.body : base64 (r.body.substr (0, 64)));
     j.field ("used_retry", info.used_retry);
+    if (info.protocol == "h3") {
+      j.field ("datagrams_received", (double)info.datagrams_received);
+      j.field ("gro_reads", (double)info.gro_reads);
+    }
     j.key ("timing_ms");
     j.begin_object ();
     j.field ("connect", t_connect);
@@ -319,6 +325,7 @@ main (int argc, char **argv)
     { "seconds", required_argument, nullptr, 's' },
     { "help", no_argument, nullptr, 'h' },
     { "window", required_argument, nullptr, 'W' },
+    { "no-udp-gro", no_argument, nullptr, 'G' },
     { nullptr, 0, nullptr, 0 },
   };
   // GnuTLS writes to TCP sockets with plain send (): a peer that closes
@@ -391,6 +398,9 @@ main (int argc, char **argv)
       break;
     case 's':
       seconds = atof (optarg);
+      break;
+    case 'G':
+      config.udp_gro = false;
       break;
     case 'W': {
       uint64_t w = strtoull (optarg, nullptr, 10);

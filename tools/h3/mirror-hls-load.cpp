@@ -58,6 +58,9 @@ usage (FILE *out)
                 "  --json             one JSON object on stdout\n"
                 "  --threads T        T threads, each with its own loop and a share of the\n"
                 "                     viewers (1): a generator that needs more than a core\n"
+                "  --no-udp-gro       HTTP/3: take the server's GSO batches as single\n"
+                "                     datagrams the kernel splits (on loopback, in the\n"
+                "                     server's send), not whole (UDP_GRO) to split here\n"
                 "  -q, --quiet        no progress lines on stderr\n"
                 "  -v                 connection events on stderr\n");
 }
@@ -263,6 +266,7 @@ main (int argc, char **argv)
     { "json", no_argument, nullptr, 'j' },
     { "quiet", no_argument, nullptr, 'q' },
     { "threads", required_argument, nullptr, 'T' },
+    { "no-udp-gro", no_argument, nullptr, 'G' },
     { "help", no_argument, nullptr, 'h' },
     { nullptr, 0, nullptr, 0 },
   };
@@ -326,6 +330,9 @@ main (int argc, char **argv)
       break;
     case 'T':
       threads = (size_t)atol (optarg);
+      break;
+    case 'G':
+      config.udp_gro = false;
       break;
     case 'v':
       ++config.verbose;
