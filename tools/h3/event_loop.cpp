@@ -75,9 +75,15 @@ Timer::~Timer ()
 void
 Timer::arm_at (int64_t deadline_ns)
 {
-  cancel ();
+  if (armed_ && deadline_ == deadline_ns)
+    return;
   deadline_ = deadline_ns;
-  pos_ = loop_.timers_.emplace (deadline_ns, this);
+  order_ = loop_.timer_order_++;
+  if (armed_) {
+    loop_.timer_moved (this);
+    return;
+  }
+  loop_.timer_push (this);
   armed_ = true;
 }
 
@@ -91,7 +97,7 @@ void
 Timer::cancel ()
 {
   if (armed_) {
-    loop_.timers_.erase (pos_);
+    loop_.timer_remove (this);
     armed_ = false;
   }
 }
@@ -109,8 +115,8 @@ EventLoop::~EventLoop ()
 {
   // Timers still armed belong to objects that outlive us by mistake; detach
   // them so their destructors do not touch a dead map.
-  for (auto &[ts, timer] : timers_)
-    timer->armed_ = false;
+  for (TimerEntry &e : timers_)
+    e.timer->armed_ = false;
   close (epfd_);
 }
 
@@ -143,6 +149,76 @@ EventLoop::remove (int fd)
 }
 
 void
+EventLoop::timer_place (size_t slot, const TimerEntry &e)
+{
+  timers_[slot] = e;
+  e.timer->slot_ = slot;
+}
+
+void
+EventLoop::timer_up (size_t slot)
+{
+  TimerEntry e = timers_[slot];
+  while (slot > 0) {
+    size_t parent = (slot - 1) / 2;
+    if (!(e < timers_[parent]))
+      break;
+    timer_place (slot, timers_[parent]);
+    slot = parent;
+  }
+  timer_place (slot, e);
+}
+
+void
+EventLoop::timer_down (size_t slot)
+{
+  TimerEntry e = timers_[slot];
+  const size_t n = timers_.size ();
+  for (;;) {
+    size_t child = 2 * slot + 1;
+    if (child >= n)
+      break;
+    if (child + 1 < n && timers_[child + 1] < timers_[child])
+      ++child;
+    if (!(timers_[child] < e))
+      break;
+    timer_place (slot, timers_[child]);
+    slot = child;
+  }
+  timer_place (slot, e);
+}
+
+void
+EventLoop::timer_push (Timer *t)
+{
+  timers_.push_back ({ t->deadline_, t->order_, t });
+  timer_up (timers_.size () - 1);
+}
+
+void
+EventLoop::timer_moved (Timer *t)
+{
+  size_t slot = t->slot_;
+  timers_[slot].deadline = t->deadline_;
+  timers_[slot].order = t->order_;
+  timer_up (slot);
+  timer_down (t->slot_);
+}
+
+void
+EventLoop::timer_remove (Timer *t)
+{
+  size_t slot = t->slot_;
+  TimerEntry last = timers_.back ();
+  timers_.pop_back ();
+  if (last.timer == t)
+    return;
+  timer_place (slot, last);
+  timer_up (slot);
+  timer_down (last.timer->slot_);
+}
+
+void
 EventLoop::defer (std::function<void ()> task)
 {
   deferred_.push_back (std::move (task));
@@ -165,8 +241,8 @@ EventLoop::dispatch (int64_t wait_until_ns)
 {
   int64_t now = monotonic_ns ();
   int64_t until = wait_until_ns;
-  if (!timers_.empty () && timers_.begin ()->first < until)
-    until = timers_.begin ()->first;
+  if (!timers_.empty () && timers_.front ().deadline < until)
+    until = timers_.front ().deadline;
   if (!deferred_.empty ())
     until = now;
   timespec timeout{};
@@ -190,8 +266,8 @@ EventLoop::dispatch (int64_t wait_until_ns)
   now = monotonic_ns ();
   // A timer callback may cancel or re-arm any timer, itself included:
   // always take the earliest afresh.
-  while (!timers_.empty () && timers_.begin ()->first <= now) {
-    Timer *t = timers_.begin ()->second;
+  while (!timers_.empty () && timers_.front ().deadline <= now) {
+    Timer *t = timers_.front ().timer;
     t->cancel ();
     t->fire_ ();
   }

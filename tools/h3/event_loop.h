@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
+#include <vector>
 
 #include <sys/socket.h>
 
@@ -73,7 +73,8 @@ class Timer {
   std::function<void ()> fire_;
   bool armed_ = false;
   int64_t deadline_ = 0;
-  std::multimap<int64_t, Timer *>::iterator pos_;
+  uint64_t order_ = 0; // arming order: equal deadlines fire first armed first
+  size_t slot_ = 0;    // in the loop's heap, while armed
 };
 
 class EventLoop {
@@ -105,7 +106,27 @@ class EventLoop {
   int epfd_ = -1;
   bool quit_ = false;
   size_t watched_ = 0;
-  std::multimap<int64_t, Timer *> timers_;
+  // Armed timers, a binary min-heap on (deadline, order): a thousand QUIC
+  // viewers re-arm theirs after every packet, and a heap with each timer's
+  // slot kept in it does that without a node allocation. The keys live in
+  // the heap, not behind the pointers, so that sifting touches no timer.
+  struct TimerEntry {
+    int64_t deadline;
+    uint64_t order;
+    Timer *timer;
+    bool operator<(const TimerEntry &o) const
+    {
+      return deadline != o.deadline ? deadline < o.deadline : order < o.order;
+    }
+  };
+  void timer_push (Timer *t);
+  void timer_remove (Timer *t);
+  void timer_moved (Timer *t);
+  void timer_up (size_t slot);
+  void timer_down (size_t slot);
+  void timer_place (size_t slot, const TimerEntry &e);
+  std::vector<TimerEntry> timers_;
+  uint64_t timer_order_ = 0;
   std::deque<std::function<void ()>> deferred_;
 };
 
