@@ -696,6 +696,10 @@ class QuicFrontend::Endpoint::Connection {
 
   std::map<int64_t, std::shared_ptr<Request>> requests_;
   size_t held_ = 0;
+  // Request streams closed since the client's stream credit was last
+  // raised: credit_stream () raises it by half the limit at a time.
+  uint64_t closed_uncredited_ = 0;
+  void credit_stream ();
   std::vector<CidKey> cid_keys_; // every key by_cid_ holds for us
 
   std::deque<Pending> blocked_;
@@ -1269,8 +1273,14 @@ QuicFrontend::Endpoint::Connection::setup_h3 ()
   nghttp3_settings settings;
   nghttp3_settings_default (&settings);
   settings.max_field_section_size = kMaxRequestHeaderBytes;
-  settings.qpack_max_dtable_capacity = 4096;
-  settings.qpack_blocked_streams = 100;
+  // Requests' fields as static references and literals too: a client
+  // allowed our decoder's table (Chromium, nghttp3) refers to it in every
+  // request, and each such request costs an acknowledgement on our decoder
+  // stream, an ack-eliciting packet of two bytes that the client must then
+  // acknowledge (a third of a live viewer's datagrams to us per part), to
+  // save it some tens of bytes a request.
+  settings.qpack_max_dtable_capacity = 0;
+  settings.qpack_blocked_streams = 0;
   // Our answers' fields go as static references and literals, not into
   // the QPACK dynamic table: a field section that refers to the table must
   // be acknowledged on the client's decoder stream, a packet for it to send
@@ -1583,7 +1593,7 @@ QuicFrontend::Endpoint::Connection::on_stream_close (ngtcp2_conn *conn, uint32_t
       // nghttp3 never saw it (h3_stream_close does this otherwise).
       self->forget (stream_id);
       if (ngtcp2_is_bidi_stream (stream_id) && !ngtcp2_conn_is_local_stream (conn, stream_id))
-        ngtcp2_conn_extend_max_streams_bidi (conn, 1);
+        self->credit_stream ();
     } else if (rv != 0) {
       ngtcp2_connection_close_error_set_application_error (
           &self->last_error_, nghttp3_err_infer_quic_app_error_code (rv), nullptr, 0);
@@ -1671,8 +1681,24 @@ QuicFrontend::Endpoint::Connection::h3_stream_close (nghttp3_conn *, int64_t str
   self->forget (stream_id);
   ngtcp2_conn *conn = self->conn_.get ();
   if (ngtcp2_is_bidi_stream (stream_id) && !ngtcp2_conn_is_local_stream (conn, stream_id))
-    ngtcp2_conn_extend_max_streams_bidi (conn, 1);
+    self->credit_stream ();
   return 0;
+}
+
+void
+QuicFrontend::Endpoint::Connection::credit_stream ()
+{
+  // A MAX_STREAMS frame for every stream closed was a packet of its own for
+  // most rounds of a live viewer (its two requests' streams close on the
+  // ACK of their answers, when we have nothing else to send), and another
+  // for the viewer to acknowledge. In halves of the limit instead, as
+  // quiche does: the client may always have more than half of
+  // max_streams_bidi open at once, and one round in tens carries the frame.
+  const uint64_t step = std::max<uint64_t> (1, ep_.limits_.max_streams_bidi / 2);
+  if (++closed_uncredited_ >= step) {
+    ngtcp2_conn_extend_max_streams_bidi (conn_.get (), closed_uncredited_);
+    closed_uncredited_ = 0;
+  }
 }
 
 int

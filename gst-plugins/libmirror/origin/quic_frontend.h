@@ -84,7 +84,8 @@ class QuicFrontend {
     size_t max_connections = 10000;
     // From one client address (0: no cap), without a shared budget.
     size_t max_per_address = 0;
-    // Request streams a client may have open at once.
+    // Request streams a client may have open at once: more than half of
+    // it always, all of it at most (the credit grows by halves).
     uint64_t max_streams_bidi = 100;
     // Requests of one connection that may wait on the handler at once; the
     // next ones are answered 503.

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The HTTP/3 front end on loopback: an OriginHandler over a hand-fed store
-// and a QuicFrontend on the test's own GMainContext thread, a real HTTP/3
-// client (headless Chromium, skipped when absent) for the protocol, and a
-// plain UDP socket for what a client never sends (garbage, truncated
-// Initials, packets for connections that do not exist).
+// and a QuicFrontend on the test's own GMainContext thread, real HTTP/3
+// clients (headless Chromium, skipped when absent; tools/h3's where a test
+// counts requests on one connection) for the protocol, and a plain UDP
+// socket for what a client never sends (garbage, truncated Initials,
+// packets for connections that do not exist).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -28,6 +29,7 @@
 #include <glib.h>
 
 #include "../hls/hls_test_feed.h"
+#include "h3_client.h" // tools/h3: our own HTTP/3 client
 #include "origin/origin_handler.h"
 #include "origin/quic_frontend.h"
 #include "origin/tls_identity.h"
@@ -421,6 +423,54 @@ TEST_F (QuicFrontendTest, LargeBodyArrivesWhole)
       << f.out << "\n--- stderr:\n"
       << f.err;
   EXPECT_GT (stats ().bytes_sent, kBigSize);
+}
+
+// The client's stream credit is raised by half of max_streams_bidi at a time
+// (not a MAX_STREAMS packet per stream closed): a viewer's requests, two at a
+// time as a live player's blocking reload and part, go on over one
+// connection far past the limit, none of them refused or left waiting.
+TEST_F (QuicFrontendTest, RequestsFarBeyondTheStreamLimitShareOneConnection)
+{
+  QuicFrontend::Limits limits;
+  limits.max_streams_bidi = 4;
+  start (limits);
+  auto url = tools::Url::parse ("https://127.0.0.1:" + std::to_string (port_) + "/fetch.html");
+  ASSERT_TRUE (url);
+  sockaddr_storage addr;
+  socklen_t addrlen = 0;
+  std::string error;
+  ASSERT_TRUE (tools::resolve (*url, &addr, &addrlen, &error)) << error;
+  tools::EventLoop loop;
+  tools::ClientConfig config;
+  auto conn = tools::connect_h3 (loop, *url, addr, addrlen, config);
+  constexpr int kRequests = 60;
+  int answered = 0, ok = 0;
+  std::string failure;
+  std::function<void ()> next_pair = [&] () {
+    for (int i = 0; i < 2; ++i) {
+      tools::Request request;
+      request.path = "/fetch.html";
+      conn->fetch (std::move (request), [&] (tools::Response &&r) {
+        ++answered;
+        if (r.ok () && r.status == 200)
+          ++ok;
+        else if (failure.empty ())
+          failure = std::to_string (r.status) + " " + r.error_text;
+        if (answered == kRequests)
+          loop.quit ();
+        else if (answered % 2 == 0)
+          next_pair ();
+      });
+    }
+  };
+  next_pair ();
+  loop.run_until (tools::monotonic_ns () + 60 * tools::kNsPerSecond);
+  EXPECT_EQ (answered, kRequests);
+  EXPECT_EQ (ok, kRequests) << failure;
+  EXPECT_TRUE (conn->ready ());
+  EXPECT_FALSE (conn->failed ());
+  EXPECT_EQ (stats ().connections_total, 1u);
+  conn->close ();
 }
 
 TEST_F (QuicFrontendTest, MalformedDatagramsAreDroppedAndCounted)
