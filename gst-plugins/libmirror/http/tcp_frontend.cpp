@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -106,6 +107,19 @@ struct TcpFrontend::Connection final : H2Session::Output {
   // its capacity (no allocation per piece) and leave it in whole records.
   gnutls_session_t tls = nullptr;
   bool handshaking = false;
+  // TLS read-ahead. GnuTLS asks its transport for a record's 5-byte header,
+  // then for the rest: two recv calls a record, the second of them for
+  // bytes the first could have taken. tls_pull reads what the socket has
+  // (up to kReadSize) and keeps what GnuTLS did not ask for yet here: the
+  // poll does not report it, so tls_pending () counts it.
+  std::vector<uint8_t> rx;
+  size_t rx_pos = 0;
+  bool tls_pending () const
+  {
+    return tls && (rx_pos < rx.size () || gnutls_record_check_pending (tls) > 0);
+  }
+  static ssize_t tls_pull (gnutls_transport_ptr_t self, void *data, size_t len);
+  static int tls_pull_timeout (gnutls_transport_ptr_t self, unsigned ms);
   std::vector<uint8_t> tbuf;
   size_t tpos = 0;        // sent up to here
   size_t record_size = 0; // a record GnuTLS took but could not send yet
@@ -146,9 +160,8 @@ struct TcpFrontend::Connection final : H2Session::Output {
       epoll_ctl (server->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
       mask = want;
     }
-    // Bytes GnuTLS decrypted but we have not read wake no poll: come back.
-    if (tls && reading && !closing && !handshaking && !pending_queued
-        && gnutls_record_check_pending (tls) > 0) {
+    // Bytes read ahead or decrypted but not yet taken wake no poll: come back.
+    if (tls && reading && !closing && !handshaking && !pending_queued && tls_pending ()) {
       pending_queued = true;
       server->pending_.push_back (this);
       g_source_set_ready_time (server->events_source_, 0);
@@ -302,7 +315,7 @@ TcpFrontend::Connection::on_io (GIOCondition cond)
     if (!write_some ())
       return; // closed
   }
-  const bool pending = tls && gnutls_record_check_pending (tls) > 0;
+  const bool pending = tls_pending ();
   if ((cond & (G_IO_IN | G_IO_HUP | G_IO_ERR)) || pending) {
     if (reading && !closing) {
       read_some ();
@@ -394,11 +407,48 @@ TcpFrontend::Connection::read_some ()
     if (!*alive_now)
       return;
     // Only TLS can hold more than one read's worth the poll will not report.
-    if (!tls || gnutls_record_check_pending (tls) == 0 || !reading || closing)
+    if (!tls || !tls_pending () || !reading || closing)
       break;
   }
   settle_timer ();
   watch ();
+}
+
+ssize_t
+TcpFrontend::Connection::tls_pull (gnutls_transport_ptr_t self, void *data, size_t len)
+{
+  auto *c = static_cast<Connection *> (self);
+  if (c->rx_pos < c->rx.size ()) {
+    const size_t take = std::min (len, c->rx.size () - c->rx_pos);
+    std::memcpy (data, c->rx.data () + c->rx_pos, take);
+    c->rx_pos += take;
+    if (c->rx_pos == c->rx.size ()) {
+      c->rx.clear (); // keeps its capacity: a request or two's records
+      c->rx_pos = 0;
+    }
+    return ssize_t (take);
+  }
+  static thread_local uint8_t ahead[kReadSize];
+  const ssize_t n = recv (c->fd, ahead, sizeof ahead, 0);
+  if (n < 0) {
+    gnutls_transport_set_errno (c->tls, errno);
+    return -1;
+  }
+  const size_t give = std::min (len, size_t (n));
+  std::memcpy (data, ahead, give);
+  c->rx.assign (ahead + give, ahead + n);
+  return ssize_t (give);
+}
+
+int
+TcpFrontend::Connection::tls_pull_timeout (gnutls_transport_ptr_t self, unsigned ms)
+{
+  auto *c = static_cast<Connection *> (self);
+  if (c->rx_pos < c->rx.size ())
+    return 1;
+  struct pollfd p = { c->fd, POLLIN, 0 };
+  return poll (&p, 1,
+               ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : int (std::min (ms, unsigned (INT_MAX))));
 }
 
 void
@@ -948,7 +998,11 @@ TcpFrontend::on_accept (gint, GIOCondition, gpointer data)
       gnutls_credentials_set (c->tls, GNUTLS_CRD_CERTIFICATE, self->tls_->credentials_);
       gnutls_session_ticket_enable_server (c->tls, &self->tls_->ticket_key_);
       gnutls_alpn_set_protocols (c->tls, alpn, 2, GNUTLS_ALPN_SERVER_PRECEDENCE);
-      gnutls_transport_set_int (c->tls, fd);
+      // Reads through tls_pull (read-ahead); GnuTLS's own writes to fd.
+      gnutls_transport_set_ptr2 (c->tls, c,
+                                 reinterpret_cast<gnutls_transport_ptr_t> (intptr_t (fd)));
+      gnutls_transport_set_pull_function (c->tls, Connection::tls_pull);
+      gnutls_transport_set_pull_timeout_function (c->tls, Connection::tls_pull_timeout);
       c->handshaking = true;
     }
     self->stats_.connections_total++;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <glib/gstdio.h>
+#include <gnutls/gnutls.h>
 #include <gtest/gtest.h>
 #include <http_parser.h>
 
@@ -494,6 +495,79 @@ TEST_F (TcpFrontendTest, CurlOverTlsWaitsOutABlockingReload)
         << proto << out;
     part++;
   }
+}
+
+// Pipelined requests in TLS records of their own, arriving in one segment:
+// the server reads what the socket has ahead of GnuTLS, and the records it
+// keeps wake no poll, yet every one of them is answered.
+TEST_F (TcpFrontendTest, TlsRecordsArrivingTogetherAreAllAnswered)
+{
+  start ({}, true);
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  struct timeval tv
+      = { time_t (test::scaled (std::chrono::milliseconds (10000)).count () / 1000), 0 };
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct sockaddr_in sa = {};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons (port_);
+  inet_pton (AF_INET, "127.0.0.1", &sa.sin_addr);
+  ASSERT_EQ (connect (fd, reinterpret_cast<sockaddr *> (&sa), sizeof sa), 0);
+  gnutls_certificate_credentials_t cred;
+  gnutls_certificate_allocate_credentials (&cred);
+  gnutls_session_t s;
+  gnutls_init (&s, GNUTLS_CLIENT);
+  gnutls_set_default_priority (s);
+  gnutls_credentials_set (s, GNUTLS_CRD_CERTIFICATE, cred);
+  gnutls_datum_t alpn = { (unsigned char *)"http/1.1", 8 };
+  gnutls_alpn_set_protocols (s, &alpn, 1, 0);
+  gnutls_transport_set_int (s, fd);
+  int rv;
+  do
+    rv = gnutls_handshake (s);
+  while (rv < 0 && !gnutls_error_is_fatal (rv));
+  ASSERT_EQ (rv, 0) << gnutls_strerror (rv);
+
+  // Three records collected, then written in one send ().
+  std::string wire;
+  gnutls_transport_set_ptr2 (s, reinterpret_cast<gnutls_transport_ptr_t> (intptr_t (fd)), &wire);
+  gnutls_transport_set_push_function (
+      s, [] (gnutls_transport_ptr_t to, const void *data, size_t n) -> ssize_t {
+        static_cast<std::string *> (to)->append (static_cast<const char *> (data), n);
+        return ssize_t (n);
+      });
+  for (int i = 0; i < 3; i++) {
+    const std::string req
+        = "GET /live/cam1/none" + std::to_string (i) + ".m3u8 HTTP/1.1\r\nHost: a\r\n\r\n";
+    ASSERT_EQ (gnutls_record_send (s, req.data (), req.size ()), ssize_t (req.size ()));
+  }
+  ASSERT_GT (wire.size (), 3 * 22u) << "three records";
+  ASSERT_EQ (send (fd, wire.data (), wire.size (), 0), ssize_t (wire.size ()));
+
+  std::string got;
+  auto answers = [&got] {
+    size_t n = 0;
+    for (size_t at = got.find ("HTTP/1.1 404"); at != std::string::npos;
+         at = got.find ("HTTP/1.1 404", at + 1))
+      n++;
+    return n;
+  };
+  char buf[4096];
+  const auto deadline
+      = std::chrono::steady_clock::now () + test::scaled (std::chrono::milliseconds (10000));
+  while (answers () < 3 && std::chrono::steady_clock::now () < deadline) {
+    const ssize_t n = gnutls_record_recv (s, buf, sizeof buf);
+    // GNUTLS_E_AGAIN: a session ticket taken, or the receive timeout.
+    if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+      continue;
+    if (n <= 0)
+      break;
+    got.append (buf, size_t (n));
+  }
+  EXPECT_EQ (answers (), 3u) << got;
+  EXPECT_EQ (stats ().requests, 3u);
+  gnutls_deinit (s);
+  gnutls_certificate_free_credentials (cred);
+  close (fd);
 }
 
 // A client that chose h2 and then sends garbage gets a GOAWAY and is
