@@ -41,21 +41,34 @@ struct Response {
   std::string body;
 };
 
+// A blocking TCP socket to 127.0.0.1:port: its fd (-1 when the connect
+// failed; the socket is closed then). 10 s for an answer or a close,
+// stretched by MIRROR_TEST_SLOWDOWN.
+int
+dial (uint16_t port)
+{
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  struct timeval tv
+      = { time_t (test::scaled (std::chrono::milliseconds (10000)).count () / 1000), 0 };
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct sockaddr_in sa = {};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons (port);
+  inet_pton (AF_INET, "127.0.0.1", &sa.sin_addr);
+  if (connect (fd, reinterpret_cast<sockaddr *> (&sa), sizeof sa) != 0) {
+    close (fd);
+    return -1;
+  }
+  return fd;
+}
+
 // A blocking loopback client; responses parsed with http-parser.
 class Client {
  public:
   explicit Client (uint16_t port)
   {
-    fd_ = socket (AF_INET, SOCK_STREAM, 0);
-    // 10 s for an answer or a close, stretched by MIRROR_TEST_SLOWDOWN.
-    struct timeval tv
-        = { time_t (test::scaled (std::chrono::milliseconds (10000)).count () / 1000), 0 };
-    setsockopt (fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = {};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons (port);
-    inet_pton (AF_INET, "127.0.0.1", &sa.sin_addr);
-    connected_ = connect (fd_, reinterpret_cast<sockaddr *> (&sa), sizeof sa) == 0;
+    fd_ = dial (port);
+    connected_ = fd_ >= 0;
     http_parser_settings_init (&settings_);
     settings_.on_header_field = [] (http_parser *p, const char *at, size_t n) {
       auto *c = static_cast<Client *> (p->data);
@@ -503,15 +516,8 @@ TEST_F (TcpFrontendTest, CurlOverTlsWaitsOutABlockingReload)
 TEST_F (TcpFrontendTest, TlsRecordsArrivingTogetherAreAllAnswered)
 {
   start ({}, true);
-  int fd = socket (AF_INET, SOCK_STREAM, 0);
-  struct timeval tv
-      = { time_t (test::scaled (std::chrono::milliseconds (10000)).count () / 1000), 0 };
-  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  struct sockaddr_in sa = {};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons (port_);
-  inet_pton (AF_INET, "127.0.0.1", &sa.sin_addr);
-  ASSERT_EQ (connect (fd, reinterpret_cast<sockaddr *> (&sa), sizeof sa), 0);
+  const int fd = dial (port_);
+  ASSERT_GE (fd, 0);
   gnutls_certificate_credentials_t cred;
   gnutls_certificate_allocate_credentials (&cred);
   gnutls_session_t s;
