@@ -114,9 +114,10 @@ struct TcpFrontend::Connection final : H2Session::Output {
   // poll does not report it, so tls_pending () counts it.
   std::vector<uint8_t> rx;
   size_t rx_pos = 0;
+  bool read_ahead () const { return rx_pos < rx.size (); }
   bool tls_pending () const
   {
-    return tls && (rx_pos < rx.size () || gnutls_record_check_pending (tls) > 0);
+    return tls && (read_ahead () || gnutls_record_check_pending (tls) > 0);
   }
   static ssize_t tls_pull (gnutls_transport_ptr_t self, void *data, size_t len);
   static int tls_pull_timeout (gnutls_transport_ptr_t self, unsigned ms);
@@ -418,7 +419,7 @@ ssize_t
 TcpFrontend::Connection::tls_pull (gnutls_transport_ptr_t self, void *data, size_t len)
 {
   auto *c = static_cast<Connection *> (self);
-  if (c->rx_pos < c->rx.size ()) {
+  if (c->read_ahead ()) {
     const size_t take = std::min (len, c->rx.size () - c->rx_pos);
     std::memcpy (data, c->rx.data () + c->rx_pos, take);
     c->rx_pos += take;
@@ -444,7 +445,7 @@ int
 TcpFrontend::Connection::tls_pull_timeout (gnutls_transport_ptr_t self, unsigned ms)
 {
   auto *c = static_cast<Connection *> (self);
-  if (c->rx_pos < c->rx.size ())
+  if (c->read_ahead ())
     return 1;
   struct pollfd p = { c->fd, POLLIN, 0 };
   return poll (&p, 1,
