@@ -39,6 +39,40 @@ PartWaitList::cancel (uint64_t id)
   return true;
 }
 
+namespace {
+thread_local WakeBatch *open_batch = nullptr;
+}
+
+WakeBatch::WakeBatch () : outermost_ (open_batch == nullptr)
+{
+  if (outermost_)
+    open_batch = this;
+}
+
+WakeBatch::~WakeBatch ()
+{
+  if (!outermost_)
+    return;
+  // A deferred function that wakes more (it should not) runs them at once.
+  open_batch = nullptr;
+  for (auto &[key, fn] : deferred_)
+    fn ();
+}
+
+void
+WakeBatch::at_close (const void *key, std::function<void ()> fn)
+{
+  WakeBatch *b = open_batch;
+  if (!b) {
+    fn ();
+    return;
+  }
+  for (const auto &d : b->deferred_)
+    if (d.first == key)
+      return;
+  b->deferred_.emplace_back (key, std::move (fn));
+}
+
 size_t
 PartWaitList::wake_up_to (std::map<PartPosition, std::vector<Waiter>>::iterator end,
                           std::unique_lock<std::mutex> &lock)
@@ -51,6 +85,7 @@ PartWaitList::wake_up_to (std::map<PartPosition, std::vector<Waiter>>::iterator 
     it = by_position_.erase (it);
   }
   lock.unlock ();
+  WakeBatch batch;
   for (auto &group : woken)
     for (auto &w : group)
       if (w.fn)

@@ -19,6 +19,28 @@
 
 namespace mirror {
 
+// Wake-ups that one publication sets off, handed on together. While a batch
+// is open on a thread, at_close () defers its function to the batch's close
+// (once per key, in order of first call); with none open it runs at once.
+// PartWaitList opens one around its callbacks, StreamStore around a
+// publication's renditions, so that a front end's context is posted once
+// and answers every request the publication woke in one pass (HTTP/2: the
+// playlist's and the part's answers in one TLS flush, not two when its
+// thread ran between the posts). Batches nest: the outermost delivers.
+class WakeBatch {
+ public:
+  WakeBatch ();
+  ~WakeBatch ();
+  WakeBatch (const WakeBatch &) = delete;
+  WakeBatch &operator= (const WakeBatch &) = delete;
+
+  static void at_close (const void *key, std::function<void ()> fn);
+
+ private:
+  bool outermost_;
+  std::vector<std::pair<const void *, std::function<void ()>>> deferred_;
+};
+
 class PartWaitList {
  public:
   using WakeFn = std::function<void ()>;

@@ -266,8 +266,11 @@ StreamStore::settle_start_locked (std::optional<int64_t> video_start, Published 
 void
 StreamStore::wake (const Published &published)
 {
-  for (const auto &[waiters, reached] : published.wakes)
-    waiters->wake (reached);
+  {
+    WakeBatch batch;
+    for (const auto &[waiters, reached] : published.wakes)
+      waiters->wake (reached);
+  }
   record_discontinuities (published.next_sequence);
   for (const RecordedSegment &segment : published.recorded)
     config_.recorder->submit (segment);
@@ -362,6 +365,7 @@ StreamStore::finish (const std::string &rendition)
     ++version_;
     waiters = &r->waiters;
   }
+  WakeBatch batch;
   wake (published);
   waiters->wake_all ();
 }

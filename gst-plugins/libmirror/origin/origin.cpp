@@ -352,6 +352,7 @@ add_requests (OriginHandlerStats &sum, const OriginHandlerStats &s)
   sum.token_refused += s.token_refused;
   sum.redirected += s.redirected;
   sum.relayed += s.relayed;
+  sum.wake_posts += s.wake_posts;
 }
 
 } // namespace

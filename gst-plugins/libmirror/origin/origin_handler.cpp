@@ -119,7 +119,7 @@ OriginResponse::header (std::string_view name) const
 OriginHandler::OriginHandler (MediaStore &store, GMainContext *context,
                               std::shared_ptr<Recorder> recorder, std::shared_ptr<S3Client> archive)
     : store_ (store), context_ (g_main_context_ref (context)),
-      alive_ (std::make_shared<bool> (true)),
+      alive_ (std::make_shared<bool> (true)), woken_ (std::make_shared<Woken> ()),
       dvr_ (
           std::make_unique<DvrPlayback> (std::move (recorder), std::move (archive), store, context))
 {
@@ -628,13 +628,37 @@ OriginHandler::handle_part (const std::shared_ptr<StreamStore> &stream,
 PartWaitList::WakeFn
 OriginHandler::wake_fn (std::shared_ptr<HoldKey> key)
 {
-  // Runs on the publisher's streaming thread: only post.
-  return [this, key, alive = alive_, context = context_] () {
-    invoke_on (context, [this, key, alive] () {
-      if (*alive)
-        on_group_woken (*key);
+  // Runs on the publisher's streaming thread: only post, and only once for
+  // what this publication wakes here.
+  return [this, key, alive = alive_, woken = woken_, context = context_] () {
+    {
+      std::lock_guard<std::mutex> lock (woken->mutex);
+      woken->keys.push_back (*key);
+      if (woken->posted)
+        return;
+      woken->posted = true;
+    }
+    WakeBatch::at_close (woken.get (), [this, alive, context] () {
+      invoke_on (context, [this, alive] () {
+        if (*alive)
+          on_woken ();
+      });
     });
   };
+}
+
+void
+OriginHandler::on_woken ()
+{
+  std::vector<HoldKey> keys;
+  {
+    std::lock_guard<std::mutex> lock (woken_->mutex);
+    keys.swap (woken_->keys);
+    woken_->posted = false;
+  }
+  ++stats_.wake_posts;
+  for (const HoldKey &key : keys)
+    on_group_woken (key);
 }
 
 std::function<void ()>

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -110,6 +111,9 @@ struct OriginHandlerStats {
   uint64_t redirected = 0;
   // Answered with the owner's answer, through the relay.
   uint64_t relayed = 0;
+  // Hand-offs from publishers' threads that woke held requests here: one
+  // per publication, however many groups it answered.
+  uint64_t wake_posts = 0;
 };
 
 class OriginHandler {
@@ -214,6 +218,15 @@ class OriginHandler {
   MediaStore &store_;
   GMainContext *context_;
   std::shared_ptr<bool> alive_; // wake-ups posted after destruction see false
+  // Groups whose part came, posted from publishers' threads; one post to
+  // context_ at a time takes them all (see WakeBatch).
+  struct Woken {
+    std::mutex mutex;
+    std::vector<HoldKey> keys;
+    bool posted = false;
+  };
+  std::shared_ptr<Woken> woken_;
+  void on_woken ();
   std::map<std::string, OriginAsset> assets_;
   CommonFields common_;
   std::map<HoldKey, std::unique_ptr<HoldGroup>> groups_;

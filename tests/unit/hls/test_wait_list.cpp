@@ -44,6 +44,41 @@ TEST (PartWaitList, WakesEverythingUpToAPosition)
   EXPECT_EQ (woken.size (), 3u);
 }
 
+TEST (WakeBatch, DefersToTheOutermostCloseOncePerKey)
+{
+  std::vector<std::string> ran;
+  int a, b;
+  WakeBatch::at_close (&a, [&] () { ran.push_back ("now"); });
+  EXPECT_EQ (ran, (std::vector<std::string>{ "now" })) << "no batch open: at once";
+  ran.clear ();
+  {
+    WakeBatch outer;
+    WakeBatch::at_close (&a, [&] () { ran.push_back ("a"); });
+    {
+      WakeBatch inner;
+      WakeBatch::at_close (&b, [&] () { ran.push_back ("b"); });
+      WakeBatch::at_close (&a, [&] () { ran.push_back ("a again"); });
+    }
+    EXPECT_TRUE (ran.empty ()) << "an inner batch delivered";
+  }
+  EXPECT_EQ (ran, (std::vector<std::string>{ "a", "b" }));
+}
+
+// What waiters defer runs after every waiter of the wake-up was called.
+TEST (WakeBatch, AWakeUpIsOneBatch)
+{
+  PartWaitList list;
+  std::vector<std::string> order;
+  int key;
+  for (int i = 0; i < 3; ++i)
+    list.add ({ 3, uint32_t (i) }, [&, i] () {
+      order.push_back ("waiter " + std::to_string (i));
+      WakeBatch::at_close (&key, [&] () { order.push_back ("post"); });
+    });
+  list.wake ({ 3, 2 });
+  EXPECT_EQ (order, (std::vector<std::string>{ "waiter 0", "waiter 1", "waiter 2", "post" }));
+}
+
 TEST_F (Held, IdenticalRequestsShareOneWakeUpAndOneRender)
 {
   std::vector<std::shared_ptr<const std::string>> answers;

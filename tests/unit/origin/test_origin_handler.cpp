@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../hls/hls_test_feed.h"
@@ -248,6 +249,32 @@ TEST_F (OriginHandlerTest, BlockingReloadAnsweredWhenThePartArrives)
   // "At least this part" stays right: caches may keep it longer.
   EXPECT_EQ (held->response->cache_control, "public, max-age=6");
   EXPECT_EQ (handler_->stats ().held_now, 0u);
+}
+
+// A viewer's blocking reload, its hinted part and another's delta reload
+// wait for the same part: its publication reaches the handler's context in
+// one hand-off, so a front end answers all three in one pass (HTTP/2: one
+// flush for the playlist and the part).
+TEST_F (OriginHandlerTest, OnePublicationWakesEveryGroupInOneHandOff)
+{
+  feed_->segments (2);
+  feed_->next_segment_part ();
+  PartPosition next = hint ();
+  auto playlist = get ("/live/cam1/video.m3u8", playlist_query (next));
+  auto delta = get ("/live/cam1/video.m3u8", playlist_query (next) + "&_HLS_skip=YES");
+  auto part = get ("/live/cam1/video/part" + std::to_string (next.msn) + "."
+                   + std::to_string (next.part) + ".m4s");
+  ASSERT_EQ (handler_->stats ().hold_groups, 3u);
+  const uint64_t posts = handler_->stats ().wake_posts;
+  // From another thread, as a streaming thread publishes.
+  std::thread publisher ([&] () { feed_->part (100 * kMs, false); });
+  publisher.join ();
+  ASSERT_TRUE (iterate_until (
+      [&] { return playlist->status () && delta->status () && part->status (); }, 5000));
+  EXPECT_EQ (playlist->status (), 200);
+  EXPECT_EQ (delta->status (), 200);
+  EXPECT_EQ (part->status (), 200);
+  EXPECT_EQ (handler_->stats ().wake_posts, posts + 1);
 }
 
 TEST_F (OriginHandlerTest, PartIndexPastTheSegmentMeansTheNextSegment)
